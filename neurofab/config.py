@@ -1,0 +1,450 @@
+"""Integer configuration of one neuron core, its validation, file format and builder.
+
+A ``CoreConfig`` is what the golden model simulates, what the RTL takes as memory
+init and what the host driver uploads. ``Network`` is the small builder users write;
+``compile(network)`` turns it into a ``CoreConfig``.
+"""
+
+import hashlib
+import io
+import struct
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from neurofab import spec
+from neurofab.spec import Reset
+
+__all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "random_config",
+           "PROFILE_FIELDS", "PROFILE_LIMITS"]
+
+#: Profile parameters, in the order of ``neurofab.golden.lif.PARAM_NAMES``.
+PROFILE_FIELDS = ("decay_i", "decay_v", "threshold", "bias", "v_reset", "reset", "refractory")
+
+#: Inclusive legal range of every profile parameter (``docs/numerics.md``).
+PROFILE_LIMITS = {
+    "decay_i": (0, spec.DECAY_ONE),
+    "decay_v": (0, spec.DECAY_ONE),
+    "threshold": (1, spec.STATE_MAX),
+    "bias": (spec.STATE_MIN, spec.STATE_MAX),
+    "v_reset": (spec.STATE_MIN, spec.STATE_MAX),
+    "reset": (0, 1),
+    "refractory": (0, spec.REF_MAX),
+}
+
+_ARRAY_FIELDS = PROFILE_FIELDS + ("profile", "fanout_ptr", "syn_target", "syn_weight", "syn_delay")
+_SCALAR_FIELDS = ("n_neurons", "n_inputs", "w_shift")
+
+
+def _check_range(name, values, lo, hi):
+    values = np.asarray(values)
+    if values.size == 0:
+        return
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        k = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"{name}[{k}] = {int(values.ravel()[k])} is outside the limit "
+                         f"[{lo}, {hi}]")
+
+
+@dataclass(eq=False)
+class CoreConfig:
+    """Everything one neuron core needs, as integers.
+
+    Parameters
+    ----------
+    n_neurons : int
+        Neurons in the core, a power of two (2 .. ``spec.MAX_NEURONS``).
+    n_inputs : int
+        External input channels (0 .. ``spec.MAX_INPUTS``). Channel ``c`` is CSR source
+        ``n_neurons + c``.
+    w_shift : int
+        Core-wide weight shift (0 .. ``spec.W_SHIFT_MAX``).
+    decay_i, decay_v, threshold, bias, v_reset, reset, refractory : int arrays
+        One entry per profile (1 .. ``spec.PROFILE_COUNT`` profiles).
+    profile : int array, shape (n_neurons,)
+        Profile index of each neuron.
+    fanout_ptr : int array, shape (n_neurons + n_inputs + 1,)
+        CSR row pointers: source ``s`` owns synapses ``fanout_ptr[s] .. fanout_ptr[s+1]-1``.
+    syn_target, syn_weight, syn_delay : int arrays, shape (n_synapses,)
+        Target neuron, signed 8-bit weight and delay in steps (1..8) of each synapse.
+    """
+    n_neurons: int
+    n_inputs: int
+    w_shift: int
+    decay_i: np.ndarray
+    decay_v: np.ndarray
+    threshold: np.ndarray
+    bias: np.ndarray
+    v_reset: np.ndarray
+    reset: np.ndarray
+    refractory: np.ndarray
+    profile: np.ndarray
+    fanout_ptr: np.ndarray
+    syn_target: np.ndarray
+    syn_weight: np.ndarray
+    syn_delay: np.ndarray
+
+    def __post_init__(self):
+        for name in _SCALAR_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer, not {value!r}")
+            setattr(self, name, int(value))
+        for name in _ARRAY_FIELDS:
+            raw = getattr(self, name)
+            if name == "reset":
+                raw = [r.value if isinstance(r, Reset) else r for r in np.atleast_1d(
+                    np.asarray(raw, dtype=object))]
+            arr = np.asarray(raw)
+            if arr.size and not np.issubdtype(arr.dtype, np.integer):
+                raise ValueError(f"{name} must hold integers, not {arr.dtype}")
+            setattr(self, name, arr.astype(np.int64).reshape(-1))
+
+    # --- derived views ---------------------------------------------------------------
+    @property
+    def n_sources(self):
+        return self.n_neurons + self.n_inputs
+
+    @property
+    def n_synapses(self):
+        return int(self.syn_target.size)
+
+    @property
+    def n_profiles(self):
+        return int(self.threshold.size)
+
+    @property
+    def fanout_count(self):
+        return np.diff(self.fanout_ptr)
+
+    def neuron_params(self):
+        """Per-neuron kernel parameters (a dict of arrays, profile-gathered)."""
+        return {name: getattr(self, name)[self.profile] for name in PROFILE_FIELDS}
+
+    def acc_bounds(self):
+        """Worst-case (most negative, most positive) accumulator slot sum per neuron."""
+        scaled = self.syn_weight << self.w_shift
+        n = self.n_neurons
+        pos = np.bincount(self.syn_target, weights=np.maximum(scaled, 0), minlength=n)
+        neg = np.bincount(self.syn_target, weights=np.minimum(scaled, 0), minlength=n)
+        return neg.astype(np.int64), pos.astype(np.int64)
+
+    # --- validation ------------------------------------------------------------------
+    def validate(self):
+        """Raise ``ValueError`` naming field, value and limit for anything out of range."""
+        n = self.n_neurons
+        if not (2 <= n <= spec.MAX_NEURONS) or n & (n - 1):
+            raise ValueError(f"n_neurons = {n} must be a power of two in [2, {spec.MAX_NEURONS}]")
+        _check_range("n_inputs", self.n_inputs, 0, spec.MAX_INPUTS)
+        _check_range("w_shift", self.w_shift, 0, spec.W_SHIFT_MAX)
+        n_prof = self.n_profiles
+        if not 1 <= n_prof <= spec.PROFILE_COUNT:
+            raise ValueError(f"profiles = {n_prof} is outside the limit [1, {spec.PROFILE_COUNT}]")
+        for name in PROFILE_FIELDS:
+            arr = getattr(self, name)
+            if arr.size != n_prof:
+                raise ValueError(f"{name} has {arr.size} entries, expected one per profile "
+                                 f"({n_prof})")
+            _check_range(name, arr, *PROFILE_LIMITS[name])
+        if self.profile.size != n:
+            raise ValueError(f"profile has {self.profile.size} entries, expected n_neurons = {n}")
+        _check_range("profile", self.profile, 0, n_prof - 1)
+        ptr = self.fanout_ptr
+        if ptr.size != self.n_sources + 1:
+            raise ValueError(f"fanout_ptr has {ptr.size} entries, expected n_neurons + n_inputs"
+                             f" + 1 = {self.n_sources + 1}")
+        if ptr[0] != 0:
+            raise ValueError(f"fanout_ptr[0] = {int(ptr[0])} must be 0")
+        counts = np.diff(ptr)
+        if (counts < 0).any():
+            k = int(np.flatnonzero(counts < 0)[0])
+            raise ValueError(f"fanout_ptr[{k + 1}] = {int(ptr[k + 1])} is below fanout_ptr[{k}] ="
+                             f" {int(ptr[k])}: row pointers must not decrease")
+        _check_range("fan-out of source", counts, 0, spec.MAX_FANOUT)
+        if ptr[-1] != self.n_synapses:
+            raise ValueError(f"fanout_ptr[-1] = {int(ptr[-1])} must equal the number of "
+                             f"synapses ({self.n_synapses})")
+        _check_range("n_synapses", self.n_synapses, 0, spec.MAX_SYNAPSES)
+        for name in ("syn_weight", "syn_delay"):
+            if getattr(self, name).size != self.n_synapses:
+                raise ValueError(f"{name} has {getattr(self, name).size} entries, expected "
+                                 f"{self.n_synapses} (one per synapse)")
+        _check_range("syn_target", self.syn_target, 0, n - 1)
+        _check_range("syn_weight", self.syn_weight, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
+        _check_range("syn_delay", self.syn_delay, spec.DELAY_MIN, spec.DELAY_MAX)
+        neg, pos = self.acc_bounds()
+        if (pos > spec.ACC_MAX).any() or (neg < spec.ACC_MIN).any():
+            k = int(np.flatnonzero((pos > spec.ACC_MAX) | (neg < spec.ACC_MIN))[0])
+            worst = int(pos[k]) if pos[k] > spec.ACC_MAX else int(neg[k])
+            raise ValueError(
+                f"accumulator of neuron {k} could reach {worst} (fan-in x weight << w_shift), "
+                f"outside the limit [{spec.ACC_MIN}, {spec.ACC_MAX}]: reduce fan-in, weights "
+                f"or w_shift")
+        return self
+
+    def check_inputs(self, inputs):
+        """Validate per-step input channel arrays; returns them as int64 arrays."""
+        out = []
+        for t, chans in enumerate(inputs):
+            chans = np.asarray(chans, dtype=np.int64).reshape(-1)
+            _check_range(f"inputs[{t}]", chans, 0, self.n_inputs - 1)
+            if np.unique(chans).size != chans.size:
+                raise ValueError(f"inputs[{t}] repeats a channel: each channel carries at most "
+                                 f"one event per step")
+            out.append(chans)
+        return out
+
+    # --- equality and file format ----------------------------------------------------
+    def __eq__(self, other):
+        if not isinstance(other, CoreConfig):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in _SCALAR_FIELDS) and all(
+            np.array_equal(getattr(self, f), getattr(other, f)) for f in _ARRAY_FIELDS)
+
+    def to_bytes(self):
+        """The ``.nfcfg`` file format (``docs/architecture.md``, "Config files")."""
+        buf = io.BytesIO()
+        np.savez(buf, **{f: np.asarray(getattr(self, f), dtype=np.int64)
+                         for f in _SCALAR_FIELDS + _ARRAY_FIELDS})
+        payload = buf.getvalue()
+        header = spec.CONFIG_MAGIC + struct.pack("<HQ", spec.CONFIG_VERSION, len(payload))
+        return header + hashlib.sha256(payload).digest() + payload
+
+    @classmethod
+    def from_bytes(cls, blob, *, name="config"):
+        head = len(spec.CONFIG_MAGIC) + 10
+        if len(blob) < head + 32 or not blob.startswith(spec.CONFIG_MAGIC):
+            raise ValueError(f"{name}: not a neurofab config file (bad magic or shorter than "
+                             f"the {head + 32}-byte header)")
+        version, length = struct.unpack_from("<HQ", blob, len(spec.CONFIG_MAGIC))
+        if version != spec.CONFIG_VERSION:
+            raise ValueError(f"{name}: config format version {version} is not supported "
+                             f"(this neurofab reads version {spec.CONFIG_VERSION})")
+        digest, payload = blob[head:head + 32], blob[head + 32:]
+        if len(payload) != length:
+            raise ValueError(f"{name}: truncated or padded: header announces {length} payload "
+                             f"bytes, file holds {len(payload)}")
+        if hashlib.sha256(payload).digest() != digest:
+            raise ValueError(f"{name}: corrupted: SHA-256 of the payload does not match the "
+                             f"header")
+        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+            missing = [f for f in _SCALAR_FIELDS + _ARRAY_FIELDS if f not in z.files]
+            if missing:
+                raise ValueError(f"{name}: missing fields {missing}")
+            kw = {f: int(z[f]) for f in _SCALAR_FIELDS}
+            kw.update({f: z[f] for f in _ARRAY_FIELDS})
+        return cls(**kw).validate()
+
+    def save(self, path):
+        self.validate()
+        with open(path, "wb") as f:
+            f.write(self.to_bytes())
+
+    @classmethod
+    def load(cls, path):
+        with open(path, "rb") as f:
+            return cls.from_bytes(f.read(), name=str(path))
+
+
+# --- the builder -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Population:
+    """A contiguous block of neurons sharing one profile."""
+    start: int
+    size: int
+    profile: int
+    name: str = ""
+
+    @property
+    def indices(self):
+        return np.arange(self.start, self.start + self.size)
+
+
+@dataclass(frozen=True)
+class InputGroup:
+    """A contiguous block of external input channels."""
+    start: int
+    size: int
+    name: str = ""
+
+    @property
+    def indices(self):
+        return np.arange(self.start, self.start + self.size)
+
+
+@dataclass
+class Network:
+    """Populations of CUBA-LIF neurons, external inputs and projections between them.
+
+    >>> net = Network(w_shift=2)
+    >>> exc = net.population(80, threshold=400, decay_v=256, decay_i=1024)
+    >>> inp = net.inputs(8)
+    >>> net.project(inp, exc, weight=60, p=0.5, seed=1)
+    >>> cfg = compile(net)
+    """
+    w_shift: int = 0
+    profiles: list = field(default_factory=list)
+    populations: list = field(default_factory=list)
+    input_groups: list = field(default_factory=list)
+    projections: list = field(default_factory=list)   # (pre, post, src idx, dst idx, w, d)
+
+    @property
+    def n_neurons(self):
+        return sum(p.size for p in self.populations)
+
+    @property
+    def n_inputs(self):
+        return sum(g.size for g in self.input_groups)
+
+    def population(self, size, *, name="", decay_i=0, decay_v=0, threshold=1, bias=0,
+                   v_reset=0, reset=Reset.TO_VRESET, refractory=0):
+        """Add ``size`` neurons with one parameter profile (identical profiles are shared)."""
+        if size < 1:
+            raise ValueError(f"population size = {size} must be at least 1")
+        prof = (int(decay_i), int(decay_v), int(threshold), int(bias), int(v_reset),
+                Reset(reset).value, int(refractory))
+        for fname, value in zip(PROFILE_FIELDS, prof):
+            _check_range(f"population {name or len(self.populations)}: {fname}", value,
+                         *PROFILE_LIMITS[fname])
+        if prof not in self.profiles:
+            self.profiles.append(prof)
+        pop = Population(self.n_neurons, int(size), self.profiles.index(prof), name)
+        self.populations.append(pop)
+        return pop
+
+    def inputs(self, size, *, name=""):
+        """Add ``size`` external input channels."""
+        if size < 1:
+            raise ValueError(f"input group size = {size} must be at least 1")
+        group = InputGroup(self.n_inputs, int(size), name)
+        self.input_groups.append(group)
+        return group
+
+    def project(self, pre, post, weight, *, delay=1, p=None, seed=None, pairs=None):
+        """Connect ``pre`` (Population or InputGroup) to ``post`` (Population).
+
+        ``weight`` and ``delay`` are scalars or (pre.size, post.size) arrays. Without
+        ``p`` or ``pairs`` every pair with a non-zero weight is connected; ``p`` keeps each
+        pair with that probability (``seed`` for reproducibility); ``pairs`` is an explicit
+        ``(pre_idx, post_idx)`` tuple of local index arrays.
+        """
+        if not isinstance(post, Population):
+            raise ValueError("projection target must be a Population, not "
+                             f"{type(post).__name__}")
+        shape = (pre.size, post.size)
+        w = np.broadcast_to(np.asarray(weight, dtype=np.int64), shape)
+        d = np.broadcast_to(np.asarray(delay, dtype=np.int64), shape)
+        if pairs is not None:
+            src, dst = (np.asarray(a, dtype=np.int64).reshape(-1) for a in pairs)
+            _check_range("pairs pre index", src, 0, pre.size - 1)
+            _check_range("pairs post index", dst, 0, post.size - 1)
+        else:
+            mask = w != 0
+            if p is not None:
+                mask &= np.random.default_rng(seed).random(shape) < p
+            src, dst = np.nonzero(mask)
+        ws, ds = w[src, dst], d[src, dst]
+        _check_range("weight", ws, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
+        _check_range("delay", ds, spec.DELAY_MIN, spec.DELAY_MAX)
+        self.projections.append((pre, post, src, dst, ws, ds))
+
+
+def compile(network, *, n_neurons=None):
+    """Compile a ``Network`` into a validated ``CoreConfig``.
+
+    The core size is the next power of two holding every population (or ``n_neurons``).
+    Padding neurons get a silent profile (no bias, threshold at the rail, no synapses).
+    """
+    used = network.n_neurons
+    if used == 0:
+        raise ValueError("network has no neurons")
+    size = n_neurons if n_neurons is not None else max(2, 1 << (used - 1).bit_length())
+    if size < used:
+        raise ValueError(f"n_neurons = {size} is below the {used} neurons of the network")
+    profiles = list(network.profiles)
+    profile = np.zeros(size, dtype=np.int64)
+    for pop in network.populations:
+        profile[pop.start:pop.start + pop.size] = pop.profile
+    if size > used:
+        silent = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
+        if silent not in profiles:
+            profiles.append(silent)
+        profile[used:] = profiles.index(silent)
+    if len(profiles) > spec.PROFILE_COUNT:
+        raise ValueError(f"profiles = {len(profiles)} is outside the limit [1, "
+                         f"{spec.PROFILE_COUNT}] (padding needs a silent profile)")
+    n_inputs = network.n_inputs
+    srcs, tgts, ws, ds = [], [], [], []
+    for pre, post, src, dst, w, d in network.projections:
+        offset = size if isinstance(pre, InputGroup) else 0
+        srcs.append(src + pre.start + offset)
+        tgts.append(dst + post.start)
+        ws.append(w)
+        ds.append(d)
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64))
+    src, tgt, w, d = cat(srcs), cat(tgts), cat(ws), cat(ds)
+    order = np.argsort(src, kind="stable")
+    counts = np.bincount(src, minlength=size + n_inputs)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    cols = np.array(profiles, dtype=np.int64).reshape(-1, len(PROFILE_FIELDS)).T
+    cfg = CoreConfig(n_neurons=size, n_inputs=n_inputs, w_shift=network.w_shift,
+                     **dict(zip(PROFILE_FIELDS, cols)), profile=profile, fanout_ptr=ptr,
+                     syn_target=tgt[order], syn_weight=w[order], syn_delay=d[order])
+    return cfg.validate()
+
+
+def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=True):
+    """A random valid config that exercises the corners of the numerics.
+
+    With ``extremes`` the profiles include decay 0 and 4096, both reset modes, refractory
+    0 and 15, biases and weights at the rails, and one neuron receives the maximum fan-in
+    the accumulator allows at the chosen ``w_shift``; every delay 1..8 occurs.
+    """
+    rng = np.random.default_rng(rng)
+    n_prof = int(rng.integers(1, spec.PROFILE_COUNT + 1))
+    lim = PROFILE_LIMITS
+    prof = {name: rng.integers(lo, hi + 1, n_prof) for name, (lo, hi) in lim.items()}
+    # Mostly moderate thresholds/biases so that neurons actually fire.
+    prof["threshold"] = np.where(rng.random(n_prof) < 0.7, rng.integers(1, 2000, n_prof),
+                                 prof["threshold"])
+    prof["bias"] = np.where(rng.random(n_prof) < 0.6, rng.integers(-50, 300, n_prof),
+                            prof["bias"])
+    prof["v_reset"] = np.where(rng.random(n_prof) < 0.5, rng.integers(-500, 500, n_prof),
+                               prof["v_reset"])
+    if extremes:
+        corners = {"decay_i": [0, spec.DECAY_ONE], "decay_v": [0, spec.DECAY_ONE],
+                   "reset": [0, 1], "refractory": [0, spec.REF_MAX],
+                   "bias": [spec.STATE_MIN, spec.STATE_MAX], "threshold": [1, spec.STATE_MAX]}
+        for name, values in corners.items():
+            for k, value in enumerate(values):
+                prof[name][int(rng.integers(n_prof))] = value
+    w_shift = int(rng.integers(0, spec.W_SHIFT_MAX + 1))
+    n_src = n_neurons + n_inputs
+    max_fanout = max_fanout or 2 * n_neurons
+    counts = rng.integers(0, max_fanout + 1, n_src)
+    n_syn = int(counts.sum())
+    target = rng.integers(0, n_neurons, n_syn)
+    weight = rng.integers(spec.WEIGHT_MIN, spec.WEIGHT_MAX + 1, n_syn)
+    delay = rng.integers(spec.DELAY_MIN, spec.DELAY_MAX + 1, n_syn)
+    if extremes and n_syn >= spec.DELAY_MAX:
+        delay[:spec.DELAY_MAX] = np.arange(spec.DELAY_MIN, spec.DELAY_MAX + 1)
+        weight[:2] = (spec.WEIGHT_MIN, spec.WEIGHT_MAX)
+    # Trim fan-in to what the accumulator can prove, then (extremes) fill one neuron up to it.
+    scaled = np.abs(weight) << w_shift
+    budget = spec.ACC_MAX
+    keep = np.ones(n_syn, dtype=bool)
+    order = np.argsort(target, kind="stable")
+    tsorted = target[order]
+    csum = np.cumsum(scaled[order])
+    first = np.searchsorted(tsorted, tsorted)
+    before = np.where(first > 0, csum[first - 1], 0)
+    keep[order] = (csum - before) <= budget
+    src = np.repeat(np.arange(n_src), counts)[keep]
+    target, weight, delay = target[keep], weight[keep], delay[keep]
+    counts = np.bincount(src, minlength=n_src)
+    ptr = np.concatenate([[0], np.cumsum(counts)])
+    cfg = CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=w_shift, **prof,
+                     profile=rng.integers(0, n_prof, n_neurons), fanout_ptr=ptr,
+                     syn_target=target, syn_weight=weight, syn_delay=delay)
+    return cfg.validate()

@@ -1,0 +1,167 @@
+"""Neuron-core formats: fixed-point widths, parameter ranges, memory words, events.
+
+``docs/numerics.md`` is the prose twin of this module: every constant below is
+restated there with the equation that uses it.
+"""
+
+from amaranth import signed, unsigned
+from amaranth.lib import data, enum
+
+__all__ = [
+    "STATE_WIDTH", "STATE_MIN", "STATE_MAX",
+    "REF_WIDTH", "REF_MAX",
+    "DECAY_FRAC_BITS", "DECAY_ONE", "DECAY_WIDTH",
+    "WEIGHT_WIDTH", "WEIGHT_MIN", "WEIGHT_MAX",
+    "W_SHIFT_WIDTH", "W_SHIFT_MAX",
+    "DELAY_MIN", "DELAY_MAX", "DELAY_WIDTH", "DELAY_SLOTS",
+    "ACC_WIDTH", "ACC_MIN", "ACC_MAX",
+    "PROFILE_COUNT", "PROFILE_INDEX_WIDTH",
+    "NEURON_ADDR_WIDTH", "MAX_NEURONS", "CHANNEL_WIDTH", "MAX_INPUTS",
+    "SYN_ADDR_WIDTH", "MAX_SYNAPSES", "FANOUT_WIDTH", "MAX_FANOUT",
+    "STEP_WIDTH",
+    "Reset",
+    "NeuronState", "Profile", "RowPtr", "Synapse",
+    "InputEvent", "SpikeEvent",
+    "Region", "Ctrl", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
+    "CONFIG_MAGIC", "CONFIG_VERSION",
+]
+
+# --- neuron state ------------------------------------------------------------------
+#: Width of the synaptic current ``i`` and membrane potential ``v`` (two's complement).
+STATE_WIDTH = 16
+STATE_MIN = -(1 << (STATE_WIDTH - 1))          # -32768, the low rail of sat16
+STATE_MAX = (1 << (STATE_WIDTH - 1)) - 1       # +32767, the high rail of sat16
+#: Width of the refractory down-counter ``ref`` (and of the ``refractory`` parameter).
+REF_WIDTH = 4
+REF_MAX = (1 << REF_WIDTH) - 1
+
+# --- decay -------------------------------------------------------------------------
+#: Decays are fractions of ``DECAY_ONE`` lost per step: 0 = no leak, 4096 = memoryless.
+DECAY_FRAC_BITS = 12
+DECAY_ONE = 1 << DECAY_FRAC_BITS
+#: A decay field holds 0..4096 inclusive, so it is one bit wider than the fraction.
+DECAY_WIDTH = DECAY_FRAC_BITS + 1
+
+# --- synapses ----------------------------------------------------------------------
+WEIGHT_WIDTH = 8
+WEIGHT_MIN = -(1 << (WEIGHT_WIDTH - 1))
+WEIGHT_MAX = (1 << (WEIGHT_WIDTH - 1)) - 1
+#: Core-wide left shift applied to every weight before accumulation.
+W_SHIFT_WIDTH = 3
+W_SHIFT_MAX = (1 << W_SHIFT_WIDTH) - 1
+#: Synaptic delay in steps, stored as ``delay - DELAY_MIN`` in ``DELAY_WIDTH`` bits.
+DELAY_MIN = 1
+DELAY_MAX = 8
+DELAY_WIDTH = 3
+#: One accumulator slot per possible delay; slot of update step ``t`` is ``t % DELAY_SLOTS``.
+DELAY_SLOTS = DELAY_MAX
+#: Accumulator width: the config validator proves no slot sum leaves this range.
+ACC_WIDTH = 24
+ACC_MIN = -(1 << (ACC_WIDTH - 1))
+ACC_MAX = (1 << (ACC_WIDTH - 1)) - 1
+
+# --- sizes -------------------------------------------------------------------------
+PROFILE_COUNT = 16
+PROFILE_INDEX_WIDTH = 4
+NEURON_ADDR_WIDTH = 12
+MAX_NEURONS = 1 << NEURON_ADDR_WIDTH
+CHANNEL_WIDTH = 12
+MAX_INPUTS = 1 << CHANNEL_WIDTH
+SYN_ADDR_WIDTH = 16
+MAX_SYNAPSES = 1 << SYN_ADDR_WIDTH
+FANOUT_WIDTH = 16
+MAX_FANOUT = (1 << FANOUT_WIDTH) - 1
+#: Width of the core's step counter (the accumulator slot is its low bits).
+STEP_WIDTH = 32
+
+
+class Reset(enum.Enum, shape=1):
+    """What happens to ``v`` after a spike."""
+    TO_VRESET = 0   #: ``v' = v_reset``
+    SUBTRACT = 1    #: ``v' = v' - threshold`` (never saturates: ``v' >= threshold > 0``)
+
+
+# --- memory words ------------------------------------------------------------------
+#: One word of the state memory. ``profile`` is configuration that rides along so the
+#: update pipeline needs one read per neuron.
+NeuronState = data.StructLayout({
+    "i": signed(STATE_WIDTH),
+    "v": signed(STATE_WIDTH),
+    "ref": unsigned(REF_WIDTH),
+    "profile": unsigned(PROFILE_INDEX_WIDTH),
+})
+
+#: One word of the profile table (parameters shared by neurons of a profile).
+Profile = data.StructLayout({
+    "decay_i": unsigned(DECAY_WIDTH),
+    "decay_v": unsigned(DECAY_WIDTH),
+    "threshold": signed(STATE_WIDTH),
+    "bias": signed(STATE_WIDTH),
+    "v_reset": signed(STATE_WIDTH),
+    "reset": Reset,
+    "refractory": unsigned(REF_WIDTH),
+})
+
+#: CSR row of one source: synapses ``start .. start+count-1``. Sources ``0..N-1`` are the
+#: core's own neurons (recurrent spikes), ``N + c`` is external input channel ``c``.
+RowPtr = data.StructLayout({
+    "start": unsigned(SYN_ADDR_WIDTH),
+    "count": unsigned(FANOUT_WIDTH),
+})
+
+#: One synapse of the fan-out memory. ``delay`` holds ``d - DELAY_MIN``.
+Synapse = data.StructLayout({
+    "target": unsigned(NEURON_ADDR_WIDTH),
+    "weight": signed(WEIGHT_WIDTH),
+    "delay": unsigned(DELAY_WIDTH),
+})
+
+# --- event streams -----------------------------------------------------------------
+#: Core input: an external event on ``channel``, or (``eos=1``) the end of the step.
+InputEvent = data.StructLayout({
+    "channel": unsigned(CHANNEL_WIDTH),
+    "eos": unsigned(1),
+})
+
+#: Core output: neuron ``neuron`` fired, or (``eos=1``) the step's update has finished.
+SpikeEvent = data.StructLayout({
+    "neuron": unsigned(NEURON_ADDR_WIDTH),
+    "eos": unsigned(1),
+})
+
+
+# --- memory access port (config upload, state readback) ----------------------------
+class Region(enum.Enum, shape=3):
+    """Memory regions reachable through the core's memory-access port."""
+    STATE = 0     #: ``NeuronState`` words, index = neuron
+    ACC = 1       #: accumulator words (``ACC_WIDTH`` signed), index = neuron * DELAY_SLOTS + slot
+    PROFILE = 2   #: ``Profile`` words, index = profile
+    ROWPTR = 3    #: ``RowPtr`` words, index = source
+    SYNAPSE = 4   #: ``Synapse`` words, index = synapse address
+    CTRL = 5      #: control registers, index = ``Ctrl``
+
+
+class Ctrl(enum.Enum, shape=16):
+    """Control registers (region ``CTRL``)."""
+    W_SHIFT = 0   #: core-wide weight shift, ``W_SHIFT_WIDTH`` bits
+    STEP = 1      #: step counter, ``STEP_WIDTH`` bits; slot of the next update = STEP % 8
+
+
+MEM_INDEX_WIDTH = 16
+#: Widest word of any region (``Profile`` is 79 bits), rounded to whole bytes.
+MEM_DATA_WIDTH = 80
+
+MemRequest = data.StructLayout({
+    "index": unsigned(MEM_INDEX_WIDTH),
+    "region": Region,
+    "write": unsigned(1),
+    "data": unsigned(MEM_DATA_WIDTH),
+})
+
+MemResponse = data.StructLayout({
+    "data": unsigned(MEM_DATA_WIDTH),
+})
+
+# --- config file -------------------------------------------------------------------
+CONFIG_MAGIC = b"NFCFG\x00"
+CONFIG_VERSION = 1
