@@ -398,11 +398,12 @@ def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=Tr
     """A random valid config that exercises the corners of the numerics.
 
     With ``extremes`` the profiles include decay 0 and 4096, both reset modes, refractory
-    0 and 15, biases and weights at the rails, and one neuron receives the maximum fan-in
-    the accumulator allows at the chosen ``w_shift``; every delay 1..8 occurs.
+    0 and 15, biases and weights at the rails, one hub neuron hears every source at a
+    weight rail (maximum fan-in, trimmed only where the accumulator proof demands), and
+    every delay 1..8 occurs.
     """
     rng = np.random.default_rng(rng)
-    n_prof = int(rng.integers(1, spec.PROFILE_COUNT + 1))
+    n_prof = int(rng.integers(2 if extremes else 1, spec.PROFILE_COUNT + 1))
     lim = PROFILE_LIMITS
     prof = {name: rng.integers(lo, hi + 1, n_prof) for name, (lo, hi) in lim.items()}
     # Mostly moderate thresholds/biases so that neurons actually fire.
@@ -416,34 +417,38 @@ def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=Tr
         corners = {"decay_i": [0, spec.DECAY_ONE], "decay_v": [0, spec.DECAY_ONE],
                    "reset": [0, 1], "refractory": [0, spec.REF_MAX],
                    "bias": [spec.STATE_MIN, spec.STATE_MAX], "threshold": [1, spec.STATE_MAX]}
-        for name, values in corners.items():
-            for k, value in enumerate(values):
-                prof[name][int(rng.integers(n_prof))] = value
+        for name, (low, high) in corners.items():
+            k = int(rng.integers(n_prof))
+            prof[name][k], prof[name][(k + 1) % n_prof] = low, high
     w_shift = int(rng.integers(0, spec.W_SHIFT_MAX + 1))
     n_src = n_neurons + n_inputs
     max_fanout = max_fanout or 2 * n_neurons
-    counts = rng.integers(0, max_fanout + 1, n_src)
-    n_syn = int(counts.sum())
-    target = rng.integers(0, n_neurons, n_syn)
+    src = np.repeat(np.arange(n_src), rng.integers(0, max_fanout + 1, n_src))
+    target = rng.integers(0, n_neurons, src.size)
+    if extremes:
+        # Maximum fan-in: one hub neuron hears every source, at the weight rails.
+        hub = int(rng.integers(n_neurons))
+        src = np.concatenate([np.arange(n_src), src])
+        target = np.concatenate([np.full(n_src, hub), target])
+    n_syn = src.size
     weight = rng.integers(spec.WEIGHT_MIN, spec.WEIGHT_MAX + 1, n_syn)
     delay = rng.integers(spec.DELAY_MIN, spec.DELAY_MAX + 1, n_syn)
-    if extremes and n_syn >= spec.DELAY_MAX:
-        delay[:spec.DELAY_MAX] = np.arange(spec.DELAY_MIN, spec.DELAY_MAX + 1)
-        weight[:2] = (spec.WEIGHT_MIN, spec.WEIGHT_MAX)
-    # Trim fan-in to what the accumulator can prove, then (extremes) fill one neuron up to it.
+    if extremes:
+        weight[:n_src] = rng.choice([spec.WEIGHT_MIN, spec.WEIGHT_MAX], n_src)
+        delay[:spec.DELAY_MAX] = np.arange(spec.DELAY_MIN, spec.DELAY_MAX + 1)[:n_syn]
+    # Drop synapses (last first) until every neuron's fan-in fits the accumulator proof.
     scaled = np.abs(weight) << w_shift
-    budget = spec.ACC_MAX
-    keep = np.ones(n_syn, dtype=bool)
     order = np.argsort(target, kind="stable")
     tsorted = target[order]
     csum = np.cumsum(scaled[order])
     first = np.searchsorted(tsorted, tsorted)
     before = np.where(first > 0, csum[first - 1], 0)
-    keep[order] = (csum - before) <= budget
-    src = np.repeat(np.arange(n_src), counts)[keep]
-    target, weight, delay = target[keep], weight[keep], delay[keep]
-    counts = np.bincount(src, minlength=n_src)
-    ptr = np.concatenate([[0], np.cumsum(counts)])
+    keep = np.ones(n_syn, dtype=bool)
+    keep[order] = (csum - before) <= spec.ACC_MAX
+    src, target, weight, delay = src[keep], target[keep], weight[keep], delay[keep]
+    order = np.argsort(src, kind="stable")
+    src, target, weight, delay = src[order], target[order], weight[order], delay[order]
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_src))])
     cfg = CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=w_shift, **prof,
                      profile=rng.integers(0, n_prof, n_neurons), fanout_ptr=ptr,
                      syn_target=target, syn_weight=weight, syn_delay=delay)

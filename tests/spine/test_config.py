@@ -1,0 +1,151 @@
+"""CoreConfig validation (field, value and limit in every message), builder and file format."""
+
+import numpy as np
+import pytest
+
+from neurofab import CoreConfig, Network, compile, spec
+from neurofab.config import random_config
+
+
+def base_cfg(**over):
+    kw = dict(n_neurons=4, n_inputs=2, w_shift=0, decay_i=[0], decay_v=[0], threshold=[10],
+              bias=[0], v_reset=[0], reset=[0], refractory=[0], profile=[0, 0, 0, 0],
+              fanout_ptr=[0, 1, 1, 1, 1, 2, 2], syn_target=[1, 2], syn_weight=[5, -5],
+              syn_delay=[1, 8])
+    kw.update(over)
+    return CoreConfig(**kw)
+
+
+def test_base_is_valid():
+    base_cfg().validate()
+
+
+@pytest.mark.parametrize("over,message", [
+    (dict(n_neurons=6, profile=[0] * 6, fanout_ptr=[0, 1, 1, 1, 1, 1, 1, 2, 2]),
+     r"n_neurons = 6 must be a power of two in \[2, 4096\]"),
+    (dict(n_neurons=8192), r"n_neurons = 8192 must be a power of two in \[2, 4096\]"),
+    (dict(w_shift=8), r"w_shift\[0\] = 8 is outside the limit \[0, 7\]"),
+    (dict(decay_i=[4097]), r"decay_i\[0\] = 4097 is outside the limit \[0, 4096\]"),
+    (dict(decay_v=[-1]), r"decay_v\[0\] = -1 is outside the limit \[0, 4096\]"),
+    (dict(threshold=[0]), r"threshold\[0\] = 0 is outside the limit \[1, 32767\]"),
+    (dict(bias=[40000]), r"bias\[0\] = 40000 is outside the limit \[-32768, 32767\]"),
+    (dict(v_reset=[-40000]), r"v_reset\[0\] = -40000 is outside the limit \[-32768, 32767\]"),
+    (dict(reset=[2]), r"reset\[0\] = 2 is outside the limit \[0, 1\]"),
+    (dict(refractory=[16]), r"refractory\[0\] = 16 is outside the limit \[0, 15\]"),
+    (dict(profile=[0, 0, 1, 0]), r"profile\[2\] = 1 is outside the limit \[0, 0\]"),
+    (dict(profile=[0, 0]), r"profile has 2 entries, expected n_neurons = 4"),
+    (dict(decay_i=[0, 0]), r"decay_i has 2 entries, expected one per profile \(1\)"),
+    (dict(syn_target=[1, 4]), r"syn_target\[1\] = 4 is outside the limit \[0, 3\]"),
+    (dict(syn_weight=[5, -129]), r"syn_weight\[1\] = -129 is outside the limit \[-128, 127\]"),
+    (dict(syn_delay=[0, 1]), r"syn_delay\[0\] = 0 is outside the limit \[1, 8\]"),
+    (dict(syn_delay=[1, 9]), r"syn_delay\[1\] = 9 is outside the limit \[1, 8\]"),
+    (dict(fanout_ptr=[0, 1, 1]), r"fanout_ptr has 3 entries, expected .* = 7"),
+    (dict(fanout_ptr=[1, 1, 1, 1, 1, 2, 2]), r"fanout_ptr\[0\] = 1 must be 0"),
+    (dict(fanout_ptr=[0, 2, 1, 1, 1, 2, 2]), r"fanout_ptr\[2\] = 1 is below fanout_ptr\[1\] = 2"),
+    (dict(fanout_ptr=[0, 1, 1, 1, 1, 1, 1]), r"fanout_ptr\[-1\] = 1 must equal the number"),
+    (dict(syn_weight=[5]), r"syn_weight has 1 entries, expected 2"),
+    (dict(decay_i=[0] * 17, decay_v=[0] * 17, threshold=[1] * 17, bias=[0] * 17,
+          v_reset=[0] * 17, reset=[0] * 17, refractory=[0] * 17),
+     r"profiles = 17 is outside the limit \[1, 16\]"),
+])
+def test_every_field_is_validated(over, message):
+    with pytest.raises(ValueError, match=message):
+        base_cfg(**over).validate()
+
+
+def test_non_integer_fields_are_refused():
+    with pytest.raises(ValueError, match="syn_weight must hold integers"):
+        base_cfg(syn_weight=[0.5, 1.0])
+    with pytest.raises(ValueError, match="n_neurons must be an integer"):
+        base_cfg(n_neurons=4.0)
+
+
+def acc_limit_cfg(extra):
+    """Neuron 0 hears 128 synapses of weight -128 << 7 = -2**14 each: -2**21 ... plus extra."""
+    per = -spec.WEIGHT_MIN << spec.W_SHIFT_MAX          # 16384 = 2**14
+    count = (-spec.ACC_MIN) // per + extra              # 512 fits exactly at the negative rail
+    return base_cfg(n_inputs=1, w_shift=spec.W_SHIFT_MAX, fanout_ptr=[0, 0, 0, 0, 0, count],
+                    syn_target=[0] * count, syn_weight=[spec.WEIGHT_MIN] * count,
+                    syn_delay=[1] * count)
+
+
+def test_accumulator_bound_is_exact():
+    acc_limit_cfg(0).validate()
+    with pytest.raises(ValueError, match=r"accumulator of neuron 0 could reach -8404992 .*"
+                                         r"outside the limit \[-8388608, 8388607\]"):
+        acc_limit_cfg(1).validate()
+
+
+def test_too_many_synapses_and_fanout():
+    n = spec.MAX_FANOUT + 1
+    cfg = base_cfg(n_inputs=1, fanout_ptr=[0, 0, 0, 0, 0, n], syn_target=np.arange(n) % 4,
+                   syn_weight=np.zeros(n, int), syn_delay=np.ones(n, int))
+    with pytest.raises(ValueError, match=r"fan-out of source\[4\] = 65536 is outside the "
+                                         r"limit \[0, 65535\]"):
+        cfg.validate()
+
+
+def test_builder_compiles_and_pads_with_a_silent_profile():
+    net = Network(w_shift=1)
+    exc = net.population(5, threshold=100, bias=3, decay_v=100)
+    inh = net.population(1, threshold=50, reset=spec.Reset.SUBTRACT)
+    inp = net.inputs(3)
+    net.project(inp, exc, weight=np.arange(15).reshape(3, 5) - 7, delay=2)
+    net.project(exc, inh, weight=20, delay=np.arange(1, 6).reshape(5, 1))
+    net.project(inh, exc, weight=-30, pairs=([0, 0], [1, 3]))
+    cfg = compile(net)
+    assert cfg.n_neurons == 8 and cfg.n_inputs == 3 and cfg.n_profiles == 3
+    assert cfg.threshold[cfg.profile[7]] == spec.STATE_MAX and cfg.bias[cfg.profile[7]] == 0
+    assert cfg.fanout_count.tolist() == [1, 1, 1, 1, 1, 2, 0, 0, 5, 4, 5]  # zero weights dropped
+    assert sorted(cfg.syn_delay[cfg.fanout_ptr[0]:cfg.fanout_ptr[5]]) == [1, 2, 3, 4, 5]
+
+
+def test_builder_errors():
+    net = Network()
+    with pytest.raises(ValueError, match=r"threshold\[0\] = 0 is outside"):
+        net.population(3, threshold=0)
+    pop = net.population(3, threshold=5)
+    with pytest.raises(ValueError, match=r"weight\[0\] = 300 is outside the limit \[-128, 127\]"):
+        net.project(pop, pop, weight=300)
+    with pytest.raises(ValueError, match=r"delay\[0\] = 9 is outside the limit \[1, 8\]"):
+        net.project(pop, pop, weight=1, delay=9)
+    with pytest.raises(ValueError, match="n_neurons = 2 is below the 3 neurons"):
+        compile(net, n_neurons=2)
+    with pytest.raises(ValueError, match="network has no neurons"):
+        compile(Network())
+
+
+def test_save_load_round_trip(tmp_path):
+    cfg = random_config(3, n_neurons=32, n_inputs=5)
+    path = tmp_path / "net.nfcfg"
+    cfg.save(path)
+    assert CoreConfig.load(path) == cfg
+
+
+def test_truncated_and_corrupted_files_are_refused(tmp_path):
+    blob = random_config(4).to_bytes()
+    with pytest.raises(ValueError, match="truncated or padded: header announces"):
+        CoreConfig.from_bytes(blob[:-10])
+    flipped = bytearray(blob)
+    flipped[-5] ^= 0x20
+    with pytest.raises(ValueError, match="corrupted: SHA-256"):
+        CoreConfig.from_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match="not a neurofab config file"):
+        CoreConfig.from_bytes(b"PK\x03\x04" + blob)
+    newer = bytearray(blob)
+    newer[len(spec.CONFIG_MAGIC)] = spec.CONFIG_VERSION + 1
+    with pytest.raises(ValueError, match="version 2 is not supported"):
+        CoreConfig.from_bytes(bytes(newer))
+    path = tmp_path / "cut.nfcfg"
+    path.write_bytes(blob[:40])
+    with pytest.raises(ValueError, match=str(path)):
+        CoreConfig.load(path)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_configs_are_valid_and_hit_the_corners(seed):
+    cfg = random_config(seed, n_neurons=16, n_inputs=4)
+    assert set(cfg.syn_delay.tolist()) == set(range(1, 9))
+    fan_in = np.bincount(cfg.syn_target, minlength=16)
+    assert fan_in.max() >= cfg.n_sources - 1 or cfg.w_shift >= 6
+    assert {0, 4096} <= set(cfg.decay_i.tolist())
