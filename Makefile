@@ -1,0 +1,29 @@
+# neurofab — every target bootstraps .venv (python3 -m venv) and reinstalls only when
+# pyproject.toml changes.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PYTHONWARNINGS := error
+
+.PHONY: demo test check bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/neurofab demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" -x
+
+bench: $(STAMP)
+	$(BIN)/neurofab bench
+
+clean:
+	rm -rf $(VENV) build out .pytest_cache
