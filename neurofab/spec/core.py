@@ -61,13 +61,15 @@ ACC_MIN = -(1 << (ACC_WIDTH - 1))
 ACC_MAX = (1 << (ACC_WIDTH - 1)) - 1
 
 # --- sizes -------------------------------------------------------------------------
+# Architectural address spaces of one core. A board's capacity (memory) is smaller; the
+# golden model simulates anything up to these limits.
 PROFILE_COUNT = 16
 PROFILE_INDEX_WIDTH = 4
-NEURON_ADDR_WIDTH = 12
+NEURON_ADDR_WIDTH = 16
 MAX_NEURONS = 1 << NEURON_ADDR_WIDTH
-CHANNEL_WIDTH = 12
+CHANNEL_WIDTH = 16
 MAX_INPUTS = 1 << CHANNEL_WIDTH
-SYN_ADDR_WIDTH = 16
+SYN_ADDR_WIDTH = 24
 MAX_SYNAPSES = 1 << SYN_ADDR_WIDTH
 FANOUT_WIDTH = 16
 MAX_FANOUT = (1 << FANOUT_WIDTH) - 1
@@ -147,7 +149,7 @@ class Ctrl(enum.Enum, shape=16):
     STEP = 1      #: step counter, ``STEP_WIDTH`` bits; slot of the next update = STEP % 8
 
 
-MEM_INDEX_WIDTH = 16
+MEM_INDEX_WIDTH = 24
 #: Widest word of any region (``Profile`` is 79 bits), rounded to whole bytes.
 MEM_DATA_WIDTH = 80
 
