@@ -116,3 +116,18 @@ def test_input_validation():
         run(cfg, [[0], [1]])
     with pytest.raises(ValueError, match=r"inputs\[0\] repeats a channel"):
         run(cfg, [[0, 0]])
+
+
+@pytest.mark.parametrize("third,expect", [
+    (False, [(400, 400, 0), (600, 900, 0), (300, 975, 0), (150, 881, 0), (75, 735, 0)]),
+    (True, [(400, 400, 0), (600, 900, 0), (700, -100, 1), (350, -100, 0), (175, 100, 0)]),
+])
+def test_worked_example_of_numerics_md(third, expect):
+    net = Network(w_shift=2)
+    pop = net.population(1, decay_i=2048, decay_v=1024, threshold=1000, v_reset=-100,
+                         refractory=1)
+    net.project(net.inputs(1), pop, weight=100)
+    cfg = compile(net, n_neurons=2)
+    spikes, states = run(cfg, [[0], [0], [0] if third else [], [], []], trace=True)
+    assert [(int(s.i[0]), int(s.v[0]), int(s.ref[0])) for s in states] == expect
+    assert [x.tolist() for x in spikes] == [[], [], [0] if third else [], [], []]
