@@ -1,0 +1,144 @@
+"""Byte transports to a board, chosen by URL.
+
+* ``serial:///dev/ttyUSB1?baud=3000000`` — a real board over a UART (pyserial);
+* ``tcp://127.0.0.1:PORT`` — anything speaking the byte stream over TCP (a simulated
+  board, a network bridge);
+* ``sim://BOARD`` — start a simulated board of that name and connect to it over TCP;
+* ``loop://`` — pyserial's loopback (what is written is read back), for tests.
+
+Every transport has the same small interface: ``write(data)``, ``read(n, timeout)``
+(returns what arrived, possibly nothing), ``close()``; they are context managers.
+"""
+
+import socket
+import time
+from urllib.parse import parse_qs, urlparse
+
+__all__ = ["Transport", "SerialTransport", "TcpTransport", "open_transport",
+           "TransportError", "DEFAULT_BAUD"]
+
+DEFAULT_BAUD = 3_000_000
+
+
+class TransportError(OSError):
+    """The link to the board failed (could not open, closed, timed out)."""
+
+
+class Transport:
+    url = ""
+
+    def write(self, data):
+        raise NotImplementedError
+
+    def read(self, n, timeout):
+        raise NotImplementedError
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SerialTransport(Transport):
+    """A pyserial port (``serial://`` device path, or any pyserial URL such as ``loop://``)."""
+
+    def __init__(self, port, baud=DEFAULT_BAUD, url=""):
+        import serial
+        self.url = url or port
+        try:
+            self._ser = serial.serial_for_url(port, baudrate=baud, timeout=0)
+        except (serial.SerialException, ValueError) as exc:
+            raise TransportError(f"cannot open serial port {port!r} at {baud} baud: {exc}") \
+                from None
+
+    def write(self, data):
+        self._ser.write(bytes(data))
+        self._ser.flush()
+
+    def read(self, n, timeout):
+        self._ser.timeout = timeout
+        return self._ser.read(n)
+
+    def close(self):
+        self._ser.close()
+
+
+class TcpTransport(Transport):
+    """A TCP byte stream."""
+
+    def __init__(self, host, port, *, connect_timeout=5.0, url="", owner=None):
+        self.url = url or f"tcp://{host}:{port}"
+        self._owner = owner          # e.g. a simulated-board process closed with us
+        deadline = time.monotonic() + connect_timeout
+        while True:
+            try:
+                self._sock = socket.create_connection((host, port), timeout=connect_timeout)
+                break
+            except OSError as exc:
+                if time.monotonic() > deadline:
+                    raise TransportError(f"cannot connect to {self.url}: {exc}") from None
+                time.sleep(0.05)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def write(self, data):
+        try:
+            self._sock.sendall(bytes(data))
+        except OSError as exc:
+            raise TransportError(f"{self.url}: write failed: {exc}") from None
+
+    def read(self, n, timeout):
+        self._sock.settimeout(max(timeout, 1e-6))
+        try:
+            data = self._sock.recv(n)
+        except socket.timeout:
+            return b""
+        except OSError as exc:
+            raise TransportError(f"{self.url}: read failed: {exc}") from None
+        if not data:
+            raise TransportError(f"{self.url}: connection closed by the board")
+        return data
+
+    def close(self):
+        try:
+            self._sock.close()
+        finally:
+            if self._owner is not None:
+                self._owner.close()
+                self._owner = None
+
+
+def open_transport(url, *, connect_timeout=5.0):
+    """Open the transport a URL names (see the module docstring)."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme
+    if scheme == "serial":
+        query = parse_qs(parsed.query)
+        try:
+            baud = int(query.get("baud", [DEFAULT_BAUD])[0])
+        except ValueError:
+            raise ValueError(f"{url}: baud must be an integer") from None
+        if not parsed.path:
+            raise ValueError(f"{url}: no device path (serial:///dev/ttyUSB1?baud=...)")
+        return SerialTransport(parsed.path, baud, url=url)
+    if scheme == "loop":
+        return SerialTransport("loop://", url=url)
+    if scheme == "tcp":
+        if not parsed.hostname or not parsed.port:
+            raise ValueError(f"{url}: expected tcp://HOST:PORT")
+        return TcpTransport(parsed.hostname, parsed.port, connect_timeout=connect_timeout,
+                            url=url)
+    if scheme == "sim":
+        from .simboard import start_simulated_board
+        board = parsed.netloc or parsed.path.strip("/")
+        proc = start_simulated_board(board)
+        try:
+            return TcpTransport("127.0.0.1", proc.port, connect_timeout=connect_timeout,
+                                url=url, owner=proc)
+        except BaseException:
+            proc.close()
+            raise
+    raise ValueError(f"{url}: unknown transport {scheme!r} (serial://, tcp://, sim://, loop://)")

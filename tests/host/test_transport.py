@@ -1,0 +1,66 @@
+"""Transports by URL: loopback serial, TCP against a local echo server, clear errors."""
+
+import socket
+import threading
+
+import pytest
+
+from neurofab.host.transport import TransportError, open_transport
+
+
+def read_exactly(t, n, timeout=2.0):
+    out = b""
+    while len(out) < n:
+        chunk = t.read(n - len(out), timeout)
+        assert chunk, f"timed out after {out!r}"
+        out += chunk
+    return out
+
+
+def test_loop_serial_round_trip():
+    with open_transport("loop://") as t:
+        t.write(b"\x00neurofab\xff")
+        assert read_exactly(t, 10) == b"\x00neurofab\xff"
+        assert t.read(1, 0.01) == b""
+
+
+@pytest.fixture
+def echo_server():
+    srv = socket.create_server(("127.0.0.1", 0))
+    port = srv.getsockname()[1]
+
+    def serve():
+        for _ in range(2):                       # two clients, then stop
+            conn, _ = srv.accept()
+            with conn:
+                while data := conn.recv(4096):
+                    conn.sendall(data)
+        srv.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    yield port
+    th.join(timeout=5)
+
+
+def test_tcp_round_trip_and_reconnect(echo_server):
+    payload = bytes(range(256)) * 4
+    for _ in range(2):
+        with open_transport(f"tcp://127.0.0.1:{echo_server}") as t:
+            t.write(payload)
+            assert read_exactly(t, len(payload)) == payload
+
+
+def test_bad_urls_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown transport 'http'"):
+        open_transport("http://example")
+    with pytest.raises(ValueError, match="expected tcp://HOST:PORT"):
+        open_transport("tcp://127.0.0.1")
+    with pytest.raises(ValueError, match="baud must be an integer"):
+        open_transport("serial:///dev/ttyUSB9?baud=fast")
+    with pytest.raises(TransportError, match="cannot open serial port '/dev/nonexistent-tty'"):
+        open_transport("serial:///dev/nonexistent-tty?baud=115200")
+    free = socket.create_server(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    with pytest.raises(TransportError, match=f"cannot connect to tcp://127.0.0.1:{port}"):
+        open_transport(f"tcp://127.0.0.1:{port}", connect_timeout=0.3)
