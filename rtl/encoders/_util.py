@@ -1,0 +1,46 @@
+"""Shared helpers of the encoder RTL (not a block: no golden twin)."""
+
+from amaranth import Const
+
+from neurofab.spec import encoders as S
+
+__all__ = ["join", "lfsr_next", "checked_init"]
+
+
+def checked_init(init):
+    """Decorator for a component ``__init__`` that validates its parameters: an object
+    whose construction raised is never elaborated, so silence Amaranth's
+    "created but never used" warning for it (the ValueError is the message)."""
+    import functools
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except Exception:
+            self._MustUse__silence = True
+            raise
+    return wrapper
+
+
+def join(m, inputs, output):
+    """Combinational join: ``output`` carries one transaction per transaction of *every*
+    stream in ``inputs``. Returns the transfer strobe (``output.valid & output.ready``).
+
+    ``output.valid`` is the AND of the input valids (never depends on ``ready``); every
+    input is acknowledged exactly when the output transfers.
+    """
+    valid = Const(1)
+    for port in inputs:
+        valid = valid & port.valid
+    m.d.comb += output.valid.eq(valid)
+    transfer = output.valid & output.ready
+    for port in inputs:
+        m.d.comb += port.ready.eq(transfer)
+    return transfer
+
+
+def lfsr_next(state, width, poly=None):
+    """Next state of the Galois LFSR (right shift, toggle ``P >> 1`` when bit 0 is 1)."""
+    toggle = S.lfsr_poly(width, poly) >> 1
+    return (state >> 1) ^ (Const(toggle, width) & state[0].replicate(width))
