@@ -24,7 +24,7 @@ __all__ = [
     "SOBOL_MAX_DIM", "check_sobol_bits", "check_sobol_dim", "sobol_directions",
     "VDC_MIN_BITS", "VDC_MAX_BITS", "check_vdc_bits",
     "SNG_SOURCES", "SNG_MIN_WIDTH", "SNG_MAX_WIDTH", "MAX_LANES",
-    "check_lanes", "check_value_width", "RandLayout", "ValueLayout",
+    "check_lanes", "check_value_width", "RandLayout", "ValueLayout", "sng_sources",
     "TANH_MIN_STATES", "TANH_MAX_STATES", "check_tanh_states",
     "DECODE_MAX_LENGTH", "check_decode_length",
     "ENC_MIN_WIDTH", "ENC_MAX_WIDTH", "ENC_DEFAULT_WIDTH", "ENC_DEFAULT_RAND_WIDTH",
@@ -321,6 +321,66 @@ def RandLayout(width, lanes):
 
 #: Per-lane comparator operands share the random-word layout.
 ValueLayout = RandLayout
+
+
+def sng_sources(source, lanes, *, width, source_width=None, seed=1, shared=False, dim=1):
+    """Resolve the random sources of an SNG bank: ``(source_width, params)``.
+
+    ``params`` has one entry per physical source — one if ``shared`` (every lane compares
+    against the same number: maximal positive correlation, SCC = +1) else one per lane
+    (independent lanes):
+
+    * ``"lfsr"``: LFSR seeds. ``seed`` is an int — shared: that seed; independent:
+      ``derive_seeds(source_width, seed, lanes)`` — or an explicit list of per-lane seeds.
+      ``source_width`` defaults to ``max(width, LFSR_MIN_WIDTH)``.
+    * ``"sobol"``: Sobol dimensions — shared: ``dim``; independent: ``dim .. dim+lanes-1``.
+      ``source_width`` (the Sobol ``bits``) defaults to ``width``.
+    * ``"vdc"``: one van der Corput counter; only ``shared`` makes sense (ValueError).
+
+    The comparator uses the top ``width`` bits of a ``source_width``-bit random word.
+    """
+    if source not in SNG_SOURCES:
+        raise ValueError(f"SNG source = {source!r} is not one of {SNG_SOURCES}")
+    check_lanes(lanes)
+    _check_int("value width", width, SNG_MIN_WIDTH, SNG_MAX_WIDTH)
+    if source == "lfsr":
+        if source_width is None:
+            source_width = max(width, LFSR_MIN_WIDTH)
+        check_lfsr_width(source_width)
+        check_value_width(width, source_width)
+        if isinstance(seed, (list, tuple)):
+            if shared:
+                raise ValueError("a shared LFSR source takes one seed, not a list")
+            if len(seed) != lanes:
+                raise ValueError(f"{len(seed)} seeds given for {lanes} lanes")
+            params = tuple(check_lfsr_seed(source_width, s) for s in seed)
+        elif shared:
+            params = (check_lfsr_seed(source_width, seed),)
+        else:
+            params = tuple(derive_seeds(source_width, seed, lanes))
+    elif source == "sobol":
+        if source_width is None:
+            source_width = width
+        check_sobol_bits(source_width)
+        check_value_width(width, source_width)
+        check_sobol_dim(dim)
+        if shared:
+            params = (dim,)
+        else:
+            if dim + lanes - 1 > SOBOL_MAX_DIM:
+                raise ValueError(f"independent Sobol lanes use dimensions {dim}..{dim + lanes - 1}"
+                                 f", but the table stops at {SOBOL_MAX_DIM}")
+            params = tuple(range(dim, dim + lanes))
+    else:
+        if source_width is None:
+            source_width = width
+        check_vdc_bits(source_width)
+        check_value_width(width, source_width)
+        if not shared and lanes > 1:
+            raise ValueError("van der Corput has a single sequence: independent lanes need "
+                             "source='lfsr' or 'sobol' (or shared=True)")
+        params = (None,)
+    return source_width, params
 
 #: Brown & Card stochastic tanh: number of FSM states K (even).
 TANH_MIN_STATES = 2
