@@ -40,15 +40,18 @@ def _check_seeds(width, seed):
     return seeds.astype(np.int64)
 
 
-def lfsr_sequence(width, seed, n, poly=None):
+def lfsr_sequence(width, seed, n, poly=None, *, leap=1):
     """Successive LFSR states, seed first.
 
     ``lfsr_sequence(w, seed, n)[k]`` is the state after ``k`` clocks, so element 0 is
     ``seed`` itself — exactly the ``k``-th transaction the RTL ``Lfsr`` emits on
     ``o_data``. ``seed`` may be an int (result shape ``(n,)``) or an array of seeds
     (result shape ``(n,) + seed.shape``, one independent register per seed).
+    With ``leap`` > 1 (``spec.check_lfsr_leap``) element ``k`` is the state after
+    ``k * leap`` clocks (a leap-forward LFSR).
     """
     S.check_lfsr_width(width)
+    S.check_lfsr_leap(width, leap)
     seeds = _check_seeds(width, seed)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"n = {n!r} must be a non-negative int")
@@ -60,7 +63,7 @@ def lfsr_sequence(width, seed, n, poly=None):
     have = 1
     while have < n:
         take = min(have, n - have)
-        out[have:have + take] = lfsr_mul_const(width, out[:take], have, poly)
+        out[have:have + take] = lfsr_mul_const(width, out[:take], have * leap, poly)
         have += take
     return out
 

@@ -21,16 +21,16 @@ def comparator_sng(rand, value):
 
 
 def source_bank(n, lanes, *, source="lfsr", width, source_width=None, seed=1, shared=False,
-                dim=1):
+                dim=1, leap=1):
     """The ``source_width``-bit random words the bank's lanes see: shape ``(n, lanes)``.
 
     Clock ``k`` of every lane is transaction ``k`` of its source (all sources of a bank
     advance together, once per bank transfer).
     """
     source_width, params = S.sng_sources(source, lanes, width=width, source_width=source_width,
-                                         seed=seed, shared=shared, dim=dim)
+                                         seed=seed, shared=shared, dim=dim, leap=leap)
     if source == "lfsr":
-        words = lfsr_sequence(source_width, np.array(params, dtype=np.int64), n)
+        words = lfsr_sequence(source_width, np.array(params, dtype=np.int64), n, leap=leap)
     elif source == "sobol":
         words = sobol_sequence(n, list(params), source_width)
     else:
@@ -38,7 +38,8 @@ def source_bank(n, lanes, *, source="lfsr", width, source_width=None, seed=1, sh
     return np.broadcast_to(words, (n, lanes))
 
 
-def sng_bank(values, *, source="lfsr", width, source_width=None, seed=1, shared=False, dim=1):
+def sng_bank(values, *, source="lfsr", width, source_width=None, seed=1, shared=False, dim=1,
+             leap=1):
     """Bits of an SNG bank for per-clock per-lane values: ``values`` shape ``(n, lanes)``
     (a 1-d array is one lane), result uint8 of the same shape."""
     values = np.asarray(values, dtype=np.int64)
@@ -53,8 +54,8 @@ def sng_bank(values, *, source="lfsr", width, source_width=None, seed=1, shared=
         raise ValueError(f"SNG value = {bad} does not fit width {width} (0..{top})")
     n, lanes = values.shape
     source_width = S.sng_sources(source, lanes, width=width, source_width=source_width,
-                                 seed=seed, shared=shared, dim=dim)[0]
+                                 seed=seed, shared=shared, dim=dim, leap=leap)[0]
     words = source_bank(n, lanes, source=source, width=width, source_width=source_width,
-                        seed=seed, shared=shared, dim=dim)
+                        seed=seed, shared=shared, dim=dim, leap=leap)
     bits = comparator_sng(words >> (source_width - width), values)
     return bits[:, 0] if one_lane else bits

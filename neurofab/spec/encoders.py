@@ -19,6 +19,7 @@ from amaranth.lib import data
 __all__ = [
     "LFSR_MIN_WIDTH", "LFSR_MAX_WIDTH", "LFSR_TAPS", "LFSR_POLY", "LFSR_TOGGLE",
     "check_lfsr_width", "check_lfsr_seed", "lfsr_poly", "lfsr_step", "lfsr_jump",
+    "check_lfsr_leap", "default_leap", "lfsr_leap_columns",
     "gf2_mulmod", "gf2_powmod", "gf2_is_primitive", "derive_seeds",
     "SOBOL_MIN_BITS", "SOBOL_MAX_BITS", "SOBOL_DEFAULT_BITS", "SOBOL_JOE_KUO",
     "SOBOL_MAX_DIM", "check_sobol_bits", "check_sobol_dim", "sobol_directions",
@@ -188,6 +189,45 @@ def lfsr_jump(width, state, k, poly=None):
     return gf2_mulmod(state, gf2_powmod(p >> 1, k % period, p), p)
 
 
+def check_lfsr_leap(width, leap):
+    """``leap`` = clocks per transfer (a leap-forward LFSR emits every ``leap``-th state).
+
+    It must be coprime with the period ``2**width - 1`` so the emitted sequence still has
+    full period.
+    """
+    import math
+    check_lfsr_width(width)
+    period = (1 << width) - 1
+    _check_int("LFSR leap", leap, 1, period - 1)
+    g = math.gcd(leap, period)
+    if g != 1:
+        raise ValueError(f"LFSR leap = {leap} shares the factor {g} with the period "
+                         f"2**{width} - 1 = {period}: the sequence would repeat after "
+                         f"{period // g} values")
+    return leap
+
+
+def default_leap(width):
+    """Smallest leap ``>= width`` coprime with ``2**width - 1``: every emitted word is made
+    of ``width`` fresh sequence bits, which removes the shift correlation between
+    successive states of a plain LFSR (``s' ≈ s >> 1``)."""
+    import math
+    check_lfsr_width(width)
+    leap = width
+    while math.gcd(leap, (1 << width) - 1) != 1:
+        leap += 1
+    return leap
+
+
+def lfsr_leap_columns(width, leap=1, poly=None):
+    """The ``leap``-clock transition as a GF(2) matrix: column ``i`` (an int) is the state
+    reached from the unit state ``1 << i``; the next state is the XOR of the columns of
+    the set bits of the current state."""
+    p = lfsr_poly(width, poly)
+    c = gf2_powmod(p >> 1, leap % ((1 << width) - 1), p)
+    return [gf2_mulmod(1 << i, c, p) for i in range(width)]
+
+
 def derive_seeds(width, seed, lanes, poly=None):
     """Seeds of ``lanes`` independent LFSR lanes derived from one base ``seed``.
 
@@ -323,7 +363,8 @@ def RandLayout(width, lanes):
 ValueLayout = RandLayout
 
 
-def sng_sources(source, lanes, *, width, source_width=None, seed=1, shared=False, dim=1):
+def sng_sources(source, lanes, *, width, source_width=None, seed=1, shared=False, dim=1,
+                leap=1):
     """Resolve the random sources of an SNG bank: ``(source_width, params)``.
 
     ``params`` has one entry per physical source — one if ``shared`` (every lane compares
@@ -332,7 +373,8 @@ def sng_sources(source, lanes, *, width, source_width=None, seed=1, shared=False
 
     * ``"lfsr"``: LFSR seeds. ``seed`` is an int — shared: that seed; independent:
       ``derive_seeds(source_width, seed, lanes)`` — or an explicit list of per-lane seeds.
-      ``source_width`` defaults to ``max(width, LFSR_MIN_WIDTH)``.
+      ``source_width`` defaults to ``max(width, LFSR_MIN_WIDTH)``; ``leap`` (clocks per
+      draw, ``check_lfsr_leap``) applies to LFSR sources only.
     * ``"sobol"``: Sobol dimensions — shared: ``dim``; independent: ``dim .. dim+lanes-1``.
       ``source_width`` (the Sobol ``bits``) defaults to ``width``.
     * ``"vdc"``: one van der Corput counter; only ``shared`` makes sense (ValueError).
@@ -343,11 +385,14 @@ def sng_sources(source, lanes, *, width, source_width=None, seed=1, shared=False
         raise ValueError(f"SNG source = {source!r} is not one of {SNG_SOURCES}")
     check_lanes(lanes)
     _check_int("value width", width, SNG_MIN_WIDTH, SNG_MAX_WIDTH)
+    if source != "lfsr" and leap != 1:
+        raise ValueError(f"leap = {leap!r} applies to LFSR sources only, not {source!r}")
     if source == "lfsr":
         if source_width is None:
             source_width = max(width, LFSR_MIN_WIDTH)
         check_lfsr_width(source_width)
         check_value_width(width, source_width)
+        check_lfsr_leap(source_width, leap)
         if isinstance(seed, (list, tuple)):
             if shared:
                 raise ValueError("a shared LFSR source takes one seed, not a list")

@@ -1,6 +1,6 @@
 """Shared helpers of the encoder RTL (not a block: no golden twin)."""
 
-from amaranth import Const
+from amaranth import Cat, Const
 
 from neurofab.spec import encoders as S
 
@@ -40,7 +40,16 @@ def join(m, inputs, output):
     return transfer
 
 
-def lfsr_next(state, width, poly=None):
-    """Next state of the Galois LFSR (right shift, toggle ``P >> 1`` when bit 0 is 1)."""
-    toggle = S.lfsr_poly(width, poly) >> 1
-    return (state >> 1) ^ (Const(toggle, width) & state[0].replicate(width))
+def lfsr_next(state, width, poly=None, leap=1):
+    """State ``leap`` clocks after ``state`` of the Galois LFSR (right shift, toggle
+    ``P >> 1`` when bit 0 is 1), as an XOR network over the bits of ``state``
+    (``spec.lfsr_leap_columns``; for ``leap = 1`` this is the shift and the toggle)."""
+    cols = S.lfsr_leap_columns(width, leap, poly)
+    out = []
+    for j in range(width):
+        taps = [state[i] for i in range(width) if (cols[i] >> j) & 1]
+        bit = taps[0]
+        for t in taps[1:]:
+            bit = bit ^ t
+        out.append(bit)
+    return Cat(out)

@@ -26,12 +26,17 @@ class Lfsr(wiring.Component):
     poly : int, optional
         Feedback polynomial override (bit i = coefficient of x**i, degree ``width``,
         must be primitive); default ``spec.LFSR_POLY[width]``.
+    leap : int
+        Clocks of the sequence per transfer (default 1). ``leap = width`` (or
+        ``spec.default_leap(width)``) makes successive outputs share no shifted bits;
+        it must be coprime with ``2**width - 1`` (full period kept).
 
     Ports
     -----
     o_data : Out(stream.Signature(unsigned(width)))
         Always valid; payload = current state. The register advances only on a transfer,
-        so transaction ``k`` is ``golden.encoders.lfsr_sequence(width, seed, k + 1)[k]``.
+        so transaction ``k`` is ``golden.encoders.lfsr_sequence(width, seed, k + 1, leap=leap)[k]``,
+        the state after ``k * leap`` clocks.
 
     Attributes
     ----------
@@ -40,12 +45,13 @@ class Lfsr(wiring.Component):
     """
 
     @checked_init
-    def __init__(self, width=16, seed=1, *, poly=None):
+    def __init__(self, width=16, seed=1, *, poly=None, leap=1):
         S.check_lfsr_width(width)
         S.check_lfsr_seed(width, seed)
         self.width = width
         self.seed = seed
         self.poly = S.lfsr_poly(width, poly)
+        self.leap = S.check_lfsr_leap(width, leap)
         super().__init__({"o_data": Out(stream.Signature(unsigned(width)))})
         self.state = Signal(width, init=seed)
 
@@ -56,5 +62,5 @@ class Lfsr(wiring.Component):
             self.o_data.payload.eq(self.state),
         ]
         with m.If(self.o_data.ready):
-            m.d.sync += self.state.eq(lfsr_next(self.state, self.width, self.poly))
+            m.d.sync += self.state.eq(lfsr_next(self.state, self.width, self.poly, self.leap))
         return m

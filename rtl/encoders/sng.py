@@ -69,6 +69,9 @@ class SngBank(wiring.Component):
         True: one source for all lanes (SCC = +1 between lanes); False: one per lane.
     dim : int
         First Sobol dimension.
+    leap : int
+        LFSR clocks per draw (default 1, the classic SC generator; ``spec.default_leap``
+        decorrelates successive draws, which FSM operators such as ``ScTanh`` need).
 
     See ``spec.sng_sources`` for the resolution rules; ``golden.encoders.sng_bank`` is the
     golden twin.
@@ -83,17 +86,17 @@ class SngBank(wiring.Component):
 
     @checked_init
     def __init__(self, width, lanes=1, *, source="lfsr", source_width=None, seed=1,
-                 shared=False, dim=1):
+                 shared=False, dim=1, leap=1):
         self.source_width, self.params = S.sng_sources(
             source, lanes, width=width, source_width=source_width, seed=seed, shared=shared,
-            dim=dim)
+            dim=dim, leap=leap)
         self.width, self.lanes, self.source, self.shared = width, lanes, source, shared
         super().__init__({
             "i_value": In(stream.Signature(S.ValueLayout(width, lanes))),
             "o_bits": Out(stream.Signature(unsigned(lanes))),
         })
         if source == "lfsr":
-            self.sources = [Lfsr(self.source_width, s) for s in self.params]
+            self.sources = [Lfsr(self.source_width, s, leap=leap) for s in self.params]
         elif source == "sobol":
             self.sources = [Sobol(d, self.source_width) for d in self.params]
         else:

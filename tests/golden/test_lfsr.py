@@ -138,3 +138,22 @@ def test_invalid_array_seed():
         lfsr_sequence(8, np.array([3, 0, 5]), 4)
     with pytest.raises(TypeError):
         lfsr_sequence(8, 1.5, 4)
+
+
+def test_leap_forward():
+    for width, leap in ((8, 8), (16, 16), (13, 5)):
+        seq = lfsr_sequence(width, 9, 200, leap=leap)
+        assert np.array_equal(seq, lfsr_sequence(width, 9, 200 * leap)[::leap])
+        cols = S.lfsr_leap_columns(width, leap)
+        for s, nxt in zip(seq[:-1], seq[1:]):
+            acc = 0
+            for i in range(width):
+                if (int(s) >> i) & 1:
+                    acc ^= cols[i]
+            assert acc == nxt
+    assert S.default_leap(16) == 16 and S.default_leap(12) == 16 and S.default_leap(6) == 8
+    with pytest.raises(ValueError, match="leap = 6 shares the factor 3 with the period "
+                                         "2\\*\\*6 - 1 = 63"):
+        lfsr_sequence(6, 1, 4, leap=6)
+    with pytest.raises(ValueError, match="LFSR leap = 0 is out of range 1..62"):
+        lfsr_sequence(6, 1, 4, leap=0)

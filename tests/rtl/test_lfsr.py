@@ -32,6 +32,17 @@ def test_lfsr_matches_golden(width):
     _run(dut, tb)
 
 
+@pytest.mark.parametrize("width, leap", [(16, 16), (12, 16), (5, 3)])
+def test_lfsr_leap(width, leap):
+    dut = Lfsr(width, 3, leap=leap)
+
+    async def tb(ctx):
+        got = await get_all(ctx, dut.o_data, 100, rng=leap, stall=0.3)
+        assert [int(v) for v in got] == lfsr_sequence(width, 3, 100, leap=leap).tolist()
+
+    _run(dut, tb)
+
+
 def test_lfsr_custom_poly():
     poly = (1 << 16) | (1 << 14) | (1 << 13) | (1 << 11) | 1     # x^16+x^14+x^13+x^11+1
     dut = Lfsr(16, 0xACE1, poly=poly)
@@ -52,6 +63,7 @@ def test_lfsr_custom_poly():
     (dict(width=40, seed=1), ValueError, "width = 40 is out of range 4..32"),
     (dict(width=8, seed=1, poly=0x1FF), ValueError, "not primitive"),
     (dict(width=8.0, seed=1), TypeError, "must be an int"),
+    (dict(width=6, seed=1, leap=9), ValueError, "leap = 9 shares the factor 9"),
 ])
 def test_lfsr_invalid(kwargs, exc, match):
     with pytest.raises(exc, match=match):

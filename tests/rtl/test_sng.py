@@ -54,6 +54,7 @@ def test_comparator_sng():
     dict(width=8, lanes=4, source="lfsr", seed=0x5A, shared=False),
     dict(width=8, lanes=4, source="lfsr", seed=0x5A, shared=True),
     dict(width=6, lanes=3, source="lfsr", source_width=17, seed=[3, 99, 12345]),
+    dict(width=8, lanes=2, source="lfsr", source_width=16, seed=0xACE1, leap=16),
     dict(width=8, lanes=4, source="sobol", dim=2, shared=False),
     dict(width=5, lanes=2, source="sobol", source_width=12, shared=True, dim=7),
     dict(width=8, lanes=3, source="vdc", shared=True),
@@ -84,6 +85,7 @@ def test_sng_bank(kw):
     (lambda: SngBank(8, 2, source="vdc"), "van der Corput has a single sequence"),
     (lambda: SngBank(8, 0), "lanes = 0 is out of range 1..1024"),
     (lambda: ComparatorSng(33), "value width = 33 is out of range 1..32"),
+    (lambda: SngBank(8, 1, source="sobol", leap=8), "leap = 8 applies to LFSR sources only"),
 ])
 def test_invalid(make, match):
     with pytest.raises(ValueError, match=match):
