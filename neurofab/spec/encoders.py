@@ -31,7 +31,8 @@ __all__ = [
     "ENC_MIN_WIDTH", "ENC_MAX_WIDTH", "ENC_DEFAULT_WIDTH", "ENC_DEFAULT_RAND_WIDTH",
     "check_channels", "check_rand_width",
     "DELTA_ON", "DELTA_OFF", "delta_channel",
-    "POP_MIN_FIELDS", "POP_MAX_FIELDS", "population_table",
+    "POP_MIN_FIELDS", "POP_MAX_FIELDS", "POP_MAX_WIDTH", "population_table",
+    "LATENCY_MAX_WINDOW", "check_window", "latency_of", "check_threshold",
 ]
 
 
@@ -467,6 +468,26 @@ def check_rand_width(rand_width, width):
     return check_value_width(width, rand_width)
 
 
+#: Latency (time-to-first-spike) encoder: longest window, in steps.
+LATENCY_MAX_WINDOW = 1 << 16
+
+
+def check_window(window):
+    return _check_int("latency window", window, 1, LATENCY_MAX_WINDOW)
+
+
+def latency_of(value, width, window):
+    """Spike step within the window for ``value`` (int or numpy array):
+    ``((2**width - 1 - value) * window) >> width`` — 0 for the largest value, at most
+    ``window - 1``. Value 0 never spikes (the encoder checks that separately)."""
+    return (((1 << width) - 1 - value) * window) >> width
+
+
+def check_threshold(threshold, width):
+    """Delta threshold: a change of at least ``threshold`` (1 .. 2**width - 1) is an event."""
+    return _check_int("delta threshold", threshold, 1, (1 << width) - 1)
+
+
 #: Delta encoder: input channel ``c`` maps to core channels ``2c + DELTA_ON`` (rise by at
 #: least the threshold) and ``2c + DELTA_OFF`` (fall by at least the threshold).
 DELTA_ON = 0
@@ -479,6 +500,8 @@ def delta_channel(channel, polarity):
 
 POP_MIN_FIELDS = 2
 POP_MAX_FIELDS = 64
+#: The receptive-field table has ``2**width`` entries (a ROM in the RTL): keep it small.
+POP_MAX_WIDTH = 12
 
 
 def population_table(width, fields, sigma=None, peak=None):
@@ -492,7 +515,7 @@ def population_table(width, fields, sigma=None, peak=None):
     The tables, not the float formula, are the contract: rtl and golden both use them.
     """
     import numpy as np
-    _check_int("value width", width, ENC_MIN_WIDTH, ENC_MAX_WIDTH)
+    _check_int("value width", width, ENC_MIN_WIDTH, POP_MAX_WIDTH)
     _check_int("population fields", fields, POP_MIN_FIELDS, POP_MAX_FIELDS)
     top = (1 << width) - 1
     if peak is None:

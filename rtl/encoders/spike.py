@@ -1,0 +1,211 @@
+"""Spike encoders: per-channel values in, the neuron core's ``InputEvent`` stream out.
+
+Golden twin and semantics: ``neurofab.golden.encoders.spike``.
+
+Common interface
+----------------
+i_value : In(stream.Signature(unsigned(width)))
+    One value per input channel per step, channels in order ``0 .. channels-1``; the
+    step ends after channel ``channels - 1`` (no separate marker on the input).
+o_event : Out(stream.Signature(spec.InputEvent))
+    The step's events in increasing channel order, then ``{eos: 1, channel: 0}``.
+    Registered; one decision per clock (rate, latency, delta: one per value; population:
+    ``fields`` per value, the value is held on ``i_value`` until its last field).
+
+Attributes ``channel`` (input channel of the next value) and ``field`` (next field)
+are the position within the step; each encoder adds its own state (``lfsr``, ``step``,
+``prev`` memory).
+"""
+
+from amaranth import Array, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from neurofab import spec
+from neurofab.spec import encoders as S
+from ._util import checked_init, lfsr_next
+
+__all__ = ["RateEncoder", "LatencyEncoder", "DeltaEncoder", "PopulationEncoder"]
+
+
+class _SpikeEncoder(wiring.Component):
+    fields = 1
+    out_per_channel = 1
+
+    def _init_ports(self, channels, width, max_width=S.ENC_MAX_WIDTH):
+        S._check_int("value width", width, S.ENC_MIN_WIDTH, max_width)
+        S.check_channels("channels", channels, spec.MAX_INPUTS)
+        self.channels, self.width = channels, width
+        out = channels * self.out_per_channel
+        if out > spec.MAX_INPUTS:
+            raise ValueError(f"{type(self).__name__} drives {out} core channels, more than "
+                             f"spec.MAX_INPUTS = {spec.MAX_INPUTS}")
+        super().__init__({
+            "i_value": In(stream.Signature(unsigned(width))),
+            "o_event": Out(stream.Signature(spec.InputEvent)),
+        })
+        self.channel = Signal(range(channels))
+        self.field = Signal(range(self.fields))
+
+    # subclass hooks ------------------------------------------------------------------
+    def _decide(self, m, decide, chan_next):
+        """Return ``(fire, core_channel)`` for the current value/channel/field; add sync
+        updates of the encoder's own state under ``decide``."""
+        raise NotImplementedError
+
+    def _end_of_step(self, m):
+        """Sync updates when the end-of-step marker is loaded."""
+
+    # ---------------------------------------------------------------------------------
+    def elaborate(self, platform):
+        m = Module()
+        i, o = self.i_value, self.o_event
+        eos_pending = Signal()
+        free = ~o.valid | o.ready
+        last_field = self.field == self.fields - 1
+        last_chan = self.channel == self.channels - 1
+        can = free & ~eos_pending
+        decide = i.valid & can
+        m.d.comb += i.ready.eq(can & last_field)
+        chan_next = Signal.like(self.channel)
+        m.d.comb += chan_next.eq(self.channel)
+        with m.If(decide & last_field):
+            m.d.comb += chan_next.eq(Mux(last_chan, 0, self.channel + 1))
+        fire, core_channel = self._decide(m, decide, chan_next)
+        step_done = last_field & last_chan
+
+        with m.If(o.valid & o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(decide):
+            m.d.sync += [
+                self.field.eq(Mux(last_field, 0, self.field + 1)),
+                self.channel.eq(chan_next),
+            ]
+            with m.If(fire):
+                m.d.sync += [
+                    o.valid.eq(1),
+                    o.payload.channel.eq(core_channel),
+                    o.payload.eos.eq(0),
+                    eos_pending.eq(step_done),
+                ]
+            with m.Elif(step_done):
+                m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1)]
+                self._end_of_step(m)
+        with m.Elif(eos_pending & free):
+            m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1),
+                         eos_pending.eq(0)]
+            self._end_of_step(m)
+        return m
+
+
+class _BernoulliEncoder(_SpikeEncoder):
+    def _init_rng(self, seed, rand_width, leap):
+        S.check_rand_width(rand_width, self.width)
+        self.rand_width = rand_width
+        self.leap = S.default_leap(rand_width) if leap is None else S.check_lfsr_leap(rand_width, leap)
+        self.seed = S.check_lfsr_seed(rand_width, seed)
+        self.lfsr = Signal(rand_width, init=seed)
+
+    def _draw(self, m, decide):
+        with m.If(decide):
+            m.d.sync += self.lfsr.eq(lfsr_next(self.lfsr, self.rand_width, leap=self.leap))
+        return self.lfsr[self.rand_width - self.width:]
+
+
+class RateEncoder(_BernoulliEncoder):
+    """Bernoulli rate coding: channel ``c`` spikes iff ``lfsr_top < x`` (one LFSR draw per
+    channel per step).
+
+    Parameters: ``channels``, ``width`` (value bits, default 8), ``seed`` (non-zero),
+    ``rand_width`` (LFSR width >= width, default 16), ``leap`` (LFSR clocks per draw,
+    default ``spec.default_leap(rand_width)``). State: ``lfsr``.
+    """
+
+    @checked_init
+    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, seed=1,
+                 rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
+        self._init_ports(channels, width)
+        self._init_rng(seed, rand_width, leap)
+
+    def _decide(self, m, decide, chan_next):
+        r = self._draw(m, decide)
+        return r < self.i_value.payload, self.channel
+
+
+class LatencyEncoder(_SpikeEncoder):
+    """Time-to-first-spike: channel ``c`` spikes in window step ``k`` iff ``x >= 1`` and
+    ``((2**width - 1 - x) * window) >> width == k``. State: ``phase`` (0..window-1, the
+    step within the window; advances with every end-of-step marker)."""
+
+    @checked_init
+    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, window=16):
+        self.window = S.check_window(window)
+        self._init_ports(channels, width)
+        self.phase = Signal(range(window))
+
+    def _decide(self, m, decide, chan_next):
+        x = self.i_value.payload
+        top = (1 << self.width) - 1
+        latency = ((x ^ top) * self.window) >> self.width      # x ^ top == top - x
+        return (x != 0) & (latency == self.phase), self.channel
+
+    def _end_of_step(self, m):
+        m.d.sync += self.phase.eq(Mux(self.phase == self.window - 1, 0, self.phase + 1))
+
+
+class DeltaEncoder(_SpikeEncoder):
+    """ON/OFF delta coding: ``d = x - prev[c]``; ``d >= threshold`` -> core channel ``2c``,
+    ``-d >= threshold`` -> ``2c + 1``; then ``prev[c] = x``. ``prev`` is a memory of
+    ``channels`` words, zero at reset (attribute ``prev``, an ``amaranth.lib.memory``)."""
+
+    out_per_channel = 2
+
+    @checked_init
+    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, threshold=1):
+        self._init_ports(channels, width)
+        self.threshold = S.check_threshold(threshold, width)
+        self.prev = memory.Memory(shape=unsigned(width), depth=channels, init=[])
+
+    def _decide(self, m, decide, chan_next):
+        m.submodules.prev = self.prev
+        wr = self.prev.write_port()
+        rd = self.prev.read_port(domain="sync", transparent_for=(wr,))
+        x = self.i_value.payload
+        m.d.comb += [
+            rd.addr.eq(chan_next),          # next value's reference arrives with it
+            wr.addr.eq(self.channel),
+            wr.data.eq(x),
+            wr.en.eq(decide),
+        ]
+        d = x - rd.data                      # signed, width + 1 bits
+        on = d >= self.threshold
+        off = d <= -self.threshold
+        return on | off, Mux(off, 2 * self.channel + S.DELTA_OFF, 2 * self.channel + S.DELTA_ON)
+
+
+class PopulationEncoder(_BernoulliEncoder):
+    """Gaussian population coding: channel ``c`` drives core channels ``c*fields + j``;
+    field ``j`` spikes iff ``lfsr_top < lut[|x - centers[j]|]`` (``spec.population_table``),
+    one LFSR draw per field, ``fields`` clocks per value. The table is a ROM of
+    ``2**width`` entries (``width <= spec.POP_MAX_WIDTH``). State: ``lfsr``."""
+
+    @checked_init
+    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=8, sigma=None,
+                 peak=None, seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
+        self.fields = S._check_int("population fields", fields, S.POP_MIN_FIELDS,
+                                   S.POP_MAX_FIELDS)
+        self.out_per_channel = fields
+        self._init_ports(channels, width, S.POP_MAX_WIDTH)
+        self._init_rng(seed, rand_width, leap)
+        self.centers, self.lut = S.population_table(width, fields, sigma, peak)
+        self.rom = memory.Memory(shape=unsigned(width), depth=1 << width, init=self.lut)
+
+    def _decide(self, m, decide, chan_next):
+        m.submodules.rom = self.rom
+        rd = self.rom.read_port(domain="comb")
+        x = self.i_value.payload
+        center = Array(Const(c, self.width) for c in self.centers)[self.field]
+        diff = x - center
+        m.d.comb += rd.addr.eq(Mux(diff < 0, -diff, diff)[:self.width])
+        r = self._draw(m, decide)
+        return r < rd.data, self.channel * self.fields + self.field
