@@ -157,3 +157,17 @@ def test_leap_forward():
         lfsr_sequence(6, 1, 4, leap=6)
     with pytest.raises(ValueError, match="LFSR leap = 0 is out of range 1..62"):
         lfsr_sequence(6, 1, 4, leap=0)
+
+
+def test_docs_tap_table_matches_spec():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stochastic.md").read_text()
+    section = text.split("**Tap table.**")[1].split("Example:")[0]
+    found = {}
+    for row in section.splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        for w, taps in zip(cells[0::2], cells[1::2]):
+            if re.fullmatch(r"\d+", w):
+                found[int(w)] = tuple(int(t) for t in taps.split(","))
+    assert found == S.LFSR_TAPS

@@ -128,3 +128,18 @@ def test_vdc():
 def test_invalid(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_docs_table_matches_spec():
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stochastic.md").read_text()
+    section = text.split("new-joe-kuo-6.21201**")[1].split("First points")[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        for k in range(0, len(cells) - 3, 4):
+            if re.fullmatch(r"\d+", cells[k]):
+                rows.append((int(cells[k]), int(cells[k + 1]), int(cells[k + 2]),
+                             tuple(int(m) for m in cells[k + 3].split())))
+    assert sorted(rows) == list(S.SOBOL_JOE_KUO)
