@@ -65,6 +65,9 @@ def test_sng_bank(kw):
     n, width, lanes = 250, kw["width"], kw["lanes"]
     # piecewise-constant values, as an SC pipeline would hold them
     vals = np.repeat(rng.integers(0, 1 << width, (5, lanes)), n // 5, axis=0)
+    if kw["source"] == "lfsr" and isinstance(kw.get("seed"), int):
+        src_width = kw.get("source_width") or max(kw["width"], 4)
+        kw = dict(kw, seed=int(rng.integers(1, 1 << src_width)))      # random seeds
     dut = SngBank(**kw)
     got = []
 

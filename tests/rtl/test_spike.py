@@ -10,8 +10,9 @@ from neurofab.golden.encoders import spike as G
 from neurofab.rtl.encoders import spike as R
 
 
-def _simulate(dut, values, *, seed, gap=0.3, stall=0.3):
-    """Send ``values`` (steps, channels) row by row; collect every step's events."""
+def _simulate(dut, values, *, seed, gap=0.3, stall=0.3, probe=None, state=None):
+    """Send ``values`` (steps, channels) row by row; collect every step's events; after the
+    last end-of-step marker call ``probe(ctx)`` and append its result to ``state``."""
     rng = np.random.default_rng(seed)
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -24,6 +25,8 @@ def _simulate(dut, values, *, seed, gap=0.3, stall=0.3):
         for _ in range(values.shape[0]):
             step = await get_until(ctx, dut.o_event, lambda p: p.eos, rng=rng, stall=stall)
             got.extend((int(p.channel), int(p.eos)) for p in step)
+        if probe is not None:
+            state.append(probe(ctx))
 
     sim.add_testbench(producer)
     sim.add_testbench(sink)
@@ -85,7 +88,10 @@ def test_latency(channels, width, window, hold):
     vals[:, -1] = 0                               # ... and a silent channel
     dut = R.LatencyEncoder(channels, width, window=window)
     gold = G.LatencyEncoder(channels, width, window=window)
-    assert _simulate(dut, vals, seed=2) == G.to_transactions(gold.run(vals))
+    state = []
+    got = _simulate(dut, vals, seed=2, probe=lambda ctx: ctx.get(dut.phase), state=state)
+    assert got == G.to_transactions(gold.run(vals))
+    assert state == [gold.phase]
 
 
 @pytest.mark.parametrize("channels, width, threshold", [(5, 8, 20), (1, 6, 1), (4, 4, 15)])
@@ -94,7 +100,11 @@ def test_delta(channels, width, threshold):
     vals = _values(rng, 25, channels, width, hold=2)
     dut = R.DeltaEncoder(channels, width, threshold=threshold)
     gold = G.DeltaEncoder(channels, width, threshold=threshold)
-    assert _simulate(dut, vals, seed=3) == G.to_transactions(gold.run(vals))
+    state = []
+    got = _simulate(dut, vals, seed=3, state=state,
+                    probe=lambda ctx: [ctx.get(dut.prev.data[c]) for c in range(channels)])
+    assert got == G.to_transactions(gold.run(vals))
+    assert state == [gold.prev.tolist()]
 
 
 @pytest.mark.parametrize("channels, width, fields, sigma", [(3, 8, 6, None), (2, 4, 2, 3.0), (1, 6, 16, 2.5)])
@@ -104,7 +114,10 @@ def test_population(channels, width, fields, sigma):
     kw = dict(fields=fields, sigma=sigma, seed=0x1234)
     dut = R.PopulationEncoder(channels, width, **kw)
     gold = G.PopulationEncoder(channels, width, **kw)
-    assert _simulate(dut, vals, seed=4) == G.to_transactions(gold.run(vals))
+    state = []
+    got = _simulate(dut, vals, seed=4, probe=lambda ctx: ctx.get(dut.lfsr), state=state)
+    assert got == G.to_transactions(gold.run(vals))
+    assert state == [gold.lfsr]
 
 
 def test_no_stall_throughput():
