@@ -30,3 +30,9 @@ def test_format_and_errors():
     assert len(table.splitlines()) == 2 + 7
     with pytest.raises(ValueError, match="source = 'x' is not one of"):
         accuracy_study((16,), sources=("x",))
+
+
+def test_docs_table_is_current():
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "docs" / "stochastic.md").read_text()
+    assert format_study(accuracy_study()) in text
