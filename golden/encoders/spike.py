@@ -51,10 +51,8 @@ class _Encoder:
     fields = 1
 
     def __init__(self, channels, width):
-        S._check_int("value width", width, S.ENC_MIN_WIDTH, S.ENC_MAX_WIDTH)
-        self.width = width
-        out = S.check_channels("channels", channels, spec.MAX_INPUTS)
-        self.channels = out
+        self.width = S.check_enc_width(width)
+        self.channels = S.check_channels("channels", channels, spec.MAX_INPUTS)
         if self.out_channels > spec.MAX_INPUTS:
             raise ValueError(f"{type(self).__name__} drives {self.out_channels} core channels, "
                              f"more than spec.MAX_INPUTS = {spec.MAX_INPUTS}")
@@ -155,8 +153,8 @@ class PopulationEncoder(_Bernoulli):
 
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=8, sigma=None, peak=None,
                  seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
-        self.fields = S._check_int("population fields", fields, S.POP_MIN_FIELDS, S.POP_MAX_FIELDS)
-        S._check_int("value width", width, S.ENC_MIN_WIDTH, S.POP_MAX_WIDTH)
+        self.fields = S.check_fields(fields)
+        S.check_enc_width(width, S.POP_MAX_WIDTH)
         super().__init__(channels, width, seed, rand_width, leap)
         centers, lut = S.population_table(width, fields, sigma, peak)
         self.centers = np.array(centers, dtype=np.int64)

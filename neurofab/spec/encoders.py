@@ -29,7 +29,7 @@ __all__ = [
     "TANH_MIN_STATES", "TANH_MAX_STATES", "check_tanh_states",
     "DECODE_MAX_LENGTH", "check_decode_length",
     "ENC_MIN_WIDTH", "ENC_MAX_WIDTH", "ENC_DEFAULT_WIDTH", "ENC_DEFAULT_RAND_WIDTH",
-    "check_channels", "check_rand_width",
+    "check_channels", "check_rand_width", "check_enc_width", "check_fields",
     "DELTA_ON", "DELTA_OFF", "delta_channel",
     "POP_MIN_FIELDS", "POP_MAX_FIELDS", "POP_MAX_WIDTH", "population_table",
     "LATENCY_MAX_WINDOW", "check_window", "latency_of", "check_threshold",
@@ -457,6 +457,16 @@ ENC_MAX_WIDTH = 16
 ENC_DEFAULT_WIDTH = 8
 #: Default LFSR width of the Bernoulli draws of the rate and population encoders.
 ENC_DEFAULT_RAND_WIDTH = 16
+
+
+def check_enc_width(width, max_width=ENC_MAX_WIDTH):
+    """Value width of a spike encoder (``max_width`` = ``POP_MAX_WIDTH`` for population)."""
+    return _check_int("value width", width, ENC_MIN_WIDTH, max_width)
+
+
+def check_fields(fields):
+    """Receptive fields per channel of the population encoder."""
+    return _check_int("population fields", fields, POP_MIN_FIELDS, POP_MAX_FIELDS)
 
 
 def check_channels(name, channels, max_channels):

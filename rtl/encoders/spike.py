@@ -33,7 +33,7 @@ class _SpikeEncoder(wiring.Component):
     out_per_channel = 1
 
     def _init_ports(self, channels, width, max_width=S.ENC_MAX_WIDTH):
-        S._check_int("value width", width, S.ENC_MIN_WIDTH, max_width)
+        S.check_enc_width(width, max_width)
         S.check_channels("channels", channels, spec.MAX_INPUTS)
         self.channels, self.width = channels, width
         out = channels * self.out_per_channel
@@ -192,8 +192,7 @@ class PopulationEncoder(_BernoulliEncoder):
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=8, sigma=None,
                  peak=None, seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
-        self.fields = S._check_int("population fields", fields, S.POP_MIN_FIELDS,
-                                   S.POP_MAX_FIELDS)
+        self.fields = S.check_fields(fields)
         self.out_per_channel = fields
         self._init_ports(channels, width, S.POP_MAX_WIDTH)
         self._init_rng(seed, rand_width, leap)
