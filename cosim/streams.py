@@ -9,7 +9,7 @@ random valid gaps and random back-pressure are the default, not an afterthought.
 
 import numpy as np
 
-__all__ = ["put", "put_all", "get", "get_all", "get_until"]
+__all__ = ["put", "put_all", "get", "get_all", "get_until", "put_sampled"]
 
 
 def _rng(rng):
@@ -26,6 +26,29 @@ async def put(ctx, port, payload, *, rng=None, gap=0.0):
     ctx.set(port.payload, payload)
     ctx.set(port.valid, 1)
     await ctx.tick().until(port.ready)
+    ctx.set(port.valid, 0)
+
+
+async def put_sampled(ctx, port, payload, *, rng=None, gap=0.0):
+    """Like ``put``, but waits for ``ready`` with ``tick().sample()`` instead of
+    ``tick().until()``.
+
+    A testbench stopped while it waits (e.g. a watchdog ends a hung simulation) can then be
+    closed cleanly: in Amaranth 0.5 closing a coroutine suspended in ``until()`` raises
+    "aclose(): asynchronous generator is already running". Unlike ``until()``, a domain
+    reset during the wait is not reported.
+    """
+    if gap:
+        rng = _rng(rng)
+        while rng.random() < gap:
+            ctx.set(port.valid, 0)
+            await ctx.tick()
+    ctx.set(port.payload, payload)
+    ctx.set(port.valid, 1)
+    while True:
+        *_, ready = await ctx.tick().sample(port.ready)
+        if ready:
+            break
     ctx.set(port.valid, 0)
 
 

@@ -1,0 +1,488 @@
+"""Co-simulation of the neuron core: RTL (``neurofab.rtl.core``) against golden
+(``neurofab.golden.core``), bit for bit, on the Amaranth simulator or on Verilator.
+
+The same transactions go into both models. The RTL side gets random valid gaps on
+``i_events`` and random back-pressure on ``o_spikes`` and ``o_mem`` (seeded). Compared are
+
+* every ``o_spikes`` transaction of every step, in order (fired neurons, then ``eos``);
+* the full architectural state at every step boundary (``check_state="every"``) or after
+  the last step (``"end"``): ``i``, ``v``, ``ref`` (and ``profile``) of every ``STATE`` word,
+  every ``ACC`` slot of every neuron and the ``STEP`` register, read back through ``i_mem``.
+
+On the Amaranth back end the core's memories are initialised from the config. On Verilator
+the core is built with zero memories for the config's geometry (neurons, inputs, synapse
+capacity) — so one build serves every config of that geometry — and the config is uploaded
+through ``i_mem`` with ``rtl.core.config_words`` before step 0, which exercises the upload
+path too.
+
+On a mismatch the result names the first divergence (step, block, neuron or port, field,
+expected, got) and a VCD of the failing run is written (the run is repeated with tracing up
+to the failing step). ``NEUROFAB_VCD=1`` writes waveforms of passing runs too.
+"""
+
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from amaranth import Shape
+
+from neurofab import spec
+from neurofab.config import CoreConfig, random_config
+from neurofab.golden.core import GoldenCore
+from neurofab.spec import Ctrl, Region
+
+from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
+
+__all__ = ["Divergence", "CosimResult", "run_core_cosim", "cosim_core", "random_inputs",
+           "core_geometry", "default_vcd_path"]
+
+BLOCK = "core"
+_PORTS = ("i_events", "o_spikes", "i_mem", "o_mem")
+
+
+# --- bit fields ------------------------------------------------------------------------
+def _field(layout, name):
+    f = layout[name]
+    return f.offset, f.width, Shape.cast(f.shape).signed
+
+
+def _extract(words, offset, width, signed_=False):
+    """Field ``[offset, offset+width)`` of every word (an int64 array; words < 2**63)."""
+    x = (np.asarray(words, dtype=np.int64) >> offset) & ((1 << width) - 1)
+    if signed_:
+        x = np.where(x >> (width - 1), x - (1 << width), x)
+    return x
+
+
+def _pack(layout, **values):
+    word = 0
+    for name, value in values.items():
+        offset, width, _ = _field(layout, name)
+        word |= (int(value) & ((1 << width) - 1)) << offset
+    return word
+
+
+def _mem_request(region, index, write=0, data=0):
+    return _pack(spec.MemRequest, index=index, region=Region(region).value, write=write,
+                 data=data)
+
+
+_EOS_OFFSET = _field(spec.SpikeEvent, "eos")[0]
+_NEURON = _field(spec.SpikeEvent, "neuron")
+
+
+def _event(channel=0, eos=0):
+    return _pack(spec.InputEvent, channel=channel, eos=eos)
+
+
+# --- results -------------------------------------------------------------------------
+@dataclass
+class Divergence:
+    """The first place where RTL and golden disagree."""
+    step: int          #: timestep (0-based) whose output or end state differs
+    block: str         #: block name ("core")
+    where: str         #: "neuron 12", "o_spikes[3]", "register STEP", "upload", ...
+    field: str         #: "v", "acc[slot 5]", "neuron", "eos", ...
+    expected: object
+    got: object
+
+    def __str__(self):
+        return (f"step {self.step}, {self.block}, {self.where}, {self.field}: expected "
+                f"{self.expected}, got {self.got}")
+
+    def as_dict(self):
+        return {k: (v if isinstance(v, (int, str, type(None))) else str(v))
+                for k, v in asdict(self).items()}
+
+
+@dataclass
+class CosimResult:
+    """Outcome of one co-simulation run (see :meth:`summary`)."""
+    bit_exact: bool
+    backend: str
+    neurons: int
+    steps: int
+    input_events: int
+    synaptic_events: int
+    output_spikes: int
+    cycles: int
+    wall_s: float
+    sim_s: float
+    seed: int = 0
+    check_state: str = "every"
+    states_checked: int = 0
+    first_divergence: Divergence = None
+    divergences: list = field(default_factory=list)
+    vcd: str = None
+    build: dict = None
+    #: the RTL's spikes, one int64 array per step that completed
+    spikes: list = field(default_factory=list)
+    block: str = BLOCK
+
+    @property
+    def cycles_per_step(self):
+        return self.cycles / self.steps if self.steps else 0.0
+
+    def summary(self):
+        """JSON-serialisable summary (the CLI prints it with ``--json``)."""
+        return {
+            "bit_exact": bool(self.bit_exact),
+            "backend": self.backend,
+            "block": self.block,
+            "neurons": int(self.neurons),
+            "steps": int(self.steps),
+            "input_events": int(self.input_events),
+            "synaptic_events": int(self.synaptic_events),
+            "output_spikes": int(self.output_spikes),
+            "cycles": int(self.cycles),
+            "cycles_per_step": round(float(self.cycles_per_step), 3),
+            "wall_s": round(float(self.wall_s), 3),
+            "sim_s": round(float(self.sim_s), 3),
+            "seed": int(self.seed),
+            "check_state": self.check_state,
+            "states_checked": int(self.states_checked),
+            "first_divergence": (self.first_divergence.as_dict()
+                                 if self.first_divergence is not None else None),
+            "vcd": self.vcd,
+            "build": self.build,
+        }
+
+    def report(self):
+        """A readable verdict (several lines when the run diverged)."""
+        head = (f"{self.block} cosim on {self.backend}: {self.neurons} neurons, {self.steps} "
+                f"steps, {self.input_events} input events, {self.synaptic_events} synaptic "
+                f"events, {self.output_spikes} spikes, {self.cycles} cycles "
+                f"({self.cycles_per_step:.1f}/step), {self.wall_s:.2f} s")
+        if self.bit_exact:
+            return head + "\nbit-exact: RTL = golden"
+        lines = [head, f"NOT bit-exact. First divergence: {self.first_divergence}"]
+        more = self.divergences[1:6]
+        if more:
+            lines.append("then: " + "; ".join(str(d) for d in more))
+        if self.vcd:
+            lines.append(f"waveform of the failing run: {self.vcd}")
+        return "\n".join(lines)
+
+
+# --- stimulus ------------------------------------------------------------------------
+def random_inputs(rng, n_inputs, steps, *, per_step=4):
+    """``steps`` arrays of unique input channels, 0..``per_step`` of them per step."""
+    rng = np.random.default_rng(rng)
+    if n_inputs == 0:
+        return [np.zeros(0, dtype=np.int64) for _ in range(steps)]
+    out = []
+    for _ in range(steps):
+        k = int(rng.integers(0, min(per_step, n_inputs) + 1))
+        out.append(np.sort(rng.choice(n_inputs, size=k, replace=False)).astype(np.int64))
+    return out
+
+
+def core_geometry(cfg, syn_capacity=None):
+    """(n_neurons, n_inputs, syn_capacity) of the Verilator build for ``cfg``: the synapse
+    memory is rounded up to a power of two so that configs of similar size share a build."""
+    if syn_capacity is None:
+        syn_capacity = 1 << max(0, int(max(1, cfg.n_synapses) - 1).bit_length())
+    if syn_capacity < cfg.n_synapses:
+        raise ValueError(f"syn_capacity = {syn_capacity} is below the config's "
+                         f"{cfg.n_synapses} synapses")
+    return cfg.n_neurons, cfg.n_inputs, int(syn_capacity)
+
+
+def default_vcd_path(backend, cfg, seed):
+    base = Path(os.environ.get("NEUROFAB_VCD_DIR", "neurofab-cosim"))
+    return base / f"{BLOCK}-{backend}-n{cfg.n_neurons}-seed{seed}.vcd"
+
+
+def _readback_requests(n):
+    reqs = [_mem_request(Region.STATE, k) for k in range(n)]
+    reqs += [_mem_request(Region.ACC, k) for k in range(n * spec.DELAY_SLOTS)]
+    reqs.append(_mem_request(Region.CTRL, Ctrl.STEP.value))
+    return reqs
+
+
+def _upload_requests(cfg, n_inputs):
+    from neurofab.rtl.core import config_words
+    return [_mem_request(region, index, write=1, data=word)
+            for region, index, word in config_words(cfg, n_inputs=n_inputs)]
+
+
+def _build_script(cfg, inputs, *, upload, n_inputs, gap, stall, check_state, seed):
+    n = cfg.n_neurons
+    slow = 1.0 / max(0.05, 1.0 - max(gap, stall))
+    phases = []
+    if upload is not None:
+        phases.append(Phase([Mem("i_mem", "o_mem", upload, gap=gap, stall=stall)], "upload",
+                            timeout=int(100 + 8 * len(upload) * slow)))
+    readback = _readback_requests(n)
+    step_budget = int((2000 + 8 * (n + cfg.n_synapses + n_inputs)) * slow)
+    for t, chans in enumerate(inputs):
+        events = [_event(int(c)) for c in chans] + [_event(eos=1)]
+        phases.append(Phase([Put("i_events", events, gap=gap),
+                             Get("o_spikes", last_mask=1 << _EOS_OFFSET, stall=stall)],
+                            f"step {t}", timeout=step_budget))
+        if check_state == "every" or t == len(inputs) - 1:
+            phases.append(Phase([Mem("i_mem", "o_mem", readback, gap=0.0, stall=stall)],
+                                f"state {t}", timeout=int(100 + 8 * len(readback) * slow)))
+    return Script(phases, seed=seed)
+
+
+# --- comparison ----------------------------------------------------------------------
+def _compare_spikes(t, expected, got):
+    """Divergences of one step's o_spikes transactions (first one only)."""
+    exp = [(int(k), 0) for k in expected] + [(0, 1)]
+    words = np.asarray(got, dtype=np.int64)
+    neurons = _extract(words, _NEURON[0], _NEURON[1])
+    eos = _extract(words, _EOS_OFFSET, 1)
+    for j, (en, ee) in enumerate(exp):
+        if j >= len(words):
+            what = "eos" if ee else "neuron"
+            return Divergence(t, BLOCK, f"o_spikes[{j}]", what,
+                              "end-of-step" if ee else en, "nothing (stream ended or hung)")
+        gn, ge = int(neurons[j]), int(eos[j])
+        if ge != ee:
+            return Divergence(t, BLOCK, f"o_spikes[{j}]", "eos",
+                              f"eos={ee}" + ("" if ee else f" (neuron {en})"),
+                              f"eos={ge}" + ("" if ge else f" (neuron {gn})"))
+        if not ee and gn != en:
+            return Divergence(t, BLOCK, f"o_spikes[{j}]", "neuron", en, gn)
+    if len(words) > len(exp):
+        return Divergence(t, BLOCK, f"o_spikes[{len(exp)}]", "eos", "nothing after eos",
+                          int(words[len(exp)]))
+    return None
+
+
+def _decode_state(words, n):
+    # STATE words are 40 bits wide; only the low ACC_WIDTH bits of an ACC word count
+    st = np.array([int(w) & ((1 << 63) - 1) for w in words[:n]], dtype=np.int64)
+    acc = np.array([int(w) & ((1 << spec.ACC_WIDTH) - 1) for w in
+                    words[n:n + n * spec.DELAY_SLOTS]], dtype=np.int64)
+    out = {name: _extract(st, *_field(spec.NeuronState, name))
+           for name in ("i", "v", "ref", "profile")}
+    out["acc"] = _extract(acc, 0, spec.ACC_WIDTH, True).reshape(n, spec.DELAY_SLOTS).T
+    out["step"] = int(words[-1]) & ((1 << spec.STEP_WIDTH) - 1)
+    return out
+
+
+def _compare_state(t, cfg, gstate, words):
+    """All divergences of one state readback, sorted by neuron then field."""
+    n = cfg.n_neurons
+    expected_len = n + n * spec.DELAY_SLOTS + 1
+    if len(words) != expected_len:
+        return [Divergence(t, BLOCK, "o_mem", "responses", expected_len, len(words))]
+    got = _decode_state(words, n)
+    exp = {"i": gstate.i, "v": gstate.v, "ref": gstate.ref, "profile": cfg.profile,
+           "acc": gstate.acc}
+    found = []
+    for name in ("i", "v", "ref", "profile"):
+        for k in np.flatnonzero(got[name] != exp[name]):
+            found.append((int(k), 0, Divergence(t, BLOCK, f"neuron {k}", name,
+                                                int(exp[name][k]), int(got[name][k]))))
+    bad = np.argwhere(got["acc"] != exp["acc"])
+    for slot, k in bad:
+        found.append((int(k), 1 + int(slot), Divergence(
+            t, BLOCK, f"neuron {k}", f"acc[slot {slot}]", int(exp["acc"][slot, k]),
+            int(got["acc"][slot, k]))))
+    found.sort(key=lambda x: (x[0], x[1]))
+    out = [d for _, _, d in found]
+    if got["step"] != (gstate.step & ((1 << spec.STEP_WIDTH) - 1)):
+        out.append(Divergence(t, BLOCK, "register STEP", "step", gstate.step, got["step"]))
+    return out
+
+
+def _compare(cfg, script, res, gold_spikes, gold_states, upload):
+    """(divergences, phase of the first, rtl spikes per completed step, states checked)."""
+    divs, rtl_spikes, checked, first = [], [], 0, None
+    k0 = 0
+    if upload is not None:
+        ph = res.phases[0] if res.phases else None
+        if ph is None or ph.end is None:
+            return [Divergence(-1, BLOCK, "i_mem/o_mem", "upload",
+                               f"{len(upload)} responses",
+                               f"{len(ph.data[0]) if ph else 0} (hung)")], 0, [], 0
+        k0 = 1
+    for k in range(k0, len(script.phases)):
+        label = script.phases[k].label
+        kind, t = label.split()
+        t = int(t)
+        if k >= len(res.phases):
+            break
+        ph = res.phases[k]
+        if kind == "step":
+            got = ph.data[1] or []
+            words = np.asarray(got, dtype=np.int64)
+            neurons = _extract(words, _NEURON[0], _NEURON[1])
+            eos = _extract(words, _EOS_OFFSET, 1)
+            if ph.end is not None:
+                rtl_spikes.append(neurons[eos == 0])
+            d = _compare_spikes(t, gold_spikes[t], got)
+            if d is None and ph.end is None:
+                d = Divergence(t, BLOCK, "i_events/o_spikes", "eos", "end of step",
+                               f"no end of step within {script.phases[k].timeout} cycles")
+            if d is not None:
+                first = k if not divs else first
+                divs.append(d)
+                if ph.end is None:
+                    break
+        else:
+            if ph.end is None:
+                first = k if not divs else first
+                divs.append(Divergence(t, BLOCK, "i_mem/o_mem", "state readback",
+                                       f"{len(script.phases[k].ops[0].data)} responses",
+                                       f"{len(ph.data[0])} within "
+                                       f"{script.phases[k].timeout} cycles"))
+                break
+            checked += 1
+            found = _compare_state(t, cfg, gold_states[t], ph.data[0])
+            if found and not divs:
+                first = k
+            divs.extend(found)
+    return divs, first, rtl_spikes, checked
+
+
+def _golden(cfg, inputs):
+    core = GoldenCore(cfg)
+    spikes, states = [], []
+    for chans in inputs:
+        spikes.append(core.step(chans))
+        states.append(core.state.copy())
+    return spikes, states, core.synaptic_events
+
+
+def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.3,
+                   check_state="every", vcd_path=None, progress=None, rtl_cfg=None,
+                   core_factory=None, syn_capacity=None, workdir=None):
+    """Co-simulate the neuron core on ``cfg`` and per-step input channels ``inputs``.
+
+    Parameters
+    ----------
+    cfg : CoreConfig
+        What the golden model runs (and, unless ``rtl_cfg`` is given, the RTL).
+    inputs : sequence of int arrays
+        Input channels of every step (unique within a step).
+    backend : "amaranth" or "verilator"
+    seed : int
+        Seeds the random valid gaps and back-pressure.
+    gap, stall : float
+        Probability of an idle cycle before each ``i_events`` transaction, and of ``ready``
+        low in a cycle on ``o_spikes`` / ``o_mem``.
+    check_state : "every" or "end"
+        Read the full state back after every step, or only after the last.
+    vcd_path : path, optional
+        Where the waveform goes (written on a mismatch, or always with ``NEUROFAB_VCD=1``).
+        Default :func:`default_vcd_path`.
+    progress : callable(done, total), optional
+        Called after every step (Amaranth: live; Verilator: live, polled from the child).
+    rtl_cfg : CoreConfig, optional
+        A different config for the RTL (tests of the harness itself).
+    core_factory : callable, optional
+        ``core_factory(cfg, n_neurons=, n_inputs=, syn_capacity=)`` → the component under
+        test (default ``neurofab.rtl.core.NeuronCore``).
+    syn_capacity : int, optional
+        Synapse memory depth of the Verilator build (default: next power of two).
+    workdir : path, optional
+        Verilator work directory (default: a temporary directory).
+    """
+    if backend not in ("amaranth", "verilator"):
+        raise ValueError(f"backend = {backend!r} must be 'amaranth' or 'verilator'")
+    if check_state not in ("every", "end"):
+        raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
+    for name, p in (("gap", gap), ("stall", stall)):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{name} = {p} must be in [0, 1)")
+    if not isinstance(cfg, CoreConfig):
+        raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+    t_start = time.perf_counter()
+    cfg.validate()
+    inputs = cfg.check_inputs(inputs)
+    rtl_cfg = cfg if rtl_cfg is None else rtl_cfg.validate()
+    if core_factory is None:
+        from neurofab.rtl.core import NeuronCore as core_factory
+    steps = len(inputs)
+    gold_spikes, gold_states, syn_events = _golden(cfg, inputs)
+    want_vcd = os.environ.get("NEUROFAB_VCD", "") not in ("", "0")
+    vcd_target = Path(vcd_path) if vcd_path is not None else default_vcd_path(backend, cfg, seed)
+
+    def on_phase(script):
+        if progress is None:
+            return None
+        steps_of = {}
+        for k, ph in enumerate(script.phases):
+            kind, _, t = ph.label.partition(" ")
+            if kind == "step":
+                last = k
+                if check_state == "every" or int(t) == steps - 1:
+                    last = k + 1
+                steps_of[last] = int(t) + 1
+        return lambda k: steps_of.get(k) and progress(steps_of[k], steps)
+
+    build_info = None
+    if backend == "amaranth":
+        upload = None
+        script = _build_script(cfg, inputs, upload=None, n_inputs=rtl_cfg.n_inputs, gap=gap,
+                               stall=stall, check_state=check_state, seed=seed)
+
+        def play(script, vcd=None, progress_cb=None):
+            dut = core_factory(rtl_cfg)
+            return play_amaranth(dut, script, vcd_path=vcd, progress=progress_cb)
+    else:
+        from .verilator import build as vbuild
+        n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
+        upload = _upload_requests(rtl_cfg, n_in)
+        script = _build_script(cfg, inputs, upload=upload, n_inputs=n_in, gap=gap,
+                               stall=stall, check_state=check_state, seed=seed)
+        tmp = None
+        if workdir is None:
+            tmp = tempfile.TemporaryDirectory(prefix="neurofab-cosim-")
+            workdir = tmp.name
+
+        def play(script, vcd=None, progress_cb=None):
+            nonlocal build_info
+            dut = core_factory(None, n_neurons=n, n_inputs=n_in, syn_capacity=cap)
+            b = vbuild(dut, name="neurofab_core", trace=vcd is not None)
+            info = {"cached": b.cached, "build_s": round(b.build_s, 3), "key": b.key,
+                    "trace": b.trace}
+            if build_info is None:
+                build_info = info
+            return play_verilator(b, script, workdir=workdir, vcd_path=vcd,
+                                  progress=progress_cb)
+
+    t_sim = time.perf_counter()
+    res = play(script, vcd_target if want_vcd else None, on_phase(script))
+    sim_s = time.perf_counter() - t_sim
+    divs, first, rtl_spikes, checked = _compare(cfg, script, res, gold_spikes, gold_states,
+                                                upload)
+    vcd = str(vcd_target) if want_vcd else None
+    if divs and not want_vcd:
+        # the same transactions again, traced, up to the phase that showed the divergence
+        short = Script(script.phases[:first + 1], seed=script.seed)
+        play(short, vcd_target)
+        vcd = str(vcd_target)
+    if backend == "verilator" and tmp is not None:
+        tmp.cleanup()
+    cycles = sum(ph.cycles for ph, sph in zip(res.phases, script.phases)
+                 if sph.label.startswith("step ") and ph.end is not None)
+    return CosimResult(
+        bit_exact=not divs, backend=backend, neurons=cfg.n_neurons, steps=steps,
+        input_events=int(sum(len(c) for c in inputs)), synaptic_events=int(syn_events),
+        output_spikes=int(sum(len(s) for s in rtl_spikes)), cycles=int(cycles),
+        wall_s=time.perf_counter() - t_start, sim_s=sim_s, seed=seed,
+        check_state=check_state, states_checked=checked,
+        first_divergence=divs[0] if divs else None, divergences=divs[:100], vcd=vcd,
+        build=build_info, spikes=rtl_spikes)
+
+
+def cosim_core(neurons=64, steps=50, seed=0, backend="amaranth", *, n_inputs=None,
+               max_fanout=32, inputs_per_step=4, **kwargs):
+    """Random config (``random_config``) + random inputs, then :func:`run_core_cosim`.
+
+    ``n_inputs`` defaults to ``neurons // 4`` (at least 4); every step gets 0..
+    ``inputs_per_step`` unique channels. Other keyword arguments go to ``run_core_cosim``.
+    """
+    rng = np.random.default_rng(seed)
+    n_inputs = max(4, neurons // 4) if n_inputs is None else n_inputs
+    cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout)
+    inputs = random_inputs(rng, n_inputs, steps, per_step=inputs_per_step)
+    return run_core_cosim(cfg, inputs, backend=backend, seed=seed, **kwargs)

@@ -1,0 +1,291 @@
+"""Transaction scripts: one stimulus description, played on either simulator back end.
+
+A :class:`Script` is a list of :class:`Phase` s; a phase is a set of stream operations on
+distinct ports that run concurrently and all finish before the next phase starts:
+
+* :class:`Put` — offer payloads on an input stream, with random valid gaps;
+* :class:`Get` — accept payloads from an output stream (a fixed count, or up to and including
+  the first payload with a ``last_mask`` bit set), with random ``ready`` back-pressure;
+* :class:`Mem` — a request/response pair of streams: every request gets exactly one
+  response, requests are issued back to back while responses are collected (pipelined).
+
+Payloads are plain integers (the packed bits of the port's payload layout), so a script can
+be written to a file and replayed by the cocotb module ``cosim/cocotb_player.py`` on a
+Verilator build, or played in-process on the Amaranth simulator with the helpers of
+:mod:`neurofab.cosim.streams`. The result is the same either way: for every phase its start and
+end clock cycle, and the payloads every ``Get``/``Mem`` collected. Comparing them with a golden
+model is the caller's business.
+
+``gap`` is the probability of idling one cycle before offering each transaction; ``stall`` is
+the probability of holding ``ready`` low in a given cycle (see ``streams.py``).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Put", "Get", "Mem", "Phase", "Script", "PhaseResult", "ScriptResult",
+           "ScriptTimeout", "play_amaranth", "play_verilator"]
+
+
+@dataclass
+class Put:
+    port: str
+    data: list
+    gap: float = 0.0
+
+
+@dataclass
+class Get:
+    port: str
+    count: int = None
+    last_mask: int = None
+    stall: float = 0.0
+
+    def __post_init__(self):
+        if (self.count is None) == (self.last_mask is None):
+            raise ValueError("Get needs exactly one of count= and last_mask=")
+
+
+@dataclass
+class Mem:
+    req: str
+    resp: str
+    data: list
+    gap: float = 0.0
+    stall: float = 0.0
+
+
+@dataclass
+class Phase:
+    ops: list
+    label: str = ""
+    #: a phase running longer than this many cycles aborts the run (``ScriptResult.timeout``)
+    timeout: int = 100_000
+
+    def ports(self):
+        out = []
+        for op in self.ops:
+            out += [op.req, op.resp] if isinstance(op, Mem) else [op.port]
+        if len(set(out)) != len(out):
+            raise ValueError(f"phase {self.label!r} uses a port twice: {out}")
+        return out
+
+
+@dataclass
+class Script:
+    phases: list
+    seed: int = 0
+
+    def ports(self):
+        seen = []
+        for ph in self.phases:
+            for p in ph.ports():
+                if p not in seen:
+                    seen.append(p)
+        return seen
+
+
+@dataclass
+class PhaseResult:
+    label: str
+    start: int            #: clock cycle the phase started in
+    end: int              #: clock cycle its last transfer completed in
+    data: list            #: per op: collected payloads (``Get``/``Mem``) or ``None`` (``Put``)
+
+    @property
+    def cycles(self):
+        return self.end - self.start
+
+
+@dataclass
+class ScriptResult:
+    phases: list = field(default_factory=list)
+    #: index of the phase that timed out (the run stops there), else None
+    timeout: int = None
+    backend: str = ""
+    vcd: str = None
+
+
+class ScriptTimeout(Exception):
+    pass
+
+
+def _op_seed(seed, k, j):
+    return [int(seed) & 0xFFFFFFFF, k, j]
+
+
+# --- Amaranth simulator --------------------------------------------------------------
+def _payload_in(port, value):
+    from amaranth.lib import data
+    if isinstance(port.payload, data.View):
+        return data.Const(port.payload.shape(), int(value))
+    return int(value)
+
+
+def _payload_out(value):
+    from amaranth.lib import data
+    if isinstance(value, data.Const):
+        return value.as_bits()
+    return int(value)
+
+
+def play_amaranth(dut, script, *, vcd_path=None, progress=None, period=1e-6):
+    """Play ``script`` on ``dut`` in the Amaranth simulator; returns a :class:`ScriptResult`.
+
+    One testbench per port walks the phases; the ones without work in a phase sleep on a
+    phase-number signal, a watchdog sleeps on the phase timeout. ``progress(k)`` is called
+    when phase ``k`` ends.
+    """
+    from amaranth import Module, Signal, Elaboratable
+    from amaranth.sim import Simulator
+    from . import streams
+
+    class Counted(Elaboratable):
+        def __init__(self):
+            self.cycle = Signal(64)
+            self.phase = Signal(32)
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.dut = dut
+            m.d.sync += self.cycle.eq(self.cycle + 1)
+            return m
+
+    top = Counted()
+    phases = script.phases
+    ports = script.ports()
+    # per phase: which (port -> (op index, role)) and how many port-roles must finish
+    plan = []
+    for k, ph in enumerate(phases):
+        roles = {}
+        for j, op in enumerate(ph.ops):
+            if isinstance(op, Mem):
+                roles[op.req] = (j, "put")
+                roles[op.resp] = (j, "get")
+            else:
+                roles[op.port] = (j, "put" if isinstance(op, Put) else "get")
+        ph.ports()
+        plan.append(roles)
+    state = {"phase": 0, "pending": len(plan[0]) if plan else 0, "start": 0}
+    result = ScriptResult(backend="amaranth")
+    collected = [[None] * len(ph.ops) for ph in phases]
+
+    def finish_role(ctx, k):
+        state["pending"] -= 1
+        if state["pending"]:
+            return
+        now = ctx.get(top.cycle)
+        result.phases.append(PhaseResult(phases[k].label, state["start"], now,
+                                         collected[k]))
+        if progress is not None:
+            progress(k)
+        state["phase"] = k + 1
+        state["start"] = now
+        if k + 1 < len(phases):
+            state["pending"] = len(plan[k + 1])
+        ctx.set(top.phase, k + 1)
+
+    def port_tb(name):
+        port = getattr(dut, name)
+
+        async def tb(ctx):
+            for k, ph in enumerate(phases):
+                while ctx.get(top.phase) < k:
+                    await ctx.changed(top.phase)
+                if name not in plan[k]:
+                    continue
+                j, role = plan[k][name]
+                op = ph.ops[j]
+                rng = np.random.default_rng(_op_seed(script.seed, k, j) + [role == "get"])
+                if role == "put":
+                    gap = op.gap
+                    for value in op.data:
+                        await streams.put_sampled(ctx, port, _payload_in(port, value), rng=rng,
+                                                  gap=gap)
+                    if isinstance(op, Put):
+                        collected[k][j] = None
+                else:
+                    # collected one by one, so a timeout still reports what did arrive
+                    got = collected[k][j] = []
+                    count = len(op.data) if isinstance(op, Mem) else op.count
+                    mask = getattr(op, "last_mask", None)
+                    while count is None or len(got) < count:
+                        got.append(_payload_out(
+                            await streams.get(ctx, port, rng=rng, stall=op.stall)))
+                        if mask is not None and got[-1] & mask:
+                            break
+                finish_role(ctx, k)
+        return tb
+
+    async def watchdog(ctx):
+        for k, ph in enumerate(phases):
+            while ctx.get(top.phase) == k:
+                start = ctx.get(top.cycle)
+                await ctx.delay(ph.timeout * period).changed(top.phase)
+                if ctx.get(top.phase) == k and ctx.get(top.cycle) - start >= ph.timeout:
+                    raise ScriptTimeout(k)
+
+    sim = Simulator(top)
+    sim.add_clock(period)
+    for name in ports:
+        sim.add_testbench(port_tb(name))
+    sim.add_testbench(watchdog, background=True)
+    try:
+        if vcd_path is not None:
+            Path(vcd_path).parent.mkdir(parents=True, exist_ok=True)
+            with sim.write_vcd(str(vcd_path)):
+                sim.run()
+            result.vcd = str(vcd_path)
+        else:
+            sim.run()
+    except ScriptTimeout as exc:
+        k = result.timeout = exc.args[0]
+        result.phases.append(PhaseResult(phases[k].label, state["start"], None, collected[k]))
+    return result
+
+
+# --- Verilator (cocotb) --------------------------------------------------------------
+def _to_job(script, period_ns):
+    arrays, keys, job_phases = {}, {}, []
+
+    def ref(values):
+        if id(values) not in keys:
+            key = f"a{len(keys)}"
+            keys[id(values)] = key
+            arrays[key] = [int(v) for v in values]
+        return keys[id(values)]
+
+    for ph in script.phases:
+        ops = []
+        for op in ph.ops:
+            if isinstance(op, Put):
+                ops.append({"kind": "put", "port": op.port, "gap": op.gap, "data": ref(op.data)})
+            elif isinstance(op, Get):
+                ops.append({"kind": "get", "port": op.port, "stall": op.stall,
+                            "count": op.count, "last_mask": op.last_mask})
+            else:
+                ops.append({"kind": "mem", "req": op.req, "resp": op.resp, "gap": op.gap,
+                            "stall": op.stall, "data": ref(op.data)})
+        job_phases.append({"label": ph.label, "timeout": ph.timeout, "ops": ops})
+    return {"seed": int(script.seed), "period_ns": period_ns, "phases": job_phases,
+            "ports": list(script.ports()), "arrays": arrays}
+
+
+def play_verilator(vbuild, script, *, workdir, vcd_path=None, progress=None, period_ns=2):
+    """Play ``script`` on a Verilator build (:func:`neurofab.cosim.verilator.build`).
+
+    ``progress(k)`` is called when phase ``k`` ends (polled from the simulator process).
+    """
+    from .verilator import run
+    job = _to_job(script, period_ns)
+    res, _ = run(vbuild, "neurofab_cocotb_player", workdir=workdir, job=job,
+                 module_file=Path(__file__).with_name("cocotb_player.py"), vcd_path=vcd_path,
+                 progress=None if progress is None else (lambda line: progress(int(line))))
+    result = ScriptResult(backend="verilator", timeout=res.get("timeout"),
+                          vcd=str(vcd_path) if vcd_path is not None else None)
+    for k, ph in enumerate(res["phases"]):
+        result.phases.append(PhaseResult(script.phases[k].label, ph["start"], ph["end"],
+                                         ph["data"]))
+    return result

@@ -1,0 +1,23 @@
+"""Shared pytest fixtures.
+
+* ``neurofab_cache`` — the neurofab cache folder (``$NEUROFAB_CACHE``, else the user cache
+  dir). Verilator builds live there and persist across test sessions, so only the first
+  run pays for them.
+* ``session_dir`` — a scratch folder shared by the whole session (work directories of
+  simulator runs, waveforms).
+"""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def neurofab_cache():
+    from neurofab.cosim.verilator import cache_root
+    root = cache_root()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("session")

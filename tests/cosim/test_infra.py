@@ -1,0 +1,205 @@
+"""The co-simulation infrastructure on stand-in components: transaction scripts on both
+back ends, the Verilator build cache, waveforms, timeouts, progress."""
+
+import json
+
+import numpy as np
+import pytest
+from amaranth import Module, Signal
+from amaranth.lib import fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from neurofab.cosim import verilator as V
+from neurofab.cosim.player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
+
+MEM_WIDTH = 100          # wider than 64 bits on purpose: payloads are Python ints end to end
+MEM_XOR = (1 << 99) | 5
+
+
+class AddFifo(wiring.Component):
+    """``o = i + k`` through a small FIFO, and a request/response port answering each
+    request with ``request ^ MEM_XOR`` one or more cycles later (one outstanding)."""
+
+    def __init__(self, k=3, width=8, latency=1, stuck=False):
+        self.k, self.width, self.latency, self.stuck = k, width, latency, stuck
+        super().__init__({
+            "i": In(stream.Signature(width)), "o": Out(stream.Signature(width + 1)),
+            "req": In(stream.Signature(MEM_WIDTH)), "resp": Out(stream.Signature(MEM_WIDTH)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.f = f = fifo.SyncFIFOBuffered(width=self.width + 1, depth=4)
+        m.d.comb += [
+            f.w_data.eq(self.i.payload + self.k), f.w_en.eq(self.i.valid),
+            self.i.ready.eq(f.w_rdy),
+            self.o.payload.eq(f.r_data), self.o.valid.eq(f.r_rdy), f.r_en.eq(self.o.ready),
+        ]
+        busy = Signal(range(self.latency + 1))
+        data = Signal(MEM_WIDTH)
+        with m.If(self.resp.valid & self.resp.ready):
+            m.d.sync += self.resp.valid.eq(0)
+        with m.If(busy == 1):
+            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.eq(data)]
+        with m.If(busy != 0):
+            m.d.sync += busy.eq(busy - 1)
+        idle = (busy == 0) & ~self.resp.valid
+        if not self.stuck:
+            m.d.comb += self.req.ready.eq(idle)
+        with m.If(self.req.valid & self.req.ready):
+            m.d.sync += [busy.eq(self.latency), data.eq(self.req.payload ^ MEM_XOR)]
+        return m
+
+
+def _script(n=60, seed=1, gap=0.3, stall=0.3):
+    rng = np.random.default_rng(seed)
+    data = [int(x) for x in rng.integers(0, 256, n)]
+    reqs = [int(x) << 70 | k for k, x in enumerate(rng.integers(0, 1 << 29, n))]
+    phases = []
+    for r in range(3):
+        phases.append(Phase([Put("i", data, gap=gap), Get("o", count=n, stall=stall)],
+                            f"stream {r}"))
+        phases.append(Phase([Mem("req", "resp", reqs, gap=gap if r else 0.0, stall=stall)],
+                            f"mem {r}"))
+    # a Get that stops at a marker bit: the 9-bit output has bit 8 set for inputs >= 253
+    phases.append(Phase([Put("i", [1, 2, 254, 7], gap=gap), Get("o", last_mask=1 << 8)],
+                        "until"))
+    phases.append(Phase([Get("o", count=1)], "rest"))
+    return Script(phases, seed=seed), data, reqs
+
+
+def _check(result, data, reqs):
+    assert result.timeout is None
+    assert len(result.phases) == 8
+    for r in range(3):
+        assert result.phases[2 * r].data == [None, [d + 3 for d in data]]
+        assert result.phases[2 * r + 1].data == [[q ^ MEM_XOR for q in reqs]]
+    assert result.phases[6].data == [None, [4, 5, 257]]
+    assert result.phases[7].data == [[10]]
+    ends = [p.end for p in result.phases]
+    starts = [p.start for p in result.phases]
+    assert starts[1:] == ends[:-1] and ends == sorted(ends)
+    n = len(data)
+    assert result.phases[0].cycles >= n and result.phases[1].cycles >= 2 * n
+
+
+@pytest.mark.parametrize("gap,stall", [(0.0, 0.0), (0.3, 0.3), (0.7, 0.1), (0.1, 0.7)])
+def test_script_amaranth(gap, stall):
+    script, data, reqs = _script(gap=gap, stall=stall)
+    seen = []
+    res = play_amaranth(AddFifo(latency=2), script, progress=seen.append)
+    _check(res, data, reqs)
+    assert seen == list(range(8))
+    if gap == stall == 0:      # back to back: one transfer per clock
+        assert res.phases[0].cycles <= len(data) + 4
+
+
+def test_script_timeout_amaranth():
+    script, data, reqs = _script(n=8)
+    script.phases[1].timeout = 200
+    res = play_amaranth(AddFifo(stuck=True), script)
+    assert res.timeout == 1
+    assert res.phases[0].data[1] == [d + 3 for d in data]
+    assert res.phases[1].end is None and res.phases[1].data == [[]]
+
+
+def test_cache_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEUROFAB_CACHE", str(tmp_path / "a"))
+    assert V.cache_root() == (tmp_path / "a").resolve()
+    monkeypatch.delenv("NEUROFAB_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert V.cache_root() == (tmp_path / "x" / "neurofab").resolve()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "h"))
+    assert V.cache_root() == (tmp_path / "h" / ".cache" / "neurofab").resolve()
+
+
+def test_verilog_is_location_free_and_stable():
+    a = V.to_verilog(AddFifo(), name="addfifo")
+    b = V.to_verilog(AddFifo(), name="addfifo")
+    assert a == b
+    assert "src =" not in a and __file__ not in a
+    assert "module addfifo(" in a
+    # the key changes with the design, the tracing flag and the build arguments
+    keys = {V.design_key(a, "addfifo"), V.design_key(a, "addfifo", trace=True),
+            V.design_key(a, "addfifo", build_args=["-O3"]),
+            V.design_key(V.to_verilog(AddFifo(k=4), name="addfifo"), "addfifo")}
+    assert len(keys) == 4
+
+
+def test_verilator_root_and_environ():
+    import os
+    root = V.verilator_root()
+    assert (root / "bin" / "verilator").exists()
+    before = os.environ.get("PATH")
+    with V.verilator_environ():
+        assert os.environ["VERILATOR_ROOT"] == str(root)
+        assert os.environ["PATH"].split(os.pathsep)[0] == str(root / "bin")
+    assert os.environ.get("PATH") == before
+
+
+@pytest.mark.slow
+def test_script_verilator(neurofab_cache, tmp_path):
+    """Same scripts, same results on Verilator; a rebuild of the same design is a cache hit,
+    a different design is not; progress is reported while the simulator runs."""
+    dut = AddFifo(latency=2)
+    b1 = V.build(dut, name="addfifo")
+    b2 = V.build(AddFifo(latency=2), name="addfifo")
+    assert b2.cached and b2.build_dir == b1.build_dir and b2.key == b1.key
+    assert b1.build_dir.parent == neurofab_cache / "verilator"
+    assert (b1.build_dir / "addfifo").exists()
+    for k, (gap, stall) in enumerate([(0.0, 0.0), (0.3, 0.3), (0.7, 0.1), (0.1, 0.7)]):
+        script, data, reqs = _script(gap=gap, stall=stall)
+        seen = []
+        res = play_verilator(b1, script, workdir=tmp_path / f"w{k}", progress=seen.append)
+        _check(res, data, reqs)
+        assert seen == list(range(8))
+        if gap == stall == 0:
+            assert res.phases[0].cycles <= len(data) + 4
+        # the Amaranth simulator sees the same transfers (cycle counts may differ only
+        # through the random gaps/stalls, which each back end draws itself)
+        ref = play_amaranth(AddFifo(latency=2), script)
+        assert [p.data for p in ref.phases] == [p.data for p in res.phases]
+        if gap == stall == 0:
+            assert [p.cycles for p in ref.phases] == [p.cycles for p in res.phases]
+    other = V.build(AddFifo(k=5, latency=2), name="addfifo")
+    assert other.key != b1.key
+
+
+@pytest.mark.slow
+def test_verilator_timeout_and_vcd(tmp_path):
+    script, data, reqs = _script(n=8)
+    script.phases[1].timeout = 200
+    b = V.build(AddFifo(stuck=True), name="addfifo_stuck", trace=True)
+    vcd = tmp_path / "stuck.vcd"
+    res = play_verilator(b, script, workdir=tmp_path / "w", vcd_path=vcd)
+    assert res.timeout == 1
+    assert res.phases[0].data[1] == [d + 3 for d in data]
+    assert res.phases[1].end is None and res.phases[1].data == [[]]
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and "req__valid" in text
+    with pytest.raises(ValueError, match="trace=True"):
+        play_verilator(V.build(AddFifo(), name="addfifo"), script, workdir=tmp_path / "w2",
+                       vcd_path=vcd)
+
+
+@pytest.mark.slow
+def test_verilator_build_error_is_reported(tmp_path):
+    with pytest.raises(V.VerilatorError, match="build of broken failed"):
+        V.build("module broken(input clk); this is not verilog endmodule\n", name="broken",
+                cache_dir=tmp_path)
+
+
+@pytest.mark.slow
+def test_edge_sampling_semantics(tmp_path):
+    """The cocotb player reads signals inside the clock-edge callback and relies on seeing
+    the values that edge samples. A register stage makes the difference visible: each
+    accepted input shows up exactly once, in order, one cycle later."""
+    script = Script([Phase([Put("i", list(range(40))), Get("o", count=40)], "x")])
+    b = V.build(AddFifo(k=0), name="addfifo_k0")
+    res = play_verilator(b, script, workdir=tmp_path)
+    assert res.phases[0].data[1] == list(range(40))
+    # SyncFIFOBuffered: 2 cycles of latency, then one per clock
+    assert res.phases[0].cycles == 40 + 2
+    job = json.loads((tmp_path / "job.json").read_text())
+    assert job["arrays"]["a0"] == list(range(40))
