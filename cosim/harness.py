@@ -230,8 +230,10 @@ def _build_script(cfg, inputs, *, upload, n_inputs, gap, stall, check_state, see
 
 
 # --- comparison ----------------------------------------------------------------------
-def _compare_spikes(t, expected, got):
-    """Divergences of one step's o_spikes transactions (first one only)."""
+def _compare_spikes(t, expected, got, hung=None):
+    """The first divergence of one step's o_spikes transactions, or None.
+
+    ``hung``: the step did not finish within this many cycles."""
     exp = [(int(k), 0) for k in expected] + [(0, 1)]
     words = np.asarray(got, dtype=np.int64)
     neurons = _extract(words, _NEURON[0], _NEURON[1])
@@ -240,7 +242,8 @@ def _compare_spikes(t, expected, got):
         if j >= len(words):
             what = "eos" if ee else "neuron"
             return Divergence(t, BLOCK, f"o_spikes[{j}]", what,
-                              "end-of-step" if ee else en, "nothing (stream ended or hung)")
+                              "end-of-step" if ee else en,
+                              f"nothing within {hung} cycles (hung)" if hung else "nothing")
         gn, ge = int(neurons[j]), int(eos[j])
         if ge != ee:
             return Divergence(t, BLOCK, f"o_spikes[{j}]", "eos",
@@ -317,7 +320,8 @@ def _compare(cfg, script, res, gold_spikes, gold_states, upload):
             eos = _extract(words, _EOS_OFFSET, 1)
             if ph.end is not None:
                 rtl_spikes.append(neurons[eos == 0])
-            d = _compare_spikes(t, gold_spikes[t], got)
+            d = _compare_spikes(t, gold_spikes[t], got,
+                                hung=script.phases[k].timeout if ph.end is None else None)
             if d is None and ph.end is None:
                 d = Divergence(t, BLOCK, "i_events/o_spikes", "eos", "end of step",
                                f"no end of step within {script.phases[k].timeout} cycles")
