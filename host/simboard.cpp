@@ -57,6 +57,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fcntl.h>
 #include <memory>
 #include <netinet/in.h>
@@ -307,6 +308,12 @@ int main(int argc, char** argv) {
     size_t txpos = 0;
     uint64_t quiet = 0;          // cycles since anything happened on either line
     const bool bounded = max_cycles != 0;
+    auto cpu_now = []() {
+        timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
+    const double cpu0 = cpu_now();
     auto t0 = std::chrono::steady_clock::now();
     double waited = 0.0;         // seconds spent blocked waiting for a client
 
@@ -423,6 +430,7 @@ int main(int argc, char** argv) {
     close(lfd);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double busy = secs - waited;
+    double cpu = cpu_now() - cpu0;
     top->final();
 #ifdef NF_TRACE
     if (vcd) vcd->close();
@@ -435,11 +443,13 @@ int main(int argc, char** argv) {
                      (unsigned long long)st.bytes_dropped);
     if (stats_on) {
         std::fprintf(stderr,
-                     "simboard: stats cycles=%llu seconds=%.6f waited=%.6f cycles_per_second=%.0f "
+                     "simboard: stats cycles=%llu seconds=%.6f waited=%.6f cpu_seconds=%.6f "
+                     "cycles_per_second=%.0f cycles_per_cpu_second=%.0f "
                      "bytes_in=%llu bytes_out=%llu bytes_discarded=%llu bytes_dropped=%llu "
                      "framing_errors=%llu false_starts=%llu connections=%llu\n",
-                     (unsigned long long)st.cycles, secs, waited,
+                     (unsigned long long)st.cycles, secs, waited, cpu,
                      busy > 0 ? double(st.cycles) / busy : 0.0,
+                     cpu > 0 ? double(st.cycles) / cpu : 0.0,
                      (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
                      (unsigned long long)st.bytes_discarded, (unsigned long long)st.bytes_dropped,
                      (unsigned long long)des.framing_errors, (unsigned long long)des.false_starts,
