@@ -1,0 +1,220 @@
+"""Board registry: one ``Board`` per supported dev board.
+
+A ``Board`` says everything the build, the host driver and the config compiler need to
+know about a target: the amaranth-boards platform, the FPGA, the clock plan (board
+oscillator → PLL → core clock), the UART of the host link, the memory and logic budget,
+and the default core geometry (neurons, input channels, synapse capacity) that fills the
+memory while meeting the core clock. ``docs/boards.md`` tabulates them with measured
+figures.
+"""
+
+from dataclasses import dataclass, field
+
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import (ULX3S_12F_Platform, ULX3S_25F_Platform,
+                                   ULX3S_45F_Platform, ULX3S_85F_Platform)
+
+from .clocks import plan_pll
+from .platforms import TangNano9kHimbaechelPlatform
+
+__all__ = ["Board", "BOARDS", "get_board", "board_names"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One target board.
+
+    Attributes
+    ----------
+    name : str
+        Registry key (``"icebreaker"``, ``"ulx3s"`` …).
+    description : str
+        Human-readable name.
+    platform : type
+        amaranth-boards platform class (instantiated by ``Board.make_platform``).
+    family : str
+        ``"ice40"``, ``"ecp5"`` or ``"gowin"`` (selects PLL primitive and toolchain).
+    device, package : str
+        FPGA device and package.
+    clock_resource : str
+        Platform resource of the board oscillator.
+    f_osc : float
+        Board oscillator frequency, Hz.
+    f_core : float
+        Core clock (PLL output) the build is constrained to, Hz. A build whose fmax is
+        below it fails.
+    uart_resource : str
+        Platform resource of the host UART (``rx``/``tx`` subsignals).
+    uart_baud : int
+        Default baud rate of the host link.
+    uart_bridge : str
+        USB-UART bridge on the board (decides the usable baud rates).
+    lut_total, ff_total, dsp_total : int
+        Logic budget: 4-input LUTs, flip-flops, hard multipliers (18×18; SB_MAC16 on iCE40).
+    bram_count, bram_bits : int
+        Block RAMs and bits per block.
+    spram_count, spram_bits : int
+        Single-port RAMs (iCE40UP5K SPRAM: 16K×16) and bits per block; 0 if none.
+    n_neurons, n_inputs, syn_capacity : int
+        Default ``NeuronCore`` geometry on this board.
+    syn_memory : str
+        Where the synapse memory is meant to live: ``"spram"`` or ``"bram"``.
+    programmers : tuple of tuple of str
+        Commands (without the bitstream path) that load a bitstream into the FPGA's
+        configuration SRAM, in order of preference.
+    bitstream_ext : str
+        Extension of the bitstream the platform produces.
+    """
+    name: str
+    description: str
+    platform: type
+    family: str
+    device: str
+    package: str
+    clock_resource: str
+    f_osc: float
+    f_core: float
+    uart_resource: str
+    uart_baud: int
+    uart_bridge: str
+    lut_total: int
+    ff_total: int
+    dsp_total: int
+    bram_count: int
+    bram_bits: int
+    spram_count: int
+    spram_bits: int
+    n_neurons: int
+    n_inputs: int
+    syn_capacity: int
+    syn_memory: str
+    programmers: tuple
+    bitstream_ext: str
+    notes: str = ""
+    pll_tolerance: float = field(default=0.001, repr=False)
+
+    def __post_init__(self):
+        if self.family not in ("ice40", "ecp5", "gowin"):
+            raise ValueError(f"board {self.name!r}: unknown FPGA family {self.family!r}")
+        if self.syn_memory not in ("spram", "bram"):
+            raise ValueError(f"board {self.name!r}: syn_memory must be 'spram' or 'bram', "
+                             f"not {self.syn_memory!r}")
+        if self.syn_memory == "spram" and not self.spram_count:
+            raise ValueError(f"board {self.name!r}: syn_memory='spram' but the device has "
+                             f"no SPRAM")
+        # validates the clock plan at import time: a bad registry entry fails loudly
+        self.pll
+
+    @property
+    def pll(self):
+        """The validated ``PllPlan`` from ``f_osc`` to ``f_core``."""
+        return plan_pll(self.family, self.f_osc, self.f_core, tolerance=self.pll_tolerance)
+
+    @property
+    def geometry(self):
+        """Default ``NeuronCore`` keyword arguments for this board."""
+        return {"n_neurons": self.n_neurons, "n_inputs": self.n_inputs,
+                "syn_capacity": self.syn_capacity}
+
+    @property
+    def uart_clocks_per_bit(self):
+        """Core clocks per UART bit at the default baud rate (exact for the default plan)."""
+        return self.pll.f_out / self.uart_baud
+
+    @property
+    def bram_total_bits(self):
+        return self.bram_count * self.bram_bits
+
+    @property
+    def spram_total_bits(self):
+        return self.spram_count * self.spram_bits
+
+    def synaptic_ops_per_s(self, f_hz=None):
+        """Synaptic events per second of the integrate phase (one synapse per clock)."""
+        return self.f_core if f_hz is None else f_hz
+
+    def make_platform(self):
+        """A fresh platform instance for a build."""
+        return self.platform()
+
+
+_ICE40_UP5K = dict(
+    family="ice40", device="iCE40UP5K", package="SG48",
+    lut_total=5280, ff_total=5280, dsp_total=8,
+    bram_count=30, bram_bits=4096,                 # SB_RAM40_4K
+    spram_count=4, spram_bits=16384 * 16,          # SB_SPRAM256KA, 16K x 16
+)
+
+_ECP5 = {
+    # device: LUT4 (= FFs), DP16KD 18 Kbit blocks, MULT18X18D
+    "LFE5U-12F": (12096, 32, 28),
+    "LFE5U-25F": (24288, 56, 28),
+    "LFE5U-45F": (43848, 108, 72),
+    "LFE5U-85F": (83640, 208, 156),
+}
+
+
+def _ulx3s(name, platform, device, geometry, notes=""):
+    luts, brams, dsps = _ECP5[device]
+    n_neurons, n_inputs, syn_capacity = geometry
+    return Board(
+        name=name, description=f"Radiona ULX3S ({device})", platform=platform,
+        family="ecp5", device=device, package="CABGA381",
+        clock_resource="clk25", f_osc=25e6, f_core=90e6,
+        uart_resource="uart", uart_baud=3_000_000, uart_bridge="FTDI FT231X",
+        lut_total=luts, ff_total=luts, dsp_total=dsps,
+        bram_count=brams, bram_bits=18432, spram_count=0, spram_bits=0,
+        n_neurons=n_neurons, n_inputs=n_inputs, syn_capacity=syn_capacity,
+        syn_memory="bram",
+        programmers=(("openFPGALoader", "-b", "ulx3s"),), bitstream_ext="bit", notes=notes,
+    )
+
+
+BOARDS = {b.name: b for b in (
+    Board(
+        name="icebreaker", description="1BitSquared iCEBreaker (iCE40UP5K)",
+        platform=ICEBreakerPlatform, **_ICE40_UP5K,
+        clock_resource="clk12", f_osc=12e6, f_core=30e6,
+        uart_resource="uart", uart_baud=3_000_000, uart_bridge="FTDI FT2232H",
+        n_neurons=256, n_inputs=256, syn_capacity=32768, syn_memory="spram",
+        programmers=(("iceprog", "-S"), ("openFPGALoader", "-b", "icebreaker")), bitstream_ext="bin",
+    ),
+    _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (2048, 2048, 65536)),
+    _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
+    _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
+    _ulx3s("ulx3s-12f", ULX3S_12F_Platform, "LFE5U-12F", (512, 512, 8192)),
+    Board(
+        name="tang-nano-9k", description="Sipeed Tang Nano 9K (GW1NR-9)",
+        platform=TangNano9kHimbaechelPlatform, family="gowin", device="GW1NR-9C",
+        package="QN88P", clock_resource="clk27", f_osc=27e6, f_core=54e6,
+        uart_resource="uart", uart_baud=1_000_000, uart_bridge="Bouffalo BL702",
+        lut_total=8640, ff_total=6480, dsp_total=20,
+        bram_count=26, bram_bits=18432, spram_count=0, spram_bits=0,
+        n_neurons=256, n_inputs=256, syn_capacity=8192, syn_memory="bram",
+        programmers=(("openFPGALoader", "-b", "tangnano9k"),), bitstream_ext="fs",
+    ),
+)}
+
+
+def board_names():
+    """Registry keys, sorted."""
+    return sorted(BOARDS)
+
+
+def get_board(name):
+    """The ``Board`` called ``name`` (a ``Board`` is returned unchanged).
+
+    Raises
+    ------
+    KeyError
+        Unknown name; the message lists the known boards.
+    """
+    if isinstance(name, Board):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"board name must be a string, not {name!r}")
+    try:
+        return BOARDS[name.lower()]
+    except KeyError:
+        raise KeyError(f"unknown board {name!r}; known boards: "
+                       f"{', '.join(board_names())}") from None
