@@ -65,13 +65,21 @@ class CubaLif(wiring.Component):
     later (``o_valid`` is ``i_valid`` delayed by ``LATENCY``). The pipeline never stalls.
     The result is bit-identical to ``neurofab.golden.lif.cuba_lif_step``.
 
-    Stages:
+    Stages (one carry chain each, so that the kernel is not the critical path of a core):
 
     1. both decay products ``i * (4096 - decay_i)`` and ``v * (4096 - decay_v)`` (independent,
-       one multiplier each, registered);
-    2. round toward zero, ``i' = sat16(. + acc)`` and ``rtz(v-product) + bias`` (registered);
-    3. ``v' = sat16(. + i')`` (one saturation of the full-width sum), threshold compare,
-       reset and refractory logic (registered outputs).
+       one multiplier each) and ``bias - threshold``;
+    2. round both products toward zero (the ``/ 4096``);
+    3. ``i' = sat16(rtz_i + acc)``, and the two partial sums ``rtz_v + bias`` and
+       ``rtz_v + bias - threshold``;
+    4. ``s = rtz_v + bias + i'`` and ``s - threshold`` in parallel; ``v' = sat16(s)`` (one
+       saturation of the full-width sum), ``spike = s >= threshold`` (equal to
+       ``sat16(s) >= threshold`` because ``1 <= threshold <= 32767``), reset (the
+       ``SUBTRACT`` result ``sat16(s) - threshold`` is ``s - threshold``, or
+       ``32767 - threshold`` when ``s`` saturates high) and the refractory counter.
+
+    The result is exact for parameters inside ``neurofab.config.PROFILE_LIMITS`` (the
+    config validator enforces them).
 
     Parameters
     ----------
@@ -97,7 +105,7 @@ class CubaLif(wiring.Component):
         The neuron fired.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     i_valid: In(1)
     i_state: In(spec.NeuronState)
@@ -111,55 +119,70 @@ class CubaLif(wiring.Component):
         m = Module()
         W = spec.STATE_WIDTH
 
-        # --- stage 1: the two decay products, in parallel ------------------------------
-        s1_valid = Signal()
-        s1_prod_i = Signal(signed(_PRODUCT_WIDTH))
-        s1_prod_v = Signal(signed(_PRODUCT_WIDTH))
-        s1_acc = Signal.like(self.i_acc)
-        s1_state = Signal(spec.NeuronState)
-        s1_params = Signal(spec.Profile)
+        def stage(name, value):
+            """A register of the next stage holding ``value``."""
+            reg = Signal(value.shape(), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
+        # --- stage 1: the two decay products, in parallel; bias - threshold -------------
         keep_i = spec.DECAY_ONE - self.i_params.decay_i
         keep_v = spec.DECAY_ONE - self.i_params.decay_v
+        s1_valid = stage("s1_valid", self.i_valid)
+        s1_prod_i = Signal(signed(_PRODUCT_WIDTH))
+        s1_prod_v = Signal(signed(_PRODUCT_WIDTH))
+        s1_bt = Signal(signed(W + 1))
         m.d.sync += [
-            s1_valid.eq(self.i_valid),
             s1_prod_i.eq(self.i_state.i * keep_i),
             s1_prod_v.eq(self.i_state.v * keep_v),
-            s1_acc.eq(self.i_acc),
-            s1_state.eq(self.i_state),
-            s1_params.eq(self.i_params),
+            s1_bt.eq(self.i_params.bias - self.i_params.threshold),
         ]
+        s1_acc = stage("s1_acc", self.i_acc)
+        s1_state = stage("s1_state", self.i_state)
+        s1_params = stage("s1_params", self.i_params)
 
-        # --- stage 2: rounding, i' and the v-side partial sum --------------------------
-        s2_valid = Signal()
-        s2_i = Signal(signed(W))
-        # rtz(v-product) + bias: both s16, the sum needs one more bit. Not saturated: the
-        # only saturation of v' is the one of the full sum in stage 3.
-        s2_vb = Signal(signed(W + 1))
-        s2_state = Signal(spec.NeuronState)
-        s2_params = Signal(spec.Profile)
+        # --- stage 2: round toward zero -------------------------------------------------
+        # |rtz(x * keep / 4096)| <= |x|, so both quotients fit the state width.
+        s2_valid = stage("s2_valid", s1_valid)
+        s2_q_i = Signal(signed(W))
+        s2_q_v = Signal(signed(W))
+        m.d.sync += [s2_q_i.eq(_rtz_decay(s1_prod_i)), s2_q_v.eq(_rtz_decay(s1_prod_v))]
+        s2_bt = stage("s2_bt", s1_bt)
+        s2_acc = stage("s2_acc", s1_acc)
+        s2_state = stage("s2_state", s1_state)
+        s2_params = stage("s2_params", s1_params)
+
+        # --- stage 3: i', and the v-side partial sums (not saturated) -------------------
+        s3_valid = stage("s3_valid", s2_valid)
+        s3_i = Signal(signed(W))
+        s3_vb = Signal(signed(W + 1))        # rtz_v + bias
+        s3_vbt = Signal(signed(W + 2))       # rtz_v + bias - threshold
         m.d.sync += [
-            s2_valid.eq(s1_valid),
-            s2_i.eq(saturate(_rtz_decay(s1_prod_i) + s1_acc)),
-            s2_vb.eq(_rtz_decay(s1_prod_v) + s1_params.bias),
-            s2_state.eq(s1_state),
-            s2_params.eq(s1_params),
+            s3_i.eq(saturate(s2_q_i + s2_acc)),
+            s3_vb.eq(s2_q_v + s2_params.bias),
+            s3_vbt.eq(s2_q_v + s2_bt),
         ]
+        s3_state = stage("s3_state", s2_state)
+        s3_params = stage("s3_params", s2_params)
 
-        # --- stage 3: v', threshold, reset, refractory ---------------------------------
-        v_int = Signal(signed(W))
-        m.d.comb += v_int.eq(saturate(s2_vb + s2_i))
-        active = s2_state.ref == 0
-        spike = active & (v_int >= s2_params.threshold)
-        # SUBTRACT never saturates: v_int >= threshold > 0, so 0 <= v_int - threshold < 2**15.
-        v_fired = Mux(s2_params.reset == spec.Reset.SUBTRACT,
-                      (v_int - s2_params.threshold)[:W], s2_params.v_reset)
+        # --- stage 4: v', threshold, reset, refractory ----------------------------------
+        total = Signal(signed(W + 2))        # rtz_v + i' + bias, full width
+        over = Signal(signed(W + 3))         # total - threshold
+        m.d.comb += [total.eq(s3_vb + s3_i), over.eq(s3_vbt + s3_i)]
+        v_int = saturate(total)
+        active = s3_state.ref == 0
+        spike = active & ~over[-1]
+        high = ~total[-1] & (total[W - 1:] != 0)     # sat16 clipped at the high rail
+        # SUBTRACT never saturates: 0 <= sat16(total) - threshold < 2**15.
+        v_sub = Mux(high, spec.STATE_MAX - s3_params.threshold, over[:W])
+        v_fired = Mux(s3_params.reset == spec.Reset.SUBTRACT, v_sub, s3_params.v_reset)
         m.d.sync += [
-            self.o_valid.eq(s2_valid),
-            self.o_spike.eq(s2_valid & spike),
-            self.o_state.i.eq(s2_i),
-            self.o_state.v.eq(Mux(spike, v_fired, Mux(active, v_int, s2_state.v))),
-            self.o_state.ref.eq(Mux(spike, s2_params.refractory,
-                                    Mux(active, 0, s2_state.ref - 1))),
-            self.o_state.profile.eq(s2_state.profile),
+            self.o_valid.eq(s3_valid),
+            self.o_spike.eq(s3_valid & spike),
+            self.o_state.i.eq(s3_i),
+            self.o_state.v.eq(Mux(spike, v_fired, Mux(active, v_int, s3_state.v))),
+            self.o_state.ref.eq(Mux(spike, s3_params.refractory,
+                                    Mux(active, 0, s3_state.ref - 1))),
+            self.o_state.profile.eq(s3_state.profile),
         ]
         return m

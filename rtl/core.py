@@ -1,0 +1,498 @@
+"""Time-multiplexed neuron core: the RTL twin of ``neurofab.golden.core.GoldenCore``.
+
+N neurons share one pipelined ``CubaLif`` kernel. State, accumulators, profiles, CSR row
+pointers, synapses and the spike queue live in synchronous-read block memories. A step
+has two phases (``docs/numerics.md``, "Timestep"):
+
+* **integrate** — the spikes the core emitted in its previous update (spike queue), then
+  the external events of ``i_events`` up to the end-of-step marker, are delivered: the CSR
+  row of every event is walked one synapse per clock, each adding ``weight << w_shift``
+  into the accumulator slot ``(STEP + delay - 1) % 8`` of its target. The row pointer of
+  the next event is fetched while the current row is walked, and read-modify-write
+  hazards on the accumulator memory are resolved by its write-transparent read port, so
+  the walker never stalls.
+* **update** — neuron ``n = 0 .. N-1``, one per clock, runs the kernel on its state, its
+  profile and accumulator slot ``STEP % 8``; the state is written back, the slot cleared
+  and spikes are pushed to ``o_spikes`` (in neuron order) and to the spike queue. A small
+  output FIFO with credit-based issue absorbs back-pressure. After the last neuron the
+  end-of-step marker follows and ``STEP`` increments.
+
+``config_words`` / ``memory_init`` are the one place where a ``CoreConfig`` is packed
+into memory words; the host link and the co-simulation harness upload configurations
+through ``i_mem`` with exactly these words.
+"""
+
+from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2, exact_log2
+
+from neurofab import spec
+from neurofab.config import CoreConfig
+from neurofab.spec import Ctrl, Region
+from .lif import CubaLif
+
+__all__ = ["NeuronCore", "memory_init", "config_words"]
+
+#: Bits of the accumulator slot index (``index = neuron * DELAY_SLOTS + slot``).
+SLOT_BITS = exact_log2(spec.DELAY_SLOTS)
+
+#: Regions of the memory port in upload order.
+_UPLOAD_ORDER = (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE, Region.ACC,
+                 Region.CTRL)
+
+
+def _pack(layout, fields):
+    return layout.const(fields).as_value().value
+
+
+def memory_init(cfg, *, n_inputs=None):
+    """Memory words of a core running ``cfg``, as one list per region.
+
+    Parameters
+    ----------
+    cfg : CoreConfig
+    n_inputs : int, optional
+        Input channels of the core (at least ``cfg.n_inputs``); row pointers of the extra
+        channels are empty rows. Default: ``cfg.n_inputs``.
+
+    Returns
+    -------
+    dict
+        ``Region`` -> list of int words, index ``k`` of the list is index ``k`` of the
+        region. ``STATE`` has ``n_neurons`` words (``i = v = ref = 0``), ``ACC`` has
+        ``n_neurons * DELAY_SLOTS`` zeros, ``PROFILE`` has ``PROFILE_COUNT`` words (unused
+        profiles are zero), ``ROWPTR`` has ``n_neurons + n_inputs`` words, ``SYNAPSE``
+        has ``cfg.n_synapses`` words (``delay`` stored as ``d - DELAY_MIN``), ``CTRL``
+        has the ``W_SHIFT`` and ``STEP`` (= 0) registers in ``Ctrl`` order.
+    """
+    if not isinstance(cfg, CoreConfig):
+        raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+    cfg.validate()
+    n_inputs = cfg.n_inputs if n_inputs is None else n_inputs
+    if n_inputs < cfg.n_inputs:
+        raise ValueError(f"n_inputs = {n_inputs} is below cfg.n_inputs = {cfg.n_inputs}")
+    state = [_pack(spec.NeuronState, {"i": 0, "v": 0, "ref": 0, "profile": int(p)})
+             for p in cfg.profile]
+    profile = [_pack(spec.Profile, {
+        "decay_i": int(cfg.decay_i[k]), "decay_v": int(cfg.decay_v[k]),
+        "threshold": int(cfg.threshold[k]), "bias": int(cfg.bias[k]),
+        "v_reset": int(cfg.v_reset[k]), "reset": spec.Reset(int(cfg.reset[k])),
+        "refractory": int(cfg.refractory[k]),
+    }) for k in range(cfg.n_profiles)]
+    profile += [0] * (spec.PROFILE_COUNT - len(profile))
+    ptr = cfg.fanout_ptr
+    rowptr = [_pack(spec.RowPtr, {"start": int(ptr[s]), "count": int(ptr[s + 1] - ptr[s])})
+              for s in range(cfg.n_sources)]
+    rowptr += [_pack(spec.RowPtr, {"start": int(ptr[-1]), "count": 0})] * (n_inputs -
+                                                                          cfg.n_inputs)
+    synapse = [_pack(spec.Synapse, {"target": int(t), "weight": int(w),
+                                    "delay": int(d) - spec.DELAY_MIN})
+               for t, w, d in zip(cfg.syn_target, cfg.syn_weight, cfg.syn_delay)]
+    ctrl = [0] * len(Ctrl)
+    ctrl[Ctrl.W_SHIFT.value] = cfg.w_shift
+    ctrl[Ctrl.STEP.value] = 0
+    return {
+        Region.STATE: state,
+        Region.ACC: [0] * (cfg.n_neurons * spec.DELAY_SLOTS),
+        Region.PROFILE: profile,
+        Region.ROWPTR: rowptr,
+        Region.SYNAPSE: synapse,
+        Region.CTRL: ctrl,
+    }
+
+
+def config_words(cfg, *, n_inputs=None, clear_acc=True):
+    """The memory-port writes that load ``cfg`` into a core (and restart it at step 0).
+
+    Parameters
+    ----------
+    cfg : CoreConfig
+    n_inputs : int, optional
+        Input channels of the target core, see ``memory_init``.
+    clear_acc : bool
+        Also write every accumulator word to zero (needed unless the core is fresh).
+
+    Returns
+    -------
+    list of (Region, int, int)
+        ``(region, index, word)`` in upload order: profiles, neuron states, row pointers,
+        synapses, accumulators, then ``W_SHIFT`` and ``STEP`` (writing ``STEP`` also empties
+        the spike queue, so the first step delivers no stale spikes).
+    """
+    init = memory_init(cfg, n_inputs=n_inputs)
+    words = []
+    for region in _UPLOAD_ORDER:
+        if region is Region.ACC and not clear_acc:
+            continue
+        words.extend((region, k, word) for k, word in enumerate(init[region]))
+    return words
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} = {value} is outside the limit [{lo}, {hi}]")
+
+
+class NeuronCore(wiring.Component):
+    """Time-multiplexed CUBA-LIF neuron core.
+
+    Parameters
+    ----------
+    cfg : CoreConfig or None
+        Network to load as memory init. ``None``: all memories zero (load a configuration
+        through ``i_mem`` with the words of ``config_words``).
+    n_neurons : int
+        Neurons, a power of two in [2, ``spec.MAX_NEURONS``]. Default ``cfg.n_neurons``;
+        with a ``cfg`` it must equal ``cfg.n_neurons``. Required without a ``cfg``.
+    n_inputs : int
+        External input channels, [0, ``spec.MAX_INPUTS``]. Default ``cfg.n_inputs`` (0
+        without a ``cfg``); at least ``cfg.n_inputs``.
+    syn_capacity : int
+        Depth of the synapse memory, [1, ``spec.MAX_SYNAPSES``]. Default
+        ``max(1, cfg.n_synapses)``; at least ``cfg.n_synapses``. Required without a ``cfg``.
+
+    Attributes
+    ----------
+    n_neurons, n_inputs, syn_capacity : int
+        Geometry.
+    pipeline_depth : int
+        Clocks from issuing a neuron of the update phase to its write-back.
+    i_events : In(stream.Signature(spec.InputEvent))
+        External events of the current step: an event on ``channel`` (CSR source
+        ``n_neurons + channel``; channels ``>= n_inputs`` have no fan-out), or ``eos=1``,
+        the end of the step's input. The first transaction offered while idle starts a
+        step; it is accepted once the spikes of the previous update have been delivered.
+    o_spikes : Out(stream.Signature(spec.SpikeEvent))
+        The neurons that fired in the update, in increasing index order, then one
+        transaction with ``eos=1``.
+    i_mem : In(stream.Signature(spec.MemRequest))
+        Memory access (see ``spec.Region``), served only while the core is idle between
+        steps (a request during a step waits). Out-of-range writes are ignored.
+        ``ACC`` words are the low ``ACC_WIDTH`` bits of ``data``; writing ``Ctrl.STEP``
+        also empties the spike queue (pending recurrent spikes).
+    o_mem : Out(stream.Signature(spec.MemResponse))
+        One response per request, in order: the word read (zero-extended; 0 for an
+        out-of-range read), or 0 for a write.
+    o_idle : Out(1)
+        High while the core is between steps and not serving a memory request. Spikes of
+        the last step may still be queued in the ``o_spikes`` FIFO.
+    """
+
+    i_events: In(stream.Signature(spec.InputEvent))
+    o_spikes: Out(stream.Signature(spec.SpikeEvent))
+    i_mem: In(stream.Signature(spec.MemRequest))
+    o_mem: Out(stream.Signature(spec.MemResponse))
+    o_idle: Out(1)
+
+    def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None):
+        if cfg is not None:
+            if not isinstance(cfg, CoreConfig):
+                raise TypeError(f"cfg must be a CoreConfig or None, not {cfg!r}")
+            cfg.validate()
+            n_neurons = cfg.n_neurons if n_neurons is None else n_neurons
+            n_inputs = cfg.n_inputs if n_inputs is None else n_inputs
+            syn_capacity = max(1, cfg.n_synapses) if syn_capacity is None else syn_capacity
+        else:
+            if n_neurons is None:
+                raise TypeError("n_neurons is required when cfg is None")
+            if syn_capacity is None:
+                raise TypeError("syn_capacity is required when cfg is None")
+            n_inputs = 0 if n_inputs is None else n_inputs
+        _check_int("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
+        if n_neurons & (n_neurons - 1):
+            raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
+        _check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
+        _check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
+        if cfg is not None:
+            if cfg.n_neurons != n_neurons:
+                raise ValueError(f"cfg.n_neurons = {cfg.n_neurons} does not match "
+                                 f"n_neurons = {n_neurons}")
+            if cfg.n_inputs > n_inputs:
+                raise ValueError(f"cfg.n_inputs = {cfg.n_inputs} exceeds n_inputs = "
+                                 f"{n_inputs}")
+            if cfg.n_synapses > syn_capacity:
+                raise ValueError(f"cfg.n_synapses = {cfg.n_synapses} exceeds syn_capacity = "
+                                 f"{syn_capacity}")
+        for region, depth in ((Region.ACC, n_neurons * spec.DELAY_SLOTS),
+                              (Region.ROWPTR, n_neurons + n_inputs),
+                              (Region.SYNAPSE, syn_capacity)):
+            if depth > 1 << spec.MEM_INDEX_WIDTH:
+                raise ValueError(f"{region.name} region of {depth} words does not fit the "
+                                 f"{spec.MEM_INDEX_WIDTH}-bit memory index")
+        self.cfg = cfg
+        self.n_neurons = n_neurons
+        self.n_inputs = n_inputs
+        self.syn_capacity = syn_capacity
+        self.pipeline_depth = 2 + CubaLif.LATENCY
+        # Output FIFO: room for every neuron in flight plus a little slack, so that a
+        # freely flowing o_spikes never throttles the update phase.
+        self.spike_fifo_depth = 1 << ceil_log2(self.pipeline_depth + 4)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        N = self.n_neurons
+        NB = exact_log2(N)
+        n_src = N + self.n_inputs
+        init = memory_init(self.cfg, n_inputs=self.n_inputs) if self.cfg is not None else {}
+
+        def mem(name, shape, depth, region=None):
+            words = init.get(region, []) if region is not None else []
+            m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=words)
+            return mm
+
+        state_mem = mem("state_mem", unsigned(spec.NeuronState.size), N, Region.STATE)
+        acc_mem = mem("acc_mem", signed(spec.ACC_WIDTH), N * spec.DELAY_SLOTS)
+        prof_mem = mem("prof_mem", unsigned(spec.Profile.size), spec.PROFILE_COUNT,
+                       Region.PROFILE)
+        row_mem = mem("row_mem", unsigned(spec.RowPtr.size), n_src, Region.ROWPTR)
+        syn_mem = mem("syn_mem", unsigned(spec.Synapse.size), self.syn_capacity,
+                      Region.SYNAPSE)
+        sq_mem = mem("spike_queue", unsigned(max(NB, 1)), N)
+
+        st_wr, st_rd = state_mem.write_port(), state_mem.read_port()
+        acc_wr = acc_mem.write_port()
+        acc_rd = acc_mem.read_port(transparent_for=(acc_wr,))
+        prof_wr, prof_rd = prof_mem.write_port(), prof_mem.read_port()
+        row_wr, row_rd = row_mem.write_port(), row_mem.read_port()
+        syn_wr, syn_rd = syn_mem.write_port(), syn_mem.read_port()
+        sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
+
+        m.submodules.lif = lif = CubaLif()
+        m.submodules.spike_fifo = sfifo = fifo.SyncFIFOBuffered(
+            width=spec.SpikeEvent.size, depth=self.spike_fifo_depth)
+        m.d.comb += [
+            self.o_spikes.payload.eq(sfifo.r_data),
+            self.o_spikes.valid.eq(sfifo.r_rdy),
+            sfifo.r_en.eq(self.o_spikes.ready),
+        ]
+        spike_word = Signal(spec.SpikeEvent)
+        m.d.comb += sfifo.w_data.eq(spike_word)
+
+        # --- architectural registers ---------------------------------------------------
+        cfg = self.cfg
+        w_shift = Signal(spec.W_SHIFT_WIDTH, init=cfg.w_shift if cfg is not None else 0)
+        step = Signal(spec.STEP_WIDTH)
+        sq_count = Signal(range(N + 1))      # spikes of the last update, in the spike queue
+        slot_now = step[:SLOT_BITS]
+
+        # --- memory port request register ----------------------------------------------
+        req = Signal(spec.MemRequest)
+        req_ok = Signal()                    # index in range of the region
+        p = self.i_mem.payload
+        in_range = Signal()
+        with m.Switch(p.region):
+            for region, depth in ((Region.STATE, N), (Region.ACC, N * spec.DELAY_SLOTS),
+                                  (Region.PROFILE, spec.PROFILE_COUNT),
+                                  (Region.ROWPTR, n_src), (Region.SYNAPSE, self.syn_capacity),
+                                  (Region.CTRL, len(Ctrl))):
+                with m.Case(region):
+                    m.d.comb += in_range.eq(p.index < depth)
+
+        def idx(port):
+            return req.index[:len(port.addr)]
+
+        # --- integrate-phase pipeline --------------------------------------------------
+        sq_ptr = Signal(range(N + 1))        # next spike-queue entry to read
+        q_valid = Signal()                   # sq_rd.data holds a source to deliver
+        nr_valid = Signal()                  # row_rd.data holds the next event's row
+        nr_empty = Signal()                  # ... of a channel beyond n_inputs: no fan-out
+        w_addr = Signal(spec.SYN_ADDR_WIDTH) # walker: next synapse address
+        w_left = Signal(spec.FANOUT_WIDTH)   # walker: synapses left in the current row
+        s1_valid = Signal()                  # syn_rd.data holds a synapse
+        s2_valid = Signal()                  # acc_rd.data holds the word to add to
+        s2_addr = Signal(range(N * spec.DELAY_SLOTS))
+        s2_w = Signal(signed(spec.ACC_WIDTH))
+        eos_seen = Signal()
+
+        pop = nr_valid & (w_left <= 1)       # walker takes the next row this clock
+        advance = ~nr_valid | pop            # row-pointer stage may load
+        q_take = advance & q_valid
+        q_adv = ~q_valid | q_take
+        spikes_done = sq_ptr == sq_count
+        ext_ok = advance & ~q_valid & spikes_done & ~eos_seen
+        ev = self.i_events.payload
+        ext_take = Signal()
+        issue = w_left != 0
+        syn = spec.Synapse(syn_rd.data)
+        nr = spec.RowPtr(row_rd.data)
+        syn_slot = (slot_now + syn.delay)[:SLOT_BITS]
+        syn_acc_addr = Cat(syn_slot, syn.target[:NB])
+        if spec.NEURON_ADDR_WIDTH > NB:
+            syn_target_ok = syn.target[NB:] == 0
+        else:
+            syn_target_ok = 1
+        integrate_done = (eos_seen & ~q_valid & ~nr_valid & (w_left == 0) & ~s1_valid &
+                          ~s2_valid)
+
+        # --- update-phase pipeline -----------------------------------------------------
+        n_issue = Signal(range(N + 1))
+        inflight = Signal(range(self.pipeline_depth + 2))
+        wb_n = Signal(range(N))
+        sq_fill = Signal(range(N + 1))
+        u1_valid = Signal()
+        u1_addr = Signal(range(N * spec.DELAY_SLOTS))
+        u2_valid = Signal()
+        u2_state = Signal(spec.NeuronState)
+        u2_acc = Signal(signed(spec.ACC_WIDTH))
+        u_issue = Signal()
+        u_acc_addr = Cat(slot_now, n_issue[:NB])
+
+        with m.FSM(name="core_fsm") as fsm:
+            with m.State("IDLE"):
+                m.d.comb += self.o_idle.eq(1)
+                m.d.comb += self.i_mem.ready.eq(1)
+                with m.If(self.i_mem.valid):
+                    m.d.sync += [req.eq(self.i_mem.payload), req_ok.eq(in_range)]
+                    m.next = "MEM_ACCESS"
+                with m.Elif(self.i_events.valid):
+                    # the head of the spike queue is already on sq_rd.data (read below)
+                    m.d.sync += [q_valid.eq(sq_count != 0), sq_ptr.eq(sq_count != 0)]
+                    m.next = "INTEGRATE"
+                m.d.comb += sq_rd.addr.eq(0)
+
+            with m.State("MEM_ACCESS"):
+                # read ports: address from the request, data valid in MEM_RESP
+                m.d.comb += [
+                    st_rd.addr.eq(idx(st_rd)), acc_rd.addr.eq(idx(acc_rd)),
+                    prof_rd.addr.eq(idx(prof_rd)), row_rd.addr.eq(idx(row_rd)),
+                    syn_rd.addr.eq(idx(syn_rd)),
+                ]
+                wr = req.write & req_ok
+                for region, port, width in ((Region.STATE, st_wr, spec.NeuronState.size),
+                                            (Region.ACC, acc_wr, spec.ACC_WIDTH),
+                                            (Region.PROFILE, prof_wr, spec.Profile.size),
+                                            (Region.ROWPTR, row_wr, spec.RowPtr.size),
+                                            (Region.SYNAPSE, syn_wr, spec.Synapse.size)):
+                    m.d.comb += [
+                        port.addr.eq(idx(port)),
+                        port.data.eq(req.data[:width]),
+                        port.en.eq(wr & (req.region == region)),
+                    ]
+                with m.If(wr & (req.region == Region.CTRL)):
+                    with m.If(req.index == Ctrl.W_SHIFT.value):
+                        m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
+                    with m.If(req.index == Ctrl.STEP.value):
+                        m.d.sync += [step.eq(req.data[:spec.STEP_WIDTH]), sq_count.eq(0)]
+                m.next = "MEM_RESP"
+
+            with m.State("MEM_RESP"):
+                # hold the read data until the response is taken
+                for port in (st_rd, acc_rd, prof_rd, row_rd, syn_rd):
+                    m.d.comb += port.en.eq(0)
+                m.d.comb += self.o_mem.valid.eq(1)
+                with m.If(req_ok & ~req.write):
+                    with m.Switch(req.region):
+                        with m.Case(Region.STATE):
+                            m.d.comb += self.o_mem.payload.data.eq(st_rd.data)
+                        with m.Case(Region.ACC):
+                            m.d.comb += self.o_mem.payload.data.eq(acc_rd.data.as_unsigned())
+                        with m.Case(Region.PROFILE):
+                            m.d.comb += self.o_mem.payload.data.eq(prof_rd.data)
+                        with m.Case(Region.ROWPTR):
+                            m.d.comb += self.o_mem.payload.data.eq(row_rd.data)
+                        with m.Case(Region.SYNAPSE):
+                            m.d.comb += self.o_mem.payload.data.eq(syn_rd.data)
+                        with m.Case(Region.CTRL):
+                            with m.If(req.index == Ctrl.STEP.value):
+                                m.d.comb += self.o_mem.payload.data.eq(step)
+                            with m.Else():
+                                m.d.comb += self.o_mem.payload.data.eq(w_shift)
+                with m.If(self.o_mem.ready):
+                    m.next = "IDLE"
+
+            with m.State("INTEGRATE"):
+                # event source: spike queue first, then the external stream
+                m.d.comb += [sq_rd.addr.eq(sq_ptr), sq_rd.en.eq(q_adv)]
+                with m.If(q_adv):
+                    m.d.sync += q_valid.eq(~spikes_done)
+                    with m.If(~spikes_done):
+                        m.d.sync += sq_ptr.eq(sq_ptr + 1)
+                m.d.comb += [
+                    self.i_events.ready.eq(ext_ok),
+                    ext_take.eq(ext_ok & self.i_events.valid & ~ev.eos),
+                ]
+                with m.If(ext_ok & self.i_events.valid & ev.eos):
+                    m.d.sync += eos_seen.eq(1)
+                # row-pointer stage (its read port register is the prefetch buffer)
+                m.d.comb += row_rd.en.eq(advance)
+                with m.If(q_valid):
+                    m.d.comb += row_rd.addr.eq(sq_rd.data)
+                with m.Else():
+                    m.d.comb += row_rd.addr.eq(N + ev.channel)
+                with m.If(advance):
+                    m.d.sync += [
+                        nr_valid.eq(q_take | ext_take),
+                        nr_empty.eq(~q_valid & (ev.channel >= self.n_inputs)),
+                    ]
+                # walker: one synapse per clock, next row loaded on the last one
+                m.d.comb += syn_rd.addr.eq(w_addr)
+                with m.If(pop):
+                    m.d.sync += [w_addr.eq(nr.start),
+                                 w_left.eq(Mux(nr_empty, 0, nr.count))]
+                with m.Elif(issue):
+                    m.d.sync += [w_addr.eq(w_addr + 1), w_left.eq(w_left - 1)]
+                m.d.sync += s1_valid.eq(issue)
+                # synapse stage: read the accumulator word
+                m.d.comb += acc_rd.addr.eq(syn_acc_addr)
+                m.d.sync += [
+                    s2_valid.eq(s1_valid & syn_target_ok),
+                    s2_addr.eq(syn_acc_addr),
+                    s2_w.eq(syn.weight << w_shift),
+                ]
+                # accumulate stage (same-address writes of consecutive synapses reach the
+                # next read through the transparent read port)
+                m.d.comb += [
+                    acc_wr.addr.eq(s2_addr),
+                    acc_wr.data.eq(acc_rd.data + s2_w),
+                    acc_wr.en.eq(s2_valid),
+                ]
+                with m.If(integrate_done):
+                    m.d.sync += [eos_seen.eq(0), sq_ptr.eq(0), n_issue.eq(0),
+                                 inflight.eq(0), wb_n.eq(0), sq_fill.eq(0)]
+                    m.next = "UPDATE"
+
+            with m.State("UPDATE"):
+                # U0: issue neuron n_issue if the output FIFO has room for all in flight
+                m.d.comb += u_issue.eq((n_issue != N) &
+                                       (sfifo.level + inflight < self.spike_fifo_depth))
+                m.d.comb += [st_rd.addr.eq(n_issue[:NB]), acc_rd.addr.eq(u_acc_addr)]
+                with m.If(u_issue):
+                    m.d.sync += n_issue.eq(n_issue + 1)
+                m.d.sync += [u1_valid.eq(u_issue), u1_addr.eq(u_acc_addr)]
+                # U1: state and accumulator arrive; fetch the profile; clear the slot
+                m.d.comb += [
+                    prof_rd.addr.eq(spec.NeuronState(st_rd.data).profile),
+                    acc_wr.addr.eq(u1_addr), acc_wr.data.eq(0), acc_wr.en.eq(u1_valid),
+                ]
+                m.d.sync += [u2_valid.eq(u1_valid), u2_state.eq(st_rd.data),
+                             u2_acc.eq(acc_rd.data)]
+                # U2: kernel (inputs below, outside the FSM)
+                # write-back
+                m.d.sync += inflight.eq(inflight + u_issue - lif.o_valid)
+                with m.If(lif.o_valid):
+                    m.d.comb += [st_wr.addr.eq(wb_n), st_wr.data.eq(lif.o_state),
+                                 st_wr.en.eq(1)]
+                    m.d.sync += wb_n.eq(wb_n + 1)
+                    with m.If(lif.o_spike):
+                        m.d.comb += [
+                            spike_word.neuron.eq(wb_n), sfifo.w_en.eq(1),
+                            sq_wr.addr.eq(sq_fill), sq_wr.data.eq(wb_n), sq_wr.en.eq(1),
+                        ]
+                        m.d.sync += sq_fill.eq(sq_fill + 1)
+                with m.If((n_issue == N) & (inflight == 0)):
+                    m.d.comb += [spike_word.eos.eq(1), sfifo.w_en.eq(1)]
+                    with m.If(sfifo.w_rdy):
+                        m.d.sync += [step.eq(step + 1), sq_count.eq(sq_fill)]
+                        m.next = "IDLE"
+
+        m.d.comb += [
+            lif.i_valid.eq(u2_valid),
+            lif.i_state.eq(u2_state),
+            lif.i_acc.eq(u2_acc),
+            lif.i_params.eq(prof_rd.data),
+        ]
+        return m
