@@ -165,11 +165,13 @@ class DeltaEncoder(_SpikeEncoder):
         self._init_ports(channels, width)
         self.threshold = S.check_threshold(threshold, width)
         self.prev = memory.Memory(shape=unsigned(width), depth=channels, init=[])
+        # ports belong to the memory, so they are made once here: elaborate() may run twice
+        self._wr = self.prev.write_port()
+        self._rd = self.prev.read_port(domain="sync", transparent_for=(self._wr,))
 
     def _decide(self, m, decide, chan_next):
         m.submodules.prev = self.prev
-        wr = self.prev.write_port()
-        rd = self.prev.read_port(domain="sync", transparent_for=(wr,))
+        wr, rd = self._wr, self._rd
         x = self.i_value.payload
         m.d.comb += [
             rd.addr.eq(chan_next),          # next value's reference arrives with it
@@ -198,10 +200,11 @@ class PopulationEncoder(_BernoulliEncoder):
         self._init_rng(seed, rand_width, leap)
         self.centers, self.lut = S.population_table(width, fields, sigma, peak)
         self.rom = memory.Memory(shape=unsigned(width), depth=1 << width, init=self.lut)
+        self._rd = self.rom.read_port(domain="comb")
 
     def _decide(self, m, decide, chan_next):
         m.submodules.rom = self.rom
-        rd = self.rom.read_port(domain="comb")
+        rd = self._rd
         x = self.i_value.payload
         center = Array(Const(c, self.width) for c in self.centers)[self.field]
         diff = x - center
