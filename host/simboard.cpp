@@ -22,7 +22,15 @@
 //
 // Usage: simboard [--divisor D] [--port P] [--max-cycles N] [--stats]
 //                 [--idle-cycles N] [--reset-cycles N] [--vcd PATH]
-// Prints exactly one line `tcp://127.0.0.1:PORT` on stdout once listening.
+//   --divisor D       clocks per UART bit (default 16)
+//   --port P          TCP port on 127.0.0.1 (default 0: the OS picks one)
+//   --max-cycles N    stop after N clocks, never waiting for a client (tests, benchmarks)
+//   --stats           print cycles, cycles/s (wall and CPU), byte counts on stderr at exit
+//   --idle-cycles N   quiet clocks before the clock stops with nobody connected (4 Mi)
+//   --reset-cycles N  clocks with rst high at start (default 8)
+//   --vcd PATH        waveform (NF_TRACE builds only); one time unit = half a clock
+// Prints exactly one line `tcp://127.0.0.1:PORT` on stdout once listening (after reset).
+// Exit status 0 after SIGTERM/SIGINT or --max-cycles, 2 on a usage or socket error.
 
 #ifndef NF_TOP
 #define NF_TOP Vtop
@@ -86,13 +94,13 @@ constexpr size_t kTxBufferMax = 64u << 20;
     std::exit(2);
 }
 
-[[noreturn]] void usage(const char* msg) {
-    std::fprintf(stderr,
+[[noreturn]] void usage(const char* msg, int code = 2) {
+    std::fprintf(code ? stderr : stdout,
                  "simboard: %s\n"
                  "usage: simboard [--divisor D] [--port P] [--max-cycles N] [--stats]\n"
                  "                [--idle-cycles N] [--reset-cycles N] [--vcd PATH]\n",
                  msg);
-    std::exit(2);
+    std::exit(code);
 }
 
 uint64_t parse_u64(const char* opt, const char* text) {
@@ -205,7 +213,7 @@ struct Stats {
 }  // namespace
 
 int main(int argc, char** argv) {
-    uint64_t divisor = 16, port = 0, max_cycles = 0, idle_cycles = 1u << 24, reset_cycles = 8;
+    uint64_t divisor = 16, port = 0, max_cycles = 0, idle_cycles = 1u << 22, reset_cycles = 8;
     bool stats_on = false;
     const char* vcd_path = nullptr;
     for (int i = 1; i < argc; ++i) {
@@ -221,7 +229,7 @@ int main(int argc, char** argv) {
         else if (a == "--reset-cycles") reset_cycles = parse_u64("--reset-cycles", value());
         else if (a == "--stats") stats_on = true;
         else if (a == "--vcd") vcd_path = value();
-        else if (a == "-h" || a == "--help") usage("help");
+        else if (a == "-h" || a == "--help") usage("a Verilated board top level with its UART bridged to TCP", 0);
         else usage(("unknown argument " + a).c_str());
     }
     if (divisor < 2 || divisor > 0xffffffu) usage("--divisor must be in 2..16777215");
@@ -325,22 +333,10 @@ int main(int argc, char** argv) {
         quiet = 0;
     };
 
-    // Flush towards the client; recv from it; accept one when there is none.
-    auto service = [&]() {
-        if (cfd < 0) {
-            int fd = accept(lfd, nullptr, nullptr);
-            if (fd >= 0) {
-                set_nonblocking(fd);
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-                cfd = fd;
-                ++st.connections;
-                quiet = 0;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                       errno != ECONNABORTED) {
-                die("accept");
-            }
-        }
-        if (cfd < 0) return;
+    // Flush towards the client, then read from it. EOF (a half-close included) or an error
+    // ends the connection: bytes already received still go down the line (they left the
+    // host, as from a serial port's buffer), output towards a closed socket is discarded.
+    auto serve_client = [&]() {
         while (txpos < txbuf.size()) {
             ssize_t n = send(cfd, txbuf.data() + txpos, txbuf.size() - txpos,
                              MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -351,26 +347,47 @@ int main(int argc, char** argv) {
             return;
         }
         if (txpos == txbuf.size()) { txbuf.clear(); txpos = 0; }
-        // Read only while the buffer towards the design is small: back-pressure.
-        if (rxpos == rxbuf.size()) { rxbuf.clear(); rxpos = 0; }
-        else if (rxpos > kRxBufferMax) { rxbuf.erase(rxbuf.begin(), rxbuf.begin() + long(rxpos)); rxpos = 0; }
-        if (rxbuf.size() - rxpos < kRxBufferMax) {
-            uint8_t chunk[16384];
-            for (;;) {
-                ssize_t n = recv(cfd, chunk, sizeof chunk, MSG_DONTWAIT);
-                if (n > 0) {
-                    rxbuf.insert(rxbuf.end(), chunk, chunk + n);
-                    if (rxbuf.size() - rxpos >= kRxBufferMax || size_t(n) < sizeof chunk) break;
-                    continue;
-                }
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-                // EOF or error: bytes already received are still sent down the line
-                // (they left the host), but output towards a closed socket is discarded.
-                close_client();
-                break;
-            }
+        // Read only while the buffer towards the design is small: TCP back-pressure.
+        if (rxpos == rxbuf.size()) {
+            rxbuf.clear();
+            rxpos = 0;
+        } else if (rxpos > kRxBufferMax) {
+            rxbuf.erase(rxbuf.begin(), rxbuf.begin() + long(rxpos));
+            rxpos = 0;
         }
+        uint8_t chunk[16384];
+        while (rxbuf.size() - rxpos < kRxBufferMax) {
+            ssize_t n = recv(cfd, chunk, sizeof chunk, MSG_DONTWAIT);
+            if (n > 0) {
+                rxbuf.insert(rxbuf.end(), chunk, chunk + n);
+                if (size_t(n) < sizeof chunk) break;
+                continue;
+            }
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            close_client();
+            break;
+        }
+    };
+
+    // Serve the client; take the next one once there is none. One at a time: later
+    // clients wait in the listen backlog until the current one disconnects.
+    auto service = [&]() {
+        if (cfd >= 0) serve_client();
+        if (cfd >= 0) return;
+        int fd = accept(lfd, nullptr, nullptr);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED)
+                die("accept");
+            return;
+        }
+        set_nonblocking(fd);
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        cfd = fd;
+        ++st.connections;
+        quiet = 0;
+        serve_client();
     };
 
     while (!g_stop) {

@@ -72,7 +72,11 @@ class SimBoardError(RuntimeError):
 # --- build -----------------------------------------------------------------------------------
 def harness_source():
     """Text of the C++ harness shipped with this package."""
-    return _HARNESS.read_text()
+    try:
+        return _HARNESS.read_text()
+    except FileNotFoundError:
+        raise SimBoardError(f"the simulated-board harness {_HARNESS.name} is missing from this "
+                            f"installation of neurofab.host (package data)") from None
 
 
 def top_ports(verilog_text, name="top"):

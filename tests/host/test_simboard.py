@@ -250,12 +250,12 @@ endmodule
 
 
 @pytest.mark.slow
-def test_concurrent_builds_of_one_design_agree_and_framing_errors_are_reported(tmp_path):
+def test_concurrent_traced_builds_agree_framing_errors_are_reported_and_vcd_written(tmp_path):
     results, errors = [], []
 
     def build():
         try:
-            results.append(build_simboard(FRAMING_TOP, cache_dir=tmp_path))
+            results.append(build_simboard(FRAMING_TOP, trace=True, cache_dir=tmp_path))
         except Exception as exc:   # noqa: BLE001 - reported below
             errors.append(exc)
     threads = [threading.Thread(target=build) for _ in range(2)]
@@ -267,10 +267,20 @@ def test_concurrent_builds_of_one_design_agree_and_framing_errors_are_reported(t
     assert results[0] == results[1] and results[0].exists()
     entries = sorted(p.name for p in (tmp_path / "simboard").iterdir())
     assert entries == sorted([results[0].parent.name, results[0].parent.name + ".lock"])
-    with SimBoardProcess(results[0], 8, max_cycles=2000, stats=True) as board:
+    vcd = tmp_path / "board.vcd"
+    with SimBoardProcess(results[0], 8, max_cycles=2000, stats=True, vcd=vcd) as board:
         assert board.wait(30) == 0
     assert board.stats["framing_errors"] == 1
     assert "1 framing error(s) on tx" in board.stderr_text()
+    text = vcd.read_text()
+    assert "$enddefinitions" in text and " tx $end" in text
+    assert text.count("\n#") == 2 * 2000 + 1      # both edges of every clock, and time 0
+
+
+@pytest.mark.slow
+def test_vcd_needs_a_traced_build(loopback_binary, tmp_path):
+    with pytest.raises(SimBoardError, match="needs a simulator built with tracing"):
+        SimBoardProcess(loopback_binary, DEFAULT_DIVISOR, vcd=tmp_path / "x.vcd")
 
 
 @pytest.mark.slow
@@ -282,3 +292,4 @@ def test_simulation_speed():
     assert stats["bytes_in"] > 0 and stats["bytes_out"] > 0
     # CPU time: a loaded machine (parallel test runs) must not make this flaky
     assert stats["cycles_per_cpu_second"] >= MIN_CYCLES_PER_SECOND
+
