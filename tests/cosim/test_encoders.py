@@ -59,7 +59,7 @@ def test_scripts_amaranth(case):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("case", ["delta", "rate"])     # two builds keep a cold cache < 60 s
 def test_scripts_verilator(case, tmp_path):
     make, script, expected = CASES[case]()
     build = V.build(make(), name=f"enc_{case}")
