@@ -167,9 +167,14 @@ def _locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _rtlil(component, name):
-    from amaranth.back import rtlil
-    return rtlil.convert(component, name=name, emit_src=False)
+def _rtlil_to_verilog():
+    """Amaranth's RTLIL → Verilog step (the second half of ``verilog.convert``), if this
+    Amaranth version exposes it; else None (then every build converts from scratch)."""
+    try:
+        from amaranth.back.verilog import _convert_rtlil_text
+    except ImportError:     # pragma: no cover - other Amaranth versions
+        return None
+    return lambda text: _convert_rtlil_text(text, strip_internal_attrs=True)
 
 
 def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, verbose=False):
@@ -197,10 +202,15 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     vdir = root / "verilator"
     memo = None
+    convert = _rtlil_to_verilog()
     if isinstance(design, str):
         text = design
+    elif convert is None:
+        text = to_verilog(design, name=name)
     else:
-        rtlil_text = _rtlil(design, name)
+        # elaborate once (a design may not support being elaborated twice)
+        from amaranth.back import rtlil
+        rtlil_text = rtlil.convert(design, name=name, emit_src=False)
         memo_key = design_key(rtlil_text, name, trace=trace, build_args=build_args)
         memo = vdir / "rtlil-memo" / memo_key
         if memo.exists():
@@ -209,7 +219,7 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
             if done.exists():
                 return VerilatorBuild(name, final, final.name.rsplit("-", 1)[-1], trace, True,
                                       0.0, json.loads(done.read_text()))
-        text = to_verilog(design, name=name)
+        text = convert(rtlil_text)
     key = design_key(text, name, trace=trace, build_args=build_args)
     final = vdir / f"{name}-{key}"
     done = final / "neurofab-build.json"

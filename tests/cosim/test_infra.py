@@ -203,3 +203,22 @@ def test_edge_sampling_semantics(tmp_path):
     assert res.phases[0].cycles == 40 + 2
     job = json.loads((tmp_path / "job.json").read_text())
     assert job["arrays"]["a0"] == list(range(40))
+
+
+class ElaborateOnce(AddFifo):
+    """Some designs (memory ports requested in ``elaborate`` of memories made in
+    ``__init__``) break when elaborated twice: the build must elaborate once."""
+
+    def elaborate(self, platform):
+        assert not getattr(self, "_elaborated", False), "elaborated twice"
+        self._elaborated = True
+        return super().elaborate(platform)
+
+
+@pytest.mark.slow
+def test_build_elaborates_once():
+    b = V.build(ElaborateOnce(k=7), name="addfifo_once")
+    again = V.build(ElaborateOnce(k=7), name="addfifo_once")
+    assert again.cached and again.key == b.key
+    assert V.design_key(V.to_verilog(ElaborateOnce(k=7), name="addfifo_once"),
+                        "addfifo_once") == b.key
