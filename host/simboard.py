@@ -386,10 +386,19 @@ def _board_top(board, divisor):
         d = DEFAULT_DIVISOR if divisor is None else divisor
         return UartEcho(d), d
     from .. import boards
+    try:
+        boards.get_board(board)             # unknown name: the registry's error lists them
+    except KeyError as exc:
+        raise ValueError(f"{exc.args[0] if exc.args else exc} (or 'loopback', the simulated "
+                         f"UART echo)") from None
+    # Contract with the board tops: ``sim_top(name) -> (component, clocks per UART bit)``,
+    # the board's top level without PLL/IO buffers (clocked by the harness), UART on
+    # ``rx``/``tx`` ports.
     hook = getattr(boards, "sim_top", None)
     if hook is None:
-        raise ValueError(f"no simulated top level for board {board!r}: the board registry "
-                         f"provides none yet (board 'loopback', a UART echo, always exists)")
+        raise ValueError(f"no simulated top level for board {board!r} yet "
+                         f"(neurofab.boards provides no sim_top); board 'loopback', "
+                         f"a UART echo, is always there")
     top, d = hook(board)
     return top, d if divisor is None else divisor
 

@@ -15,7 +15,7 @@ import pytest
 
 from neurofab.host.simboard import (DEFAULT_DIVISOR, SimBoardError, SimBoardProcess, UartEcho,
                                     build_info, build_simboard, measure_cycles_per_second,
-                                    top_ports)
+                                    start_simulated_board, top_ports)
 
 #: The floor the speed test asserts; measured values are several times higher.
 MIN_CYCLES_PER_SECOND = 1_000_000
@@ -77,6 +77,15 @@ def test_parameters_are_validated():
         UartEcho(4, ballast=-1)
     with pytest.raises(ValueError, match="divisor"):
         SimBoardProcess("/nonexistent", 1)
+
+
+def test_board_names_and_components_are_checked_before_building():
+    with pytest.raises(ValueError, match="unknown board 'nope'.*loopback"):
+        start_simulated_board("nope")
+    echo = UartEcho(4)
+    echo._MustUse__silence = True    # refused on purpose, never elaborated
+    with pytest.raises(ValueError, match="needs its UART divisor"):
+        start_simulated_board(echo)
 
 
 def _fake_binary(tmp_path, body):
