@@ -397,7 +397,8 @@ int main(int argc, char** argv) {
             quiet >= idle_cycles) {
             pollfd p{lfd, POLLIN, 0};
             auto w0 = std::chrono::steady_clock::now();
-            int r = poll(&p, 1, -1);
+            // A timeout, so a signal landing just before poll() is still seen promptly.
+            int r = poll(&p, 1, 250);
             if (r < 0 && errno != EINTR) die("poll");
             waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
             continue;
