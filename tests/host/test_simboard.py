@@ -193,6 +193,8 @@ def test_signals_stop_the_board_with_exit_0_even_while_waiting(loopback_binary, 
     board = SimBoardProcess(loopback_binary, DEFAULT_DIVISOR, idle_cycles=0, stats=True)
     try:
         time.sleep(0.2)
+        assert echo_round_trip(board.port, b"wake up") == b"wake up"   # a client wakes it
+        time.sleep(0.2)                                                 # asleep again
         os.kill(board.pid, sig)
         assert board.wait(10) == 0
         assert board.stats["waited"] > 0
