@@ -38,7 +38,7 @@ def cmd_cosim(args, con):
         result = cosim_core(neurons=args.neurons, steps=args.steps, seed=args.seed,
                             backend=args.backend, inputs_per_step=args.inputs,
                             gap=args.gap, stall=args.stall, vcd_path=args.vcd,
-                            progress=lambda *_: bar.update(1))
+                            progress=lambda done, total: bar.update(done - bar.n))
     summary = result.summary()
     con.say(result.report())
     return summary, 0 if summary["bit_exact"] else 1
@@ -62,13 +62,14 @@ def cmd_demo(args, con):
     con.say(f"golden:    {n_spikes} spikes in {tg * 1e3:.1f} ms")
     with con.progress(args.steps, "verilator cosim") as bar:
         result = run_core_cosim(cfg, inputs, backend="verilator", seed=args.seed,
-                                progress=lambda *_: bar.update(1))
+                                progress=lambda done, total: bar.update(done - bar.n))
     cs = result.summary()
     con.say(f"verilator: bit_exact={cs['bit_exact']}  {cs['cycles']} cycles "
             f"({cs['cycles_per_step']:.0f}/step), {cs['synaptic_events']} synaptic events, "
             f"{cs['wall_s']:.1f} s")
-    png = raster(args.out, gold, title=f"neurofab demo: {cfg.n_neurons}-neuron core, "
-                 f"golden == RTL: {cs['bit_exact']}",
+    png = raster(args.out, gold, compare=result.spikes,
+                 title=f"neurofab demo: {cfg.n_neurons}-neuron core, golden == RTL: "
+                       f"{cs['bit_exact']}",
                  groups=[("exc", 0, 200), ("inh", 200, 50)])
     con.say(f"raster:    {png}")
     summary = {"golden_equals_rtl": bool(cs["bit_exact"]), "steps": args.steps,
