@@ -4,6 +4,8 @@
 The same transactions go into both models. The RTL side gets random valid gaps on
 ``i_events`` and random back-pressure on ``o_spikes`` and ``o_mem`` (seeded). Compared are
 
+* the configuration the RTL holds, read back through ``i_mem`` before step 0 (profiles, row
+  pointers, synapses, ``W_SHIFT``) against the words of ``rtl.core.memory_init``;
 * every ``o_spikes`` transaction of every step, in order (fired neurons, then ``eos``);
 * the full architectural state at every step boundary (``check_state="every"``) or after
   the last step (``"end"``): ``i``, ``v``, ``ref`` (and ``profile``) of every ``STATE`` word,
@@ -16,8 +18,9 @@ through ``i_mem`` with ``rtl.core.config_words`` before step 0, which exercises 
 path too.
 
 On a mismatch the result names the first divergence (step, block, neuron or port, field,
-expected, got) and a VCD of the failing run is written (the run is repeated with tracing up
-to the failing step). ``NEUROFAB_VCD=1`` writes waveforms of passing runs too.
+expected, got; step -1 is the configuration before step 0) and a VCD of the failing run is
+written: the run is repeated with tracing, up to the phase that showed the divergence.
+``NEUROFAB_VCD=1`` writes waveforms of passing runs too (then the first run is traced).
 """
 
 import os
@@ -82,9 +85,9 @@ def _event(channel=0, eos=0):
 @dataclass
 class Divergence:
     """The first place where RTL and golden disagree."""
-    step: int          #: timestep (0-based) whose output or end state differs
+    step: int          #: timestep (0-based) whose output or end state differs; -1: config
     block: str         #: block name ("core")
-    where: str         #: "neuron 12", "o_spikes[3]", "register STEP", "upload", ...
+    where: str         #: "neuron 12", "o_spikes[3]", "register STEP", "SYNAPSE[7]", ...
     field: str         #: "v", "acc[slot 5]", "neuron", "eos", ...
     expected: object
     got: object
@@ -209,13 +212,34 @@ def _upload_requests(cfg, n_inputs):
             for region, index, word in config_words(cfg, n_inputs=n_inputs)]
 
 
-def _build_script(cfg, inputs, *, upload, n_inputs, gap, stall, check_state, seed):
+def _config_readback(cfg, n_inputs):
+    """(requests, expected words, names) reading back the configuration memories."""
+    from neurofab.rtl.core import memory_init
+    init = memory_init(cfg, n_inputs=n_inputs)
+    items = []
+    for region in (Region.PROFILE, Region.ROWPTR, Region.SYNAPSE):
+        words = init[region][:cfg.n_synapses] if region is Region.SYNAPSE else init[region]
+        items += [(region, k, w) for k, w in enumerate(words)]
+    items.append((Region.CTRL, Ctrl.W_SHIFT.value, cfg.w_shift))
+    reqs = [_mem_request(region, k) for region, k, _ in items]
+    names = [f"{region.name}[{k}]" if region is not Region.CTRL else "register W_SHIFT"
+             for region, k, _ in items]
+    return reqs, [w for _, _, w in items], names
+
+
+def _build_script(cfg, rtl_cfg, inputs, *, upload, n_inputs, gap, stall, check_state, seed):
     n = cfg.n_neurons
     slow = 1.0 / max(0.05, 1.0 - max(gap, stall))
     phases = []
+
+    def mem_phase(reqs, label, gap_):
+        return Phase([Mem("i_mem", "o_mem", reqs, gap=gap_, stall=stall)], label,
+                     timeout=int(100 + 8 * len(reqs) * slow))
+
     if upload is not None:
-        phases.append(Phase([Mem("i_mem", "o_mem", upload, gap=gap, stall=stall)], "upload",
-                            timeout=int(100 + 8 * len(upload) * slow)))
+        phases.append(mem_phase(upload, "upload", gap))
+    config_reqs, config_words_, config_names = _config_readback(rtl_cfg, n_inputs)
+    phases.append(mem_phase(config_reqs, "config", 0.0))
     readback = _readback_requests(n)
     step_budget = int((2000 + 8 * (n + cfg.n_synapses + n_inputs)) * slow)
     for t, chans in enumerate(inputs):
@@ -224,9 +248,8 @@ def _build_script(cfg, inputs, *, upload, n_inputs, gap, stall, check_state, see
                              Get("o_spikes", last_mask=1 << _EOS_OFFSET, stall=stall)],
                             f"step {t}", timeout=step_budget))
         if check_state == "every" or t == len(inputs) - 1:
-            phases.append(Phase([Mem("i_mem", "o_mem", readback, gap=0.0, stall=stall)],
-                                f"state {t}", timeout=int(100 + 8 * len(readback) * slow)))
-    return Script(phases, seed=seed)
+            phases.append(mem_phase(readback, f"state {t}", 0.0))
+    return Script(phases, seed=seed), (config_words_, config_names)
 
 
 # --- comparison ----------------------------------------------------------------------
@@ -295,54 +318,45 @@ def _compare_state(t, cfg, gstate, words):
     return out
 
 
-def _compare(cfg, script, res, gold_spikes, gold_states, upload):
+def _compare(cfg, script, res, gold_spikes, gold_states, config):
     """(divergences, phase of the first, rtl spikes per completed step, states checked)."""
     divs, rtl_spikes, checked, first = [], [], 0, None
-    k0 = 0
-    if upload is not None:
-        ph = res.phases[0] if res.phases else None
-        if ph is None or ph.end is None:
-            return [Divergence(-1, BLOCK, "i_mem/o_mem", "upload",
-                               f"{len(upload)} responses",
-                               f"{len(ph.data[0]) if ph else 0} (hung)")], 0, [], 0
-        k0 = 1
-    for k in range(k0, len(script.phases)):
-        label = script.phases[k].label
-        kind, t = label.split()
-        t = int(t)
-        if k >= len(res.phases):
+
+    def found(k, ds):
+        nonlocal first
+        if ds and first is None:
+            first = k
+        divs.extend(ds)
+
+    for k, ph in enumerate(res.phases):
+        sph = script.phases[k]
+        kind, _, t = sph.label.partition(" ")
+        t = int(t) if t else -1
+        if ph.end is None and kind != "step":
+            found(k, [Divergence(t, BLOCK, "i_mem/o_mem", f"{kind} responses",
+                                 len(sph.ops[0].data),
+                                 f"{len(ph.data[0])} within {sph.timeout} cycles (hung)")])
             break
-        ph = res.phases[k]
-        if kind == "step":
+        if kind == "config":
+            # what the RTL holds is the configuration it was given (upload/memory init)
+            words, names = config
+            got = ph.data[0]
+            found(k, [Divergence(-1, BLOCK, names[j], "word", hex(words[j]), hex(got[j]))
+                      for j in range(len(words)) if got[j] != words[j]][:1])
+        elif kind == "step":
             got = ph.data[1] or []
             words = np.asarray(got, dtype=np.int64)
-            neurons = _extract(words, _NEURON[0], _NEURON[1])
             eos = _extract(words, _EOS_OFFSET, 1)
             if ph.end is not None:
-                rtl_spikes.append(neurons[eos == 0])
+                rtl_spikes.append(_extract(words, *_NEURON[:2])[eos == 0])
             d = _compare_spikes(t, gold_spikes[t], got,
-                                hung=script.phases[k].timeout if ph.end is None else None)
-            if d is None and ph.end is None:
-                d = Divergence(t, BLOCK, "i_events/o_spikes", "eos", "end of step",
-                               f"no end of step within {script.phases[k].timeout} cycles")
-            if d is not None:
-                first = k if not divs else first
-                divs.append(d)
-                if ph.end is None:
-                    break
-        else:
+                                hung=sph.timeout if ph.end is None else None)
+            found(k, [d] if d is not None else [])
             if ph.end is None:
-                first = k if not divs else first
-                divs.append(Divergence(t, BLOCK, "i_mem/o_mem", "state readback",
-                                       f"{len(script.phases[k].ops[0].data)} responses",
-                                       f"{len(ph.data[0])} within "
-                                       f"{script.phases[k].timeout} cycles"))
                 break
+        elif kind == "state":
             checked += 1
-            found = _compare_state(t, cfg, gold_states[t], ph.data[0])
-            if found and not divs:
-                first = k
-            divs.extend(found)
+            found(k, _compare_state(t, cfg, gold_states[t], ph.data[0]))
     return divs, first, rtl_spikes, checked
 
 
@@ -424,9 +438,9 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
 
     build_info = None
     if backend == "amaranth":
-        upload = None
-        script = _build_script(cfg, inputs, upload=None, n_inputs=rtl_cfg.n_inputs, gap=gap,
-                               stall=stall, check_state=check_state, seed=seed)
+        script, config = _build_script(cfg, rtl_cfg, inputs, upload=None,
+                                       n_inputs=rtl_cfg.n_inputs, gap=gap, stall=stall,
+                                       check_state=check_state, seed=seed)
 
         def play(script, vcd=None, progress_cb=None):
             dut = core_factory(rtl_cfg)
@@ -434,9 +448,10 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
     else:
         from .verilator import build as vbuild
         n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
-        upload = _upload_requests(rtl_cfg, n_in)
-        script = _build_script(cfg, inputs, upload=upload, n_inputs=n_in, gap=gap,
-                               stall=stall, check_state=check_state, seed=seed)
+        script, config = _build_script(cfg, rtl_cfg, inputs,
+                                       upload=_upload_requests(rtl_cfg, n_in), n_inputs=n_in,
+                                       gap=gap, stall=stall, check_state=check_state,
+                                       seed=seed)
         tmp = None
         if workdir is None:
             tmp = tempfile.TemporaryDirectory(prefix="neurofab-cosim-")
@@ -457,7 +472,7 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
     res = play(script, vcd_target if want_vcd else None, on_phase(script))
     sim_s = time.perf_counter() - t_sim
     divs, first, rtl_spikes, checked = _compare(cfg, script, res, gold_spikes, gold_states,
-                                                upload)
+                                                config)
     vcd = str(vcd_target) if want_vcd else None
     if divs and not want_vcd:
         # the same transactions again, traced, up to the phase that showed the divergence

@@ -184,3 +184,21 @@ def test_bad_arguments():
         run_core_cosim(cfg, [[]], stall=1.0)
     with pytest.raises(ValueError, match="repeats a channel"):
         run_core_cosim(cfg, [[1, 1]])
+
+
+def test_wrong_config_in_rtl_amaranth(tmp_path):
+    """The configuration the RTL holds is read back before step 0."""
+    cfg = random_config(5, n_neurons=8, n_inputs=4, max_fanout=6)
+    k = cfg.n_synapses // 2
+
+    def factory(c, **kwargs):
+        bad = CoreConfig.from_bytes(c.to_bytes())
+        bad.syn_weight[k] = bad.syn_weight[k] + (1 if bad.syn_weight[k] < 0 else -1)
+        return NeuronCore(bad, **kwargs)
+
+    res = run_core_cosim(cfg, random_inputs(5, 4, 3), backend="amaranth", core_factory=factory,
+                         vcd_path=tmp_path / "cfg.vcd")
+    assert not res.bit_exact
+    d = res.first_divergence
+    assert (d.step, d.where, d.field) == (-1, f"SYNAPSE[{k}]", "word")
+    assert (tmp_path / "cfg.vcd").exists()
