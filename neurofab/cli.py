@@ -110,7 +110,7 @@ def build_parser():
     p = verb("demo", cmd_demo, "compile an example network, run golden and RTL, plot")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default="demo_raster.png", help="raster plot PNG path")
+    p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
 
     p = verb("bench", cmd_bench, "print performance figures")
     p.add_argument("--quick", action="store_true", help="smaller workloads")

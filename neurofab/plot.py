@@ -1,5 +1,7 @@
 """Raster plots of per-step spike arrays (matplotlib, no display needed)."""
 
+from pathlib import Path
+
 import numpy as np
 
 __all__ = ["raster"]
@@ -35,6 +37,7 @@ def raster(path, spikes, *, title="", compare=None, groups=()):
     ax.set_xlim(-1, len(spikes))
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
