@@ -83,7 +83,16 @@ def bench_golden(say, quick):
             "golden_vs_loop_ratio": round(g_rate / l_rate, 1)}
 
 
-SECTIONS = [("golden", bench_golden)]
+def bench_simboard(say, quick):
+    from .host.simboard import measure_cycles_per_second
+    stats = measure_cycles_per_second(cycles=5_000_000 if quick else 20_000_000, details=True)
+    wall, cpu = stats["cycles_per_second"], stats["cycles_per_cpu_second"]
+    say(f"simulated board (Verilator, UART traffic both ways): {wall / 1e6:.2f} M cycles/s "
+        f"wall clock, {cpu / 1e6:.2f} M cycles per CPU second")
+    return {"simboard_cycles_per_s": round(wall), "simboard_cycles_per_cpu_s": round(cpu)}
+
+
+SECTIONS = [("golden", bench_golden), ("simulated board", bench_simboard)]
 
 
 def run_all(say=print, quick=False):
