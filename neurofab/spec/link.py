@@ -1,3 +1,284 @@
-"""Host-link formats (framing, CRC, opcodes). Filled by the host-link work."""
+"""Host-link formats: UART, framing (COBS + CRC-16), opcodes, payloads, limits.
 
-__all__ = []
+``docs/protocol.md`` is the prose twin of this module: byte tables, examples with hex
+dumps and the rules (flow control, retransmission) that numbers cannot say. The host
+codec (``neurofab.host.codec``), the golden framing models (``neurofab.golden.link``)
+and the link gateware (``neurofab.rtl.link``) all take their numbers from here.
+
+Every multi-byte field on the wire is little endian, except the CRC, which is sent most
+significant byte first (so that the CRC over a whole frame body is 0, see ``CRC16_RESIDUE``).
+Fixed-size payload layouts below are ``StructLayout`` s of whole-byte fields; the first
+field is the least significant, so ``layout.const(...).as_value().value.to_bytes(n, "little")``
+is the wire form (``neurofab.host.codec.pack_struct`` does exactly that).
+"""
+
+from amaranth import unsigned
+from amaranth.lib import data, enum
+
+from .core import (
+    Region, NeuronState, Profile, RowPtr, Synapse, ACC_WIDTH, STEP_WIDTH,
+    NEURON_ADDR_WIDTH, CHANNEL_WIDTH, MEM_INDEX_WIDTH, DELAY_SLOTS,
+)
+
+__all__ = [
+    # physical layer
+    "DEFAULT_BAUD", "UART_DATA_BITS", "UART_MIN_DIVISOR", "UART_MAX_BAUD_ERROR", "uart_divisor",
+    # framing
+    "FRAME_DELIMITER", "COBS_MAX_BLOCK", "cobs_max_encoded",
+    "CRC16_NAME", "CRC16_POLY", "CRC16_INIT", "CRC16_REFIN", "CRC16_REFOUT", "CRC16_XOROUT",
+    "CRC16_CHECK", "CRC16_RESIDUE", "CRC_BYTES",
+    "HEADER_BYTES", "MIN_BODY", "MAX_BODY", "MAX_PAYLOAD", "MAX_ENCODED",
+    "FrameStatus", "FrameByte", "DecodedByte", "CrcByte",
+    # protocol
+    "PROTOCOL_VERSION", "REPLY_FLAG", "NAK_OPCODE", "Opcode", "Nak", "Counter",
+    "reply_opcode",
+    "MemHeader", "RunRequest", "NakPayload", "IdentifyReply", "StatusReply", "EventsHeader",
+    "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
+    "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
+    "DEFAULT_TIMEOUT", "DEFAULT_RETRIES",
+]
+
+
+def _bytes(width):
+    return (width + 7) // 8
+
+
+# --- physical layer: UART ----------------------------------------------------------
+#: Link rate every board supports unless its registry entry says otherwise (8N1).
+DEFAULT_BAUD = 3_000_000
+UART_DATA_BITS = 8
+#: Smallest clock divisor (clocks per bit) the UART gateware accepts: below it the
+#: mid-bit sampling and the half-bit glitch filter have no room.
+UART_MIN_DIVISOR = 4
+#: Largest relative error between ``clk_hz / divisor`` and the nominal baud rate that
+#: :func:`uart_divisor` accepts. The receiver itself tolerates a ±2 % mismatch.
+UART_MAX_BAUD_ERROR = 0.02
+
+
+def uart_divisor(clk_hz, baud):
+    """Clocks per bit, ``round(clk_hz / baud)``, validated.
+
+    Raises ``ValueError`` if the divisor is below ``UART_MIN_DIVISOR`` or the achieved rate
+    is off by more than ``UART_MAX_BAUD_ERROR``.
+    """
+    if clk_hz <= 0 or baud <= 0:
+        raise ValueError(f"clk_hz = {clk_hz} and baud = {baud} must both be positive")
+    divisor = round(clk_hz / baud)
+    if divisor < UART_MIN_DIVISOR:
+        raise ValueError(f"divisor round({clk_hz} / {baud}) = {divisor} is below the minimum "
+                         f"{UART_MIN_DIVISOR}: lower the baud rate or raise the clock")
+    error = abs(clk_hz / divisor - baud) / baud
+    if error > UART_MAX_BAUD_ERROR:
+        raise ValueError(f"{clk_hz} Hz / {divisor} = {clk_hz / divisor:.0f} baud is "
+                         f"{100 * error:.2f} % off {baud} baud (limit "
+                         f"{100 * UART_MAX_BAUD_ERROR:.0f} %): pick another clock or baud")
+    return divisor
+
+
+# --- framing: COBS -----------------------------------------------------------------
+#: Frames are COBS-encoded and each is followed by one delimiter byte.
+FRAME_DELIMITER = 0x00
+#: Longest run of non-zero bytes one COBS block carries (code byte 0xFF).
+COBS_MAX_BLOCK = 254
+
+
+def cobs_max_encoded(n):
+    """Largest COBS encoding (without delimiter) of an ``n``-byte frame."""
+    return n + max(1, -(-n // COBS_MAX_BLOCK))
+
+
+# --- framing: CRC ------------------------------------------------------------------
+#: CRC-16/CCITT-FALSE (the reveng catalogue calls it CRC-16/IBM-3740).
+CRC16_NAME = "CRC-16/CCITT-FALSE"
+CRC16_POLY = 0x1021          #: x^16 + x^12 + x^5 + 1
+CRC16_INIT = 0xFFFF
+CRC16_REFIN = False
+CRC16_REFOUT = False
+CRC16_XOROUT = 0x0000
+CRC16_CHECK = 0x29B1         #: CRC of the nine ASCII bytes "123456789"
+#: CRC over a whole body whose last two bytes are its CRC (big-endian).
+CRC16_RESIDUE = 0x0000
+CRC_BYTES = 2
+
+# --- frame geometry ----------------------------------------------------------------
+#: opcode (u8) and sequence number (u8)
+HEADER_BYTES = 2
+MIN_BODY = HEADER_BYTES + CRC_BYTES
+#: Longest frame body (opcode + seq + payload + CRC) either side ever sends or accepts.
+#: Boards announce their own (possibly smaller) payload limit in IDENTIFY.
+MAX_BODY = 512
+MAX_PAYLOAD = MAX_BODY - MIN_BODY
+#: Longest frame on the wire, delimiter included.
+MAX_ENCODED = cobs_max_encoded(MAX_BODY) + 1
+
+
+class FrameStatus(enum.Enum, shape=2):
+    """Outcome of a received frame, reported by the COBS decoder's end token."""
+    OK = 0          #: well-formed COBS (CRC is checked by the next stage)
+    COBS = 1        #: malformed: the delimiter arrived inside a COBS block
+    OVERSIZE = 2    #: more decoded bytes than the decoder's ``max_frame``
+
+
+#: COBS encoder input: one frame byte, ``last`` on the frame's final byte.
+FrameByte = data.StructLayout({
+    "data": unsigned(8),
+    "last": unsigned(1),
+})
+
+#: COBS decoder output: a decoded byte (``end = 0``), or the end of a frame (``end = 1``,
+#: ``data = 0``) with its ``status``. Empty frames (two delimiters in a row) produce nothing.
+DecodedByte = data.StructLayout({
+    "data": unsigned(8),
+    "end": unsigned(1),
+    "status": FrameStatus,
+})
+
+#: CRC input: one byte; ``first`` restarts the CRC from ``CRC16_INIT`` before this byte.
+CrcByte = data.StructLayout({
+    "data": unsigned(8),
+    "first": unsigned(1),
+})
+
+# --- protocol ----------------------------------------------------------------------
+PROTOCOL_VERSION = 1
+#: A successful reply's opcode is the command's opcode with this bit set.
+REPLY_FLAG = 0x80
+#: Opcode of a negative reply; its payload is ``NakPayload``.
+NAK_OPCODE = 0xFF
+
+
+class Opcode(enum.Enum, shape=8):
+    """Command opcodes (host → board). Replies: ``reply_opcode(cmd)`` or ``NAK_OPCODE``."""
+    IDENTIFY = 0x01       #: → ``IdentifyReply``
+    STATUS = 0x02         #: → ``StatusReply``
+    CLEAR_STATUS = 0x03   #: zero all counters → empty ACK
+    RESET = 0x04          #: stop, clear dynamic state and event buffers → empty ACK
+    ECHO = 0x05           #: → the same payload (link test)
+    WRITE_MEM = 0x10      #: ``MemHeader`` + words → empty ACK
+    READ_MEM = 0x11       #: ``MemHeader`` → words
+    INJECT = 0x20         #: event records → empty ACK
+    RUN = 0x21            #: ``RunRequest`` → empty ACK (steps are queued)
+    READ_EVENTS = 0x22    #: → ``EventsHeader`` + event records
+
+
+def reply_opcode(opcode):
+    """Opcode of the successful reply (ACK / DATA) to command ``opcode``."""
+    return Opcode(opcode).value | REPLY_FLAG
+
+
+class Nak(enum.Enum, shape=8):
+    """NAK reason codes (first payload byte of a NAK)."""
+    CRC = 0x01             #: frame CRC mismatch (counter ``CRC_ERRORS``)
+    FRAMING = 0x02         #: malformed COBS or body shorter than ``MIN_BODY`` (``FRAMING_ERRORS``)
+    OVERSIZE = 0x03        #: body longer than ``MAX_BODY`` (``OVERSIZE_FRAMES``)
+    UNKNOWN_OPCODE = 0x04  #: CRC good, opcode not a command (``UNKNOWN_OPCODES``)
+    BAD_LENGTH = 0x05      #: payload length wrong for the command or over ``max_payload``
+    BAD_REGION = 0x06      #: region byte is not a ``Region``
+    BAD_RANGE = 0x07       #: ``start + count`` beyond the region's depth on this board
+    BAD_ARG = 0x08         #: a field out of range (channel >= n_inputs, steps overflow)
+    BUSY = 0x09            #: WRITE_MEM / READ_MEM while steps are running
+    NO_SPACE = 0x0A        #: INJECT does not fit the input buffer (``EVENT_OVERFLOWS``)
+
+
+class Counter(enum.Enum, shape=4):
+    """Link status counters (u32 each, wrap modulo 2**32), in ``StatusReply`` order."""
+    FRAMES_OK = 0          #: frames that passed COBS, length and CRC checks
+    CRC_ERRORS = 1
+    FRAMING_ERRORS = 2     #: malformed COBS and runt frames (body < MIN_BODY)
+    OVERSIZE_FRAMES = 3
+    UNKNOWN_OPCODES = 4
+    NAKS_SENT = 5          #: every NAK, whatever the reason
+    EVENT_OVERFLOWS = 6    #: INJECT commands refused with NAK NO_SPACE
+    UART_ERRORS = 7        #: bytes with a bad stop bit (UART framing errors)
+    RX_OVERRUNS = 8        #: received bytes dropped because the receive path was full
+
+
+# --- payload layouts (all fields whole bytes, little endian) -----------------------
+#: WRITE_MEM / READ_MEM header: ``region`` is a ``Region`` value in a whole byte, ``start``
+#: a word index (u32 on the wire, the core uses ``MEM_INDEX_WIDTH`` bits of it).
+MemHeader = data.StructLayout({
+    "region": unsigned(8),
+    "start": unsigned(32),
+    "count": unsigned(16),
+})
+assert MEM_INDEX_WIDTH <= 32
+
+RunRequest = data.StructLayout({
+    "steps": unsigned(32),
+})
+
+NakPayload = data.StructLayout({
+    "reason": Nak,
+    "opcode": unsigned(8),     #: opcode byte of the refused frame as received (0 if none)
+})
+
+IdentifyReply = data.StructLayout({
+    "protocol": unsigned(16),      #: ``PROTOCOL_VERSION``
+    "board": unsigned(16),         #: board id from the board registry (0 = simulated)
+    "build": unsigned(64),         #: first 8 bytes of the gateware build hash, little endian
+    "clk_hz": unsigned(32),        #: core clock frequency
+    "max_payload": unsigned(16),   #: longest payload the board accepts and sends (<= MAX_PAYLOAD)
+    "n_cores": unsigned(8),
+    "n_profiles": unsigned(8),
+    "n_neurons": unsigned(32),     #: neurons per core (depth of region STATE)
+    "n_inputs": unsigned(32),      #: input channels (ROWPTR depth = n_neurons + n_inputs)
+    "n_synapses": unsigned(32),    #: depth of region SYNAPSE
+    "in_depth": unsigned(32),      #: input event buffer, entries (events + step ends)
+    "out_depth": unsigned(32),     #: output event buffer, entries (spikes + step ends)
+})
+
+StatusReply = data.StructLayout(
+    {c.name.lower(): unsigned(32) for c in Counter} | {
+        "steps_pending": unsigned(32),   #: steps queued by RUN and not finished yet
+        "in_level": unsigned(32),        #: entries in the input event buffer
+        "out_level": unsigned(32),       #: entries in the output event buffer
+    })
+
+#: READ_EVENTS reply header, sampled in one clock cycle after the returned entries left
+#: the output buffer; event records follow.
+EventsHeader = data.StructLayout({
+    "steps_pending": unsigned(32),
+    "remaining": unsigned(32),       #: output buffer entries still to read
+})
+
+# --- event records (INJECT payload, READ_EVENTS reply after the header) ------------
+#: A record is a u16 header (bits 0..14: count, bit 15: END) then ``count`` indices
+#: (channels for INJECT, neurons for READ_EVENTS), each in ``EVENT_INDEX_BYTES``
+#: little-endian bytes. END closes the step; a record without END continues.
+RECORD_HEADER_BYTES = 2
+EVENT_INDEX_BYTES = _bytes(max(CHANNEL_WIDTH, NEURON_ADDR_WIDTH))
+RECORD_END = 0x8000
+RECORD_COUNT_MAX = RECORD_END - 1
+
+# --- memory words --------------------------------------------------------------------
+#: Width of one word of each region as carried by WRITE_MEM / READ_MEM.
+REGION_WORD_WIDTH = {
+    Region.STATE: NeuronState.size,
+    Region.ACC: ACC_WIDTH,
+    Region.PROFILE: Profile.size,
+    Region.ROWPTR: RowPtr.size,
+    Region.SYNAPSE: Synapse.size,
+    Region.CTRL: STEP_WIDTH,          # widest control register
+}
+#: Bytes per word on the wire: ``ceil(width / 8)``, little endian, unused high bits zero.
+REGION_WORD_BYTES = {r: _bytes(w) for r, w in REGION_WORD_WIDTH.items()}
+#: Struct layout of a region's word (``None``: a plain integer, signed for ACC).
+REGION_LAYOUT = {
+    Region.STATE: NeuronState, Region.ACC: None, Region.PROFILE: Profile,
+    Region.ROWPTR: RowPtr, Region.SYNAPSE: Synapse, Region.CTRL: None,
+}
+assert set(REGION_WORD_WIDTH) == set(Region)
+assert DELAY_SLOTS >= 1
+
+
+def region_word_bytes(region):
+    """Bytes of one word of ``region`` (a ``Region`` or its value) on the wire."""
+    return REGION_WORD_BYTES[Region(region)]
+
+
+# --- host behaviour ------------------------------------------------------------------
+#: Default time a host waits for a reply before retransmitting (seconds), on top of the
+#: frame transfer times at the link baud rate.
+DEFAULT_TIMEOUT = 0.5
+#: Retransmissions before a host gives up on a command.
+DEFAULT_RETRIES = 3

@@ -1,0 +1,89 @@
+"""Streaming CRC-16, one byte per clock, bit-true with ``neurofab.golden.link.crc``."""
+
+from amaranth import *
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from neurofab import spec
+from ._util import checked_init
+from neurofab.golden.link.crc import CRC16, CrcParams
+
+__all__ = ["Crc16"]
+
+
+class Crc16(wiring.Component):
+    """CRC-16 over a byte stream, one byte per clock cycle.
+
+    The register is kept in unreflected (MSB-first) form and updated by an unrolled
+    8-step XOR network; a ``refin`` model feeds each byte bit-reversed, ``refout`` and
+    ``xorout`` are applied on the output only (the Rocksoft model, exactly as the golden
+    ``crc16_raw`` / ``crc16_output``).
+
+    Parameters
+    ----------
+    params : golden.link.crc.CrcParams
+        CRC model; default the link's CRC-16/CCITT-FALSE (``spec.CRC16_*``).
+
+    Attributes
+    ----------
+    i_stream : In(stream.Signature(spec.CrcByte))
+        Bytes to include. ``first`` restarts from ``init`` before the byte. Always ready:
+        ``ready`` is driven high, so the CRC can tap a stream by copying its transfers.
+    o_crc : Out(16)
+        CRC of the bytes since the last ``first`` (``init`` transformed if none yet),
+        updated the cycle after each transfer.
+    o_residue : Out(1)
+        ``o_crc`` equals the model's residue: the bytes so far are a body followed by its
+        correct CRC (for the link: ``o_crc == 0``).
+    """
+
+    @checked_init
+    def __init__(self, params=CRC16):
+        if not isinstance(params, CrcParams):
+            raise TypeError(f"params must be a CrcParams, not {params!r}")
+        self.params = params
+        super().__init__({
+            "i_stream": In(stream.Signature(spec.CrcByte)),
+            "o_crc": Out(16),
+            "o_residue": Out(1),
+        })
+
+    def next_raw(self, raw, byte):
+        """Expression of the raw register after shifting ``byte`` (MSB first) into ``raw``.
+
+        The 8 shift steps are solved in Python first: each next-state bit is a flat XOR of
+        some register and data bits (a CRC is linear over GF(2)).
+        """
+        bits = [{("r", k)} for k in range(16)]
+        for k in reversed(range(8)):
+            feedback = bits[15] ^ {("d", k)}
+            bits = [set()] + bits[:15]
+            for j in range(16):
+                if self.params.poly >> j & 1:
+                    bits[j] = bits[j] ^ feedback
+        src = {"r": raw, "d": byte}
+        terms = []
+        for j in range(16):
+            term = C(0, 1)
+            for name, k in sorted(bits[j]):
+                term = term ^ src[name][k]
+            terms.append(term)
+        return Cat(*terms)
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        raw = Signal(16, init=p.init)
+        byte = self.i_stream.p.data
+        if p.refin:
+            byte = byte[::-1]
+        start = Mux(self.i_stream.p.first, p.init, raw)
+        m.d.comb += self.i_stream.ready.eq(1)
+        with m.If(self.i_stream.valid):
+            m.d.sync += raw.eq(self.next_raw(start, byte))
+        out = raw[::-1] if p.refout else raw
+        m.d.comb += [
+            self.o_crc.eq(out ^ p.xorout),
+            self.o_residue.eq(self.o_crc == p.residue),
+        ]
+        return m
