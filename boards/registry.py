@@ -195,7 +195,7 @@ BOARDS = {b.name: b for b in (
     Board(
         name="tang-nano-9k", description="Sipeed Tang Nano 9K (GW1NR-9)",
         platform=TangNano9kHimbaechelPlatform, family="gowin", device="GW1NR-9C",
-        package="QN88P", clock_resource="clk27", f_osc=27e6, f_core=54e6, f_goal=50e6,
+        package="QN88P", clock_resource="clk27", f_osc=27e6, f_core=72e6, f_goal=50e6,
         uart_resource="uart", uart_baud=3_000_000, uart_bridge="Bouffalo BL702",
         lut_total=8640, ff_total=6480, dsp_total=20,
         bram_count=26, bram_bits=18432, spram_count=0, spram_bits=0,

@@ -77,6 +77,7 @@ def test_ecp5_limits():
 # (f_in, f_out) -> (IDIV_SEL, FBDIV_SEL, ODIV_SEL) as printed by apycula's `gowin_pll`
 GOWINPLL = {
     (27, 54): (0, 1, 8),
+    (27, 72): (2, 7, 8),
     (27, 108): (0, 3, 4),
 }
 
