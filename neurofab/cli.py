@@ -32,8 +32,18 @@ class Console:
 # --- verbs ---------------------------------------------------------------------------
 def cmd_cosim(args, con):
     from neurofab.cosim.harness import cosim_core
+    from neurofab.cosim.blocks import BLOCKS, cosim_block
+    if args.block != "core" and args.block not in BLOCKS:
+        raise ValueError(f"--block {args.block}: unknown block (available: core, "
+                         f"{', '.join(BLOCKS)})")
     if args.block != "core":
-        raise ValueError(f"--block {args.block}: unknown block (available: core)")
+        with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
+            result = cosim_block(args.block, backend=args.backend, seed=args.seed,
+                                 steps=args.steps, gap=args.gap, stall=args.stall,
+                                 vcd_path=args.vcd,
+                                 progress=lambda done, total: bar.update(done - bar.n))
+        con.say(result.report())
+        return result.summary(), 0 if result.bit_exact else 1
     with con.progress(args.steps, f"cosim core/{args.backend}") as bar:
         result = cosim_core(neurons=args.neurons, steps=args.steps, seed=args.seed,
                             backend=args.backend, inputs_per_step=args.inputs,

@@ -6,6 +6,7 @@ from .sobol import sobol_sequence, vdc_sequence                                 
 from .sng import comparator_sng, source_bank, sng_bank                           # noqa: F401
 from .arith import sc_and, sc_or, sc_xnor, sc_mux, sc_cordiv, sc_tanh            # noqa: F401
 from .decode import sc_count, count_width, unipolar, bipolar                     # noqa: F401
-from .spike import (RateEncoder, LatencyEncoder, DeltaEncoder, PopulationEncoder,  # noqa: F401
+from .spike import (ENCODERS, RateEncoder, LatencyEncoder, DeltaEncoder,  # noqa: F401
+                    PopulationEncoder,
                     rate_encode, latency_encode, delta_encode, population_encode,
                     to_transactions)

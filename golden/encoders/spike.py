@@ -29,8 +29,8 @@ from neurofab import spec
 from neurofab.spec import encoders as S
 from .lfsr import lfsr_advance, lfsr_sequence
 
-__all__ = ["RateEncoder", "LatencyEncoder", "DeltaEncoder", "PopulationEncoder",
-           "rate_encode", "latency_encode", "delta_encode", "population_encode",
+__all__ = ["ENCODERS", "RateEncoder", "LatencyEncoder", "DeltaEncoder",
+           "PopulationEncoder", "rate_encode", "latency_encode", "delta_encode", "population_encode",
            "to_transactions"]
 
 
@@ -151,8 +151,8 @@ class PopulationEncoder(_Bernoulli):
     """Gaussian receptive fields, ``fields`` neurons per channel, Bernoulli spikes.
     State: ``lfsr``, ``step``. Tables: ``centers``, ``lut``."""
 
-    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=8, sigma=None, peak=None,
-                 seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
+    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=S.POP_DEFAULT_FIELDS,
+                 sigma=None, peak=None, seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
         self.fields = S.check_fields(fields)
         S.check_enc_width(width, S.POP_MAX_WIDTH)
         super().__init__(channels, width, seed, rand_width, leap)
@@ -185,3 +185,8 @@ def delta_encode(values, **kw):
 def population_encode(values, **kw):
     values = np.asarray(values)
     return PopulationEncoder(values.shape[-1], **kw).run(values)
+
+
+#: ``spec.ENCODER_KINDS`` name -> class
+ENCODERS = {"rate": RateEncoder, "latency": LatencyEncoder, "delta": DeltaEncoder,
+            "population": PopulationEncoder}

@@ -31,7 +31,9 @@ __all__ = [
     "ENC_MIN_WIDTH", "ENC_MAX_WIDTH", "ENC_DEFAULT_WIDTH", "ENC_DEFAULT_RAND_WIDTH",
     "check_channels", "check_rand_width", "check_enc_width", "check_fields",
     "DELTA_ON", "DELTA_OFF", "delta_channel",
-    "POP_MIN_FIELDS", "POP_MAX_FIELDS", "POP_MAX_WIDTH", "population_table",
+    "POP_MIN_FIELDS", "POP_MAX_FIELDS", "POP_DEFAULT_FIELDS", "POP_MAX_WIDTH",
+    "population_table", "ENCODER_KINDS", "check_encoder_kind", "encoder_fanout",
+    "encoder_channels",
     "LATENCY_MAX_WINDOW", "check_window", "latency_of", "check_threshold",
 ]
 
@@ -510,6 +512,7 @@ def delta_channel(channel, polarity):
 
 POP_MIN_FIELDS = 2
 POP_MAX_FIELDS = 64
+POP_DEFAULT_FIELDS = 8
 #: The receptive-field table has ``2**width`` entries (a ROM in the RTL): keep it small.
 POP_MAX_WIDTH = 12
 
@@ -540,3 +543,36 @@ def population_table(width, fields, sigma=None, peak=None):
     d = np.arange(top + 1, dtype=np.float64)
     lut = np.floor(peak * np.exp(-d * d / (2.0 * sigma * sigma)) + 0.5).astype(np.int64)
     return tuple(centers), tuple(int(x) for x in lut)
+
+
+#: Spike encoders by name (``rtl.encoders.ENCODERS`` / ``golden.encoders.ENCODERS`` map
+#: them to classes).
+ENCODER_KINDS = ("rate", "latency", "delta", "population")
+
+
+def check_encoder_kind(kind):
+    if kind not in ENCODER_KINDS:
+        raise ValueError(f"encoder = {kind!r} is not one of {ENCODER_KINDS}")
+    return kind
+
+
+def encoder_fanout(kind, fields=POP_DEFAULT_FIELDS):
+    """Core channels one input channel of encoder ``kind`` drives: 2 for delta (ON, OFF),
+    ``fields`` for population, else 1."""
+    check_encoder_kind(kind)
+    if kind == "delta":
+        return 2
+    if kind == "population":
+        return check_fields(fields)
+    return 1
+
+
+def encoder_channels(kind, n_inputs, fields=POP_DEFAULT_FIELDS):
+    """Input channels of an encoder of ``kind`` that fill ``n_inputs`` core channels: the
+    default ``channels`` of an encoder in front of a core (``EncodedCore``)."""
+    per = encoder_fanout(kind, fields)
+    channels = n_inputs // per
+    if channels < 1:
+        raise ValueError(f"a {kind} encoder needs {per} core input channels per value, the "
+                         f"core has n_inputs = {n_inputs}")
+    return channels

@@ -10,3 +10,4 @@ from .sng import ComparatorSng, SngBank                                         
 from .arith import ScAnd, ScOr, ScXnor, ScMux, ScCordiv, ScTanh                  # noqa: F401
 from .decode import ScCounter                                                    # noqa: F401
 from .spike import RateEncoder, LatencyEncoder, DeltaEncoder, PopulationEncoder  # noqa: F401
+from .spike import ENCODERS                                                      # noqa: F401

@@ -25,7 +25,8 @@ from neurofab import spec
 from neurofab.spec import encoders as S
 from ._util import checked_init, lfsr_next
 
-__all__ = ["RateEncoder", "LatencyEncoder", "DeltaEncoder", "PopulationEncoder"]
+__all__ = ["ENCODERS", "RateEncoder", "LatencyEncoder", "DeltaEncoder",
+           "PopulationEncoder"]
 
 
 class _SpikeEncoder(wiring.Component):
@@ -192,8 +193,8 @@ class PopulationEncoder(_BernoulliEncoder):
     ``2**width`` entries (``width <= spec.POP_MAX_WIDTH``). State: ``lfsr``."""
 
     @checked_init
-    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=8, sigma=None,
-                 peak=None, seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
+    def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=S.POP_DEFAULT_FIELDS,
+                 sigma=None, peak=None, seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
         self.fields = S.check_fields(fields)
         self.out_per_channel = fields
         self._init_ports(channels, width, S.POP_MAX_WIDTH)
@@ -211,3 +212,8 @@ class PopulationEncoder(_BernoulliEncoder):
         m.d.comb += rd.addr.eq(Mux(diff < 0, -diff, diff)[:self.width])
         r = self._draw(m, decide)
         return r < rd.data, self.channel * self.fields + self.field
+
+
+#: ``spec.ENCODER_KINDS`` name -> class
+ENCODERS = {"rate": RateEncoder, "latency": LatencyEncoder, "delta": DeltaEncoder,
+            "population": PopulationEncoder}
