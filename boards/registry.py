@@ -181,13 +181,15 @@ BOARDS = {b.name: b for b in (
         clock_resource="clk12", f_osc=12e6, f_core=30e6, f_goal=30e6,
         uart_resource="uart", uart_baud=3_000_000, uart_bridge="FTDI FT2232H",
         n_neurons=256, n_inputs=256, syn_capacity=32768, syn_memory="spram",
-        programmers=(("iceprog", "-S"), ("openFPGALoader", "-b", "icebreaker")), bitstream_ext="bin",
+        programmers=(("iceprog", "-S"), ("openFPGALoader", "-b", "icebreaker")),
+        bitstream_ext="bin",
     ),
     # ECP5: the core's integrate pipeline (block-RAM read → address/bypass/add → block-RAM
     # in one clock) sets fmax, and deeper memories add output multiplexers to it: measured
     # 72 / 62 / 49 / 36 MHz for 256 / 512 / 1024 / 2048 neurons (inputs = neurons,
-    # 16 synapses per neuron; an earlier core revision, the current one 60 MHz at 1024). 45 MHz with 1024 neurons is the plan with margin until the
-    # core registers its memory outputs; then 90 MHz (PLL 25 → 90, 30 clocks per UART bit).
+    # 16 synapses per neuron; an earlier core revision, the current one 60 MHz at 1024).
+    # 45 MHz with 1024 neurons is the plan with margin until the core registers its memory
+    # outputs; then 90 MHz (PLL 25 → 90, 30 clocks per UART bit).
     _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
