@@ -44,7 +44,8 @@ from .clocks import MHZ, ClockGen
 from .registry import get_board
 
 __all__ = [
-    "BuildError", "TimingError", "ResourceError", "SpramNotInferred", "ToolNotFound", "ProgrammerNotFound",
+    "BuildError", "TimingError", "ResourceError", "SpramNotInferred", "ToolNotFound",
+    "ProgrammerNotFound",
     "Resource", "ClockReport", "BuildReport",
     "build", "program", "standin_top", "StandInTop", "tool_environment", "tool_versions",
 ]

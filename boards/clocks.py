@@ -9,10 +9,11 @@ output frequency the PLL can't handle, or a result farther than ``tolerance`` fr
 request, is a ``ValueError`` naming the limit.
 
 ``ClockGen`` turns a plan into hardware: the family's PLL primitive driving the ``sync``
-domain (defined by the top level), held in reset (through ``amaranth.lib.cdc.ResetSynchronizer``) until the PLL has
-locked and while the optional external reset is high. ``ClockGen(..., sim=True)`` has no
-PLL: the ``sync`` clock is the simulation clock (Amaranth simulator or Verilator), so the
-simulated board runs the same top level.
+domain (defined by the top level), held in reset (through
+``amaranth.lib.cdc.ResetSynchronizer``) until the PLL has locked and while the optional
+external reset is high. ``ClockGen(..., sim=True)`` has no PLL: the ``sync`` clock is the
+simulation clock (Amaranth simulator or Verilator), so the simulated board runs the same
+top level.
 """
 
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class PllPlan:
 
 @dataclass(frozen=True)
 class Ice40PllPlan(PllPlan):
-    """``SB_PLL40_*`` setting (simple feedback): ``f_out = f_in * (divf+1) / ((divr+1) * 2**divq)``."""
+    """``SB_PLL40_*`` setting (simple feedback):
+    ``f_out = f_in * (divf+1) / ((divr+1) * 2**divq)``."""
     divr: int = 0
     divf: int = 0
     divq: int = 0
