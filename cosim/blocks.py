@@ -45,7 +45,7 @@ from .harness import Divergence
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
 __all__ = ["BLOCKS", "BlockCase", "Step", "StateRead", "Probed", "BlockCosimResult",
-           "run_case", "cosim_block", "make_case", "default_vcd_path"]
+           "run_case", "cosim_block", "make_case", "encoded_core_case", "default_vcd_path"]
 
 
 # ======================================================================================
@@ -555,15 +555,57 @@ def _encoder_state(kind, g):
     return {"field": 0, "lfsr": g.lfsr}
 
 
-def _encoded_core(rng, steps, **p):
-    """``rtl.encoded_core.EncodedCore`` (encoder -> neuron core) against
-    ``golden.encoded_core``: spikes of every step, the core's full state through ``i_mem``
-    (as the core harness reads it) and the encoder's state through the probe."""
-    from neurofab.config import random_config
+def encoded_core_case(cfg, values, encoder="rate", *, syn_capacity=None, params=None,
+                      **encoder_args):
+    """The :class:`BlockCase` of an ``rtl.encoded_core.EncodedCore`` running ``cfg`` on
+    ``values`` (shape ``(steps, channels)``) against ``golden.encoded_core``: the spikes of
+    every step, the core's full state through ``i_mem`` (as the core harness reads it) and
+    the encoder's state through the probe. On Verilator the core is built with empty
+    memories of ``syn_capacity`` synapses (default: the next power of two) and ``cfg`` is
+    uploaded through ``i_mem`` first."""
     from neurofab.golden.encoded_core import GoldenEncodedCore
     from neurofab.rtl.encoded_core import EncodedCore
     from .harness import _compare_state, _readback_requests, _upload_requests
 
+    kind = S.check_encoder_kind(encoder)
+    gold = GoldenEncodedCore(cfg, kind, **encoder_args)
+    channels, fields = gold.encoder.channels, gold.encoder.fields
+    neurons, n_inputs = cfg.n_neurons, cfg.n_inputs
+    if syn_capacity is None:
+        syn_capacity = 1 << max(0, cfg.n_synapses - 1).bit_length()
+    values = np.asarray(values)
+    out, states = [], []
+    for t in range(values.shape[0]):
+        spk = gold.step(values[t])
+        states.append(gold.state.copy())
+        words = [spec.SpikeEvent.const({"neuron": int(k), "eos": 0}).as_value().value
+                 for k in spk]
+        words.append(spec.SpikeEvent.const({"neuron": 0, "eos": 1}).as_value().value)
+        out.append(Step({"i_value": [int(x) for x in values[t]]}, {"o_spikes": words},
+                        {"encoder.channel": 0, **{f"encoder.{k}": v for k, v in
+                                                  _encoder_state(kind, gold.encoder).items()}},
+                        channels * fields + 2 * cfg.n_synapses + 4 * neurons + 50))
+    read = StateRead("i_mem", "o_mem", _readback_requests(neurons),
+                     lambda t, words: _compare_state(t, cfg, states[t], words))
+    upload = StateRead("i_mem", "o_mem", _upload_requests(cfg, n_inputs), None)
+    if params is None:
+        params = {"encoder": kind, "neurons": neurons, "n_inputs": n_inputs,
+                  "channels": channels, "synapses": cfg.n_synapses, **encoder_args}
+
+    def probe(d):
+        return [(f"encoder.{n}", v) for n, v in
+                [("channel", d.encoder.channel)] + _ENCODER_PROBES[kind](d.encoder)]
+    return BlockCase("encoded-core", params, lambda: EncodedCore(cfg, kind, **encoder_args),
+                     out, {"o_spikes": "spikes"}, probe=probe, reads=[read],
+                     synaptic_events=gold.synaptic_events, setup=[upload],
+                     verilator_factory=lambda: EncodedCore(
+                         None, kind, n_neurons=neurons, n_inputs=n_inputs,
+                         syn_capacity=syn_capacity, **encoder_args))
+
+
+def _encoded_core(rng, steps, **p):
+    """A random network (``random_config``) behind a random spike encoder."""
+    from neurofab.config import random_config
     kind = _pick(rng, p, "encoder", list(S.ENCODER_KINDS))
     neurons = p.get("neurons", _pick(rng, {}, "neurons", [8, 16]))
     n_inputs = p.get("n_inputs", int(rng.integers(2, 9)))
@@ -585,36 +627,11 @@ def _encoded_core(rng, steps, **p):
     cfg = random_config(cfg_rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout)
     # Verilator: empty memories sized for any config of these parameters, one build each
     capacity = 1 << ((neurons + n_inputs) * (max_fanout + 1) - 1).bit_length()
-    gold = GoldenEncodedCore(cfg, kind, **enc)
-    channels = gold.encoder.channels
-    fields = gold.encoder.fields
+    channels = S.encoder_channels(kind, n_inputs, enc.get("fields", S.POP_DEFAULT_FIELDS))
     values = _encoder_values(rng, steps, channels, enc["width"], walk=kind == "delta")
-    out, states, spikes_of = [], [], []
-    for t in range(steps):
-        spk = gold.step(values[t])
-        states.append(gold.state.copy())
-        words = [spec.SpikeEvent.const({"neuron": int(k), "eos": 0}).as_value().value
-                 for k in spk]
-        words.append(spec.SpikeEvent.const({"neuron": 0, "eos": 1}).as_value().value)
-        out.append(Step({"i_value": [int(x) for x in values[t]]}, {"o_spikes": words},
-                        {"encoder.channel": 0, **{f"encoder.{k}": v for k, v in
-                                                  _encoder_state(kind, gold.encoder).items()}},
-                        channels * fields + 2 * cfg.n_synapses + 4 * neurons + 50))
-    read = StateRead("i_mem", "o_mem", _readback_requests(neurons),
-                     lambda t, words: _compare_state(t, cfg, states[t], words))
     params = {"encoder": kind, "neurons": neurons, "n_inputs": n_inputs, "channels": channels,
               "max_fanout": max_fanout, "synapses": cfg.n_synapses, **enc}
-    upload = StateRead("i_mem", "o_mem", _upload_requests(cfg, n_inputs), None)
-
-    def probe(d):
-        return [(f"encoder.{n}", v) for n, v in
-                [("channel", d.encoder.channel)] + _ENCODER_PROBES[kind](d.encoder)]
-    return BlockCase("encoded-core", params, lambda: EncodedCore(cfg, kind, **enc), out,
-                     {"o_spikes": "spikes"}, probe=probe, reads=[read],
-                     synaptic_events=gold.synaptic_events, setup=[upload],
-                     verilator_factory=lambda: EncodedCore(
-                         None, kind, n_neurons=neurons, n_inputs=n_inputs,
-                         syn_capacity=capacity, **enc))
+    return encoded_core_case(cfg, values, kind, syn_capacity=capacity, params=params, **enc)
 
 
 #: block name -> builder ``make(rng, steps, **params)`` returning a :class:`BlockCase`

@@ -5,7 +5,7 @@ import numpy as np
 from .config import Network, compile
 from .spec import Reset
 
-__all__ = ["ei_network", "poisson_inputs", "demo_config"]
+__all__ = ["ei_network", "poisson_inputs", "demo_config", "encoded_example"]
 
 
 def ei_network(n_exc=200, n_inh=50, n_inputs=32, *, seed=0, fanout=20):
@@ -50,3 +50,34 @@ def poisson_inputs(n_inputs, steps, rate=0.1, *, seed=0):
 def demo_config(seed=0):
     """The demo network, compiled (250 neurons in a 256-neuron core, 32 input channels)."""
     return compile(ei_network(seed=seed))
+
+
+def encoded_example(steps=64, *, seed=0):
+    """On-chip encoding: a rate encoder turns 8 pixel intensities into input spikes for a
+    small network (``rtl.encoded_core.EncodedCore``, golden ``golden.encoded_core``).
+
+    A bright bar sweeps across the 8 pixels; each pixel drives its own detector neuron,
+    and a global inhibitory neuron, driven by every detector, holds the weak ones down, so
+    the detectors fire where the bar is. Returns ``(cfg, values, encoder)``: the compiled
+    network (16-neuron core: 8 detectors, 1 inhibitory, padding), the ``(steps, 8)`` uint
+    values, and the encoder arguments, so that::
+
+        spikes = neurofab.golden.encoded_core.run(cfg, values, **encoder)
+        dut = neurofab.rtl.encoded_core.EncodedCore(cfg, **encoder)
+    """
+    pixels = 8
+    net = Network(w_shift=3)
+    det = net.population(pixels, name="detector", decay_i=1024, decay_v=512, threshold=600,
+                         refractory=1)
+    inh = net.population(1, name="inhibitory", decay_i=2048, decay_v=1024, threshold=500,
+                         reset=Reset.SUBTRACT)
+    inp = net.inputs(pixels, name="pixel")
+    net.project(inp, det, np.eye(pixels, dtype=np.int64) * 60)
+    net.project(det, inh, 40, delay=1)
+    net.project(inh, det, -50, delay=1)
+    cfg = compile(net)
+    t = np.arange(steps)[:, None]
+    pos = (t * pixels / 32.0) % pixels                       # one sweep per 32 steps
+    dist = np.minimum(np.abs(np.arange(pixels) - pos), pixels - np.abs(np.arange(pixels) - pos))
+    values = np.round(255 * np.exp(-dist ** 2 / 1.5)).astype(np.int64)
+    return cfg, values, {"encoder": "rate", "width": 8, "seed": 0xACE1 ^ seed}
