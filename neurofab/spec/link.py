@@ -27,7 +27,7 @@ __all__ = [
     "FRAME_DELIMITER", "COBS_MAX_BLOCK", "cobs_max_encoded",
     "CRC16_NAME", "CRC16_POLY", "CRC16_INIT", "CRC16_REFIN", "CRC16_REFOUT", "CRC16_XOROUT",
     "CRC16_CHECK", "CRC16_RESIDUE", "CRC_BYTES",
-    "HEADER_BYTES", "MIN_BODY", "MAX_BODY", "MAX_PAYLOAD", "MAX_ENCODED",
+    "HEADER_BYTES", "MIN_BODY", "MAX_BODY", "MAX_PAYLOAD", "MIN_MAX_PAYLOAD", "MAX_ENCODED",
     "FrameStatus", "FrameByte", "DecodedByte", "CrcByte",
     # protocol
     "PROTOCOL_VERSION", "REPLY_FLAG", "NAK_OPCODE", "Opcode", "Nak", "Counter",
@@ -108,6 +108,8 @@ MIN_BODY = HEADER_BYTES + CRC_BYTES
 #: Boards announce their own (possibly smaller) payload limit in IDENTIFY.
 MAX_BODY = 512
 MAX_PAYLOAD = MAX_BODY - MIN_BODY
+#: Smallest ``max_payload`` a board may announce (IDENTIFY, STATUS replies always fit).
+MIN_MAX_PAYLOAD = 64
 #: Longest frame on the wire, delimiter included.
 MAX_ENCODED = cobs_max_encoded(MAX_BODY) + 1
 
@@ -268,6 +270,7 @@ REGION_LAYOUT = {
     Region.ROWPTR: RowPtr, Region.SYNAPSE: Synapse, Region.CTRL: None,
 }
 assert set(REGION_WORD_WIDTH) == set(Region)
+assert max(IdentifyReply.size, StatusReply.size) // 8 <= MIN_MAX_PAYLOAD
 assert DELAY_SLOTS >= 1
 
 
