@@ -9,17 +9,22 @@ This module is self-contained (standard library + cocotb): it is copied next to 
 imported by file name, so the simulator process does not pay for importing numpy and
 Amaranth through the ``neurofab`` package.
 
-The Python side is transaction-level: it wakes up for transfers, not for clock cycles.
+The Python side is transaction-level and runs in plain GPI callbacks, not in cocotb tasks
+(a task switch costs several times more than the callback itself):
 
-* Values are read inside ``await RisingEdge(clk)``, before Verilator evaluates that edge,
-  so they are exactly what the edge samples; values written there are applied after the
-  edge (cocotb's inertial writes with the C++ clock). One wake-up per cycle while a port
-  is busy.
+* While a port is busy, a callback runs at each rising clock edge. Inside it Verilator has
+  not evaluated the edge yet: every value read is the value that edge samples (like
+  Amaranth's ``tick().sample()``); every value written is applied after the edge (cocotb's
+  C++ clock with inertial writes). So one call per busy cycle decides the transfers of
+  that edge and drives the next cycle.
 * A producer whose payload was not taken sleeps until ``ready`` rises; a consumer that saw
   no ``valid`` sleeps until ``valid`` rises; a request/response pair waiting on a busy
-  design sleeps until it answers (nothing left to send) or accepts (no answer pending). Long phases where the design works alone
-  (integrate, update) therefore cost no Python call per clock; the clock itself is
-  cocotb's C++ clock.
+  design sleeps until it answers (nothing left to send) or accepts (no answer pending).
+  With every port asleep no Python runs at all: long phases where the design works alone
+  (integrate, update) cost nothing per clock.
+
+The cocotb test itself only starts the clock and the machine, then checks every few
+thousand cycles whether the script has finished or a phase ran past its timeout.
 """
 
 import json
@@ -28,45 +33,42 @@ import random
 from pathlib import Path
 
 import cocotb
+from cocotb import simulator
 from cocotb.clock import Clock
 from cocotb.simtime import convert, get_sim_time
-from cocotb.triggers import RisingEdge, Timer, select
+from cocotb.triggers import RisingEdge, Timer
+
+_RISING = simulator.RISING
+_DEPOSIT = 0            # cocotb.handle._GPISetAction.DEPOSIT
+_POLL_CYCLES = 2000     # how often the test task checks for completion / timeouts
+
+AWAKE, SLEEP, DONE = "awake", "sleep", "done"
 
 
 class _Signal:
-    """Fast access to one signal: ``get()`` → int, ``set(int)`` (a deposit, applied after
-    the current edge), redundant writes skipped.
-
-    Uses the raw GPI object under the cocotb handle when it is there (several times
-    cheaper per call than ``handle.value``), else the public API.
-    """
-    _DEPOSIT = 0     # cocotb.handle._GPISetAction.DEPOSIT
+    """One signal through its raw GPI object: ``get()`` → int, ``set(int)`` (a deposit,
+    applied after the current edge; redundant writes skipped)."""
 
     def __init__(self, handle):
         self.handle = handle
+        self.raw = handle._handle
         self.width = len(handle)
+        self._read = self.raw.get_signal_val_binstr
+        self._write = self.raw.set_signal_val_binstr
+        self._fmt = f"0{self.width}b"
         self.last = None
-        raw = getattr(handle, "_handle", None)
-        if raw is not None and hasattr(raw, "get_signal_val_binstr") and hasattr(
-                raw, "set_signal_val_binstr"):
-            self._get = raw.get_signal_val_binstr
-            self._put = raw.set_signal_val_binstr
-        else:       # pragma: no cover - other cocotb versions
-            self._get = self._put = None
 
     def get(self):
-        if self._get is not None:
-            return int(self._get(), 2)
-        return int(self.handle.value)
+        return int(self._read(), 2)
+
+    def high(self):
+        """A 1-bit signal is 1 (cheaper than ``get()``)."""
+        return self._read() == "1"
 
     def set(self, value):
-        if value == self.last:
-            return
-        self.last = value
-        if self._put is not None:
-            self._put(self._DEPOSIT, format(value, f"0{self.width}b"))
-        else:
-            self.handle.value = value
+        if value != self.last:
+            self.last = value
+            self._write(_DEPOSIT, format(value, self._fmt))
 
 
 class _Ports:
@@ -80,160 +82,272 @@ def _rng(seed, k, j, role):
     return random.Random(f"{seed}:{k}:{j}:{role}")
 
 
-class Player:
+# --- operations: start() once, edge() at every clock edge while awake, wake() when the
+# --- signal they sleep on rises. edge()/wake() return AWAKE, DONE or (SLEEP, signal).
+class _Put:
+    def __init__(self, port, values, gap, rng):
+        self.port, self.values, self.gap, self.rng = port, values, gap, rng
+        self.out = None
+
+    def start(self):
+        self.i = 0
+        return self._next()
+
+    def _next(self):
+        port = self.port
+        if self.i == len(self.values):
+            port.valid.set(0)
+            return DONE
+        idle = 0
+        if self.gap:
+            while self.rng.random() < self.gap:
+                idle += 1
+        self.idle = idle
+        if idle:
+            port.valid.set(0)
+        else:
+            port.payload.set(self.values[self.i])
+            port.valid.set(1)
+        return AWAKE
+
+    def edge(self):
+        if self.idle:
+            self.idle -= 1
+            if not self.idle:
+                self.port.payload.set(self.values[self.i])
+                self.port.valid.set(1)
+            return AWAKE
+        if self.port.ready.high():
+            self.i += 1
+            return self._next()
+        return SLEEP, self.port.ready
+
+    def wake(self):
+        return AWAKE
+
+
+class _Get:
+    def __init__(self, port, count, last_mask, stall, rng):
+        self.port, self.count, self.last_mask = port, count, last_mask
+        self.stall, self.rng = stall, rng
+        self.out = []
+
+    def start(self):
+        if self.count == 0:
+            return DONE
+        self.ready = 1
+        self.port.ready.set(1)
+        return self._decide()
+
+    def _decide(self):
+        if self.stall:
+            self.ready = int(self.rng.random() >= self.stall)
+            self.port.ready.set(self.ready)
+        return AWAKE
+
+    def edge(self):
+        port = self.port
+        if not port.valid.high():
+            return SLEEP, port.valid
+        if self.ready:
+            value = port.payload.get()
+            self.out.append(value)
+            if (len(self.out) == self.count or
+                    (self.last_mask is not None and value & self.last_mask)):
+                port.ready.set(0)
+                return DONE
+        return self._decide()
+
+    def wake(self):
+        return self._decide()
+
+
+class _Mem:
+    """Back-to-back requests on ``req`` while collecting one response each on ``resp``."""
+
+    def __init__(self, req, resp, values, gap, stall, rng):
+        self.req, self.resp, self.values = req, resp, values
+        self.gap, self.stall, self.rng = gap, stall, rng
+        self.out = []
+
+    def start(self):
+        if not self.values:
+            return DONE
+        self.sent = 0
+        self.offered = False
+        self.ready = 1
+        self.idle = 0
+        self.resp.ready.set(1)
+        return self._prepare()
+
+    def _prepare(self):
+        if (self.sent < len(self.values) and not self.offered and
+                not (self.gap and self.rng.random() < self.gap)):
+            self.req.payload.set(self.values[self.sent])
+            self.req.valid.set(1)
+            self.offered = True
+        if self.stall:
+            self.ready = int(self.rng.random() >= self.stall)
+            self.resp.ready.set(self.ready)
+        return AWAKE
+
+    def edge(self):
+        req, resp, out = self.req, self.resp, self.out
+        n = len(self.values)
+        took = self.offered and req.ready.high()
+        rvalid = resp.valid.high()
+        if rvalid and self.ready:
+            out.append(resp.payload.get())
+        if took:
+            self.sent += 1
+            self.offered = False
+            if self.sent == n or self.gap:
+                req.valid.set(0)
+        if len(out) == n:
+            req.valid.set(0)
+            resp.ready.set(0)
+            return DONE
+        if took or rvalid:
+            self.idle = 0
+        else:
+            self.idle += 1
+            if self.idle >= 2 and not self.gap:
+                # the design is busy: sleep until it answers (all requests sent) or accepts
+                # (no answer pending); with both possible, keep polling each cycle
+                if not self.offered:
+                    return SLEEP, resp.valid
+                if self.sent == len(out):
+                    return SLEEP, req.ready
+        return self._prepare()
+
+    def wake(self):
+        self.idle = 0
+        return self._prepare()
+
+
+class Machine:
+    """Runs the phases of a job from GPI callbacks."""
+
     def __init__(self, dut, job, progress=None):
-        self.dut = dut
         self.job = job
-        self.clk = dut.clk
+        self.clk = dut.clk._handle
         self.ports = {name: _Ports(dut, name) for name in job["ports"]}
         self.progress = progress
-        self.period_steps = None
-
-    def values(self, key):
-        return self.job["arrays"][key]
+        self.period_steps = convert(job["period_ns"], "ns", to="step")
+        self.results = {"phases": [], "timeout": None}
+        self.finished = False
+        self.error = None
+        self.k = -1
+        self.clk_cb = None          # pending clock-edge callback
+        self.sleepers = {}          # op -> pending wake callback
 
     def cycle(self):
         return get_sim_time("step") // self.period_steps
 
-    # --- operations ----------------------------------------------------------------
-    # Each starts and ends in the time step of a rising clock edge, in a writable phase.
-    # Inside ``await RisingEdge(clk)`` the design has not evaluated the edge yet: every
-    # value read there is the value the edge samples (like Amaranth's ``tick().sample()``),
-    # and every value written is applied after the edge (inertial writes). One wake-up per
-    # cycle while a port is busy, none while it waits: an edge trigger on ``valid`` or
-    # ``ready`` fires in the time step of the clock edge that raised it.
-    async def put(self, port, values, gap, rng):
-        clk = self.clk
-        for value in values:
-            if gap:
-                idle = 0
-                while rng.random() < gap:
-                    idle += 1
-                if idle:
-                    port.valid.set(0)
-                    for _ in range(idle):
-                        await RisingEdge(clk)
-            port.payload.set(value)
-            port.valid.set(1)
-            while True:
-                await RisingEdge(clk)
-                if port.ready.get():
-                    break
-                await RisingEdge(port.ready.handle)
-        port.valid.set(0)
-
-    async def get(self, port, count, last_mask, stall, rng, out):
-        clk = self.clk
-        ready = 1
-        port.ready.set(1)
-        while count is None or len(out) < count:
-            if stall:
-                ready = int(rng.random() >= stall)
-                port.ready.set(ready)
-            await RisingEdge(clk)
-            if not port.valid.get():
-                await RisingEdge(port.valid.handle)
-            elif ready:
-                value = port.payload.get()
-                out.append(value)
-                if last_mask is not None and value & last_mask:
-                    break
-        port.ready.set(0)
-
-    async def mem(self, req, resp, values, gap, stall, rng, out):
-        """Back-to-back requests on ``req`` while collecting one response each on ``resp``."""
-        clk = self.clk
-        n = len(values)
-        sent = 0
-        offered = False
-        ready = 1
-        idle = 0
-        resp.ready.set(1)
-        while len(out) < n:
-            if sent < n and not offered and not (gap and rng.random() < gap):
-                req.payload.set(values[sent])
-                req.valid.set(1)
-                offered = True
-            if stall:
-                ready = int(rng.random() >= stall)
-                resp.ready.set(ready)
-            await RisingEdge(clk)
-            took = offered and req.ready.get()
-            rvalid = resp.valid.get()
-            if rvalid and ready:
-                out.append(resp.payload.get())
-            if took:
-                sent += 1
-                offered = False
-                if sent == n or gap:
-                    req.valid.set(0)
-            if took or rvalid:
-                idle = 0
-                continue
-            idle += 1
-            if idle >= 2 and not gap:
-                # the design is busy: sleep until it answers (all requests sent) or accepts
-                # (no answer pending); with both possible, keep polling each cycle
-                if not offered:
-                    await RisingEdge(resp.valid.handle)
-                elif sent == len(out):
-                    await RisingEdge(req.ready.handle)
-        req.valid.set(0)
-        resp.ready.set(0)
-
-    async def play(self):
-        job = self.job
-        period_ns = job["period_ns"]
-        clock = Clock(self.clk, period_ns, unit="ns")
-        if clock.impl != "gpi":
-            # the edge sampling above relies on the C++ clock and inertial writes
-            raise RuntimeError("cocotb_player needs COCOTB_TRUST_INERTIAL_WRITES=1")
-        clock.start()
-        self.period_steps = convert(period_ns, "ns", to="step")
-        if hasattr(self.dut, "rst"):
-            self.dut.rst.value = 0
-        inputs = _inputs(job)
-        for name, p in self.ports.items():
-            if name in inputs:
-                p.valid.set(0)
+    def _make_ops(self, k, ph):
+        seed = self.job["seed"]
+        arrays = self.job["arrays"]
+        ops = []
+        for j, op in enumerate(ph["ops"]):
+            if op["kind"] == "put":
+                ops.append(_Put(self.ports[op["port"]], arrays[op["data"]], op["gap"],
+                                _rng(seed, k, j, "put")))
+            elif op["kind"] == "get":
+                ops.append(_Get(self.ports[op["port"]], op["count"], op["last_mask"],
+                                op["stall"], _rng(seed, k, j, "get")))
             else:
-                p.ready.set(0)
-        await RisingEdge(self.clk)
-        seed = job["seed"]
-        results = {"phases": [], "timeout": None}
-        start = self.cycle()
-        for k, ph in enumerate(job["phases"]):
-            collected = [None] * len(ph["ops"])
-            coros = []
-            for j, op in enumerate(ph["ops"]):
-                if op["kind"] == "put":
-                    coros.append(self.put(self.ports[op["port"]], self.values(op["data"]),
-                                          op["gap"], _rng(seed, k, j, "put")))
-                elif op["kind"] == "get":
-                    collected[j] = []
-                    coros.append(self.get(self.ports[op["port"]], op["count"], op["last_mask"],
-                                          op["stall"], _rng(seed, k, j, "get"), collected[j]))
-                else:
-                    collected[j] = []
-                    coros.append(self.mem(self.ports[op["req"]], self.ports[op["resp"]],
-                                          self.values(op["data"]), op["gap"], op["stall"],
-                                          _rng(seed, k, j, "mem"), collected[j]))
-            tasks = [cocotb.start_soon(c) for c in coros]
-            idx, _ = await select(Timer(ph["timeout"] * period_ns, "ns"), _all_done(tasks))
-            timed_out = idx == 0
-            if timed_out:
-                for t in tasks:
-                    t.cancel()
-            end = None if timed_out else self.cycle()
-            results["phases"].append({"start": start, "end": end, "data": collected})
-            if self.progress is not None:
-                self.progress.write(f"{k}\n")
-                self.progress.flush()
-            if timed_out:
-                results["timeout"] = k
-                break
-            start = end
-        return results
+                ops.append(_Mem(self.ports[op["req"]], self.ports[op["resp"]],
+                                arrays[op["data"]], op["gap"], op["stall"],
+                                _rng(seed, k, j, "mem")))
+        return ops
+
+    # -- phase sequencing (called at a clock edge, or at the start) --
+    def _next_phase(self):
+        while True:
+            self.k += 1
+            phases = self.job["phases"]
+            if self.k == len(phases):
+                self.finished = True
+                return
+            self.ops = self._make_ops(self.k, phases[self.k])
+            self.phase_start = self.cycle()
+            self.awake = []
+            self.pending = 0
+            for op in self.ops:
+                self._route(op, op.start())
+            if self.pending:
+                return
+            self._end_phase()           # nothing to do (empty ops): next one
+
+    def _end_phase(self, end=None):
+        self.results["phases"].append({
+            "start": self.phase_start, "end": self.cycle() if end is None else end,
+            "data": [op.out for op in self.ops]})
+        if self.progress is not None:
+            self.progress.write(f"{self.k}\n")
+            self.progress.flush()
+
+    def _route(self, op, status):
+        if status is DONE:
+            return
+        self.pending += 1
+        if status is AWAKE:
+            self.awake.append(op)
+        else:
+            signal = status[1]
+            self.sleepers[op] = simulator.register_value_change_callback(
+                signal.raw, self._on_wake, _RISING, op)
+
+    def _arm(self):
+        if self.clk_cb is None and self.awake and not self.finished:
+            self.clk_cb = simulator.register_value_change_callback(self.clk, self._on_edge,
+                                                                   _RISING)
+
+    # -- GPI callbacks --
+    def _on_edge(self):
+        self.clk_cb = None
+        try:
+            awake, self.awake = self.awake, []
+            self.pending -= len(awake)
+            for op in awake:
+                self._route(op, op.edge())
+            if not self.pending:
+                self._end_phase()
+                self._next_phase()
+            self._arm()
+        except BaseException as exc:        # reported by the test task
+            self.error = exc
+            self.finished = True
+
+    def _on_wake(self, op):
+        try:
+            del self.sleepers[op]
+            self.pending -= 1
+            self._route(op, op.wake())
+            self._arm()
+        except BaseException as exc:
+            self.error = exc
+            self.finished = True
+
+    def start(self):
+        self._next_phase()
+        self._arm()
+
+    def abort(self):
+        """Stop at a timed-out phase: drop pending callbacks, keep what was collected."""
+        if self.clk_cb is not None:
+            self.clk_cb.deregister()
+            self.clk_cb = None
+        for cb in self.sleepers.values():
+            cb.deregister()
+        self.sleepers.clear()
+        self.results["timeout"] = self.k
+        self.results["phases"].append({"start": self.phase_start, "end": None,
+                                       "data": [op.out for op in self.ops]})
+        if self.progress is not None:
+            self.progress.write(f"{self.k}\n")
+            self.progress.flush()
+        self.finished = True
 
 
 def _inputs(job):
@@ -247,9 +361,34 @@ def _inputs(job):
     return names
 
 
-async def _all_done(tasks):
-    for t in tasks:
-        await t
+async def run_job(dut, job, progress=None):
+    period_ns = job["period_ns"]
+    clock = Clock(dut.clk, period_ns, unit="ns")
+    if clock.impl != "gpi":
+        # the edge sampling relies on the C++ clock and inertial writes
+        raise RuntimeError("cocotb_player needs COCOTB_TRUST_INERTIAL_WRITES=1")
+    clock.start()
+    if hasattr(dut, "rst"):
+        dut.rst.value = 0
+    machine = Machine(dut, job, progress)
+    inputs = _inputs(job)
+    for name, p in machine.ports.items():
+        if name in inputs:
+            p.valid.set(0)
+        else:
+            p.ready.set(0)
+    await RisingEdge(dut.clk)
+    machine.start()
+    while not machine.finished:
+        await Timer(_POLL_CYCLES * period_ns, "ns")
+        if machine.finished:
+            break
+        timeout = job["phases"][machine.k]["timeout"]
+        if machine.cycle() - machine.phase_start > timeout:
+            machine.abort()
+    if machine.error is not None:
+        raise machine.error
+    return machine.results
 
 
 @cocotb.test()
@@ -262,7 +401,7 @@ async def play(dut):
         prof = cProfile.Profile()
         prof.enable()
     with open(workdir / "progress", "w") as progress:
-        results = await Player(dut, job, progress).play()
+        results = await run_job(dut, job, progress)
     if prof_path:
         prof.disable()
         prof.dump_stats(prof_path)

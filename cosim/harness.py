@@ -39,7 +39,8 @@ from neurofab.spec import Ctrl, Region
 
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
-__all__ = ["Divergence", "CosimResult", "run_core_cosim", "cosim_core", "random_inputs",
+__all__ = ["Divergence", "CosimResult", "run_core_cosim", "cosim_core", "compare_backends",
+           "random_inputs",
            "core_geometry", "default_vcd_path"]
 
 BLOCK = "core"
@@ -68,9 +69,16 @@ def _pack(layout, **values):
     return word
 
 
+_REQ = {name: _field(spec.MemRequest, name)[:2] for name in ("index", "region", "write", "data")}
+
+
 def _mem_request(region, index, write=0, data=0):
-    return _pack(spec.MemRequest, index=index, region=Region(region).value, write=write,
-                 data=data)
+    word = 0
+    for name, value in (("index", index), ("region", Region(region).value), ("write", write),
+                        ("data", data)):
+        offset, width = _REQ[name]
+        word |= (int(value) & ((1 << width) - 1)) << offset
+    return word
 
 
 _EOS_OFFSET = _field(spec.SpikeEvent, "eos")[0]
@@ -172,13 +180,14 @@ class CosimResult:
 
 # --- stimulus ------------------------------------------------------------------------
 def random_inputs(rng, n_inputs, steps, *, per_step=4):
-    """``steps`` arrays of unique input channels, 0..``per_step`` of them per step."""
+    """``steps`` sorted arrays of unique input channels, ``per_step`` per step on average
+    (uniform in 0 .. 2 * ``per_step``, at most ``n_inputs``)."""
     rng = np.random.default_rng(rng)
     if n_inputs == 0:
         return [np.zeros(0, dtype=np.int64) for _ in range(steps)]
     out = []
     for _ in range(steps):
-        k = int(rng.integers(0, min(per_step, n_inputs) + 1))
+        k = min(int(rng.integers(0, 2 * per_step + 1)), n_inputs)
         out.append(np.sort(rng.choice(n_inputs, size=k, replace=False)).astype(np.int64))
     return out
 
@@ -206,21 +215,21 @@ def _readback_requests(n):
     return reqs
 
 
-def _upload_requests(cfg, n_inputs):
+def _config_words(cfg, n_inputs):
     from neurofab.rtl.core import config_words
-    return [_mem_request(region, index, write=1, data=word)
-            for region, index, word in config_words(cfg, n_inputs=n_inputs)]
+    return config_words(cfg, n_inputs=n_inputs)
 
 
-def _config_readback(cfg, n_inputs):
+def _upload_requests(words):
+    return [_mem_request(region, index, write=1, data=word) for region, index, word in words]
+
+
+def _config_readback(cfg, words):
     """(requests, expected words, names) reading back the configuration memories."""
-    from neurofab.rtl.core import memory_init
-    init = memory_init(cfg, n_inputs=n_inputs)
-    items = []
-    for region in (Region.PROFILE, Region.ROWPTR, Region.SYNAPSE):
-        words = init[region][:cfg.n_synapses] if region is Region.SYNAPSE else init[region]
-        items += [(region, k, w) for k, w in enumerate(words)]
-    items.append((Region.CTRL, Ctrl.W_SHIFT.value, cfg.w_shift))
+    items = [(region, k, w) for region, k, w in words
+             if region in (Region.PROFILE, Region.ROWPTR) or
+             (region is Region.SYNAPSE and k < cfg.n_synapses) or
+             (region is Region.CTRL and k == Ctrl.W_SHIFT.value)]
     reqs = [_mem_request(region, k) for region, k, _ in items]
     names = [f"{region.name}[{k}]" if region is not Region.CTRL else "register W_SHIFT"
              for region, k, _ in items]
@@ -228,6 +237,7 @@ def _config_readback(cfg, n_inputs):
 
 
 def _build_script(cfg, rtl_cfg, inputs, *, upload, n_inputs, gap, stall, check_state, seed):
+    """The transaction script of a run; ``upload``: upload the config through i_mem."""
     n = cfg.n_neurons
     slow = 1.0 / max(0.05, 1.0 - max(gap, stall))
     phases = []
@@ -236,9 +246,10 @@ def _build_script(cfg, rtl_cfg, inputs, *, upload, n_inputs, gap, stall, check_s
         return Phase([Mem("i_mem", "o_mem", reqs, gap=gap_, stall=stall)], label,
                      timeout=int(100 + 8 * len(reqs) * slow))
 
-    if upload is not None:
-        phases.append(mem_phase(upload, "upload", gap))
-    config_reqs, config_words_, config_names = _config_readback(rtl_cfg, n_inputs)
+    words = _config_words(rtl_cfg, n_inputs)
+    if upload:
+        phases.append(mem_phase(_upload_requests(words), "upload", gap))
+    config_reqs, config_words_, config_names = _config_readback(rtl_cfg, words)
     phases.append(mem_phase(config_reqs, "config", 0.0))
     readback = _readback_requests(n)
     step_budget = int((2000 + 8 * (n + cfg.n_synapses + n_inputs)) * slow)
@@ -438,7 +449,7 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
 
     build_info = None
     if backend == "amaranth":
-        script, config = _build_script(cfg, rtl_cfg, inputs, upload=None,
+        script, config = _build_script(cfg, rtl_cfg, inputs, upload=False,
                                        n_inputs=rtl_cfg.n_inputs, gap=gap, stall=stall,
                                        check_state=check_state, seed=seed)
 
@@ -449,7 +460,7 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
         from .verilator import build as vbuild
         n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
         script, config = _build_script(cfg, rtl_cfg, inputs,
-                                       upload=_upload_requests(rtl_cfg, n_in), n_inputs=n_in,
+                                       upload=True, n_inputs=n_in,
                                        gap=gap, stall=stall, check_state=check_state,
                                        seed=seed)
         tmp = None
@@ -497,11 +508,40 @@ def cosim_core(neurons=64, steps=50, seed=0, backend="amaranth", *, n_inputs=Non
                max_fanout=32, inputs_per_step=4, **kwargs):
     """Random config (``random_config``) + random inputs, then :func:`run_core_cosim`.
 
-    ``n_inputs`` defaults to ``neurons // 4`` (at least 4); every step gets 0..
-    ``inputs_per_step`` unique channels. Other keyword arguments go to ``run_core_cosim``.
+    ``n_inputs`` defaults to ``neurons // 4`` (at least 4); every step gets
+    ``inputs_per_step`` unique channels on average (0 .. twice that). Other keyword arguments
+    go to ``run_core_cosim``.
     """
     rng = np.random.default_rng(seed)
     n_inputs = max(4, neurons // 4) if n_inputs is None else n_inputs
     cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout)
     inputs = random_inputs(rng, n_inputs, steps, per_step=inputs_per_step)
     return run_core_cosim(cfg, inputs, backend=backend, seed=seed, **kwargs)
+
+
+def compare_backends(neurons=256, steps=50, seed=0, *, check_state="every", **kwargs):
+    """The same random core run (config, inputs, flow-control seed) on both back ends.
+
+    The Verilator build is made (or found in the cache) before timing, so the ratio compares
+    simulation runs, not a one-off compile. Returns a JSON-serialisable dict with both
+    summaries and ``ratio`` = Amaranth wall time / Verilator wall time.
+    """
+    from .verilator import build as vbuild
+    from neurofab.rtl.core import NeuronCore
+    rng = np.random.default_rng(seed)
+    n_inputs = kwargs.pop("n_inputs", max(4, neurons // 4))
+    cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs,
+                        max_fanout=kwargs.pop("max_fanout", 32))
+    inputs = random_inputs(rng, n_inputs, steps, per_step=kwargs.pop("inputs_per_step", 4))
+    n, n_in, cap = core_geometry(cfg, kwargs.get("syn_capacity"))
+    b = vbuild(NeuronCore(None, n_neurons=n, n_inputs=n_in, syn_capacity=cap),
+               name="neurofab_core")
+    runs = {}
+    for backend in ("verilator", "amaranth"):
+        runs[backend] = run_core_cosim(cfg, inputs, backend=backend, seed=seed,
+                                       check_state=check_state, **kwargs).summary()
+    return {"neurons": neurons, "steps": steps, "check_state": check_state,
+            "verilator_build_s": round(b.build_s, 3), "verilator_build_cached": b.cached,
+            "amaranth": runs["amaranth"], "verilator": runs["verilator"],
+            "bit_exact": runs["amaranth"]["bit_exact"] and runs["verilator"]["bit_exact"],
+            "ratio": round(runs["amaranth"]["wall_s"] / runs["verilator"]["wall_s"], 2)}
