@@ -1,1 +1,7 @@
-"""rtl/link"""
+"""Host-link gateware: UART PHY, COBS framing, CRC-16 (``docs/protocol.md``)."""
+
+from .uart import UartTx, UartRx
+from .cobs import CobsDecoder, CobsEncoder
+from .crc import Crc16
+
+__all__ = ["UartTx", "UartRx", "CobsDecoder", "CobsEncoder", "Crc16"]

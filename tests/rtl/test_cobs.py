@@ -178,3 +178,12 @@ def test_parameters_validated():
         CobsDecoder(max_frame=0)
     with pytest.raises(TypeError, match="max_frame"):
         CobsDecoder(max_frame=12.5)
+
+
+DUTS = lambda: [CobsDecoder(), CobsEncoder()]  # noqa: E731
+
+
+def test_converts_to_verilog():
+    from amaranth.back import verilog
+    for dut in DUTS():
+        assert "module top" in verilog.convert(dut, name="top")

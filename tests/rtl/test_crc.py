@@ -79,3 +79,12 @@ def test_parameters_validated():
         Crc16(0x1021)
     with pytest.raises(ValueError, match="poly"):
         CrcParams("bad", 0x1020, 0, False, False, 0, 0)
+
+
+DUTS = lambda: [Crc16(), Crc16(CATALOGUE["CRC-16/ARC"])]  # noqa: E731
+
+
+def test_converts_to_verilog():
+    from amaranth.back import verilog
+    for dut in DUTS():
+        assert "module top" in verilog.convert(dut, name="top")

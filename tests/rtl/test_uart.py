@@ -219,3 +219,12 @@ def test_parameters_validated():
         spec.uart_divisor(12_000_000, 4_000_000)
     with pytest.raises(ValueError, match="% off"):
         spec.uart_divisor(25_000_000, 3_000_000)
+
+
+DUTS = lambda: [UartTx(divisor=4), UartRx(divisor=5)]  # noqa: E731
+
+
+def test_converts_to_verilog():
+    from amaranth.back import verilog
+    for dut in DUTS():
+        assert "module top" in verilog.convert(dut, name="top")
