@@ -195,6 +195,42 @@ class CoreConfig:
             out.append(chans)
         return out
 
+    def padded(self, n_neurons, n_inputs, *, n_synapses=None, n_profiles=spec.PROFILE_COUNT):
+        """This network on a larger core: extra neurons silent, extra channels unconnected.
+
+        Raises ``ValueError`` naming every quantity that does not fit and by how much.
+        The padded config produces the same spikes for the original neurons.
+        """
+        self.validate()
+        need_silent = n_neurons > self.n_neurons
+        silent = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
+        cols = np.stack([getattr(self, f) for f in PROFILE_FIELDS], axis=1)
+        existing = [tuple(int(x) for x in row) for row in cols]
+        profiles = len(existing) + (need_silent and silent not in existing)
+        over = [(what, have, cap) for what, have, cap in (
+            ("neurons", self.n_neurons, n_neurons), ("input channels", self.n_inputs, n_inputs),
+            ("synapses", self.n_synapses, n_synapses if n_synapses is not None else
+             spec.MAX_SYNAPSES), ("profiles", profiles, n_profiles)) if have > cap]
+        if over:
+            raise ValueError("; ".join(f"{what}: {have} needed, {cap} available (over by "
+                                       f"{have - cap})" for what, have, cap in over))
+        if n_neurons & (n_neurons - 1):
+            raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
+        if not need_silent and n_inputs == self.n_inputs:
+            return self
+        if need_silent and silent not in existing:
+            cols = np.vstack([cols, silent])
+        profile = np.concatenate([self.profile, np.full(n_neurons - self.n_neurons,
+                                                        existing.index(silent) if silent in
+                                                        existing else len(existing))])
+        n, ptr = self.n_neurons, self.fanout_ptr
+        ptr = np.concatenate([ptr[:n], np.full(n_neurons - n, ptr[n]), ptr[n:],
+                              np.full(n_inputs - self.n_inputs, ptr[-1])])
+        return CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=self.w_shift,
+                          **dict(zip(PROFILE_FIELDS, cols.T)), profile=profile,
+                          fanout_ptr=ptr, syn_target=self.syn_target,
+                          syn_weight=self.syn_weight, syn_delay=self.syn_delay).validate()
+
     # --- equality and file format ----------------------------------------------------
     def __eq__(self, other):
         if not isinstance(other, CoreConfig):

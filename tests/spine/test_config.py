@@ -149,3 +149,24 @@ def test_random_configs_are_valid_and_hit_the_corners(seed):
     fan_in = np.bincount(cfg.syn_target, minlength=16)
     assert fan_in.max() >= cfg.n_sources - 1 or cfg.w_shift >= 6
     assert {0, 4096} <= set(cfg.decay_i.tolist())
+
+
+def test_padded_config_gives_identical_spikes():
+    from neurofab import golden
+    rng = np.random.default_rng(9)
+    cfg = random_config(rng, n_neurons=16, n_inputs=5)
+    big = cfg.padded(64, 12)
+    assert big.n_neurons == 64 and big.n_inputs == 12
+    inputs = [np.flatnonzero(rng.random(5) < 0.5) for _ in range(30)]
+    assert [s.tolist() for s in golden.run(cfg, inputs)] == \
+        [s.tolist() for s in golden.run(big, inputs)]
+    assert cfg.padded(16, 5) is cfg
+
+
+def test_padding_refusal_names_what_overflows():
+    cfg = random_config(2, n_neurons=32, n_inputs=8)
+    with pytest.raises(ValueError, match=r"neurons: 32 needed, 16 available \(over by 16\); "
+                                         r"input channels: 8 needed, 4 available"):
+        cfg.padded(16, 4)
+    with pytest.raises(ValueError, match=rf"synapses: {cfg.n_synapses} needed, 10 available"):
+        cfg.padded(32, 8, n_synapses=10)

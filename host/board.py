@@ -1,0 +1,264 @@
+"""The host driver: ``Board.open(url)`` and everything a user does with a deployed board.
+
+It speaks ``docs/protocol.md`` through ``neurofab.host.codec`` over any transport
+(``neurofab.host.transport``): a real board on a serial port, a simulated board (the
+real top level compiled by Verilator) over TCP, or ``sim://BOARD`` which starts one.
+
+``run(inputs)`` returns per-step spike arrays in exactly the form ``neurofab.golden.run``
+returns, so ``board.run(inputs) == golden.run(cfg, inputs)`` is the whole test.
+"""
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurofab import spec
+from neurofab.config import CoreConfig
+from neurofab.spec import Ctrl, Region
+
+from . import codec
+from .transport import TransportError, open_transport  # noqa: F401 (re-export)
+
+__all__ = ["Board", "BoardError", "LinkTimeout", "LinkStats", "BoardState", "TransportError"]
+
+
+class BoardError(RuntimeError):
+    """The board answered, but not as the protocol allows (or the config does not fit)."""
+
+
+class LinkTimeout(BoardError):
+    """No valid reply after every retransmission."""
+
+
+@dataclass
+class LinkStats:
+    """Host-side link accounting (wire bytes include COBS, CRC, header and delimiter)."""
+    commands: int = 0
+    retransmissions: int = 0
+    bad_frames: int = 0          # corrupt frames received (CRC, COBS, ...)
+    stray_replies: int = 0       # replies to an earlier seq, ignored
+    tx_bytes: int = 0
+    rx_bytes: int = 0
+    tx_payload: int = 0
+    rx_payload: int = 0
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+@dataclass
+class BoardState:
+    """Neuron state read back from a board (same fields as ``golden.CoreState``)."""
+    i: np.ndarray
+    v: np.ndarray
+    ref: np.ndarray
+    acc: np.ndarray       # (DELAY_SLOTS, n_neurons)
+    step: int
+
+
+class Board:
+    """A connected neurofab board.
+
+    Parameters
+    ----------
+    transport : Transport
+    timeout : float
+        Seconds to wait for a reply before retransmitting (plus the transfer time of the
+        longest reply at ``baud``).
+    retries : int
+        Retransmissions before ``LinkTimeout``.
+    baud : int
+        Line rate used to size timeouts (``spec.DEFAULT_BAUD``).
+    """
+
+    def __init__(self, transport, *, timeout=spec.DEFAULT_TIMEOUT, retries=spec.DEFAULT_RETRIES,
+                 baud=spec.DEFAULT_BAUD):
+        self.transport = transport
+        self.timeout = timeout + 10 * spec.MAX_ENCODED / baud
+        self.retries = retries
+        self.stats = LinkStats()
+        self._decoder = codec.FrameDecoder()
+        self._seq = int.from_bytes(os.urandom(1), "little")
+        self.info = None
+        self.cfg = None
+        self.info = self.identify()
+
+    @classmethod
+    def open(cls, url, **kwargs):
+        """Connect to the board a URL names and IDENTIFY it (use as a context manager)."""
+        transport = open_transport(url)
+        try:
+            return cls(transport, **kwargs)
+        except BaseException:
+            transport.close()
+            raise
+
+    def close(self):
+        self.transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- one command, with retransmission ---------------------------------------------
+    @property
+    def max_payload(self):
+        return self.info.max_payload if self.info is not None else spec.MIN_MAX_PAYLOAD
+
+    def transact(self, cmd):
+        """Send ``cmd`` and return its parsed reply (``codec.parse_reply``)."""
+        self._seq = (self._seq + 1) & 0xFF
+        seq = self._seq
+        wire = codec.encode_frame(cmd.opcode, seq, cmd.payload)
+        self.stats.commands += 1
+        self.stats.tx_payload += len(cmd.payload)
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retransmissions += 1
+            self.transport.write(wire)
+            self.stats.tx_bytes += len(wire)
+            deadline = time.monotonic() + self.timeout
+            while (left := deadline - time.monotonic()) > 0:
+                data = self.transport.read(65536, left)
+                self.stats.rx_bytes += len(data)
+                retransmit = False
+                for item in self._decoder.feed(data):
+                    if isinstance(item, codec.FrameError):
+                        self.stats.bad_frames += 1
+                        continue
+                    if not item.is_reply or item.seq != seq:
+                        self.stats.stray_replies += 1
+                        continue
+                    try:
+                        result = codec.parse_reply(cmd, item)
+                    except codec.NakError as nak:
+                        if nak.link_error:      # our frame was damaged: send it again
+                            retransmit = True
+                            break
+                        raise
+                    self.stats.rx_payload += len(item.payload)
+                    return result
+                if retransmit:
+                    break
+        raise LinkTimeout(f"{self.transport.url}: no valid reply to {cmd.opcode.name} (seq "
+                          f"{seq}) after {self.retries + 1} attempts of {self.timeout:.2f} s")
+
+    # --- commands ---------------------------------------------------------------------
+    def identify(self):
+        """``codec.Identify``: protocol version, board id, build hash, clock, sizes."""
+        info = self.transact(codec.identify())
+        if info.protocol != spec.PROTOCOL_VERSION:
+            raise BoardError(f"board speaks protocol {info.protocol}, this host "
+                             f"{spec.PROTOCOL_VERSION}")
+        return info
+
+    def status(self):
+        """``codec.Status``: link counters, steps pending, event buffer levels."""
+        return self.transact(codec.status())
+
+    def clear_status(self):
+        self.transact(codec.clear_status())
+
+    def reset(self):
+        """Zero the network's dynamic state (i, v, ref, accumulators, step); keep config."""
+        self.transact(codec.reset())
+
+    def echo(self, data):
+        return self.transact(codec.echo(data, max_payload=self.max_payload))
+
+    def write_mem(self, region, start, words):
+        region = Region(region)
+        per = (self.max_payload - spec.MemHeader.size // 8) // spec.region_word_bytes(region)
+        words = list(words) if not isinstance(words, np.ndarray) else words
+        for k in range(0, len(words), per):
+            self.transact(codec.write_mem(region, start + k, words[k:k + per],
+                                          max_payload=self.max_payload))
+
+    def read_mem(self, region, start, count):
+        region = Region(region)
+        per = self.max_payload // spec.region_word_bytes(region)
+        parts = [self.transact(codec.read_mem(region, start + k, min(per, count - k),
+                                              max_payload=self.max_payload))
+                 for k in range(0, count, per)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+    # --- network ----------------------------------------------------------------------
+    def fit(self, cfg):
+        """``cfg`` padded to this board's core (or ``BoardError`` naming what overflows)."""
+        info = self.info
+        try:
+            return cfg.padded(info.n_neurons, info.n_inputs, n_synapses=info.n_synapses,
+                              n_profiles=info.n_profiles)
+        except ValueError as exc:
+            raise BoardError(f"network does not fit board {info.board}: {exc}") from None
+
+    def load(self, cfg):
+        """Upload ``cfg`` (padded to the board's geometry) and reset the network."""
+        from neurofab.rtl.core import memory_init
+        if not isinstance(cfg, CoreConfig):
+            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        fitted = self.fit(cfg)
+        init = memory_init(fitted, n_inputs=self.info.n_inputs)
+        for region in (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE):
+            self.write_mem(region, 0, init[region])
+        self.write_mem(Region.CTRL, Ctrl.W_SHIFT.value, [fitted.w_shift])
+        self.reset()
+        self.cfg = cfg
+
+    def run(self, inputs, steps=None, *, progress=None):
+        """Run ``steps`` steps (default ``len(inputs)``) with per-step input channels.
+
+        Returns one sorted array of fired neurons per step, like ``golden.run``. Steps are
+        only queued (RUN) once their inputs are in the board's buffer, so the result
+        never depends on link speed.
+        """
+        inputs = [np.asarray(c, dtype=np.int64).reshape(-1) for c in inputs]
+        steps = len(inputs) if steps is None else int(steps)
+        if steps < len(inputs):
+            raise ValueError(f"steps = {steps} is below the {len(inputs)} steps of inputs")
+        if self.cfg is not None:
+            inputs = self.cfg.check_inputs(inputs)
+        inputs += [np.zeros(0, np.int64)] * (steps - len(inputs))
+        for t, chans in enumerate(inputs):
+            if chans.size + 1 > self.info.in_depth:
+                raise ValueError(f"inputs[{t}] has {chans.size} events; the board's input "
+                                 f"buffer holds {self.info.in_depth - 1} per step")
+        out, asm = [], codec.StepAssembler()
+        sent = 0                 # steps injected and queued
+        free = self.info.in_depth - self.status().in_level
+        while len(out) < steps:
+            batch = []
+            while sent + len(batch) < steps:
+                need = inputs[sent + len(batch)].size + 1
+                if need > free:
+                    break
+                batch.append(inputs[sent + len(batch)])
+                free -= need
+            if batch:
+                for cmd in codec.split_inject(batch, max_payload=self.max_payload):
+                    self.transact(cmd)
+                self.transact(codec.run(len(batch)))
+                sent += len(batch)
+            reply = self.transact(codec.read_events())
+            done = asm.feed(reply.indices, reply.ends)
+            for chans in done:
+                free += inputs[len(out)].size + 1
+                out.append(np.sort(chans))
+                if progress is not None:
+                    progress(len(out), steps)
+        return out
+
+    def read_state(self):
+        """Full neuron state (i, v, ref, all accumulator slots, step) via READ_MEM."""
+        n = self.info.n_neurons
+        st = codec.words_to_fields(spec.NeuronState, self.read_mem(Region.STATE, 0, n))
+        acc = self.read_mem(Region.ACC, 0, n * spec.DELAY_SLOTS).astype(np.int64)
+        acc = np.where(acc >> (spec.ACC_WIDTH - 1), acc - (1 << spec.ACC_WIDTH), acc)
+        step = int(self.read_mem(Region.CTRL, Ctrl.STEP.value, 1)[0])
+        return BoardState(st["i"], st["v"], st["ref"],
+                          acc.reshape(n, spec.DELAY_SLOTS).T.copy(), step)
+
