@@ -1,14 +1,17 @@
-"""The ``neurofab`` command line: ``demo | cosim | bench`` (more verbs as blocks land).
+"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
-bare traceback.
+bare traceback (``NEUROFAB_DEBUG=1`` re-raises for developers).
 """
 
 import argparse
 import json
+import os
 import sys
 import time
+
+import numpy as np
 
 __all__ = ["main"]
 
@@ -95,6 +98,65 @@ def cmd_bench(args, con):
     return results, 0
 
 
+def cmd_boards(args, con):
+    from neurofab.boards import BOARDS
+    rows = []
+    for b in BOARDS.values():
+        rows.append({"name": b.name, "description": b.description, "device": b.device,
+                     "f_core_mhz": b.f_core / 1e6, "neurons": b.n_neurons,
+                     "inputs": b.n_inputs, "synapses": b.syn_capacity,
+                     "synapse_memory": b.syn_memory, "baud": b.uart_baud})
+        con.say(f"{b.name:14} {b.device:22} {b.f_core / 1e6:5.0f} MHz  {b.n_neurons:5} neurons"
+                f"  {b.n_inputs:5} inputs  {b.syn_capacity:6} synapses ({b.syn_memory})")
+    return {"boards": rows}, 0
+
+
+def cmd_sim_board(args, con):
+    from neurofab.host.simboard import serve
+    from neurofab.boards import get_board
+    get_board(args.board)                      # a clear error for an unknown name
+    con.say(f"building the simulated {args.board} (cached after the first time)...")
+    return None, serve(args.board, port=args.port)
+
+
+def cmd_run(args, con):
+    from neurofab import golden
+    from neurofab.config import CoreConfig
+    from neurofab.examples import poisson_inputs
+    from neurofab.host import Board
+
+    cfg = CoreConfig.load(args.network)
+    inputs = poisson_inputs(cfg.n_inputs, args.steps, rate=args.rate, seed=args.seed)
+    t0 = time.perf_counter()
+    with Board.open(args.url) as board:
+        info = board.info
+        con.say(f"board {args.url}: protocol {info.protocol}, {info.n_neurons} neurons, "
+                f"{info.n_inputs} inputs, {info.n_synapses} synapses, "
+                f"{info.clk_hz / 1e6:.1f} MHz, build {info.build:016x}")
+        t_load = time.perf_counter()
+        board.load(cfg)
+        t_load = time.perf_counter() - t_load
+        with con.progress(args.steps, "run") as bar:
+            t_run = time.perf_counter()
+            got = board.run(inputs, progress=lambda done, total: bar.update(done - bar.n))
+            t_run = time.perf_counter() - t_run
+        status = board.status()
+        link = board.stats.as_dict()
+    gold = golden.run(cfg, inputs)
+    equal = len(gold) == len(got) and all(np.array_equal(a, b) for a, b in zip(gold, got))
+    spikes = int(sum(len(s) for s in got))
+    con.say(f"load {t_load:.2f} s, run {t_run:.2f} s: {spikes} spikes in {args.steps} steps; "
+            f"golden == board: {equal}")
+    con.say(f"link: {link['tx_bytes'] + link['rx_bytes']} wire bytes, "
+            f"{link['retransmissions']} retransmissions; board counters: frames_ok "
+            f"{status.frames_ok}, crc_errors {status.crc_errors}, naks {status.naks_sent}")
+    summary = {"golden_equals_board": bool(equal), "steps": args.steps, "spikes": spikes,
+               "link_bytes": link["tx_bytes"] + link["rx_bytes"], "link": link,
+               "load_s": round(t_load, 3), "run_s": round(t_run, 3),
+               "wall_s": round(time.perf_counter() - t0, 3)}
+    return summary, 0 if equal else 1
+
+
 # --- parser --------------------------------------------------------------------------
 def build_parser():
     parser = argparse.ArgumentParser(prog="neurofab", description=__doc__.splitlines()[0])
@@ -122,6 +184,20 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
 
+    p = verb("run", cmd_run, "run a saved network on a board (any URL) and compare with golden")
+    p.add_argument("--url", required=True,
+                   help="serial:///dev/ttyUSB1?baud=3000000, tcp://HOST:PORT or sim://BOARD")
+    p.add_argument("--network", required=True, help="a .nfcfg file (CoreConfig.save)")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--rate", type=float, default=0.1, help="Poisson input rate per channel")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = verb("sim-board", cmd_sim_board, "serve a simulated board over TCP until stopped")
+    p.add_argument("--board", default="icebreaker")
+    p.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
+
+    verb("boards", cmd_boards, "list the supported boards and their capacity")
+
     p = verb("bench", cmd_bench, "print performance figures")
     p.add_argument("--quick", action="store_true", help="smaller workloads")
     return parser
@@ -132,13 +208,17 @@ def main(argv=None):
     con = Console(args.json)
     try:
         summary, status = args.func(args, con)
-    except (ValueError, TypeError, OSError, RuntimeError, KeyboardInterrupt) as exc:
-        msg = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+    except (Exception, KeyboardInterrupt) as exc:
+        if os.environ.get("NEUROFAB_DEBUG"):
+            raise
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        msg = str(text) if isinstance(exc, (ValueError, KeyError)) else \
+            f"{type(exc).__name__}: {text}"
         print(f"neurofab {args.verb}: error: {msg}", file=sys.stderr)
         if args.json:
             print(json.dumps({"ok": False, "error": msg}))
         return 2
-    if args.json:
+    if args.json and summary is not None:
         print(json.dumps(summary))
     return status
 
