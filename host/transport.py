@@ -14,10 +14,11 @@ import socket
 import time
 from urllib.parse import parse_qs, urlparse
 
+from neurofab.spec import DEFAULT_BAUD
+
 __all__ = ["Transport", "SerialTransport", "TcpTransport", "open_transport",
            "TransportError", "DEFAULT_BAUD"]
 
-DEFAULT_BAUD = 3_000_000
 
 
 class TransportError(OSError):

@@ -92,7 +92,44 @@ def bench_simboard(say, quick):
     return {"simboard_cycles_per_s": round(wall), "simboard_cycles_per_cpu_s": round(cpu)}
 
 
-SECTIONS = [("golden", bench_golden), ("simulated board", bench_simboard)]
+def bench_link(say, quick):
+    """Protocol efficiency on the demo network's spike stream, and host codec speed."""
+    from . import golden
+    from .examples import demo_config, poisson_inputs
+    from .host import codec
+    cfg = demo_config()
+    steps = 200
+    spikes = golden.run(cfg, poisson_inputs(cfg.n_inputs, steps, rate=0.1))
+    # READ_EVENTS replies carrying the stream, each filled to the protocol's max payload
+    records = codec.pack_records(spikes)
+    head = spec.EventsHeader.size // 8
+    room = spec.MAX_PAYLOAD - head
+    room -= room % 2
+    request = len(codec.encode_frame(spec.Opcode.READ_EVENTS.value, 0))
+    wire = 0
+    for k in range(0, len(records), room):
+        payload = bytes(head) + records[k:k + room]
+        wire += request + len(codec.encode_frame(spec.reply_opcode(spec.Opcode.READ_EVENTS), 0,
+                                                 payload))
+    n_events = sum(len(x) for x in spikes)
+    useful = n_events * spec.EVENT_INDEX_BYTES
+    eff = useful / wire
+    # host codec speed: pack + unpack of a long event stream
+    rng = np.random.default_rng(0)
+    big = [rng.choice(4096, 200, replace=False) for _ in range(2000 if quick else 10000)]
+    t = time.perf_counter()
+    data = codec.pack_records(big)
+    idx, ends = codec.unpack_records(data)
+    dt = time.perf_counter() - t
+    rate = idx.size / dt
+    say(f"protocol: {n_events} spikes in {steps} steps -> {wire} wire bytes (frames incl. "
+        f"requests, COBS, CRC, delimiters): efficiency {eff:.3f} event bytes / wire byte")
+    say(f"host codec: {rate / 1e6:.1f} M events/s (pack + unpack of event records)")
+    return {"protocol_efficiency": round(eff, 4), "codec_events_per_s": round(rate)}
+
+
+SECTIONS = [("golden", bench_golden), ("host link", bench_link),
+            ("simulated board", bench_simboard)]
 
 
 def run_all(say=print, quick=False):
