@@ -18,8 +18,8 @@ The Python side is transaction-level and runs in plain GPI callbacks, not in coc
   C++ clock with inertial writes). So one call per busy cycle decides the transfers of
   that edge and drives the next cycle.
 * A producer whose payload was not taken sleeps until ``ready`` rises; a consumer that saw
-  no ``valid`` sleeps until ``valid`` rises; a request/response pair waiting on a busy
-  design sleeps until it answers (nothing left to send) or accepts (no answer pending).
+  no ``valid`` sleeps until ``valid`` rises; a request/response pair waiting on the design
+  sleeps until it answers or accepts, whichever comes first.
   With every port asleep no Python runs at all: long phases where the design works alone
   (integrate, update) cost nothing per clock.
 
@@ -39,6 +39,7 @@ from cocotb.simtime import convert, get_sim_time
 from cocotb.triggers import RisingEdge, Timer
 
 _RISING = simulator.RISING
+_register = simulator.register_value_change_callback
 _DEPOSIT = 0            # cocotb.handle._GPISetAction.DEPOSIT
 _POLL_CYCLES = 2000     # how often the test task checks for completion / timeouts
 
@@ -82,8 +83,8 @@ def _rng(seed, k, j, role):
     return random.Random(f"{seed}:{k}:{j}:{role}")
 
 
-# --- operations: start() once, edge() at every clock edge while awake, wake() when the
-# --- signal they sleep on rises. edge()/wake() return AWAKE, DONE or (SLEEP, signal).
+# --- operations: start() once, edge() at every clock edge while awake, wake() when a
+# --- signal they sleep on rises. edge()/wake() return AWAKE, DONE or (SLEEP, [signals]).
 class _Put:
     def __init__(self, port, values, gap, rng):
         self.port, self.values, self.gap, self.rng = port, values, gap, rng
@@ -120,7 +121,7 @@ class _Put:
         if self.port.ready.high():
             self.i += 1
             return self._next()
-        return SLEEP, self.port.ready
+        return SLEEP, [self.port.ready]
 
     def wake(self):
         return AWAKE
@@ -148,7 +149,7 @@ class _Get:
     def edge(self):
         port = self.port
         if not port.valid.high():
-            return SLEEP, port.valid
+            return SLEEP, [port.valid]
         if self.ready:
             value = port.payload.get()
             self.out.append(value)
@@ -176,7 +177,6 @@ class _Mem:
         self.sent = 0
         self.offered = False
         self.ready = 1
-        self.idle = 0
         self.resp.ready.set(1)
         return self._prepare()
 
@@ -207,21 +207,20 @@ class _Mem:
             req.valid.set(0)
             resp.ready.set(0)
             return DONE
-        if took or rvalid:
-            self.idle = 0
-        else:
-            self.idle += 1
-            if self.idle >= 2 and not self.gap:
-                # the design is busy: sleep until it answers (all requests sent) or accepts
-                # (no answer pending); with both possible, keep polling each cycle
-                if not self.offered:
-                    return SLEEP, resp.valid
-                if self.sent == len(out):
-                    return SLEEP, req.ready
-        return self._prepare()
+        self._prepare()
+        if rvalid or not (self.offered or self.sent == n):
+            return AWAKE        # a response to take, or a request gap to roll: next cycle
+        # Nothing moves until the design answers (a response is pending) or accepts (a
+        # request is offered): sleep until either rises. A design that keeps ``ready`` high
+        # while it works (pipelined) wakes us with its answer.
+        wake_on = []
+        if self.sent > len(out):
+            wake_on.append(resp.valid)
+        if self.offered:
+            wake_on.append(req.ready)
+        return SLEEP, wake_on
 
     def wake(self):
-        self.idle = 0
         return self._prepare()
 
 
@@ -293,10 +292,9 @@ class Machine:
         self.pending += 1
         if status is AWAKE:
             self.awake.append(op)
-        else:
-            signal = status[1]
-            self.sleepers[op] = simulator.register_value_change_callback(
-                signal.raw, self._on_wake, _RISING, op)
+        else:       # (SLEEP, signals): wake on the first of them to rise
+            self.sleepers[op] = [_register(signal.raw, self._on_wake, _RISING, op, j)
+                                 for j, signal in enumerate(status[1])]
 
     def _arm(self):
         if self.clk_cb is None and self.awake and not self.finished:
@@ -307,7 +305,21 @@ class Machine:
     def _on_edge(self):
         self.clk_cb = None
         try:
-            awake, self.awake = self.awake, []
+            awake = self.awake
+            if len(awake) == 1:             # fast path: one busy port that stays busy
+                status = awake[0].edge()
+                if status is AWAKE:
+                    self.clk_cb = _register(self.clk, self._on_edge, _RISING)
+                    return
+                self.awake = []
+                self.pending -= 1
+                self._route(awake[0], status)
+                if not self.pending:
+                    self._end_phase()
+                    self._next_phase()
+                self._arm()
+                return
+            self.awake = []
             self.pending -= len(awake)
             for op in awake:
                 self._route(op, op.edge())
@@ -319,9 +331,11 @@ class Machine:
             self.error = exc
             self.finished = True
 
-    def _on_wake(self, op):
+    def _on_wake(self, op, j):
         try:
-            del self.sleepers[op]
+            for i, cb in enumerate(self.sleepers.pop(op)):
+                if i != j:
+                    cb.deregister()         # the others have not fired
             self.pending -= 1
             self._route(op, op.wake())
             self._arm()
@@ -338,8 +352,9 @@ class Machine:
         if self.clk_cb is not None:
             self.clk_cb.deregister()
             self.clk_cb = None
-        for cb in self.sleepers.values():
-            cb.deregister()
+        for cbs in self.sleepers.values():
+            for cb in cbs:
+                cb.deregister()
         self.sleepers.clear()
         self.results["timeout"] = self.k
         self.results["phases"].append({"start": self.phase_start, "end": None,
