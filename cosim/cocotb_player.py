@@ -194,7 +194,8 @@ class _Mem:
     def edge(self):
         req, resp, out = self.req, self.resp, self.out
         n = len(self.values)
-        took = self.offered and req.ready.high()
+        offered_before = self.offered
+        took = offered_before and req.ready.high()
         rvalid = resp.valid.high()
         if rvalid and self.ready:
             out.append(resp.payload.get())
@@ -208,11 +209,13 @@ class _Mem:
             resp.ready.set(0)
             return DONE
         self._prepare()
-        if rvalid or not (self.offered or self.sent == n):
-            return AWAKE        # a response to take, or a request gap to roll: next cycle
-        # Nothing moves until the design answers (a response is pending) or accepts (a
-        # request is offered): sleep until either rises. A design that keeps ``ready`` high
-        # while it works (pipelined) wakes us with its answer.
+        fresh = self.offered and not offered_before     # offered after a gap: ready unknown
+        if rvalid or fresh or (self.sent < n and not self.offered):
+            return AWAKE        # a response to take, a fresh offer, a gap to roll: next cycle
+        # Nothing moves until the design answers (a response is pending) or accepts a
+        # request it refused at this edge (or that it took: then an answer is pending). Sleep
+        # until either rises; a design keeping ``ready`` high while it works (pipelined)
+        # wakes us with its answer.
         wake_on = []
         if self.sent > len(out):
             wake_on.append(resp.valid)
