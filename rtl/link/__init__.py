@@ -1,7 +1,9 @@
-"""Host-link gateware: UART PHY, COBS framing, CRC-16 (``docs/protocol.md``)."""
+"""Host-link gateware: UART PHY, COBS framing, CRC-16 and the command controller
+(``docs/protocol.md``)."""
 
 from .uart import UartTx, UartRx
 from .cobs import CobsDecoder, CobsEncoder
 from .crc import Crc16
+from .controller import LinkController
 
-__all__ = ["UartTx", "UartRx", "CobsDecoder", "CobsEncoder", "Crc16"]
+__all__ = ["UartTx", "UartRx", "CobsDecoder", "CobsEncoder", "Crc16", "LinkController"]

@@ -1,0 +1,597 @@
+# amaranth: UnusedElaboratable=no
+"""LinkController + a real NeuronCore, driven with frames from the host codec.
+
+Two paths: at the decoded-byte level (``DecodedByte`` tokens in, ``FrameByte`` s out: fast,
+and every link-check outcome can be forced), and through ``CobsDecoder`` / ``CobsEncoder``
+with wire bytes from ``codec.encode_frame`` (garbage, cut and oversized frames as a UART
+would deliver them). Every reply is parsed by ``neurofab.host.codec``.
+"""
+
+import numpy as np
+import pytest
+from amaranth import Elaboratable, Module
+from amaranth.lib import data
+from amaranth.lib.wiring import connect
+from amaranth.sim import Simulator
+
+from neurofab import golden, spec
+from neurofab.config import random_config
+from neurofab.cosim.streams import get, put
+from neurofab.golden.link.cobs import cobs_encode
+from neurofab.golden.link.crc import crc16
+from neurofab.host import codec
+from neurofab.rtl.core import NeuronCore, config_words
+from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController
+from neurofab.rtl.link.controller import region_depths
+from neurofab.spec import Counter, Ctrl, FrameStatus, Nak, Opcode, Region
+
+CLK = 12_000_000
+GEOMETRY = dict(n_neurons=16, n_inputs=8, syn_capacity=128)
+BUILD = bytes.fromhex("0123456789abcdef0011")
+
+
+class Bench(Elaboratable):
+    """Controller + core (+ COBS decoder/encoder with ``cobs``)."""
+
+    def __init__(self, *, cobs=False, cfg=None, **link):
+        self.core = NeuronCore(cfg, **GEOMETRY)
+        self.ctrl = LinkController(**GEOMETRY, clk_hz=CLK, board_id=7, build_hash=BUILD,
+                                   **link)
+        self.cobs = cobs
+        if cobs:
+            self.dec = CobsDecoder(max_frame=self.ctrl.max_body)
+            self.enc = CobsEncoder()
+            self.i_stream, self.o_stream = self.dec.i_stream, self.enc.o_stream
+        else:
+            self.i_stream, self.o_stream = self.ctrl.i_frame, self.ctrl.o_frame
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        m.submodules.ctrl = ctrl = self.ctrl
+        connect(m, ctrl.o_events, core.i_events)
+        connect(m, core.o_spikes, ctrl.i_spikes)
+        connect(m, ctrl.o_mem, core.i_mem)
+        connect(m, core.o_mem, ctrl.i_mem)
+        if self.cobs:
+            m.submodules.dec = self.dec
+            m.submodules.enc = self.enc
+            connect(m, self.dec.o_stream, ctrl.i_frame)
+            connect(m, ctrl.o_frame, self.enc.i_stream)
+        return m
+
+
+class Host:
+    """Testbench side: sends frames, collects replies (``Frame`` or ``FrameError``)."""
+
+    def __init__(self, bench, ctx, replies, *, seed=0):
+        self.bench = bench
+        self.ctx = ctx
+        self.replies = replies
+        self.seen = 0
+        self.seq = 0x40
+        self.rng = np.random.default_rng(seed)
+        self.max_payload = bench.ctrl.max_payload
+
+    async def send_tokens(self, body, status=FrameStatus.OK, gap=0.2):
+        """Decoded-level frame: the bytes of ``body`` and an end token."""
+        port = self.bench.ctrl.i_frame
+        for b in body:
+            await put(self.ctx, port, {"data": b, "end": 0, "status": 0}, rng=self.rng, gap=gap)
+        await put(self.ctx, port, {"data": 0, "end": 1, "status": status.value}, rng=self.rng,
+                  gap=gap)
+
+    async def send_wire(self, wire, gap=0.2):
+        for b in wire:
+            await put(self.ctx, self.bench.dec.i_stream, b, rng=self.rng, gap=gap)
+
+    async def send(self, opcode, seq, payload=b""):
+        body = codec.frame_body(opcode, seq, payload)
+        if self.bench.cobs:
+            await self.send_wire(cobs_encode(body) + b"\x00")
+        else:
+            await self.send_tokens(body)
+
+    async def reply(self, patience=20000):
+        for _ in range(patience):
+            if len(self.replies) > self.seen:
+                self.seen += 1
+                return self.replies[self.seen - 1]
+            await self.ctx.tick()
+        pytest.fail(f"no reply within {patience} cycles")
+
+    async def no_reply(self, cycles=300):
+        await self.ctx.tick().repeat(cycles)
+        assert len(self.replies) == self.seen, f"unexpected reply {self.replies[self.seen:]}"
+
+    def next_seq(self):
+        self.seq = (self.seq + 1) & 0xFF
+        return self.seq
+
+    async def frame(self, cmd, seq=None, patience=20000):
+        """Send ``cmd`` (a ``codec.Command``), return its reply ``Frame``."""
+        seq = self.next_seq() if seq is None else seq
+        await self.send(cmd.opcode.value, seq, cmd.payload)
+        rep = await self.reply(patience)
+        assert isinstance(rep, codec.Frame), rep
+        assert rep.seq == seq, f"reply {rep} to seq {seq}"
+        return rep
+
+    async def call(self, cmd, **kwargs):
+        """Send ``cmd`` and parse the reply (raises ``NakError``)."""
+        return codec.parse_reply(cmd, await self.frame(cmd, **kwargs))
+
+    async def nak(self, cmd, reason, **kwargs):
+        with pytest.raises(codec.NakError) as exc:
+            await self.call(cmd, **kwargs)
+        assert exc.value.reason == reason, f"expected NAK {reason.name}, got {exc.value}"
+        assert exc.value.opcode == cmd.opcode.value
+        return exc.value
+
+    async def raw(self, opcode, payload=b"", seq=None):
+        """A command with an arbitrary payload; returns the reply ``Frame``."""
+        seq = self.next_seq() if seq is None else seq
+        await self.send(opcode, seq, payload)
+        rep = await self.reply()
+        assert isinstance(rep, codec.Frame) and rep.seq == seq, rep
+        return rep
+
+    async def status(self):
+        return await self.call(codec.status())
+
+    async def upload(self, cfg):
+        """Load ``cfg`` through WRITE_MEM frames (runs of consecutive words)."""
+        runs = []
+        for region, index, word in config_words(cfg, n_inputs=GEOMETRY["n_inputs"]):
+            nb = spec.region_word_bytes(region)
+            if runs and runs[-1][0] == region and runs[-1][1] + len(runs[-1][2]) == index \
+                    and 7 + (len(runs[-1][2]) + 1) * nb <= self.max_payload:
+                runs[-1][2].append(word)
+            else:
+                runs.append((region, index, [word]))
+        for region, start, words in runs:
+            assert await self.call(codec.write_mem(region, start, words,
+                                                   max_payload=self.max_payload)) is None
+
+    async def drain_events(self, asm, patience=200):
+        """READ_EVENTS until the run is complete; returns the finished steps."""
+        steps = []
+        for _ in range(patience):
+            ev = await self.call(codec.read_events())
+            steps += asm.feed(ev.indices, ev.ends)
+            if ev.steps_pending == 0 and ev.remaining == 0:
+                return steps
+        pytest.fail("run did not complete")
+
+
+def simulate(bench, main, *, stall=0.0, seed=1):
+    replies = []
+
+    async def collector(ctx):
+        rng = np.random.default_rng(seed)
+        if bench.cobs:
+            dec = codec.FrameDecoder(max_body=spec.MAX_BODY)
+            while True:
+                b = await get(ctx, bench.o_stream, rng=rng, stall=stall)
+                replies.extend(dec.feed(bytes([b])))
+        body = bytearray()
+        while True:
+            item = await get(ctx, bench.o_stream, rng=rng, stall=stall)
+            body.append(item.data)
+            if item.last:
+                try:
+                    replies.append(codec.decode_body(bytes(body)))
+                except codec.FrameError as exc:
+                    replies.append(exc)
+                body.clear()
+
+    async def tb(ctx):
+        await main(Host(bench, ctx, replies, seed=seed))
+
+    sim = Simulator(bench)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.add_testbench(collector, background=True)
+    sim.run()
+
+
+def nak_body(reason, opcode, seq):
+    return codec.Frame(spec.NAK_OPCODE, seq, bytes([reason.value, opcode]))
+
+
+def counters(st):
+    return {c: getattr(st, c.name.lower()) for c in Counter}
+
+
+# --- unit checks ---------------------------------------------------------------------------
+def test_parameters_validated():
+    ok = dict(GEOMETRY, clk_hz=CLK)
+    with pytest.raises(ValueError, match="max_payload"):
+        LinkController(**ok, max_payload=63)
+    with pytest.raises(ValueError, match="max_payload"):
+        LinkController(**ok, max_payload=509)
+    with pytest.raises(ValueError, match="in_depth"):
+        LinkController(**ok, in_depth=1)
+    with pytest.raises(TypeError, match="out_depth"):
+        LinkController(**ok, out_depth=16.0)
+    with pytest.raises(ValueError, match="power of two"):
+        LinkController(**dict(ok, n_neurons=12))
+    with pytest.raises(ValueError, match="board_id"):
+        LinkController(**ok, board_id=1 << 16)
+    with pytest.raises(ValueError, match="build_hash"):
+        LinkController(**ok, build_hash=b"\x01")
+    with pytest.raises(ValueError, match="clk_hz"):
+        LinkController(**dict(ok, clk_hz=0))
+    c = LinkController(**ok, build_hash="0123456789abcdef99")
+    assert c.build_hash == 0x0123456789ABCDEF
+    assert c.max_body == spec.MAX_BODY
+
+
+def test_identify_payload_is_the_codec_struct():
+    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=200, in_depth=100, out_depth=50,
+                       board_id=3, build_hash=5)
+    ident = codec.unpack_struct(spec.IdentifyReply, c.identify_payload())
+    assert ident == dict(protocol=1, board=3, build=5, clk_hz=CLK, max_payload=200, n_cores=1,
+                         n_profiles=16, n_neurons=16, n_inputs=8, n_synapses=128, in_depth=100,
+                         out_depth=50)
+    idf = codec.Identify(**ident)
+    assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
+
+
+def test_converts_to_verilog():
+    from amaranth.back import verilog
+    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=64, in_depth=17, out_depth=9)
+    assert "module top" in verilog.convert(c, name="top")
+
+
+# --- every command, every NAK, retransmission (decoded-byte level) -------------------------
+def test_commands_naks_and_retransmission():
+    bench = Bench(max_payload=spec.MAX_PAYLOAD, in_depth=40, out_depth=24)
+    ctrl = bench.ctrl
+    rng = np.random.default_rng(5)
+
+    async def main(h):
+        # IDENTIFY
+        ident = await h.call(codec.identify())
+        assert ident.n_neurons == 16 and ident.n_inputs == 8 and ident.n_synapses == 128
+        assert ident.board == 7 and ident.build == 0x0123456789ABCDEF and ident.clk_hz == CLK
+        assert ident.in_depth == 40 and ident.out_depth == 24
+        assert ident.max_payload == spec.MAX_PAYLOAD and ident.protocol == 1
+        # ECHO: empty, with zeros, the longest
+        for data in (b"", b"\x00", bytes(range(256)) + bytes(252), rng.bytes(100)):
+            assert await h.call(codec.echo(data)) == data
+
+        # WRITE_MEM / READ_MEM round trips of every region, first and last words
+        depths = region_depths(**GEOMETRY)
+        for region in Region:
+            width = spec.REGION_WORD_WIDTH[region]
+            nb = spec.region_word_bytes(region)
+            depth = depths[region]
+            if region is Region.CTRL:
+                words = [5, 0xDEADBEEF]
+                start = 0
+            else:
+                n = min(depth, (spec.MAX_PAYLOAD - 7) // nb, 40)
+                start = depth - n
+                words = [int(w) for w in rng.integers(0, 1 << min(width, 62), n)]
+                if width > 62:
+                    words = [w | (1 << (width - 1)) for w in words]
+            assert await h.call(codec.write_mem(region, start, words)) is None
+            got = await h.call(codec.read_mem(region, start, len(words)))
+            if region is Region.CTRL:
+                words[0] &= (1 << spec.W_SHIFT_WIDTH) - 1
+            assert [int(w) for w in got] == words, region.name
+        # count = 0 is a no-op, at the very end of a region too
+        assert await h.call(codec.write_mem(Region.STATE, 16, [])) is None
+        assert list(await h.call(codec.read_mem(Region.STATE, 16, 0))) == []
+        # a quiet network again: no rows, no accumulated input, thresholds out of reach
+        quiet = spec.Profile.const({"threshold": spec.STATE_MAX}).as_value().value
+        for region, words in ((Region.ROWPTR, [0] * 24), (Region.STATE, [0] * 16),
+                              (Region.PROFILE, [quiet] * 16), (Region.CTRL, [0, 0])):
+            assert await h.call(codec.write_mem(region, 0, words)) is None
+        for k in range(0, 128, 64):
+            assert await h.call(codec.write_mem(Region.ACC, k, [0] * 64)) is None
+
+        # --- NAKs of the commands (refused commands have no effect) ---------------------
+        for cmd in (codec.identify(), codec.status(), codec.clear_status(), codec.reset(),
+                    codec.read_events()):
+            rep = await h.raw(cmd.opcode.value, b"\x00")
+            assert rep == nak_body(Nak.BAD_LENGTH, cmd.opcode.value, rep.seq)
+        for payload in (b"", b"\x01\x02\x03", b"\x01\x02\x03\x04\x05"):
+            rep = await h.raw(Opcode.RUN.value, payload)
+            assert rep == nak_body(Nak.BAD_LENGTH, Opcode.RUN.value, rep.seq)
+        hdr = codec.read_mem(Region.STATE, 0, 1).payload
+        for op, payload in ((Opcode.READ_MEM, hdr[:6]), (Opcode.READ_MEM, hdr + b"\x00"),
+                            (Opcode.WRITE_MEM, hdr[:6]), (Opcode.WRITE_MEM, hdr),
+                            (Opcode.WRITE_MEM, hdr + bytes(6)),
+                            (Opcode.WRITE_MEM, hdr + bytes(4))):
+            rep = await h.raw(op.value, payload)
+            assert rep == nak_body(Nak.BAD_LENGTH, op.value, rep.seq), (op, payload)
+        # READ_MEM reply longer than max_payload: 128 SYNAPSE words = 512 bytes
+        rep = await h.raw(Opcode.READ_MEM.value,
+                          codec.pack_struct(spec.MemHeader, region=4, start=0, count=128))
+        assert rep.payload == bytes([Nak.BAD_LENGTH.value, Opcode.READ_MEM.value])
+        for region in (6, 7, 255):
+            rep = await h.raw(Opcode.READ_MEM.value,
+                              codec.pack_struct(spec.MemHeader, region=region, start=0, count=1))
+            assert rep.payload == bytes([Nak.BAD_REGION.value, Opcode.READ_MEM.value])
+        for region, start, count in ((Region.STATE, 16, 1), (Region.STATE, 0, 17),
+                                     (Region.ACC, 127, 2), (Region.ROWPTR, 24, 1),
+                                     (Region.SYNAPSE, 100, 29), (Region.CTRL, 3, 0),
+                                     (Region.PROFILE, 1 << 24, 0),
+                                     (Region.SYNAPSE, (1 << 32) - 1, 1)):
+            rep = await h.raw(Opcode.READ_MEM.value, codec.pack_struct(
+                spec.MemHeader, region=region.value, start=start, count=count))
+            assert rep.payload == bytes([Nak.BAD_RANGE.value, Opcode.READ_MEM.value]), \
+                (region, start, count)
+        before = list(await h.call(codec.read_mem(Region.STATE, 15, 1)))
+        await h.nak(codec.write_mem(Region.STATE, 15, [1, 2]), Nak.BAD_RANGE)
+        assert list(await h.call(codec.read_mem(Region.STATE, 15, 1))) == before
+
+        # INJECT: structure, channels, space
+        for payload in (b"\x01", b"\x01\x80", b"\x02\x80\x01\x00", b"\x00\x80\x01"):
+            rep = await h.raw(Opcode.INJECT.value, payload)
+            assert rep.payload == bytes([Nak.BAD_LENGTH.value, Opcode.INJECT.value]), payload
+        await h.nak(codec.inject([[1, 8]]), Nak.BAD_ARG)
+        await h.nak(codec.inject([[0xFFFF]]), Nak.BAD_ARG)
+        st = await h.status()
+        assert st.in_level == 0
+        # empty INJECT is fine; partial steps count
+        assert await h.call(codec.Command(Opcode.INJECT, b"")) is None
+        assert await h.call(codec.inject([list(range(8)) * 3], close=False)) is None  # 24
+        assert (await h.status()).in_level == 24
+        await h.nak(codec.inject([list(range(8)) * 2]), Nak.NO_SPACE)   # 17 > 16 free
+        assert (await h.status()).in_level == 24
+        assert await h.call(codec.inject([list(range(8)) * 2], close=False)) is None  # 40
+        await h.nak(codec.inject([[]]), Nak.NO_SPACE)
+        st = await h.status()
+        assert st.in_level == 40 and st.event_overflows == 2
+        # RUN: the partial step waits; the steps run without input
+        assert await h.call(codec.run(3)) is None
+        asm = codec.StepAssembler()
+        steps = await h.drain_events(asm)
+        assert [s.tolist() for s in steps] == [[]] * 3
+        assert (await h.status()).in_level == 40
+        # RUN overflow
+        assert await h.call(codec.run(0)) is None
+        assert await h.call(codec.run((1 << 32) - 1)) is None
+        # (a few steps may have finished meanwhile, at most out_depth of them)
+        await h.nak(codec.run(100), Nak.BAD_ARG)
+        # BUSY while steps are pending
+        await h.nak(codec.write_mem(Region.STATE, 0, [1]), Nak.BUSY)
+        await h.nak(codec.read_mem(Region.CTRL, 1, 1), Nak.BUSY)
+        # RESET stops the run and empties the buffers
+        assert await h.call(codec.reset()) is None
+        st = await h.status()
+        assert (st.steps_pending, st.in_level, st.out_level) == (0, 0, 0)
+        assert list(await h.call(codec.read_mem(Region.CTRL, 1, 1))) == [0]
+
+        # --- retransmission ------------------------------------------------------------
+        cmd = codec.echo(b"once")
+        rep = await h.frame(cmd)
+        assert await h.frame(cmd, seq=rep.seq) == rep
+        # an INJECT retransmitted is not enqueued twice
+        cmd = codec.inject([[1, 2, 3]])
+        rep = await h.frame(cmd)
+        assert rep == codec.Frame(0xA0, rep.seq, b"")
+        assert await h.frame(cmd, seq=rep.seq) == rep
+        assert (await h.status()).in_level == 4
+        # a READ_EVENTS retransmitted returns the same events and loses none
+        assert await h.call(codec.run(2)) is None
+        for _ in range(200):
+            await h.ctx.tick()
+        cmd = codec.read_events()
+        first = await h.frame(cmd)
+        ev = codec.parse_reply(cmd, first)
+        assert ev.steps_pending == 0 and ev.remaining == 0 and len(ev.ends) == 2
+        again = await h.frame(cmd, seq=first.seq)
+        assert again == first
+        # a link NAK with the same seq leaves the stored reply alone
+        body = bytearray(codec.frame_body(cmd.opcode.value, first.seq))
+        body[-1] ^= 0x10
+        await h.send_tokens(bytes(body))
+        assert await h.reply() == nak_body(Nak.CRC, cmd.opcode.value, first.seq)
+        assert await h.frame(cmd, seq=first.seq) == first
+        # same seq, other opcode: executed
+        rep = await h.frame(codec.echo(b"x"), seq=first.seq)
+        assert rep.opcode == 0x85 and rep.payload == b"x"
+        # a refused command is stored too: its NAK is replayed, not re-executed
+        cmd = codec.write_mem(Region.STATE, 20, [1])
+        rep = await h.frame(cmd)
+        assert rep == nak_body(Nak.BAD_RANGE, cmd.opcode.value, rep.seq)
+        assert await h.frame(cmd, seq=rep.seq) == rep
+        # CLEAR_STATUS retransmitted: not executed twice (its replayed frame is counted)
+        cmd = codec.clear_status()
+        rep = await h.frame(cmd)
+        assert await h.frame(cmd, seq=rep.seq) == rep
+        st = await h.status()
+        assert st.frames_ok == 2 and st.naks_sent == 0
+        # only the last command is remembered: after another one, the same seq and
+        # opcode are a new command (and clear again)
+        assert await h.frame(cmd, seq=rep.seq) == rep
+        st = await h.status()
+        assert st.frames_ok == 1
+        assert counters(await h.status())[Counter.FRAMES_OK] == 2
+
+        # --- link checks ------------------------------------------------------------------
+        seq = h.next_seq()
+        good = codec.frame_body(Opcode.IDENTIFY.value, seq)
+        await h.send_tokens(good[:3])                                    # runt
+        assert await h.reply() == nak_body(Nak.FRAMING, Opcode.IDENTIFY.value, seq)
+        await h.send_tokens(good[:1])                                    # runt, no seq
+        assert await h.reply() == nak_body(Nak.FRAMING, Opcode.IDENTIFY.value, 0)
+        await h.send_tokens(b"", status=FrameStatus.COBS)                # no byte at all
+        assert await h.reply() == nak_body(Nak.FRAMING, 0, 0)
+        await h.send_tokens(good, status=FrameStatus.COBS)               # malformed COBS
+        assert await h.reply() == nak_body(Nak.FRAMING, Opcode.IDENTIFY.value, seq)
+        await h.send_tokens(good, status=FrameStatus.OVERSIZE)
+        assert await h.reply() == nak_body(Nak.OVERSIZE, Opcode.IDENTIFY.value, seq)
+        long = codec.frame_body(Opcode.ECHO.value, seq, bytes(spec.MAX_PAYLOAD))
+        await h.send_tokens(long + b"\x55", gap=0)                       # 513 bytes
+        assert await h.reply() == nak_body(Nak.OVERSIZE, Opcode.ECHO.value, seq)
+        for bit in (0, 9, 17, 30):                                       # flipped bits
+            bad = bytearray(good)
+            bad[bit // 8] ^= 1 << (bit % 8)
+            await h.send_tokens(bytes(bad))
+            assert await h.reply() == nak_body(Nak.CRC, bad[0], bad[1])
+        for op in (0x00, 0x06, 0x81, 0xFF):                             # unknown opcodes
+            await h.send(op, seq)
+            assert await h.reply() == nak_body(Nak.UNKNOWN_OPCODE, op, seq)
+        # none of them changed the stored reply: a retransmission still gets it
+        st_cmd = codec.status()
+        st_rep = await h.frame(st_cmd)
+        await h.send_tokens(b"\x11\x22\x33\x44\x55")
+        assert (await h.reply()).payload[0] == Nak.CRC.value
+        assert await h.frame(st_cmd, seq=st_rep.seq) == st_rep
+        st = await h.status()
+        assert counters(st) == {
+            Counter.FRAMES_OK: 2 + 4 + 3, Counter.CRC_ERRORS: 5,
+            Counter.FRAMING_ERRORS: 4, Counter.OVERSIZE_FRAMES: 2,
+            Counter.UNKNOWN_OPCODES: 4, Counter.NAKS_SENT: 15, Counter.EVENT_OVERFLOWS: 0,
+            Counter.UART_ERRORS: 0, Counter.RX_OVERRUNS: 0}
+        # the UART's pulses are counted
+        for port in (ctrl.i_uart_error, ctrl.i_rx_overrun, ctrl.i_rx_overrun):
+            h.ctx.set(port, 1)
+            await h.ctx.tick()
+            h.ctx.set(port, 0)
+        st = await h.status()
+        assert (st.uart_errors, st.rx_overruns) == (1, 2)
+        assert await h.call(codec.identify()) == ident
+
+    simulate(bench, main, stall=0.3)
+
+
+# --- a run against the golden model, through COBS -----------------------------------------
+def test_run_matches_golden():
+    cfg = random_config(23, n_neurons=16, n_inputs=8, max_fanout=4)
+    assert cfg.n_synapses <= GEOMETRY["syn_capacity"]
+    rng = np.random.default_rng(3)
+    inputs = [rng.permutation(np.flatnonzero(rng.random(8) < 0.5)) for _ in range(14)]
+    gold = golden.run(cfg, inputs)
+    # the second run: a partial step waits for its END, a step without input runs empty
+    gold2 = golden.run(cfg, [[], inputs[0], [], *inputs[1:4]])
+    assert sum(len(s) for s in gold) > 50 and max(len(s) for s in gold) >= 8
+    # a small output buffer: the core has to wait for READ_EVENTS, even within a step
+    bench = Bench(cobs=True, max_payload=64, in_depth=48, out_depth=8)
+
+    async def main(h):
+        await h.upload(cfg)
+        for region, index, word in config_words(cfg, n_inputs=8)[::7]:
+            assert list(await h.call(codec.read_mem(region, index, 1))) == [word]
+        asm = codec.StepAssembler()
+        got = []
+        for k in range(0, len(inputs), 4):
+            batch = inputs[k:k + 4]
+            for cmd in codec.split_inject(batch, max_payload=64):
+                assert await h.call(cmd) is None
+            assert await h.call(codec.run(len(batch))) is None
+            got += await h.drain_events(asm)
+        assert [s.tolist() for s in got] == [g.tolist() for g in gold]
+        st = await h.status()
+        assert (st.steps_pending, st.in_level, st.out_level) == (0, 0, 0)
+        assert list(await h.call(codec.read_mem(Region.CTRL, Ctrl.STEP.value, 1))) == \
+            [len(inputs)]
+
+        # RESET while a long run is going: state back to the start, configuration kept
+        assert await h.call(codec.inject(inputs[:3])) is None
+        assert await h.call(codec.run(1000)) is None
+        await h.ctx.tick().repeat(300)
+        st = await h.status()
+        assert st.steps_pending > 0
+        assert await h.call(codec.reset()) is None
+        st = await h.status()
+        assert (st.steps_pending, st.in_level, st.out_level) == (0, 0, 0)
+        state = await h.call(codec.read_mem(Region.STATE, 0, 12))
+        fields = codec.words_to_fields(spec.NeuronState, state)
+        assert not fields["i"].any() and not fields["v"].any() and not fields["ref"].any()
+        assert fields["profile"].tolist() == cfg.profile[:12].tolist()
+        assert not np.asarray(await h.call(codec.read_mem(Region.ACC, 100, 20)),
+                              dtype=np.int64).any()
+
+        asm = codec.StepAssembler()
+        assert await h.call(codec.inject([inputs[0]], close=False)) is None
+        assert await h.call(codec.run(1)) is None
+        got = await h.drain_events(asm)
+        assert await h.call(codec.Command(Opcode.INJECT, b"\x00\x80")) is None   # its END
+        for cmd in codec.split_inject([[], *inputs[1:4]], max_payload=64):
+            assert await h.call(cmd) is None
+        assert await h.call(codec.run(5)) is None
+        got += await h.drain_events(asm)
+        assert [s.tolist() for s in got] == [g.tolist() for g in gold2]
+
+    simulate(bench, main, stall=0.2)
+
+
+# --- garbage on the wire -----------------------------------------------------------------
+def test_garbage_and_damaged_frames_on_the_wire():
+    bench = Bench(cobs=True, max_payload=64, in_depth=16, out_depth=16)
+    rng = np.random.default_rng(9)
+    max_body = 64 + spec.MIN_BODY
+
+    def expected_naks(garbage):
+        naks = []
+        for seg in garbage.split(b"\x00")[:-1]:
+            if not seg:
+                continue
+            try:
+                codec.decode_frame(seg, max_body=max_body)
+            except codec.OversizedFrame:
+                naks.append(Nak.OVERSIZE)
+            except (codec.CobsFrameError, codec.TruncatedFrame):
+                naks.append(Nak.FRAMING)
+            except codec.CrcError:
+                naks.append(Nak.CRC)
+            except codec.UnknownOpcode:
+                naks.append(Nak.UNKNOWN_OPCODE)
+            else:
+                pytest.fail("random garbage made a good frame")
+        return naks
+
+    async def main(h):
+        ident = await h.call(codec.identify())
+        assert ident.max_payload == 64
+        total = {Nak.OVERSIZE: 0, Nak.FRAMING: 0, Nak.CRC: 0, Nak.UNKNOWN_OPCODE: 0}
+        for trial in range(6):
+            n = int(rng.integers(1, 40))
+            garbage = rng.integers(0, 256, n, dtype=np.uint8)
+            garbage[rng.random(n) < 0.1] = 0
+            garbage = garbage.tobytes() + b"\x00"
+            expect = expected_naks(garbage)
+            await h.send_wire(garbage)
+            for reason in expect:
+                rep = await h.reply()
+                assert isinstance(rep, codec.Frame) and rep.is_nak, rep
+                assert rep.payload[0] == reason.value
+                total[reason] += 1
+            await h.no_reply(50)
+            assert await h.call(codec.identify()) == ident
+        # a flipped CRC bit, a cut frame, an oversized frame, an unknown opcode
+        seq = h.next_seq()
+        wire = codec.encode_frame(Opcode.ECHO.value, seq, b"hello")
+        body = bytearray(codec.frame_body(Opcode.ECHO.value, seq, b"hello"))
+        body[-2] ^= 0x01
+        await h.send_wire(cobs_encode(bytes(body)) + b"\x00")
+        assert await h.reply() == nak_body(Nak.CRC, Opcode.ECHO.value, seq)
+        await h.send_wire(wire[:5] + b"\x00")                  # delimiter inside a block
+        assert await h.reply() == nak_body(Nak.FRAMING, Opcode.ECHO.value, seq)
+        await h.send_wire(cobs_encode(bytes(body[:3])) + b"\x00")   # runt
+        assert await h.reply() == nak_body(Nak.FRAMING, Opcode.ECHO.value, seq)
+        await h.send_wire(codec.encode_frame(Opcode.ECHO.value, seq, bytes(range(1, 66))),
+                          gap=0)
+        assert await h.reply() == nak_body(Nak.OVERSIZE, Opcode.ECHO.value, seq)
+        await h.send_wire(codec.encode_frame(0x42, seq))
+        assert await h.reply() == nak_body(Nak.UNKNOWN_OPCODE, 0x42, seq)
+        # extra delimiters are ignored
+        await h.send_wire(b"\x00\x00\x00")
+        await h.no_reply(50)
+        assert await h.call(codec.echo(b"hello")) == b"hello"
+        st = await h.status()
+        assert st.crc_errors == total[Nak.CRC] + 1
+        assert st.framing_errors == total[Nak.FRAMING] + 2
+        assert st.oversize_frames == total[Nak.OVERSIZE] + 1
+        assert st.unknown_opcodes == total[Nak.UNKNOWN_OPCODE] + 1
+        assert st.naks_sent == sum(total.values()) + 5
+        assert st.frames_ok == 1 + 6 + 1 + 1 + st.unknown_opcodes
+        assert await h.call(codec.identify()) == ident
+
+    simulate(bench, main, stall=0.2)
