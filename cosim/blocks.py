@@ -344,7 +344,7 @@ def _sng(rng, steps, chunk=32, **p):
 
 
 # --- SC arithmetic ----------------------------------------------------------------------
-def _binary_case(name, rng, steps, chunk, ops, p, inputs, stateful=None):
+def _binary_case(name, rng, steps, chunk, ops, p, inputs):
     """A combinational join: ``ops`` maps op names to (component class, golden function)."""
     op = _pick(rng, p, "op", sorted(ops))
     lanes = p.get("lanes", int(rng.integers(1, 17)))
@@ -465,11 +465,11 @@ def _encoder_values(rng, steps, channels, width, *, walk=False):
     return np.clip(np.cumsum(step, axis=0) + top // 2, 0, top)
 
 
-def _spike_case(name, rng, steps, rtl_cls, gold, params, values, state_of, probe, fields=1):
+def _spike_case(name, steps, rtl_cls, gold, params, values, state_of, probe, fields=1):
+    from neurofab.golden.encoders.spike import to_transactions
     out = []
     for t in range(steps):
         chans = gold.run(values[t:t + 1])
-        from neurofab.golden.encoders.spike import to_transactions
         out.append(Step({"i_value": [int(x) for x in values[t]]},
                         {"o_event": _event_words(to_transactions(chans))},
                         {"channel": 0, **state_of(gold)},
@@ -488,7 +488,7 @@ def _rate(rng, steps, **p):
     seed = p.get("seed", int(rng.integers(1, 1 << rand_width)))
     params = dict(channels=channels, width=width, seed=seed, rand_width=rand_width, leap=leap)
     vals = _encoder_values(rng, steps, channels, width)
-    return _spike_case("rate", rng, steps, RateEncoder, G.RateEncoder(**params), params, vals,
+    return _spike_case("rate", steps, RateEncoder, G.RateEncoder(**params), params, vals,
                        lambda g: {"lfsr": g.lfsr}, lambda d: [("lfsr", d.lfsr)])
 
 
@@ -500,7 +500,7 @@ def _latency(rng, steps, **p):
     window = _pick(rng, p, "window", [1, 2, 5, 8, 16])
     params = dict(channels=channels, width=width, window=window)
     vals = _encoder_values(rng, steps, channels, width)
-    return _spike_case("latency", rng, steps, LatencyEncoder, G.LatencyEncoder(**params), params,
+    return _spike_case("latency", steps, LatencyEncoder, G.LatencyEncoder(**params), params,
                        vals, lambda g: {"phase": g.phase}, lambda d: [("phase", d.phase)])
 
 
@@ -512,7 +512,7 @@ def _delta(rng, steps, **p):
     threshold = p.get("threshold", int(rng.integers(1, max(2, (1 << width) // 4) + 1)))
     params = dict(channels=channels, width=width, threshold=threshold)
     vals = _encoder_values(rng, steps, channels, width, walk=True)
-    return _spike_case("delta", rng, steps, DeltaEncoder, G.DeltaEncoder(**params), params,
+    return _spike_case("delta", steps, DeltaEncoder, G.DeltaEncoder(**params), params,
                        vals, lambda g: {f"prev[{c}]": int(x) for c, x in enumerate(g.prev)},
                        lambda d: [("prev", d.prev)])
 
@@ -532,7 +532,7 @@ def _population(rng, steps, **p):
     params = dict(channels=channels, width=width, fields=fields, sigma=sigma, peak=peak,
                   seed=seed, rand_width=rand_width, leap=leap)
     vals = _encoder_values(rng, steps, channels, width)
-    return _spike_case("population", rng, steps, PopulationEncoder, G.PopulationEncoder(**params),
+    return _spike_case("population", steps, PopulationEncoder, G.PopulationEncoder(**params),
                        params, vals, lambda g: {"field": 0, "lfsr": g.lfsr},
                        lambda d: [("field", d.field), ("lfsr", d.lfsr)], fields=fields)
 
@@ -555,6 +555,55 @@ def _encoder_state(kind, g):
     return {"field": 0, "lfsr": g.lfsr}
 
 
+# --- neuron core memory port (the encoded core's state and upload) ---------------------
+def _mem_req(region, index, write=0, data=0):
+    from neurofab.spec import Region
+    return spec.MemRequest.const({"index": int(index), "region": Region(region),
+                                  "write": int(write), "data": int(data)}).as_value().value
+
+
+def _core_readback(n):
+    """Requests reading a core's architectural state: every ``STATE`` word, every ``ACC``
+    word (index ``neuron * DELAY_SLOTS + slot``) and the ``STEP`` register."""
+    from neurofab.spec import Ctrl, Region
+    return ([_mem_req(Region.STATE, k) for k in range(n)]
+            + [_mem_req(Region.ACC, k) for k in range(n * spec.DELAY_SLOTS)]
+            + [_mem_req(Region.CTRL, Ctrl.STEP.value)])
+
+
+def _core_upload(cfg, n_inputs):
+    from neurofab.rtl.core import config_words
+    return [_mem_req(region, index, 1, word)
+            for region, index, word in config_words(cfg, n_inputs=n_inputs)]
+
+
+def _compare_core_state(t, cfg, gstate, words):
+    """Divergences of one :func:`_core_readback` against a golden ``CoreState``."""
+    from amaranth.lib import data
+    n, slots = cfg.n_neurons, spec.DELAY_SLOTS
+    if len(words) != n + n * slots + 1:
+        return [Divergence(t, "core", "o_mem", "responses", n + n * slots + 1, len(words))]
+    out = []
+    exp = {"i": gstate.i, "v": gstate.v, "ref": gstate.ref, "profile": cfg.profile}
+    acc_mask = (1 << spec.ACC_WIDTH) - 1
+    for k in range(n):
+        st = data.Const(spec.NeuronState, int(words[k]) & ((1 << spec.NeuronState.size) - 1))
+        for name in ("i", "v", "ref", "profile"):
+            if int(getattr(st, name)) != int(exp[name][k]):
+                out.append(Divergence(t, "core", f"neuron {k}", name, int(exp[name][k]),
+                                      int(getattr(st, name))))
+        for slot in range(slots):
+            raw = int(words[n + k * slots + slot]) & acc_mask
+            got = raw - (1 << spec.ACC_WIDTH) if raw >> (spec.ACC_WIDTH - 1) else raw
+            if got != int(gstate.acc[slot, k]):
+                out.append(Divergence(t, "core", f"neuron {k}", f"acc[slot {slot}]",
+                                      int(gstate.acc[slot, k]), got))
+    step = int(words[-1]) & ((1 << spec.STEP_WIDTH) - 1)
+    if step != gstate.step & ((1 << spec.STEP_WIDTH) - 1):
+        out.append(Divergence(t, "core", "register STEP", "step", gstate.step, step))
+    return out
+
+
 def encoded_core_case(cfg, values, encoder="rate", *, syn_capacity=None, params=None,
                       **encoder_args):
     """The :class:`BlockCase` of an ``rtl.encoded_core.EncodedCore`` running ``cfg`` on
@@ -565,8 +614,6 @@ def encoded_core_case(cfg, values, encoder="rate", *, syn_capacity=None, params=
     uploaded through ``i_mem`` first."""
     from neurofab.golden.encoded_core import GoldenEncodedCore
     from neurofab.rtl.encoded_core import EncodedCore
-    from .harness import _compare_state, _readback_requests, _upload_requests
-
     kind = S.check_encoder_kind(encoder)
     gold = GoldenEncodedCore(cfg, kind, **encoder_args)
     channels, fields = gold.encoder.channels, gold.encoder.fields
@@ -585,9 +632,9 @@ def encoded_core_case(cfg, values, encoder="rate", *, syn_capacity=None, params=
                         {"encoder.channel": 0, **{f"encoder.{k}": v for k, v in
                                                   _encoder_state(kind, gold.encoder).items()}},
                         channels * fields + 2 * cfg.n_synapses + 4 * neurons + 50))
-    read = StateRead("i_mem", "o_mem", _readback_requests(neurons),
-                     lambda t, words: _compare_state(t, cfg, states[t], words))
-    upload = StateRead("i_mem", "o_mem", _upload_requests(cfg, n_inputs), None)
+    read = StateRead("i_mem", "o_mem", _core_readback(neurons),
+                     lambda t, words: _compare_core_state(t, cfg, states[t], words))
+    upload = StateRead("i_mem", "o_mem", _core_upload(cfg, n_inputs), None)
     if params is None:
         params = {"encoder": kind, "neurons": neurons, "n_inputs": n_inputs,
                   "channels": channels, "synapses": cfg.n_synapses, **encoder_args}

@@ -17,7 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["synth_ice40", "LANE_BLOCKS", "FIXED_BLOCKS", "lane_costs", "fixed_costs",
+__all__ = ["synth_ice40", "lane_blocks", "fixed_blocks", "lane_costs", "fixed_costs",
            "cost_table", "LANES"]
 
 #: Lane counts of the sweep.
@@ -60,7 +60,8 @@ def synth_ice40(component, *, name="top"):
     }
 
 
-def _lane_blocks():
+def lane_blocks():
+    """Name -> ``factory(lanes)`` of the per-lane SC blocks of the sweep."""
     from . import (ComparatorSng, ScAnd, ScCordiv, ScCounter, ScMux, ScOr, ScTanh, ScXnor,
                    SngBank)
     return {
@@ -81,7 +82,8 @@ def _lane_blocks():
     }
 
 
-def _fixed_blocks():
+def fixed_blocks():
+    """Name -> ``factory()`` of the sources and spike encoders (not lane-parameterised)."""
     from . import (DeltaEncoder, LatencyEncoder, Lfsr, PopulationEncoder, RateEncoder, Sobol,
                    VanDerCorput)
     from neurofab.spec import encoders as S
@@ -97,23 +99,9 @@ def _fixed_blocks():
     }
 
 
-#: name -> ``factory(lanes)`` of the per-lane SC blocks (built lazily)
-LANE_BLOCKS = None
-#: name -> ``factory()`` of the sources and spike encoders (not lane-parameterised)
-FIXED_BLOCKS = None
-
-
-def _registries():
-    global LANE_BLOCKS, FIXED_BLOCKS
-    if LANE_BLOCKS is None:
-        LANE_BLOCKS = _lane_blocks()
-        FIXED_BLOCKS = _fixed_blocks()
-    return LANE_BLOCKS, FIXED_BLOCKS
-
-
 def lane_costs(blocks=None, lanes=LANES, progress=None):
     """``{block: {lanes: synth_ice40 result}}`` for the per-lane SC blocks."""
-    reg = _registries()[0]
+    reg = lane_blocks()
     names = list(reg) if blocks is None else list(blocks)
     out = {}
     for name in names:
@@ -129,7 +117,7 @@ def lane_costs(blocks=None, lanes=LANES, progress=None):
 
 def fixed_costs(blocks=None, progress=None):
     """``{block: synth_ice40 result}`` for the sources and spike encoders."""
-    reg = _registries()[1]
+    reg = fixed_blocks()
     names = list(reg) if blocks is None else list(blocks)
     out = {}
     for name in names:

@@ -1,4 +1,4 @@
-"""EncodedCore: ports, parameter checks, elaboration (behaviour: tests/cosim/test_encoded_core.py)."""
+"""EncodedCore: ports, parameter checks, elaboration (behaviour: tests/cosim)."""
 
 import numpy as np
 import pytest
