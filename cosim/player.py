@@ -96,7 +96,8 @@ class PhaseResult:
 
     @property
     def cycles(self):
-        return self.end - self.start
+        """Clock cycles the phase took (None if it timed out)."""
+        return None if self.end is None else self.end - self.start
 
 
 @dataclass
@@ -118,17 +119,26 @@ def _op_seed(seed, k, j):
 
 # --- Amaranth simulator --------------------------------------------------------------
 def _payload_in(port, value):
-    from amaranth.lib import data
-    if isinstance(port.payload, data.View):
-        return data.Const(port.payload.shape(), int(value))
-    return int(value)
+    """Packed bits → what ``ctx.set(port.payload, ...)`` takes."""
+    from amaranth.hdl import ValueCastable
+    payload = port.payload
+    if isinstance(payload, ValueCastable):          # layouts, enums: from the bits
+        return payload.shape().from_bits(int(value))
+    width = len(payload)
+    value = int(value) & ((1 << width) - 1)
+    if payload.shape().signed and value >> (width - 1):
+        value -= 1 << width
+    return value
 
 
-def _payload_out(value):
+def _payload_out(value, width):
+    """A sampled payload (int, ``data.Const`` or enum member) → packed bits."""
     from amaranth.lib import data
     if isinstance(value, data.Const):
         return value.as_bits()
-    return int(value)
+    if hasattr(value, "value") and not isinstance(value, int):
+        value = value.value
+    return int(value) & ((1 << width) - 1)
 
 
 def play_amaranth(dut, script, *, vcd_path=None, progress=None, period=1e-6):
@@ -138,7 +148,7 @@ def play_amaranth(dut, script, *, vcd_path=None, progress=None, period=1e-6):
     phase-number signal, a watchdog sleeps on the phase timeout. ``progress(k)`` is called
     when phase ``k`` ends.
     """
-    from amaranth import Module, Signal, Elaboratable
+    from amaranth import Elaboratable, Module, Signal, Value
     from amaranth.sim import Simulator
     from . import streams
 
@@ -209,11 +219,12 @@ def play_amaranth(dut, script, *, vcd_path=None, progress=None, period=1e-6):
                 else:
                     # collected one by one, so a timeout still reports what did arrive
                     got = collected[k][j] = []
+                    width = len(Value.cast(port.payload))
                     count = len(op.data) if isinstance(op, Mem) else op.count
                     mask = getattr(op, "last_mask", None)
                     while count is None or len(got) < count:
                         got.append(_payload_out(
-                            await streams.get(ctx, port, rng=rng, stall=op.stall)))
+                            await streams.get(ctx, port, rng=rng, stall=op.stall), width))
                         if mask is not None and got[-1] & mask:
                             break
                 finish_role(ctx, k)

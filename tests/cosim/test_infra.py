@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from amaranth import Module, Signal
+from amaranth import Module, Signal, signed
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -222,3 +222,35 @@ def test_build_elaborates_once():
     assert again.cached and again.key == b.key
     assert V.design_key(V.to_verilog(ElaborateOnce(k=7), name="addfifo_once"),
                         "addfifo_once") == b.key
+
+
+class Negate(wiring.Component):
+    """Signed payloads: ``o = -i`` (registered)."""
+    i: In(stream.Signature(signed(8)))
+    o: Out(stream.Signature(signed(9)))
+
+    def elaborate(self, platform):
+        m = Module()
+        with m.If(self.o.ready | ~self.o.valid):
+            m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.eq(-self.i.payload)]
+        m.d.comb += self.i.ready.eq(self.o.ready | ~self.o.valid)
+        return m
+
+
+def _negate_script():
+    values = [-128, -1, 0, 1, 127, -5]
+    bits = [v & 0xFF for v in values]            # payloads are the packed bits
+    expect = [(-v) & 0x1FF for v in values]
+    return Script([Phase([Put("i", bits, gap=0.3), Get("o", count=6, stall=0.3)])]), expect
+
+
+def test_signed_payloads_amaranth():
+    script, expect = _negate_script()
+    assert play_amaranth(Negate(), script).phases[0].data[1] == expect
+
+
+@pytest.mark.slow
+def test_signed_payloads_verilator(tmp_path):
+    script, expect = _negate_script()
+    res = play_verilator(V.build(Negate(), name="negate"), script, workdir=tmp_path)
+    assert res.phases[0].data[1] == expect
