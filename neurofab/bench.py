@@ -128,8 +128,13 @@ def bench_link(say, quick):
     return {"protocol_efficiency": round(eff, 4), "codec_events_per_s": round(rate)}
 
 
+def bench_stochastic(say, quick):
+    from .bench_encoders import bench_stochastic as run
+    return run(say, quick)
+
+
 SECTIONS = [("golden", bench_golden), ("host link", bench_link),
-            ("simulated board", bench_simboard)]
+            ("simulated board", bench_simboard), ("stochastic computing", bench_stochastic)]
 
 
 def run_all(say=print, quick=False):
