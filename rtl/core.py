@@ -9,8 +9,9 @@ has two phases (``docs/numerics.md``, "Timestep"):
   row of every event is walked one synapse per clock, each adding ``weight << w_shift``
   into the accumulator slot ``(STEP + delay - 1) % 8`` of its target. The row pointer of
   the next event is fetched while the current row is walked, and read-modify-write
-  hazards on the accumulator memory are resolved by its write-transparent read port, so
-  the walker never stalls.
+  hazards on the accumulator memory are resolved by its write-transparent read port plus
+  one forwarding register (the read data is registered before the add), so the walker
+  never stalls.
 * **update** — neuron ``n = 0 .. N-1``, one per clock, runs the kernel on its state, its
   profile and accumulator slot ``STEP % 8``; the state is written back, the slot cleared
   and spikes are pushed to ``o_spikes`` (in neuron order) and to the spike queue. A small
@@ -179,6 +180,24 @@ class NeuronCore(wiring.Component):
     o_idle : Out(1)
         High while the core is between steps and not serving a memory request. Spikes of
         the last step may still be queued in the ``o_spikes`` FIFO.
+
+    Notes
+    -----
+    Timing of a step with ``i_events`` offered at full rate and ``o_spikes`` always ready
+    (``o_idle`` low from the first event to the end-of-step marker)::
+
+        cycles = n_neurons + S + Z + CubaLif.LATENCY + 10        (= N + S + Z + 14)
+
+    ``S``: synapses delivered (fan-out of the pending spikes and of the external events),
+    ``Z``: delivered events with no fan-out (each costs one walker clock). The last 5 clocks
+    of the integrate tail overlap with trailing zero-fan-out events (up to 5 fewer clocks);
+    a step without synapses takes ``n_neurons + Z + LATENCY + 5``. A memory request takes
+    4 clocks plus the response handshake.
+
+    Memories: state, accumulators, profiles, row pointers and the spike queue are
+    simple dual-port block RAMs with synchronous reads; the synapse memory (``syn_mem``)
+    is used as a single-port RAM (shared address, no read while writing) so that iCE40
+    builds can put it in SPRAM.
     """
 
     i_events: In(stream.Signature(spec.InputEvent))
@@ -259,6 +278,11 @@ class NeuronCore(wiring.Component):
         prof_wr, prof_rd = prof_mem.write_port(), prof_mem.read_port()
         row_wr, row_rd = row_mem.write_port(), row_mem.read_port()
         syn_wr, syn_rd = syn_mem.write_port(), syn_mem.read_port()
+        # The synapse memory is accessed as a single-port RAM (one address for reads and
+        # writes, no read while writing) so that it can be mapped to iCE40 SPRAM.
+        syn_addr = Signal.like(syn_rd.addr)
+        m.d.comb += [syn_rd.addr.eq(syn_addr), syn_wr.addr.eq(syn_addr),
+                     syn_rd.en.eq(~syn_wr.en)]
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
 
         m.submodules.lif = lif = CubaLif()
@@ -280,17 +304,20 @@ class NeuronCore(wiring.Component):
         slot_now = step[:SLOT_BITS]
 
         # --- memory port request register ----------------------------------------------
+        # The request is decoded when it is accepted: one read and one write flag per
+        # memory and per control register (all zero for an out-of-range request), so that
+        # no wide compare sits on the access path.
         req = Signal(spec.MemRequest)
-        req_ok = Signal()                    # index in range of the region
         p = self.i_mem.payload
-        in_range = Signal()
-        with m.Switch(p.region):
-            for region, depth in ((Region.STATE, N), (Region.ACC, N * spec.DELAY_SLOTS),
-                                  (Region.PROFILE, spec.PROFILE_COUNT),
-                                  (Region.ROWPTR, n_src), (Region.SYNAPSE, self.syn_capacity),
-                                  (Region.CTRL, len(Ctrl))):
-                with m.Case(region):
-                    m.d.comb += in_range.eq(p.index < depth)
+        depths = {Region.STATE: N, Region.ACC: N * spec.DELAY_SLOTS,
+                  Region.PROFILE: spec.PROFILE_COUNT, Region.ROWPTR: n_src,
+                  Region.SYNAPSE: self.syn_capacity}
+        hits = {region: (p.region == region) & (p.index < depth)
+                for region, depth in depths.items()}
+        for reg in Ctrl:
+            hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
+        rd_sel = {key: Signal(name=f"rd_{key.name.lower()}") for key in hits}
+        wr_sel = {key: Signal(name=f"wr_{key.name.lower()}") for key in hits}
 
         def idx(port):
             return req.index[:len(port.addr)]
@@ -303,9 +330,18 @@ class NeuronCore(wiring.Component):
         w_addr = Signal(spec.SYN_ADDR_WIDTH) # walker: next synapse address
         w_left = Signal(spec.FANOUT_WIDTH)   # walker: synapses left in the current row
         s1_valid = Signal()                  # syn_rd.data holds a synapse
-        s2_valid = Signal()                  # acc_rd.data holds the word to add to
+        s2_valid = Signal()                  # s2_addr is read from the accumulators
         s2_addr = Signal(range(N * spec.DELAY_SLOTS))
-        s2_w = Signal(signed(spec.ACC_WIDTH))
+        s2_w = Signal(signed(spec.WEIGHT_WIDTH))
+        s3_valid = Signal()                  # acc_rd.data holds the word to add to
+        s3_addr = Signal.like(s2_addr)
+        s3_w = Signal(signed(spec.ACC_WIDTH))
+        s4_valid = Signal()                  # s4_old + s4_w is written this clock
+        s4_addr = Signal.like(s2_addr)
+        s4_w = Signal.like(s3_w)
+        s4_old = Signal(signed(spec.ACC_WIDTH))
+        s4_hit = Signal()                    # s4_addr was written by the previous synapse
+        last_sum = Signal(signed(spec.ACC_WIDTH))
         eos_seen = Signal()
 
         pop = nr_valid & (w_left <= 1)       # walker takes the next row this clock
@@ -326,7 +362,7 @@ class NeuronCore(wiring.Component):
         else:
             syn_target_ok = 1
         integrate_done = (eos_seen & ~q_valid & ~nr_valid & (w_left == 0) & ~s1_valid &
-                          ~s2_valid)
+                          ~s2_valid & ~s3_valid & ~s4_valid)
 
         # --- update-phase pipeline -----------------------------------------------------
         n_issue = Signal(range(N + 1))
@@ -346,7 +382,10 @@ class NeuronCore(wiring.Component):
                 m.d.comb += self.o_idle.eq(1)
                 m.d.comb += self.i_mem.ready.eq(1)
                 with m.If(self.i_mem.valid):
-                    m.d.sync += [req.eq(self.i_mem.payload), req_ok.eq(in_range)]
+                    m.d.sync += req.eq(p)
+                    for key, hit in hits.items():
+                        m.d.sync += [rd_sel[key].eq(hit & ~p.write),
+                                     wr_sel[key].eq(hit & p.write)]
                     m.next = "MEM_ACCESS"
                 with m.Elif(self.i_events.valid):
                     # the head of the spike queue is already on sq_rd.data (read below)
@@ -355,52 +394,40 @@ class NeuronCore(wiring.Component):
                 m.d.comb += sq_rd.addr.eq(0)
 
             with m.State("MEM_ACCESS"):
-                # read ports: address from the request, data valid in MEM_RESP
+                # read ports: address from the request, data valid in MEM_DATA
                 m.d.comb += [
                     st_rd.addr.eq(idx(st_rd)), acc_rd.addr.eq(idx(acc_rd)),
                     prof_rd.addr.eq(idx(prof_rd)), row_rd.addr.eq(idx(row_rd)),
-                    syn_rd.addr.eq(idx(syn_rd)),
+                    syn_addr.eq(idx(syn_rd)),
                 ]
-                wr = req.write & req_ok
                 for region, port, width in ((Region.STATE, st_wr, spec.NeuronState.size),
                                             (Region.ACC, acc_wr, spec.ACC_WIDTH),
                                             (Region.PROFILE, prof_wr, spec.Profile.size),
                                             (Region.ROWPTR, row_wr, spec.RowPtr.size),
                                             (Region.SYNAPSE, syn_wr, spec.Synapse.size)):
-                    m.d.comb += [
-                        port.addr.eq(idx(port)),
-                        port.data.eq(req.data[:width]),
-                        port.en.eq(wr & (req.region == region)),
-                    ]
-                with m.If(wr & (req.region == Region.CTRL)):
-                    with m.If(req.index == Ctrl.W_SHIFT.value):
-                        m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
-                    with m.If(req.index == Ctrl.STEP.value):
-                        m.d.sync += [step.eq(req.data[:spec.STEP_WIDTH]), sq_count.eq(0)]
+                    if port is not syn_wr:
+                        m.d.comb += port.addr.eq(idx(port))
+                    m.d.comb += [port.data.eq(req.data[:width]), port.en.eq(wr_sel[region])]
+                with m.If(wr_sel[Ctrl.W_SHIFT]):
+                    m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
+                with m.If(wr_sel[Ctrl.STEP]):
+                    m.d.sync += [step.eq(req.data[:spec.STEP_WIDTH]), sq_count.eq(0)]
+                m.next = "MEM_DATA"
+
+            with m.State("MEM_DATA"):
+                # the read data are valid: select (AND-OR) and register the response word
+                words = {Region.STATE: st_rd.data, Region.ACC: acc_rd.data.as_unsigned(),
+                         Region.PROFILE: prof_rd.data, Region.ROWPTR: row_rd.data,
+                         Region.SYNAPSE: syn_rd.data, Ctrl.W_SHIFT: w_shift,
+                         Ctrl.STEP: step}
+                resp = 0
+                for key, word in words.items():
+                    resp = resp | Mux(rd_sel[key], word, 0)
+                m.d.sync += self.o_mem.payload.data.eq(resp)
                 m.next = "MEM_RESP"
 
             with m.State("MEM_RESP"):
-                # hold the read data until the response is taken
-                for port in (st_rd, acc_rd, prof_rd, row_rd, syn_rd):
-                    m.d.comb += port.en.eq(0)
                 m.d.comb += self.o_mem.valid.eq(1)
-                with m.If(req_ok & ~req.write):
-                    with m.Switch(req.region):
-                        with m.Case(Region.STATE):
-                            m.d.comb += self.o_mem.payload.data.eq(st_rd.data)
-                        with m.Case(Region.ACC):
-                            m.d.comb += self.o_mem.payload.data.eq(acc_rd.data.as_unsigned())
-                        with m.Case(Region.PROFILE):
-                            m.d.comb += self.o_mem.payload.data.eq(prof_rd.data)
-                        with m.Case(Region.ROWPTR):
-                            m.d.comb += self.o_mem.payload.data.eq(row_rd.data)
-                        with m.Case(Region.SYNAPSE):
-                            m.d.comb += self.o_mem.payload.data.eq(syn_rd.data)
-                        with m.Case(Region.CTRL):
-                            with m.If(req.index == Ctrl.STEP.value):
-                                m.d.comb += self.o_mem.payload.data.eq(step)
-                            with m.Else():
-                                m.d.comb += self.o_mem.payload.data.eq(w_shift)
                 with m.If(self.o_mem.ready):
                     m.next = "IDLE"
 
@@ -429,30 +456,45 @@ class NeuronCore(wiring.Component):
                         nr_empty.eq(~q_valid & (ev.channel >= self.n_inputs)),
                     ]
                 # walker: one synapse per clock, next row loaded on the last one
-                m.d.comb += syn_rd.addr.eq(w_addr)
+                m.d.comb += syn_addr.eq(w_addr)
                 with m.If(pop):
                     m.d.sync += [w_addr.eq(nr.start),
                                  w_left.eq(Mux(nr_empty, 0, nr.count))]
                 with m.Elif(issue):
                     m.d.sync += [w_addr.eq(w_addr + 1), w_left.eq(w_left - 1)]
                 m.d.sync += s1_valid.eq(issue)
-                # synapse stage: read the accumulator word
-                m.d.comb += acc_rd.addr.eq(syn_acc_addr)
+                # synapse stage: accumulator address and scaled weight (registered, so that
+                # no block-RAM output drives another block-RAM address directly)
                 m.d.sync += [
                     s2_valid.eq(s1_valid & syn_target_ok),
                     s2_addr.eq(syn_acc_addr),
-                    s2_w.eq(syn.weight << w_shift),
+                    s2_w.eq(syn.weight),
                 ]
-                # accumulate stage (same-address writes of consecutive synapses reach the
-                # next read through the transparent read port)
+                # read the accumulator word; scale the weight
+                m.d.comb += acc_rd.addr.eq(s2_addr)
+                m.d.sync += [s3_valid.eq(s2_valid), s3_addr.eq(s2_addr),
+                             s3_w.eq(s2_w << w_shift)]
+                # register the word. Its read was issued one clock before the synapse ahead
+                # of it writes back: if that one hits the same word, forward its sum.
+                m.d.sync += [
+                    s4_valid.eq(s3_valid),
+                    s4_addr.eq(s3_addr),
+                    s4_w.eq(s3_w),
+                    s4_old.eq(acc_rd.data),
+                    s4_hit.eq(s4_valid & (s4_addr == s3_addr)),
+                ]
+                # accumulate. Writes of older synapses reached the read through the memory
+                # or, when written in the same clock as the read, the transparent read port.
+                acc_sum = Signal(signed(spec.ACC_WIDTH))
                 m.d.comb += [
-                    acc_wr.addr.eq(s2_addr),
-                    acc_wr.data.eq(acc_rd.data + s2_w),
-                    acc_wr.en.eq(s2_valid),
+                    acc_sum.eq(Mux(s4_hit, last_sum, s4_old) + s4_w),
+                    acc_wr.addr.eq(s4_addr),
+                    acc_wr.data.eq(acc_sum),
+                    acc_wr.en.eq(s4_valid),
                 ]
+                m.d.sync += last_sum.eq(acc_sum)
                 with m.If(integrate_done):
-                    m.d.sync += [eos_seen.eq(0), sq_ptr.eq(0), n_issue.eq(0),
-                                 inflight.eq(0), wb_n.eq(0), sq_fill.eq(0)]
+                    m.d.sync += [eos_seen.eq(0), sq_ptr.eq(0)]
                     m.next = "UPDATE"
 
             with m.State("UPDATE"):
@@ -486,7 +528,9 @@ class NeuronCore(wiring.Component):
                 with m.If((n_issue == N) & (inflight == 0)):
                     m.d.comb += [spike_word.eos.eq(1), sfifo.w_en.eq(1)]
                     with m.If(sfifo.w_rdy):
-                        m.d.sync += [step.eq(step + 1), sq_count.eq(sq_fill)]
+                        # (wb_n has wrapped to 0 and inflight is 0)
+                        m.d.sync += [step.eq(step + 1), sq_count.eq(sq_fill), sq_fill.eq(0),
+                                     n_issue.eq(0)]
                         m.next = "IDLE"
 
         m.d.comb += [
