@@ -479,19 +479,20 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
             return play_verilator(b, script, workdir=workdir, vcd_path=vcd,
                                   progress=progress_cb)
 
-    t_sim = time.perf_counter()
-    res = play(script, vcd_target if want_vcd else None, on_phase(script))
-    sim_s = time.perf_counter() - t_sim
-    divs, first, rtl_spikes, checked = _compare(cfg, script, res, gold_spikes, gold_states,
-                                                config)
-    vcd = str(vcd_target) if want_vcd else None
-    if divs and not want_vcd:
-        # the same transactions again, traced, up to the phase that showed the divergence
-        short = Script(script.phases[:first + 1], seed=script.seed)
-        play(short, vcd_target)
-        vcd = str(vcd_target)
-    if backend == "verilator" and tmp is not None:
-        tmp.cleanup()
+    try:
+        t_sim = time.perf_counter()
+        res = play(script, vcd_target if want_vcd else None, on_phase(script))
+        sim_s = time.perf_counter() - t_sim
+        divs, first, rtl_spikes, checked = _compare(cfg, script, res, gold_spikes,
+                                                    gold_states, config)
+        vcd = str(vcd_target) if want_vcd else None
+        if divs and not want_vcd:
+            # the same transactions again, traced, up to the phase that showed the divergence
+            play(Script(script.phases[:first + 1], seed=script.seed), vcd_target)
+            vcd = str(vcd_target)
+    finally:
+        if backend == "verilator" and tmp is not None:
+            tmp.cleanup()
     cycles = sum(ph.cycles for ph, sph in zip(res.phases, script.phases)
                  if sph.label.startswith("step ") and ph.end is not None)
     return CosimResult(
