@@ -128,12 +128,25 @@ def bench_link(say, quick):
     return {"protocol_efficiency": round(eff, 4), "codec_events_per_s": round(rate)}
 
 
+def bench_cosim(say, quick):
+    """Verilator vs Amaranth simulator on the same 256-neuron core run (state every step)."""
+    from .cosim.harness import compare_backends
+    steps = 10 if quick else 30
+    r = compare_backends(neurons=256, steps=steps, seed=0, check_state="every")
+    a, v = r["amaranth"], r["verilator"]
+    say(f"cosim, 256-neuron core, {steps} steps, full state checked every step: Verilator "
+        f"{v['wall_s']:.1f} s vs Amaranth simulator {a['wall_s']:.1f} s = {r['ratio']:.1f}x "
+        f"(bit_exact {r['bit_exact']}); {v['cycles_per_step']:.0f} cycles/step")
+    return {"cosim_verilator_vs_amaranth": r["ratio"], "cosim_bit_exact": r["bit_exact"],
+            "core_cycles_per_step": v["cycles_per_step"]}
+
+
 def bench_stochastic(say, quick):
     from .bench_encoders import bench_stochastic as run
     return run(say, quick)
 
 
-SECTIONS = [("golden", bench_golden), ("host link", bench_link),
+SECTIONS = [("golden", bench_golden), ("cosim", bench_cosim), ("host link", bench_link),
             ("simulated board", bench_simboard), ("stochastic computing", bench_stochastic)]
 
 
