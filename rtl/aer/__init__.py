@@ -1,0 +1,3 @@
+"""AER gateware: the event router (``router.py``)."""
+
+from .router import AerRouter, table_words    # noqa: F401
