@@ -275,11 +275,16 @@ def compile_fabric(network_or_cfg, cores=2, *, n_neurons=None, entries_per_port=
     cols = np.stack([getattr(big, f) for f in PROFILE_FIELDS], axis=1)
     silent = np.array([0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0])
     hit = np.flatnonzero((cols == silent).all(axis=1))
+    sink_padding = False
     if hit.size:
         silent_idx = int(hit[0])
-    else:
+    elif len(cols) < spec.PROFILE_COUNT:
         silent_idx = len(cols)
         cols = np.vstack([cols, silent])
+    else:
+        # no room for a silent profile: padding neurons take profile 0 (they may fire) and
+        # a sink entry of the table swallows their spikes
+        silent_idx, sink_padding = 0, True
     ptr = big.fanout_ptr
     syn_src = np.repeat(np.arange(big.n_sources), np.diff(ptr))
     owner = np.searchsorted(start, big.syn_target, side="right") - 1
@@ -313,6 +318,8 @@ def compile_fabric(network_or_cfg, cores=2, *, n_neurons=None, entries_per_port=
             if listen[j, lo:hi].any():
                 mask |= 1 << j
         rows.append((k, 0, hi - lo - 1, mask, lo))
+        if sink_padding and local_n > hi - lo:
+            rows.append((k, hi - lo, local_n - 1, 0, 0))
     if n_in:
         mask = 0
         for j in range(K):
