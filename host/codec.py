@@ -153,7 +153,7 @@ class Frame:
 
 
 def _check_byte(name, value):
-    value = int(value)
+    value = int(getattr(value, "value", value))      # an Opcode member or an int
     if not 0 <= value <= 0xFF:
         raise ValueError(f"{name} = {value} is not a byte (0..255)")
     return value

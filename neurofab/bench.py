@@ -105,7 +105,7 @@ def bench_link(say, quick):
     head = spec.EventsHeader.size // 8
     room = spec.MAX_PAYLOAD - head
     room -= room % 2
-    request = len(codec.encode_frame(spec.Opcode.READ_EVENTS.value, 0))
+    request = len(codec.encode_frame(spec.Opcode.READ_EVENTS, 0))
     wire = 0
     for k in range(0, len(records), room):
         payload = bytes(head) + records[k:k + room]
