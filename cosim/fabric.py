@@ -33,6 +33,7 @@ from .harness import Divergence
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
 __all__ = ["AerCosimResult", "run_router_cosim", "cosim_router", "router_saturation",
+           "run_fabric_cosim", "cosim_fabric", "fabric_geometry",
            "random_traffic", "decode_aer", "aer_word"]
 
 _ADDR = (spec.AerEvent["addr"].offset, spec.AerEvent["addr"].width)
@@ -352,3 +353,233 @@ def router_saturation(ports=4, events=400, *, backend="amaranth", pattern="broad
     return {"pattern": pattern, "ports": ports, "events_per_output": int(per_out),
             "cycles": res.cycles, "events_per_clock": round(rate, 4),
             "bit_exact": res.bit_exact, "backend": backend}
+
+
+# ======================================================================================
+# Fabric
+# ======================================================================================
+def _spike_word(neuron=0, eos=0):
+    return spec.SpikeEvent.const({"neuron": int(neuron), "eos": int(eos)}).as_value().value
+
+
+def _event_word(channel=0, eos=0):
+    return spec.InputEvent.const({"channel": int(channel), "eos": int(eos)}).as_value().value
+
+
+_S_EOS = spec.SpikeEvent["eos"].offset
+_S_NEURON = (spec.SpikeEvent["neuron"].offset, spec.SpikeEvent["neuron"].width)
+
+
+def fabric_geometry(fcfg, syn_capacity=None):
+    """``(cores, n_neurons, n_inputs, syn_capacity)`` of the empty-memory build for
+    ``fcfg`` (synapse memory: the largest core's, rounded up to a power of two)."""
+    need = max(max(1, c.n_synapses) for c in fcfg.cores)
+    cap = 1 << (need - 1).bit_length() if syn_capacity is None else int(syn_capacity)
+    if cap < need:
+        raise ValueError(f"syn_capacity = {cap} is below the largest core's {need} synapses")
+    return (fcfg.n_cores, max(c.n_neurons for c in fcfg.cores),
+            max(c.n_inputs for c in fcfg.cores), cap)
+
+
+def _probed_fabric(fcfg, geometry=None):
+    from neurofab.rtl.fabric import Fabric
+    if geometry is None:
+        f = Fabric(fcfg)
+    else:
+        cores, n, n_in, cap = geometry
+        f = Fabric(None, cores=cores, n_neurons=n, n_inputs=n_in, syn_capacity=cap,
+                   entries_per_port=fcfg.table.entries_per_port)
+    return Probed(f, _router_probe(f))
+
+
+def run_fabric_cosim(fcfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.3,
+                     check_state="every", vcd_path=None, progress=None, workdir=None,
+                     syn_capacity=None, block="fabric"):
+    """Co-simulate ``rtl.fabric.Fabric`` running ``fcfg`` on per-step host input channels
+    against ``golden.fabric.GoldenFabric``.
+
+    Host step ``t`` (``t = 0 .. len(inputs)``, the last one without inputs, so that the
+    spikes of the last update come out) offers the step's channels and the end-of-step
+    marker on ``i_events`` and drains ``o_spikes`` up to its marker: the spikes of update
+    ``t - 1``, compared as a set with golden and, per core, in increasing neuron order
+    (each core's order is kept through the router). Then (``check_state="every"``, or
+    after the last step with ``"end"``) every core's full state is read through its
+    ``i_mem_<k>`` port and compared with the golden core ``k`` (i, v, ref, profile, all
+    accumulator slots, STEP), and the router's step and counters through the probe.
+
+    On Verilator the fabric is built with empty memories and table for the geometry of
+    :func:`fabric_geometry` (one build per geometry) and the cores' configurations and
+    the table are uploaded first; on Amaranth they are memory init (the table is written
+    through ``i_table`` on both).
+    """
+    from neurofab.golden.fabric import GoldenFabric
+    from neurofab.rtl.aer import table_words
+    from .blocks import _compare_core_state, _core_readback, _core_upload
+    if check_state not in ("every", "end"):
+        raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
+    for name, p in (("gap", gap), ("stall", stall)):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"{name} = {p} must be in [0, 1)")
+    t_start = time.perf_counter()
+    fcfg.validate()
+    K = fcfg.n_cores
+    inputs = [np.asarray(c, dtype=np.int64).reshape(-1) for c in inputs]
+    if fcfg.n_inputs:
+        inputs = fcfg.cores[0].check_inputs(inputs)   # channels < n_axons; unique
+    for t, c in enumerate(inputs):
+        if c.size and (c.max() >= fcfg.n_inputs or c.min() < 0):
+            raise ValueError(f"inputs[{t}] has channel {int(c.max())}, the network has "
+                             f"{fcfg.n_inputs} input channels")
+    steps = len(inputs)
+    host_steps = inputs + [np.zeros(0, np.int64)]
+    gold = GoldenFabric(fcfg)
+    spikes, states = [], []
+    for chans in host_steps:
+        spikes.append(gold.step(chans))
+        states.append(gold.states())
+    geometry = fabric_geometry(fcfg, syn_capacity) if backend == "verilator" else None
+    n_local, n_axons = max(c.n_neurons for c in fcfg.cores), max(c.n_inputs
+                                                                  for c in fcfg.cores)
+    slow = 1.0 / max(0.05, 1.0 - max(gap, stall))
+    setup = [Put("i_table", table_words(fcfg.table))]
+    if backend == "verilator":
+        setup += [Mem(f"i_mem_{k}", f"o_mem_{k}", _core_upload(c, geometry[2]), gap=gap,
+                      stall=stall) for k, c in enumerate(fcfg.cores)]
+    n_up = max(len(op.data) for op in setup)
+    phases = [Phase(setup, "setup", timeout=int((200 + 8 * n_up) * slow))]
+    kinds = [("setup", -1)]
+    progress_map = {}
+    readback = _core_readback(n_local)
+    cfg_syn = max(c.n_synapses for c in fcfg.cores)
+    budget = int((3000 + 12 * (n_local + cfg_syn + n_axons)) * slow)
+    for t, chans in enumerate(host_steps):
+        phases.append(Phase([Put("i_events", [_event_word(c) for c in chans] +
+                                 [_event_word(eos=1)], gap=gap),
+                             Get("o_spikes", last_mask=1 << _S_EOS, stall=stall)],
+                            f"step {t}", timeout=budget))
+        kinds.append(("step", t))
+        progress_map[len(phases) - 1] = (t + 1, steps + 1)
+        if check_state == "every" or t == steps:
+            ops = [Mem(f"i_mem_{k}", f"o_mem_{k}", readback, stall=stall) for k in range(K)]
+            phases.append(Phase(ops, f"state {t}",
+                                timeout=int((3000 + 8 * len(readback)) * slow)))
+            kinds.append(("state", t))
+            # the router after the cores' readback: every core has taken its marker of
+            # step t by then, so the router's step has advanced
+            phases.append(Phase([Mem("i_state", "o_state", [0, 1, 2], stall=stall)],
+                                f"router {t}", timeout=int(200 * slow)))
+            kinds.append(("router", t))
+    script = Script(phases, seed=seed)
+    box = {"cycles": 0, "spikes": 0, "checked": 0, "dropped": 0, "unrouted": 0}
+    rtl_spikes = []
+
+    def compare(res):
+        divs, first = [], None
+
+        def found(k, ds):
+            nonlocal first
+            if ds and first is None:
+                first = k
+            divs.extend(ds)
+
+        for k, ph in enumerate(res.phases):
+            kind, t = kinds[k]
+            sph = script.phases[k]
+            hung = sph.timeout if ph.end is None else None
+            if kind == "setup":
+                if hung:
+                    found(k, [Divergence(-1, block, "setup", "transactions", "all accepted",
+                                         f"not within {hung} cycles (hung)")])
+            elif kind == "step":
+                if ph.end is not None:
+                    box["cycles"] += ph.cycles
+                words = [int(w) for w in (ph.data[1] or [])]
+                neurons = [(w >> _S_NEURON[0]) & ((1 << _S_NEURON[1]) - 1)
+                           for w in words if not (w >> _S_EOS) & 1]
+                box["spikes"] += len(neurons)
+                exp = sorted(gold.host_out[t][:, 1].tolist())
+                ds = []
+                if hung:
+                    ds.append(Divergence(t, block, "o_spikes", "end-of-step", "marker",
+                                         f"not within {hung} cycles (hung)"))
+                else:
+                    rtl_spikes.append(np.array(neurons, dtype=np.int64))
+                if sorted(neurons) != exp:
+                    missing = sorted(set(exp) - set(neurons))
+                    extra = sorted(set(neurons) - set(exp))
+                    ds.append(Divergence(t, block, "o_spikes", "spikes of update "
+                                         f"{t - 1}", f"{exp} (missing {missing})",
+                                         f"{sorted(neurons)} (extra {extra})"))
+                else:
+                    for c in range(K):
+                        lo, hi = fcfg.start[c], fcfg.start[c + 1]
+                        sub = [n for n in neurons if lo <= n < hi]
+                        if sub != sorted(sub):
+                            ds.append(Divergence(t, block, f"o_spikes from core {c}",
+                                                 "order", sorted(sub), sub))
+                found(k, ds)
+            elif kind == "state":
+                box["checked"] += 1
+                ds = []
+                for c in range(K):
+                    got = ph.data[c] or []
+                    for d in _compare_core_state(t, fcfg.cores[c], states[t][c], got):
+                        d.where = f"core {c}, {d.where}"
+                        ds.append(d)
+                found(k, ds)
+            else:
+                ds = []
+                vals = ph.data[0] or []
+                if len(vals) < 3:
+                    ds.append(Divergence(t, block, "router", "state responses", 3,
+                                         len(vals)))
+                else:
+                    box["dropped"], box["unrouted"] = int(vals[1]), int(vals[2])
+                    if vals[0] != t + 1:
+                        ds.append(Divergence(t, block, "router", "step", t + 1, vals[0]))
+                    if vals[1] != 0:
+                        ds.append(Divergence(t, block, "router", "dropped", 0, vals[1]))
+                    if vals[2] != 0:
+                        ds.append(Divergence(t, block, "router", "unrouted", 0, vals[2]))
+                found(k, ds)
+            if ph.end is None:
+                break
+        return divs, first, None
+
+    res, divs, _, vcd, info, sim_s = _run(
+        backend, lambda: _probed_fabric(fcfg, geometry), f"nf_fabric{K}", script, compare,
+        vcd_path=vcd_path, block=block, seed=seed, progress_map=progress_map,
+        progress=progress, workdir=workdir)
+    cycles = box["cycles"]
+    return AerCosimResult(
+        bit_exact=not divs, backend=backend, block=block, steps=steps + 1,
+        input_events=int(sum(len(c) for c in inputs)),
+        synaptic_events=int(gold.synaptic_events), output_spikes=box["spikes"],
+        cycles=cycles, wall_s=time.perf_counter() - t_start, sim_s=sim_s, seed=seed,
+        params={"cores": K, "neurons": fcfg.n_neurons, "neurons_per_core": n_local,
+                "inputs": fcfg.n_inputs, "synapses": int(sum(c.n_synapses
+                                                             for c in fcfg.cores)),
+                "gap": gap, "stall": stall, "check_state": check_state},
+        states_checked=box["checked"], first_divergence=divs[0] if divs else None,
+        divergences=divs[:100], vcd=vcd, build=info,
+        events_per_clock=0.0, dropped=box["dropped"], unrouted=box["unrouted"],
+        spikes=rtl_spikes)
+
+
+def cosim_fabric(cores=2, steps=20, seed=0, backend="amaranth", *, neurons=None,
+                 n_inputs=None, max_fanout=None, inputs_per_step=3, **kwargs):
+    """A random network (``random_config``, ``neurons`` in all, default ``8 * cores``),
+    partitioned over ``cores`` cores (``partition.compile_fabric``), random inputs, then
+    :func:`run_fabric_cosim`."""
+    from neurofab.config import random_config
+    from neurofab.partition import compile_fabric
+    from .harness import random_inputs
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xFAB])
+    neurons = neurons or max(8, 8 * cores)
+    neurons = 1 << (neurons - 1).bit_length()
+    n_inputs = 4 if n_inputs is None else n_inputs
+    big = random_config(rng, n_neurons=neurons, n_inputs=n_inputs,
+                        max_fanout=max_fanout or max(2, neurons // 2))
+    fcfg = compile_fabric(big, cores=cores)
+    inputs = random_inputs(rng, n_inputs, steps, per_step=inputs_per_step)
+    return run_fabric_cosim(fcfg, inputs, backend=backend, seed=seed, **kwargs)
