@@ -252,6 +252,24 @@ class Board:
                     progress(len(out), steps)
         return out
 
+    def drain(self, *replies):
+        """Read output events until no step is pending and the output buffer is empty.
+
+        ``replies`` are READ_EVENTS replies already received (e.g. by a host that lost its
+        connection mid-run); returns every completed step, sorted, in order.
+        """
+        asm, out = codec.StepAssembler(), []
+        for reply in replies:
+            out += asm.feed(reply.indices, reply.ends)
+        while True:
+            reply = self.transact(codec.read_events())
+            out += asm.feed(reply.indices, reply.ends)
+            if reply.steps_pending == 0 and reply.remaining == 0:
+                if asm.partial.size:
+                    raise BoardError(f"output ended inside a step ({asm.partial.size} events "
+                                     f"without an end-of-step record)")
+                return [np.sort(s) for s in out]
+
     def read_state(self):
         """Full neuron state (i, v, ref, all accumulator slots, step) via READ_MEM."""
         n = self.info.n_neurons
