@@ -44,6 +44,8 @@ __all__ = ["Divergence", "CosimResult", "run_core_cosim", "cosim_core", "compare
            "core_geometry", "default_vcd_path"]
 
 BLOCK = "core"
+#: Back ends of :func:`run_core_cosim`.
+BACKENDS = ("amaranth", "verilator", "gate-ice40", "gate-ecp5")
 _PORTS = ("i_events", "o_spikes", "i_mem", "o_mem")
 
 
@@ -391,7 +393,10 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
         What the golden model runs (and, unless ``rtl_cfg`` is given, the RTL).
     inputs : sequence of int arrays
         Input channels of every step (unique within a step).
-    backend : "amaranth" or "verilator"
+    backend : "amaranth", "verilator", "gate-ice40" or "gate-ecp5"
+        ``gate-*``: the core's netlist after ``synth_ice40``/``synth_ecp5`` with the vendor
+        cell models, under Verilator (``neurofab.cosim.gatelevel``); otherwise as
+        ``"verilator"``.
     seed : int
         Seeds the random valid gaps and back-pressure.
     gap, stall : float
@@ -414,8 +419,8 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
     workdir : path, optional
         Verilator work directory (default: a temporary directory).
     """
-    if backend not in ("amaranth", "verilator"):
-        raise ValueError(f"backend = {backend!r} must be 'amaranth' or 'verilator'")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend = {backend!r} must be one of {', '.join(BACKENDS)}")
     if check_state not in ("every", "end"):
         raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
     for name, p in (("gap", gap), ("stall", stall)):
@@ -471,9 +476,16 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
         def play(script, vcd=None, progress_cb=None):
             nonlocal build_info
             dut = core_factory(None, n_neurons=n, n_inputs=n_in, syn_capacity=cap)
-            b = vbuild(dut, name="neurofab_core", trace=vcd is not None)
+            if backend.startswith("gate-"):
+                from .gatelevel import gate_build
+                b, net = gate_build(dut, backend[len("gate-"):], trace=vcd is not None)
+            else:
+                b, net = vbuild(dut, name="neurofab_core", trace=vcd is not None), None
             info = {"cached": b.cached, "build_s": round(b.build_s, 3), "key": b.key,
                     "trace": b.trace}
+            if net is not None:
+                info.update({"netlist_key": net.key, "synth_cached": net.cached,
+                             "synth_s": round(net.synth_s, 3), "cells": net.cells})
             if build_info is None:
                 build_info = info
             return play_verilator(b, script, workdir=workdir, vcd_path=vcd,
@@ -491,7 +503,7 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
             play(Script(script.phases[:first + 1], seed=script.seed), vcd_target)
             vcd = str(vcd_target)
     finally:
-        if backend == "verilator" and tmp is not None:
+        if backend != "amaranth" and tmp is not None:
             tmp.cleanup()
     cycles = sum(ph.cycles for ph, sph in zip(res.phases, script.phases)
                  if sph.label.startswith("step ") and ph.end is not None)

