@@ -1,4 +1,5 @@
-"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | bench``.
+"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | build | program |
+bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
@@ -36,9 +37,18 @@ class Console:
 def cmd_cosim(args, con):
     from neurofab.cosim.harness import cosim_core
     from neurofab.cosim.blocks import BLOCKS, cosim_block
+    if args.block in ("router", "fabric"):
+        from neurofab.cosim.fabric import cosim_fabric, cosim_router
+        run = cosim_router if args.block == "router" else cosim_fabric
+        with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
+            result = run(args.cores, args.steps, args.seed, args.backend, gap=args.gap,
+                         stall=args.stall, vcd_path=args.vcd,
+                         progress=lambda done, total: bar.update(done - bar.n))
+        con.say(result.report())
+        return result.summary(), 0 if result.bit_exact else 1
     if args.block != "core" and args.block not in BLOCKS:
-        raise ValueError(f"--block {args.block}: unknown block (available: core, "
-                         f"{', '.join(BLOCKS)})")
+        raise ValueError(f"--block {args.block}: unknown block (available: core, router, "
+                         f"fabric, {', '.join(BLOCKS)})")
     if args.block != "core":
         with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
             result = cosim_block(args.block, backend=args.backend, seed=args.seed,
@@ -58,44 +68,128 @@ def cmd_cosim(args, con):
 
 
 def cmd_demo(args, con):
+    """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
     from neurofab import golden
     from neurofab.cosim.harness import run_core_cosim
     from neurofab.examples import demo_config, poisson_inputs
+    from neurofab.host import Board
     from neurofab.plot import raster
 
     t0 = time.perf_counter()
     cfg = demo_config(seed=args.seed)
     inputs = poisson_inputs(cfg.n_inputs, args.steps, rate=0.1, seed=args.seed)
-    con.say(f"network: {cfg.n_neurons}-neuron core (200 exc + 50 inh + padding), "
+    con.say(f"network:   {cfg.n_neurons}-neuron core (200 exc + 50 inh + padding), "
             f"{cfg.n_inputs} input channels, {cfg.n_synapses} synapses, {args.steps} steps")
     tg = time.perf_counter()
     gold = golden.run(cfg, inputs)
     tg = time.perf_counter() - tg
     n_spikes = sum(len(s) for s in gold)
     con.say(f"golden:    {n_spikes} spikes in {tg * 1e3:.1f} ms")
+
     with con.progress(args.steps, "verilator cosim") as bar:
-        result = run_core_cosim(cfg, inputs, backend="verilator", seed=args.seed,
-                                progress=lambda done, total: bar.update(done - bar.n))
-    cs = result.summary()
-    con.say(f"verilator: bit_exact={cs['bit_exact']}  {cs['cycles']} cycles "
-            f"({cs['cycles_per_step']:.0f}/step), {cs['synaptic_events']} synaptic events, "
-            f"{cs['wall_s']:.1f} s")
-    png = raster(args.out, gold, compare=result.spikes,
-                 title=f"neurofab demo: {cfg.n_neurons}-neuron core, golden == RTL: "
-                       f"{cs['bit_exact']}",
+        cosim = run_core_cosim(cfg, inputs, backend="verilator", seed=args.seed,
+                               check_state="every",
+                               progress=lambda done, total: bar.update(done - bar.n))
+    cs = cosim.summary()
+    con.say(f"cosim:     RTL == golden (full state every step, Verilator): {cs['bit_exact']}; "
+            f"{cs['cycles_per_step']:.0f} cycles/step, {cs['wall_s']:.1f} s")
+
+    url = f"sim://{args.board}"
+    con.say(f"board:     {url} (the real top level under Verilator; first start builds it)")
+    tb = time.perf_counter()
+    with Board.open(url) as board:
+        board.load(cfg)
+        with con.progress(args.steps, "board run") as bar:
+            t_run = time.perf_counter()
+            got = board.run(inputs, progress=lambda done, total: bar.update(done - bar.n))
+            t_run = time.perf_counter() - t_run
+        status = board.status()
+        link = board.stats.as_dict()
+    tb = time.perf_counter() - tb
+    equal = len(got) == len(gold) and all(np.array_equal(a, b) for a, b in zip(gold, got))
+    link_bytes = link["tx_bytes"] + link["rx_bytes"]
+    con.say(f"board:     golden == board: {equal}; run {t_run:.2f} s, "
+            f"{link_bytes} link bytes, {link['commands']} commands, "
+            f"{link['retransmissions']} retransmissions; board counters: frames_ok "
+            f"{status.frames_ok}, crc_errors {status.crc_errors}, naks {status.naks_sent}")
+
+    bitstream = None
+    if not args.no_build:
+        report, bs = build_board(args.board, con)
+        bitstream = bs
+        con.say(f"bitstream: {bs['bitstream']}  fmax {bs['fmax_mhz']} MHz (target "
+                f"{bs['target_mhz']}), {bs['luts']}/{bs['luts_total']} LUTs, {bs['neurons']} "
+                f"neurons, {bs['synapses']} synapses{' [cached]' if bs['cached'] else ''}")
+
+    png = raster(args.out, gold, compare=got,
+                 title=f"neurofab demo: {cfg.n_neurons}-neuron core, golden (dots) vs "
+                       f"simulated board (rings): equal = {equal}",
                  groups=[("exc", 0, 200), ("inh", 200, 50)])
     con.say(f"raster:    {png}")
-    summary = {"golden_equals_rtl": bool(cs["bit_exact"]), "steps": args.steps,
-               "spikes": n_spikes, "neurons": cfg.n_neurons, "synapses": cfg.n_synapses,
-               "cycles": cs["cycles"], "raster": str(png),
-               "wall_s": round(time.perf_counter() - t0, 3)}
-    return summary, 0 if cs["bit_exact"] else 1
+    ok = equal and cs["bit_exact"]
+    summary = {"golden_equals_board": bool(equal), "golden_equals_rtl": bool(cs["bit_exact"]),
+               "steps": args.steps, "spikes": n_spikes, "link_bytes": link_bytes,
+               "link": link, "board_s": round(tb, 3), "cycles_per_step": cs["cycles_per_step"],
+               "neurons": cfg.n_neurons, "synapses": cfg.n_synapses, "raster": str(png),
+               "bitstream": bitstream, "wall_s": round(time.perf_counter() - t0, 3)}
+    return summary, 0 if ok else 1
 
 
 def cmd_bench(args, con):
     from neurofab import bench
     results = bench.run_all(say=con.say, quick=args.quick)
     return results, 0
+
+
+def build_board(board_name, con, *, network=None, out_dir="build"):
+    """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``."""
+    import functools
+    from neurofab.boards import get_board
+    from neurofab.boards.build import build
+    from neurofab.boards.top import board_top_factory
+    from neurofab.config import CoreConfig
+
+    board = get_board(board_name)
+    factory = board_top_factory
+    if network is not None:       # bake the network into the bitstream's memory init
+        cfg = CoreConfig.load(network).padded(board.n_neurons, board.n_inputs,
+                                              n_synapses=board.syn_capacity)
+        factory = functools.partial(board_top_factory, cfg=cfg)
+    with con.progress(1, f"build {board.name}") as bar:
+        def progress(done, total, label):
+            bar.total = total
+            bar.set_description(f"build {board.name}: {label}")
+            bar.update(done - bar.n)
+        report = build(board, factory, out_dir=out_dir, progress=progress)
+    lut = report.resources["lut"]
+    summary = {"board": board.name, "bitstream": str(report.bitstream),
+               "fmax_mhz": round(report.fmax / 1e6, 2),
+               "target_mhz": round(report.f_target / 1e6, 2),
+               "luts": lut.used, "luts_total": lut.available,
+               "resources": {k: [r.used, r.available] for k, r in report.resources.items()},
+               "neurons": report.n_neurons, "inputs": report.n_inputs,
+               "synapses": report.syn_capacity,
+               "synaptic_ops_per_s": round(report.synaptic_ops_per_s),
+               "cached": report.cached, "build_s": round(report.seconds, 1)}
+    return report, summary
+
+
+def cmd_build(args, con):
+    report, summary = build_board(args.board, con, network=args.network, out_dir=args.out)
+    con.say(report.summary())
+    return summary, 0
+
+
+def cmd_program(args, con):
+    from neurofab.boards import get_board
+    from neurofab.boards.build import program
+    bitstream = args.bitstream
+    if bitstream is None:
+        report, _ = build_board(args.board, con, out_dir=args.out)
+        bitstream = report.bitstream
+    program(get_board(args.board), bitstream)
+    con.say(f"programmed {args.board} with {bitstream}")
+    return {"board": args.board, "bitstream": str(bitstream)}, 0
 
 
 def cmd_boards(args, con):
@@ -172,6 +266,8 @@ def build_parser():
     p.add_argument("--block", default="core")
     p.add_argument("--backend", choices=("amaranth", "verilator"), default="amaranth")
     p.add_argument("--neurons", type=int, default=16)
+    p.add_argument("--cores", type=int, default=2,
+                   help="router/fabric: neuron cores (the router has one more port, the host)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inputs", type=int, default=4, help="input events per step (mean)")
@@ -179,9 +275,12 @@ def build_parser():
     p.add_argument("--stall", type=float, default=0.3, help="probability of ready low")
     p.add_argument("--vcd", default=None, help="waveform path on mismatch")
 
-    p = verb("demo", cmd_demo, "compile an example network, run golden and RTL, plot")
+    p = verb("demo", cmd_demo, "the main job end to end: golden, cosim, simulated board, "
+                                "bitstream, raster plot")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--board", default="icebreaker")
+    p.add_argument("--no-build", action="store_true", help="skip the bitstream build")
     p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
 
     p = verb("run", cmd_run, "run a saved network on a board (any URL) and compare with golden")
@@ -197,6 +296,17 @@ def build_parser():
     p.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
 
     verb("boards", cmd_boards, "list the supported boards and their capacity")
+
+    p = verb("build", cmd_build, "build a bitstream and its resource/timing report (cached)")
+    p.add_argument("--board", required=True)
+    p.add_argument("--network", default=None,
+                   help="bake this .nfcfg network into the bitstream (default: load at run time)")
+    p.add_argument("--out", default="build", help="build directory")
+
+    p = verb("program", cmd_program, "program a board (openFPGALoader or iceprog)")
+    p.add_argument("--board", required=True)
+    p.add_argument("--bitstream", default=None, help="default: build (cached) first")
+    p.add_argument("--out", default="build", help="build directory")
 
     p = verb("bench", cmd_bench, "print performance figures")
     p.add_argument("--quick", action="store_true", help="smaller workloads")
