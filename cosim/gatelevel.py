@@ -553,7 +553,9 @@ def gate_build(component, family, *, top="neurofab_core", trace=False, spram=Tru
     net = synth(component, family, top=top, spram=spram, cache_dir=cache_dir)
     text = (f"// gate-level model: {family} netlist of {top} + Yosys cell models\n"
             + cell_library(family) + "\n" + net.text + _public_ports(top, ports))
-    b = build(text, name=top, trace=trace, build_args=GATE_ARGS, cache_dir=cache_dir)
+    # a traced build records the netlist's nets, not the insides of the cell models
+    args = GATE_ARGS + (("--trace-depth", "1") if trace else ())
+    b = build(text, name=top, trace=trace, build_args=args, cache_dir=cache_dir)
     return b, net
 
 

@@ -406,7 +406,8 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
         Read the full state back after every step, or only after the last.
     vcd_path : path, optional
         Where the waveform goes (written on a mismatch, or always with ``NEUROFAB_VCD=1``).
-        Default :func:`default_vcd_path`.
+        Default :func:`default_vcd_path`. ``False``: no waveform at all (a mismatch is
+        reported without the traced re-run, which saves a traced build).
     progress : callable(done, total), optional
         Called after every step (Amaranth: live; Verilator: live, polled from the child).
     rtl_cfg : CoreConfig, optional
@@ -436,8 +437,10 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
         from neurofab.rtl.core import NeuronCore as core_factory
     steps = len(inputs)
     gold_spikes, gold_states, syn_events = _golden(cfg, inputs)
-    want_vcd = os.environ.get("NEUROFAB_VCD", "") not in ("", "0")
-    vcd_target = Path(vcd_path) if vcd_path is not None else default_vcd_path(backend, cfg, seed)
+    no_vcd = vcd_path is False
+    want_vcd = os.environ.get("NEUROFAB_VCD", "") not in ("", "0") and not no_vcd
+    vcd_target = (Path(vcd_path) if vcd_path not in (None, False)
+                  else default_vcd_path(backend, cfg, seed))
 
     def on_phase(script):
         if progress is None:
@@ -498,7 +501,7 @@ def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.
         divs, first, rtl_spikes, checked = _compare(cfg, script, res, gold_spikes,
                                                     gold_states, config)
         vcd = str(vcd_target) if want_vcd else None
-        if divs and not want_vcd:
+        if divs and not want_vcd and not no_vcd:
             # the same transactions again, traced, up to the phase that showed the divergence
             play(Script(script.phases[:first + 1], seed=script.seed), vcd_target)
             vcd = str(vcd_target)
