@@ -38,14 +38,14 @@ controller: every frame end leads back to receiving.
 """
 
 from amaranth import *
-from amaranth.hdl import ResetInserter
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from neurofab import spec
 from neurofab.spec import Counter, Ctrl, FrameStatus, Nak, Opcode, Region
 from ._util import checked_init
+from ._fifo import EventFifo
 from .crc import Crc16
 
 __all__ = ["LinkController", "identify_payload", "region_depths"]
@@ -54,8 +54,6 @@ __all__ = ["LinkController", "identify_payload", "region_depths"]
 _WORD_BYTES = spec.MEM_DATA_WIDTH // 8
 #: Payload bytes of the fixed headers captured while a frame is received (``MemHeader``).
 _HDR_BYTES = spec.MemHeader.size // 8
-#: Counter values in a STATUS reply, then steps_pending, in_level, out_level.
-_STATUS_WORDS = spec.StatusReply.size // 32
 
 
 def region_depths(n_neurons, n_inputs, syn_capacity):
@@ -101,15 +99,6 @@ def _build_hash(value):
     return _check_int("build_hash", value, 0, (1 << 64) - 1)
 
 
-def _const_mul(x, k):
-    """``x * k`` for a small constant ``k`` as shifts and adds (never a DSP multiplier)."""
-    terms = [x << b for b in range(k.bit_length()) if k >> b & 1]
-    out = C(0, 1)
-    for t in terms:
-        out = out + t
-    return out
-
-
 class LinkController(wiring.Component):
     """Board side of the host-link protocol (``docs/protocol.md``) for one ``NeuronCore``.
 
@@ -124,7 +113,8 @@ class LinkController(wiring.Component):
         Longest payload accepted and sent, [``spec.MIN_MAX_PAYLOAD``, ``spec.MAX_PAYLOAD``].
         Frames with a longer body than ``max_payload + 4`` are NAKed ``OVERSIZE``.
     in_depth, out_depth : int
-        Entries of the input and output event buffers (events plus step ends), >= 2.
+        Entries of the input and output event buffers (events plus step ends), powers
+        of two >= 2.
     board_id : int
         Board id for IDENTIFY (0: simulated board).
     build_hash : int, bytes or str
@@ -161,8 +151,10 @@ class LinkController(wiring.Component):
         _check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
         _check_int("clk_hz", clk_hz, 1, (1 << 32) - 1)
         _check_int("max_payload", max_payload, spec.MIN_MAX_PAYLOAD, spec.MAX_PAYLOAD)
-        _check_int("in_depth", in_depth, 2, 1 << 24)
-        _check_int("out_depth", out_depth, 2, 1 << 24)
+        for name, depth in (("in_depth", in_depth), ("out_depth", out_depth)):
+            _check_int(name, depth, 2, 1 << 24)
+            if depth & (depth - 1):
+                raise ValueError(f"{name} = {depth} must be a power of two")
         _check_int("board_id", board_id, 0, 0xFFFF)
         self.n_neurons = n_neurons
         self.n_inputs = n_inputs
@@ -204,6 +196,7 @@ class LinkController(wiring.Component):
         N = self.n_neurons
         MAXB = self.max_body
         MAXP = self.max_payload
+        HDR = spec.HEADER_BYTES
 
         # --- frame buffer: receive half (body as received) and reply half (payload) ------
         half = 1 << ceil_log2(MAXB)
@@ -217,49 +210,111 @@ class LinkController(wiring.Component):
         m.d.comb += rd.addr.eq(Mux(rd_adv, rptr + 1, rptr))
         with m.If(rd_adv):
             m.d.sync += rptr.eq(rptr + 1)
-        wptr = Signal(range(half))      # next reply byte
+        wptr = Signal(range(half))      # next reply byte; the reply is bytes 0 .. wptr-1
         wr_data = Signal(8)
         tx_write = Signal()             # write wr_data to reply byte wptr and advance
         m.d.comb += [wr.addr.eq(TX + wptr), wr.data.eq(wr_data), wr.en.eq(tx_write)]
         with m.If(tx_write):
             m.d.sync += wptr.eq(wptr + 1)
 
-        m.submodules.rx_crc = rx_crc = Crc16()
-        m.submodules.tx_crc = tx_crc = Crc16()
+        # one CRC unit: the received frame, then (after its check) the reply
+        m.submodules.crc = crc = Crc16()
 
         # --- event buffers -------------------------------------------------------------
         cbits = max(1, ceil_log2(self.n_inputs)) if self.n_inputs else 1
         nbits = max(1, ceil_log2(N))
-        in_clear = Signal()
-        out_clear = Signal()
-        in_fifo = fifo.SyncFIFOBuffered(width=cbits + 1, depth=self.in_depth)
-        out_fifo = fifo.SyncFIFOBuffered(width=nbits + 1, depth=self.out_depth)
-        m.submodules.in_fifo = ResetInserter(in_clear)(in_fifo)
-        m.submodules.out_fifo = ResetInserter(out_clear)(out_fifo)
+        m.submodules.in_fifo = in_fifo = EventFifo(width=cbits + 1, depth=self.in_depth)
+        m.submodules.out_fifo = out_fifo = EventFifo(width=nbits + 1, depth=self.out_depth)
 
-        # --- status ----------------------------------------------------------------------
-        counters = [Signal(32, name=f"cnt_{c.name.lower()}") for c in Counter]
-        cnt_inc = Signal(len(counters))
-        cnt_clear = Signal()
-        for k, c in enumerate(counters):
-            with m.If(cnt_clear):
-                m.d.sync += c.eq(0)
-            with m.Elif(cnt_inc[k]):
-                m.d.sync += c.eq(c + 1)
+        # --- status memory: counters (bytes 0..35, u32 little endian) and IDENTIFY -------
+        # Counters are incremented by a small engine, one read-modify-write of one byte at
+        # a time, from per-counter pending counts (2 bits each: the link cannot produce
+        # events faster than the engine retires them). STATUS and IDENTIFY copy bytes
+        # from this memory into the reply while the engine is held.
+        n_cnt = len(Counter)
+        ident = self.identify_payload()
+        ID_BASE = 4 * n_cnt
+        m.submodules.status_mem = smem = memory.Memory(
+            shape=8, depth=ID_BASE + len(ident), init=[0] * ID_BASE + list(ident))
+        s_wr = smem.write_port()
+        s_rd = smem.read_port(domain="sync")
+        cnt_inc = Signal(n_cnt)
+        cnt_dec = Signal(n_cnt)
+        pend = [Signal(2, name=f"pend_{c.name.lower()}") for c in Counter]
+        busy = Signal(n_cnt)
+        for k, p in enumerate(pend):
+            m.d.comb += busy[k].eq(p != 0)
+            with m.If(cnt_inc[k] & ~cnt_dec[k] & (p != 3)):
+                m.d.sync += p.eq(p + 1)
+            with m.Elif(~cnt_inc[k] & cnt_dec[k]):
+                m.d.sync += p.eq(p - 1)
         m.d.comb += [cnt_inc[Counter.UART_ERRORS.value].eq(self.i_uart_error),
                      cnt_inc[Counter.RX_OVERRUNS.value].eq(self.i_rx_overrun)]
 
         def count(counter):
             m.d.comb += cnt_inc[counter.value].eq(1)
 
+        s_hold = Signal()               # the main FSM owns the status memory's read port
+        s_addr = Signal(range(ID_BASE + len(ident)))    # its read address
+        cnt_clear = Signal()            # request: zero every counter
+        cnt_quiet = Signal()            # engine idle, nothing pending: a consistent view
+        ck = Signal(range(n_cnt))       # counter being incremented
+        cb = Signal(2)                  # its byte
+        c_addr = Signal(range(ID_BASE))
+        m.d.comb += s_rd.addr.eq(Mux(s_hold, s_addr, Cat(cb, ck)))
+        with m.FSM(name="counters") as cfsm:
+            with m.State("IDLE"):
+                m.d.comb += cnt_quiet.eq(~busy.any() & ~cnt_clear)
+                with m.If(cnt_clear):
+                    m.d.sync += c_addr.eq(0)
+                    for p in pend:
+                        m.d.sync += p.eq(0)
+                    m.next = "CLEAR"
+                with m.Elif(busy.any() & ~s_hold):
+                    for k in reversed(range(n_cnt)):      # lowest index first
+                        with m.If(busy[k]):
+                            m.d.sync += ck.eq(k)
+                    m.d.sync += cb.eq(0)
+                    m.next = "READ"
+            with m.State("READ"):               # s_rd.addr = Cat(cb, ck)
+                m.next = "WRITE"
+            with m.State("WRITE"):
+                m.d.comb += [s_wr.addr.eq(Cat(cb, ck)), s_wr.data.eq(s_rd.data + 1),
+                             s_wr.en.eq(1)]
+                with m.If((s_rd.data == 0xFF) & (cb != 3)):
+                    m.d.sync += cb.eq(cb + 1)
+                    m.next = "READ"
+                with m.Else():
+                    m.d.comb += cnt_dec.eq(1 << ck)
+                    m.next = "IDLE"
+            with m.State("CLEAR"):
+                m.d.comb += [s_wr.addr.eq(c_addr), s_wr.data.eq(0), s_wr.en.eq(1)]
+                m.d.sync += c_addr.eq(c_addr + 1)
+                with m.If(c_addr == ID_BASE - 1):
+                    m.next = "IDLE"
+
+        # --- command word: MemHeader / RunRequest / memory words / status words ---------
+        # HDR_LOAD shifts payload bytes 0..6 in from the top: byte k lands at 24 + 8k.
+        word = Signal(spec.MEM_DATA_WIDTH)
+        H = spec.MEM_DATA_WIDTH - 8 * _HDR_BYTES
+        req_region = word[H:H + 8]
+        req_start = word[H + 8:H + 40]
+        req_count = word[H + 40:H + 56]
+        req_steps = word[H:H + 32]
+
+        # --- run state ---------------------------------------------------------------------
+        # one adder: a step end in the same clock as a RUN is taken off a clock later
         steps_pending = Signal(32)
-        pend_add = Signal(32)
-        pend_dec = Signal()
+        pend_add = Signal()             # RUN: add req_steps
+        pend_dec = Signal()             # a step ended
         pend_clear = Signal()
+        dec_owed = Signal()
+        dec_now = pend_dec | dec_owed
         with m.If(pend_clear):
-            m.d.sync += steps_pending.eq(0)
-        with m.Else():
-            m.d.sync += steps_pending.eq(steps_pending + pend_add - pend_dec)
+            m.d.sync += [steps_pending.eq(0), dec_owed.eq(0)]
+        with m.Elif(pend_add | dec_now):
+            m.d.sync += [steps_pending.eq(steps_pending + Mux(pend_add, req_steps, -1)),
+                         dec_owed.eq(pend_add & dec_now)]
         in_flight = Signal()            # a step has been started and its end not seen
         resetting = Signal()            # RESET in progress: no new step, discard output
         running = Signal()
@@ -268,7 +323,7 @@ class LinkController(wiring.Component):
         ends = Signal(range(self.in_depth + 1))     # END entries in the input buffer
         ends_inc = Signal()
         ends_dec = Signal()
-        with m.If(in_clear):
+        with m.If(in_fifo.clear):
             m.d.sync += ends.eq(0)
         with m.Else():
             m.d.sync += ends.eq(ends + ends_inc - ends_dec)
@@ -316,47 +371,57 @@ class LinkController(wiring.Component):
         overflow = Signal()                   # more than MAXB bytes arrived
         cur_op = Signal(8)
         cur_seq = Signal(8)
-        hdr = Signal(8 * _HDR_BYTES)          # payload bytes 0..6
-        plen = Signal(range(MAXP + 1))        # payload bytes of a good frame
+        pay_end = Signal(range(MAXB + 1))     # receive-buffer index after the payload
+        # link-check inputs, registered (all stable when CHECK runs)
+        status_r = Signal(FrameStatus)
         known = Signal()
-        m.d.comb += known.eq(Cat(cur_op == op.value for op in Opcode).any())
+        residue = Signal()
+        dup = Signal()
+        runt = Signal()
+        m.d.sync += [known.eq(Cat(cur_op == op.value for op in Opcode).any()),
+                     residue.eq(crc.o_residue), runt.eq(length < spec.MIN_BODY)]
+
+        at_end = Signal()               # rptr reached pay_end (registered, a clock ahead)
+        m.d.sync += at_end.eq(rd.addr == RX + pay_end)
+
+        def pay_len_is(n):
+            return pay_end == HDR + n
 
         # stored reply (of the last executed command) and the frame being sent
         last_valid = Signal()
         last_op = Signal(8)
         last_seq = Signal(8)
         rep_nak = Signal()
-        rep_reason = Signal(8)
+        rep_reason = Signal(4)
         rep_len = Signal(range(MAXP + 1))
         snd_link = Signal()                   # sending a link / unknown-opcode NAK
-        lnk_reason = Signal(8)
+        lnk_reason = Signal(4)
 
         # command registers
-        word = Signal(spec.MEM_DATA_WIDTH)    # memory word / status word being moved
         bcnt = Signal(range(_WORD_BYTES + 1))
-        widx = Signal(range(_STATUS_WORDS))
-        sidx = Signal(range(MAXP + 1))
-        m_index = Signal(spec.MEM_INDEX_WIDTH)
+        widx = Signal(2)
+        # Indices below the largest region's depth need ib bits (a start beyond is refused
+        # with m_hi); m_total holds start + count, then (once the range is known good, so
+        # count <= that depth) count * bytes.
+        max_depth = max(self.depths.values())
+        ib = max(1, ceil_log2(max_depth))
+        m_index = Signal(ib)
         m_region = Signal(3)
         m_write = Signal()
         m_count = Signal(16)
-        m_end = Signal(spec.MEM_INDEX_WIDTH + 1)
+        m_total = Signal(range(max((1 << ib) + (1 << 16), max_depth * _WORD_BYTES + 1)))
         m_hi = Signal()
-        m_depth = Signal(spec.MEM_INDEX_WIDTH + 1)
         m_nb = Signal(range(_WORD_BYTES + 1))
-        m_total = Signal(16 + 4)
         r_phase = Signal(2)
+        range_bad = Signal()
         # INJECT parser
         pass2 = Signal()
         pst = Signal(2)                       # 0 header lo, 1 header hi, 2 index lo, 3 hi
         lo = Signal(8)
         rc = Signal(15)
         rend = Signal()
-        pos = Signal(range(MAXP + 1))
         entries = Signal(range(MAXP + 1))
         bad_arg = Signal()
-        in_free = Signal(range(self.in_depth + 1))
-        m.d.comb += in_free.eq(self.in_depth - in_fifo.level)
         # READ_EVENTS
         rec_start = Signal(range(half))
         rcount = Signal(8)
@@ -364,52 +429,77 @@ class LinkController(wiring.Component):
         rec_end = Signal()
         rlen = Signal(range(MAXP + 1))
 
-        hdr_b = [hdr[8 * k:8 * k + 8] for k in range(_HDR_BYTES)]
-        req_region = hdr_b[0]
-        req_start = Cat(*hdr_b[1:5])
-        req_count = Cat(*hdr_b[5:7])
-        req_steps = Cat(*hdr_b[0:4])
         is_read = Signal()
         m.d.comb += is_read.eq(cur_op == Opcode.READ_MEM.value)
 
         regions = list(Region)
-        depth_of = Array(C(self.depths[r], spec.MEM_INDEX_WIDTH + 1) for r in regions)
+        depth_of = Array(C(self.depths[r], len(m_total)) for r in regions)
         nb_of = Array(C(spec.REGION_WORD_BYTES[r], 4) for r in regions)
-        total_of = Array(_const_mul(req_count, spec.REGION_WORD_BYTES[r]) for r in regions)
-
-        status_words = Array([*counters, steps_pending, in_fifo.level, out_fifo.level])
-        ident = self.identify_payload()
-        ident_rom = Array(C(b, 8) for b in ident)
+        other_words = Array([steps_pending, in_fifo.level, out_fifo.level])
         state_mask = ((1 << spec.NeuronState["profile"].width) - 1) << \
             spec.NeuronState["profile"].offset
+
+        # decisions taken from registers (they are long carry chains)
+        space_ok = Signal()       # INJECT fits; the level only falls meanwhile
+        run_ovf = Signal()        # RUN would overflow steps_pending (only falls meanwhile)
+        length_bad = Signal()     # WRITE_MEM / READ_MEM length, once m_total is the size
+        m.d.sync += [
+            space_ok.eq(entries + in_fifo.level <= self.in_depth),
+            run_ovf.eq((steps_pending + req_steps)[32]),
+            length_bad.eq(Mux(is_read, m_total > MAXP,
+                              m_total + HDR + _HDR_BYTES != pay_end)),
+        ]
 
         # --- memory request port -----------------------------------------------------------
         mreq = self.o_mem.payload
         m.d.comb += [mreq.index.eq(m_index), mreq.region.eq(m_region),
                      mreq.write.eq(m_write), mreq.data.eq(word)]
 
-        # --- reply frame out ------------------------------------------------------------------
+        # --- reply frame out: o_frame is a register ------------------------------------
         fo = self.o_frame
         is_nak = Signal()
         m.d.comb += is_nak.eq(snd_link | rep_nak)
-        out_len = Mux(is_nak, spec.NakPayload.size // 8, rep_len)
-        nak_byte = Mux(sidx == 0, Mux(snd_link, lnk_reason, rep_reason),
+        snd_left = Signal(range(MAXP + 1))     # payload bytes still to send
+        nak_first = Signal()                   # next NAK payload byte is the reason
+        nak_byte = Mux(nak_first, Mux(snd_link, lnk_reason, rep_reason),
                        Mux(snd_link, cur_op, last_op))
+        tx_load = Signal()            # the output register can take a byte this cycle
+        tx_go = Signal()
+        tx_byte = Signal(8)
+        tx_last = Signal()
         tx_feed = Signal()
-        m.d.comb += [tx_crc.i_stream.valid.eq(fo.valid & fo.ready & tx_feed),
-                     tx_crc.i_stream.payload.data.eq(fo.payload.data)]
+        m.d.comb += tx_load.eq(~fo.valid | fo.ready)
+        with m.If(fo.valid & fo.ready):
+            m.d.sync += fo.valid.eq(0)
+        with m.If(tx_go):
+            m.d.sync += [fo.valid.eq(1), fo.payload.data.eq(tx_byte),
+                         fo.payload.last.eq(tx_last)]
+
+        def send(byte, *, last=0, feed=1):
+            m.d.comb += [tx_byte.eq(byte), tx_last.eq(last), tx_feed.eq(feed),
+                         tx_go.eq(tx_load)]
+            return tx_load
+
+        # CRC input: received bytes in RECV, reply bytes while sending
+        crc_in = crc.i_stream
+        rx_take = Signal()
+        with m.If(rx_take):
+            m.d.comb += [crc_in.valid.eq(1), crc_in.payload.data.eq(fi.payload.data),
+                         crc_in.payload.first.eq(length == 0)]
+        with m.Else():
+            m.d.comb += [crc_in.valid.eq(tx_go & tx_feed), crc_in.payload.data.eq(tx_byte)]
 
         def link_nak(reason, counter):
             count(counter)
-            m.d.sync += [lnk_reason.eq(reason), snd_link.eq(1), rptr.eq(TX)]
+            m.d.sync += [lnk_reason.eq(reason), snd_link.eq(1)]
             m.next = "SEND_OP"
 
         def nak(reason):
             m.d.sync += [rep_nak.eq(1), rep_reason.eq(reason)]
             m.next = "FINISH"
 
-        def ack(n):
-            m.d.sync += [rep_nak.eq(0), rep_len.eq(n)]
+        def ack():
+            m.d.sync += rep_nak.eq(0)
             m.next = "FINISH"
 
         def load_word(value):
@@ -421,9 +511,7 @@ class LinkController(wiring.Component):
                 m.d.comb += fi.ready.eq(1)
                 byte = fi.payload.data
                 with m.If(fi.valid & ~fi.payload.end):
-                    m.d.comb += [rx_crc.i_stream.valid.eq(1),
-                                 rx_crc.i_stream.payload.data.eq(byte),
-                                 rx_crc.i_stream.payload.first.eq(length == 0)]
+                    m.d.comb += rx_take.eq(1)
                     with m.If(length == MAXB):
                         m.d.sync += overflow.eq(1)
                     with m.Else():
@@ -433,54 +521,53 @@ class LinkController(wiring.Component):
                         m.d.sync += [cur_op.eq(byte), cur_seq.eq(0)]
                     with m.If(length == 1):
                         m.d.sync += cur_seq.eq(byte)
-                    for k in range(_HDR_BYTES):
-                        with m.If(length == spec.HEADER_BYTES + k):
-                            m.d.sync += hdr_b[k].eq(byte)
                 with m.If(fi.valid & fi.payload.end):
-                    m.d.sync += [length.eq(0), overflow.eq(0),
-                                 plen.eq(length - spec.MIN_BODY), wptr.eq(0)]
+                    m.d.sync += [pay_end.eq(length - spec.CRC_BYTES), wptr.eq(0),
+                                 status_r.eq(fi.payload.status),
+                                 dup.eq(last_valid & (cur_op == last_op) &
+                                        (cur_seq == last_seq))]
                     with m.If(length == 0):
                         m.d.sync += cur_op.eq(0)
-                    status = fi.payload.status
-                    with m.If(overflow | (status == FrameStatus.OVERSIZE)):
-                        link_nak(Nak.OVERSIZE, Counter.OVERSIZE_FRAMES)
-                    with m.Elif((status != FrameStatus.OK) | (length < spec.MIN_BODY)):
-                        link_nak(Nak.FRAMING, Counter.FRAMING_ERRORS)
-                    with m.Elif(~rx_crc.o_residue):
-                        link_nak(Nak.CRC, Counter.CRC_ERRORS)
+                    m.next = "CHECK"
+
+            # the link checks of protocol section 3.4, in order; the CRC residue, runt
+            # and known flags were registered in the cycle after the last byte or later
+            with m.State("CHECK"):
+                m.d.sync += [length.eq(0), overflow.eq(0), rptr.eq(TX)]
+                with m.If(overflow | (status_r == FrameStatus.OVERSIZE)):
+                    link_nak(Nak.OVERSIZE, Counter.OVERSIZE_FRAMES)
+                with m.Elif((status_r != FrameStatus.OK) | runt):
+                    link_nak(Nak.FRAMING, Counter.FRAMING_ERRORS)
+                with m.Elif(~residue):
+                    link_nak(Nak.CRC, Counter.CRC_ERRORS)
+                with m.Else():
+                    count(Counter.FRAMES_OK)
+                    with m.If(~known):
+                        link_nak(Nak.UNKNOWN_OPCODE, Counter.UNKNOWN_OPCODES)
+                    with m.Elif(dup):
+                        m.d.sync += snd_link.eq(0)       # replay the stored reply
+                        m.next = "SEND_OP"
                     with m.Else():
-                        count(Counter.FRAMES_OK)
-                        with m.If(~known):
-                            link_nak(Nak.UNKNOWN_OPCODE, Counter.UNKNOWN_OPCODES)
-                        with m.Elif(last_valid & (cur_op == last_op) & (cur_seq == last_seq)):
-                            m.d.sync += [snd_link.eq(0), rptr.eq(TX)]      # replay
-                            m.next = "SEND_OP"
-                        with m.Else():
-                            m.d.sync += rptr.eq(RX + spec.HEADER_BYTES)
-                            m.next = "DISPATCH"
+                        m.d.sync += rptr.eq(RX + HDR)
+                        m.next = "DISPATCH"
 
             # ---------------------------------------------------------------- dispatch
+            # (rd.data shows the first payload byte from the next state on)
             with m.State("DISPATCH"):
-                m.d.sync += [widx.eq(0), bcnt.eq(0), pos.eq(0), pst.eq(0), pass2.eq(0),
+                m.d.sync += [bcnt.eq(0), widx.eq(0), pst.eq(0), pass2.eq(0),
                              entries.eq(0), bad_arg.eq(0)]
-                empty = plen == 0
+                empty = pay_len_is(0)
                 with m.Switch(cur_op):
-                    with m.Case(Opcode.IDENTIFY):
+                    with m.Case(Opcode.IDENTIFY, Opcode.STATUS):
                         with m.If(~empty):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
-                            m.next = "IDENTIFY"
-                    with m.Case(Opcode.STATUS):
-                        with m.If(~empty):
-                            nak(Nak.BAD_LENGTH)
-                        with m.Else():
-                            m.next = "STATUS"
+                            m.next = "STATUS_WAIT"
                     with m.Case(Opcode.CLEAR_STATUS):
                         with m.If(~empty):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
-                            m.d.comb += cnt_clear.eq(1)
-                            ack(0)
+                            m.next = "CLEAR"
                     with m.Case(Opcode.RESET):
                         with m.If(~empty):
                             nak(Nak.BAD_LENGTH)
@@ -491,19 +578,18 @@ class LinkController(wiring.Component):
                     with m.Case(Opcode.ECHO):
                         m.next = "ECHO"
                     with m.Case(Opcode.WRITE_MEM, Opcode.READ_MEM):
-                        m.next = "MEM_CHECK"
+                        with m.If(Mux(is_read, ~pay_len_is(_HDR_BYTES),
+                                      pay_end < HDR + _HDR_BYTES)):
+                            nak(Nak.BAD_LENGTH)
+                        with m.Else():
+                            m.next = "HDR_LOAD"
                     with m.Case(Opcode.INJECT):
                         m.next = "INJECT"
                     with m.Case(Opcode.RUN):
-                        total = Signal(33)
-                        m.d.comb += total.eq(steps_pending + req_steps)
-                        with m.If(plen != spec.RunRequest.size // 8):
+                        with m.If(~pay_len_is(spec.RunRequest.size // 8)):
                             nak(Nak.BAD_LENGTH)
-                        with m.Elif(total[32]):
-                            nak(Nak.BAD_ARG)
                         with m.Else():
-                            m.d.comb += pend_add.eq(req_steps)
-                            ack(0)
+                            m.next = "HDR_LOAD"
                     with m.Case(Opcode.READ_EVENTS):
                         with m.If(~empty):
                             nak(Nak.BAD_LENGTH)
@@ -513,15 +599,61 @@ class LinkController(wiring.Component):
                     with m.Default():
                         nak(Nak.UNKNOWN_OPCODE)       # unreachable: opcode checked
 
-            # ---------------------------------------------------------------- IDENTIFY
-            with m.State("IDENTIFY"):
-                m.d.comb += [wr_data.eq(ident_rom[wptr]), tx_write.eq(1)]
-                with m.If(wptr == len(ident) - 1):
-                    ack(len(ident))
+            # payload bytes 0..6 -> word[24:80] (a RUN reads 3 bytes beyond its payload,
+            # ignored)
+            with m.State("HDR_LOAD"):
+                m.d.comb += rd_adv.eq(1)
+                m.d.sync += [word.eq(Cat(word[8:], rd.data)), bcnt.eq(bcnt + 1)]
+                with m.If(bcnt == _HDR_BYTES - 1):
+                    m.d.sync += bcnt.eq(0)
+                    with m.If(cur_op == Opcode.RUN.value):
+                        m.next = "RUN_WAIT"
+                    with m.Else():
+                        m.next = "MEM_CHECK"
 
-            # ---------------------------------------------------------------- STATUS
-            with m.State("STATUS"):
-                load_word(status_words[widx])
+            # ---------------------------------------------------------------- RUN
+            with m.State("RUN_WAIT"):                 # run_ovf registers now
+                m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(run_ovf):
+                    nak(Nak.BAD_ARG)
+                with m.Else():
+                    m.d.comb += pend_add.eq(1)
+                    ack()
+
+            # ---------------------------------------------------------------- CLEAR_STATUS
+            with m.State("CLEAR"):
+                m.d.comb += cnt_clear.eq(1)
+                with m.If(cfsm.ongoing("CLEAR")):
+                    m.next = "CLEAR_WAIT"
+            with m.State("CLEAR_WAIT"):
+                with m.If(cfsm.ongoing("IDLE")):
+                    ack()
+
+            # ---------------------------------------------------------------- STATUS, IDENTIFY
+            # copy bytes of the status memory into the reply, the counters engine held
+            with m.State("STATUS_WAIT"):
+                m.d.sync += s_addr.eq(Mux(cur_op == Opcode.STATUS.value, 0, ID_BASE))
+                with m.If(cnt_quiet):
+                    m.next = "STATUS_PRIME"
+            with m.State("STATUS_PRIME"):
+                m.d.comb += s_hold.eq(1)
+                m.next = "STATUS_COPY"
+            with m.State("STATUS_COPY"):
+                m.d.comb += [s_hold.eq(1), wr_data.eq(s_rd.data), tx_write.eq(1)]
+                last = Mux(cur_op == Opcode.STATUS.value, ID_BASE - 1,
+                           ID_BASE + len(ident) - 1)
+                with m.If(s_addr == last):
+                    with m.If(cur_op == Opcode.STATUS.value):
+                        m.next = "STATUS_WORDS"
+                    with m.Else():
+                        ack()
+                with m.Else():
+                    m.d.comb += s_rd.addr.eq(s_addr + 1)
+                    m.d.sync += s_addr.eq(s_addr + 1)
+            # steps_pending, in_level, out_level
+            with m.State("STATUS_WORDS"):
+                load_word(other_words[widx])
                 m.d.sync += bcnt.eq(4)
                 m.next = "EMIT"
 
@@ -532,62 +664,61 @@ class LinkController(wiring.Component):
                 with m.If(bcnt == 1):
                     with m.Switch(cur_op):
                         with m.Case(Opcode.STATUS):
-                            with m.If(widx == _STATUS_WORDS - 1):
-                                ack(spec.StatusReply.size // 8)
+                            with m.If(widx == len(other_words) - 1):
+                                ack()
                             with m.Else():
                                 m.d.sync += widx.eq(widx + 1)
-                                m.next = "STATUS"
-                        with m.Case(Opcode.READ_MEM):
-                            with m.If(m_count == 1):
-                                ack(m_total)
-                            with m.Else():
-                                m.d.sync += [m_count.eq(m_count - 1),
-                                             m_index.eq(m_index + 1)]
-                                m.next = "MEM_REQ"
-                        with m.Default():          # READ_EVENTS header
-                            ack(rlen)
+                                m.next = "STATUS_WORDS"
+                        with m.Default():          # READ_EVENTS header: reply length
+                            m.d.sync += wptr.eq(rlen)
+                            ack()
 
             # ---------------------------------------------------------------- ECHO
             with m.State("ECHO"):
-                with m.If(wptr == plen):
-                    ack(plen)
+                with m.If(at_end):
+                    ack()
                 with m.Else():
                     m.d.comb += [wr_data.eq(rd.data), tx_write.eq(1), rd_adv.eq(1)]
 
             # ---------------------------------------------------------------- WRITE/READ_MEM
             with m.State("MEM_CHECK"):
-                with m.If(Mux(is_read, plen != _HDR_BYTES, plen < _HDR_BYTES)):
-                    nak(Nak.BAD_LENGTH)
-                with m.Elif(req_region >= len(regions)):
+                with m.If(req_region >= len(regions)):
                     nak(Nak.BAD_REGION)
                 with m.Else():
                     region = req_region[:3]
                     m.d.sync += [
-                        m_end.eq(req_start[:spec.MEM_INDEX_WIDTH] + req_count),
-                        m_hi.eq(req_start[spec.MEM_INDEX_WIDTH:] != 0),
-                        m_depth.eq(depth_of[region]),
+                        m_total.eq(req_start[:ib] + req_count),
+                        m_hi.eq(req_start[ib:] != 0),
                         m_nb.eq(nb_of[region]),
-                        m_total.eq(total_of[region]),
                         m_count.eq(req_count),
-                        m_index.eq(req_start[:spec.MEM_INDEX_WIDTH]),
+                        m_index.eq(req_start[:ib]),
                         m_region.eq(region),
                         m_write.eq(~is_read),
-                        rptr.eq(RX + spec.HEADER_BYTES + _HDR_BYTES),
                     ]
+                    m.next = "MEM_RANGE"
+            with m.State("MEM_RANGE"):
+                m.d.sync += [range_bad.eq(m_hi | (m_total > depth_of[m_region])),
+                             m_total.eq(0), bcnt.eq(m_nb)]
+                m.next = "MEM_MUL"
+            # m_total = m_count * m_nb, one addition per clock; length_bad registers
+            with m.State("MEM_MUL"):
+                with m.If(bcnt == 0):
                     m.next = "MEM_CHECK2"
+                with m.Else():
+                    m.d.sync += [m_total.eq(m_total + m_count), bcnt.eq(bcnt - 1)]
             with m.State("MEM_CHECK2"):
-                with m.If(m_hi | (m_end > m_depth)):
+                with m.If(range_bad):
                     nak(Nak.BAD_RANGE)
-                with m.Elif(Mux(is_read, m_total > MAXP, m_total + _HDR_BYTES != plen)):
+                with m.Elif(length_bad):
                     nak(Nak.BAD_LENGTH)
                 with m.Elif(running):
                     nak(Nak.BUSY)
                 with m.Elif(m_count == 0):
-                    ack(0)
+                    ack()
                 with m.Elif(is_read):
                     m.next = "MEM_REQ"
                 with m.Else():
-                    m.next = "MEM_LOAD"
+                    m.next = "MEM_LOAD"       # rptr is at the first word already
             # assemble one word: m_nb bytes, little endian, then zeros, into word
             with m.State("MEM_LOAD"):
                 take = bcnt < m_nb
@@ -607,17 +738,16 @@ class LinkController(wiring.Component):
                 resp = self.i_mem.payload.data
                 with m.If(self.i_mem.valid):
                     with m.Switch(cur_op):
+                        with m.Case(Opcode.READ_MEM):
+                            m.d.comb += self.i_mem.ready.eq(0)   # held while emitted
+                            m.next = "MEM_EMIT"
                         with m.Case(Opcode.WRITE_MEM):
                             with m.If(m_count == 1):
-                                ack(0)
+                                ack()
                             with m.Else():
                                 m.d.sync += [m_count.eq(m_count - 1),
                                              m_index.eq(m_index + 1)]
                                 m.next = "MEM_LOAD"
-                        with m.Case(Opcode.READ_MEM):
-                            load_word(resp)
-                            m.d.sync += bcnt.eq(m_nb)
-                            m.next = "EMIT"
                         with m.Default():          # RESET
                             m.next = "MEM_REQ"
                             with m.Switch(r_phase):
@@ -641,12 +771,26 @@ class LinkController(wiring.Component):
                                         m.d.sync += m_index.eq(m_index + 1)
                                 with m.Default():
                                     m.d.sync += resetting.eq(0)
-                                    ack(0)
+                                    ack()
+
+            # the core holds its response until it is taken: its bytes go straight out
+            with m.State("MEM_EMIT"):
+                m.d.comb += [wr_data.eq(self.i_mem.payload.data.word_select(bcnt, 8)),
+                             tx_write.eq(1)]
+                m.d.sync += bcnt.eq(bcnt + 1)
+                with m.If(bcnt == m_nb - 1):
+                    m.d.comb += self.i_mem.ready.eq(1)
+                    m.d.sync += bcnt.eq(0)
+                    with m.If(m_count == 1):
+                        ack()
+                    with m.Else():
+                        m.d.sync += [m_count.eq(m_count - 1), m_index.eq(m_index + 1)]
+                        m.next = "MEM_REQ"
 
             # ---------------------------------------------------------------- RESET
             with m.State("RESET_WAIT"):
                 with m.If(~in_flight):
-                    m.d.comb += [in_clear.eq(1), out_clear.eq(1)]
+                    m.d.comb += [in_fifo.clear.eq(1), out_fifo.clear.eq(1)]
                     m.d.sync += [m_index.eq(0), m_region.eq(Region.STATE), m_write.eq(0),
                                  r_phase.eq(0)]
                     m.next = "MEM_REQ"
@@ -654,24 +798,14 @@ class LinkController(wiring.Component):
             # ---------------------------------------------------------------- INJECT
             # two passes over the records: validate everything, then enqueue
             with m.State("INJECT"):
-                with m.If(pos == plen):
+                with m.If(at_end):
                     with m.If(pass2):
-                        ack(0)
-                    with m.Elif(pst != 0):
-                        nak(Nak.BAD_LENGTH)
-                    with m.Elif(bad_arg):
-                        nak(Nak.BAD_ARG)
-                    with m.Elif(entries > in_free):
-                        count(Counter.EVENT_OVERFLOWS)
-                        nak(Nak.NO_SPACE)
+                        ack()
                     with m.Else():
-                        m.d.sync += [pass2.eq(1), pos.eq(0), pst.eq(0),
-                                     rptr.eq(RX + spec.HEADER_BYTES)]
-                        m.next = "INJECT_PRIME"
+                        m.next = "INJECT_CHECK"      # space_ok registers now
                 with m.Else():
                     byte = rd.data
                     m.d.comb += rd_adv.eq(1)
-                    m.d.sync += pos.eq(pos + 1)
                     with m.Switch(pst):
                         with m.Case(0):
                             m.d.sync += [lo.eq(byte), pst.eq(1)]
@@ -704,6 +838,17 @@ class LinkController(wiring.Component):
                                 m.d.sync += entries.eq(entries + 1 + (last & rend))
                                 with m.If(chan >= self.n_inputs):
                                     m.d.sync += bad_arg.eq(1)
+            with m.State("INJECT_CHECK"):
+                with m.If(pst != 0):
+                    nak(Nak.BAD_LENGTH)
+                with m.Elif(bad_arg):
+                    nak(Nak.BAD_ARG)
+                with m.Elif(~space_ok):
+                    count(Counter.EVENT_OVERFLOWS)
+                    nak(Nak.NO_SPACE)
+                with m.Else():
+                    m.d.sync += [pass2.eq(1), pst.eq(0), rptr.eq(RX + HDR)]
+                    m.next = "INJECT_PRIME"
             with m.State("INJECT_PRIME"):
                 m.next = "INJECT"
             with m.State("INJECT_END"):
@@ -719,13 +864,13 @@ class LinkController(wiring.Component):
                 with m.If(~out_fifo.r_rdy):
                     m.next = "EV_FIN"
                 with m.Elif(head_eos):
-                    with m.If(wptr + 2 > MAXP):
+                    with m.If(wptr > MAXP - 2):
                         m.next = "EV_FIN"
                     with m.Else():                 # an empty step: 00 80
                         m.d.comb += [wr_data.eq(0), tx_write.eq(1), out_fifo.r_en.eq(1)]
                         m.next = "EV_END_HI"
                 with m.Else():
-                    with m.If(wptr + 4 > MAXP):
+                    with m.If(wptr > MAXP - 4):
                         m.next = "EV_FIN"
                     with m.Else():
                         m.d.sync += [rec_start.eq(wptr), wptr.eq(wptr + 2), rcount.eq(0)]
@@ -741,7 +886,7 @@ class LinkController(wiring.Component):
                     m.d.comb += out_fifo.r_en.eq(1)
                     m.d.sync += rec_end.eq(1)
                     m.next = "EV_CLOSE"
-                with m.Elif(wptr + 2 > MAXP):
+                with m.Elif(wptr > MAXP - 2):
                     m.d.sync += rec_end.eq(0)
                     m.next = "EV_CLOSE"
                 with m.Else():
@@ -758,7 +903,7 @@ class LinkController(wiring.Component):
                 m.d.comb += [wr.addr.eq(TX + rec_start), wr.data.eq(rcount), wr.en.eq(1)]
                 m.next = "EV_CLOSE_HI"
             with m.State("EV_CLOSE_HI"):
-                m.d.comb += [wr.addr.eq(TX + rec_start + 1), wr.data.eq(rec_end << 7),
+                m.d.comb += [wr.addr.eq(TX + (rec_start | 1)), wr.data.eq(rec_end << 7),
                              wr.en.eq(1)]
                 with m.If(rec_end):
                     m.next = "EV_NEW"
@@ -773,41 +918,33 @@ class LinkController(wiring.Component):
             # ---------------------------------------------------------------- reply
             with m.State("FINISH"):
                 m.d.sync += [last_valid.eq(1), last_op.eq(cur_op), last_seq.eq(cur_seq),
-                             snd_link.eq(0), rptr.eq(TX)]
+                             snd_link.eq(0), rptr.eq(TX), rep_len.eq(wptr)]
                 m.next = "SEND_OP"
             with m.State("SEND_OP"):
-                m.d.comb += [fo.valid.eq(1), tx_feed.eq(1),
-                             tx_crc.i_stream.payload.first.eq(1),
-                             fo.payload.data.eq(Mux(is_nak, spec.NAK_OPCODE,
-                                                    last_op | spec.REPLY_FLAG))]
-                with m.If(fo.ready):
-                    m.d.sync += sidx.eq(0)
+                m.d.comb += crc_in.payload.first.eq(1)
+                with m.If(send(Mux(is_nak, spec.NAK_OPCODE, last_op | spec.REPLY_FLAG))):
+                    m.d.sync += [nak_first.eq(1),
+                                 snd_left.eq(Mux(is_nak, spec.NakPayload.size // 8,
+                                                 rep_len))]
                     with m.If(is_nak):
                         count(Counter.NAKS_SENT)
                     m.next = "SEND_SEQ"
             with m.State("SEND_SEQ"):
-                m.d.comb += [fo.valid.eq(1), tx_feed.eq(1),
-                             fo.payload.data.eq(Mux(snd_link, cur_seq, last_seq))]
-                with m.If(fo.ready):
-                    with m.If(out_len == 0):
+                with m.If(send(Mux(snd_link, cur_seq, last_seq))):
+                    with m.If(snd_left == 0):
                         m.next = "SEND_CRC_HI"
                     with m.Else():
                         m.next = "SEND_PAYLOAD"
             with m.State("SEND_PAYLOAD"):
-                m.d.comb += [fo.valid.eq(1), tx_feed.eq(1),
-                             fo.payload.data.eq(Mux(is_nak, nak_byte, rd.data))]
-                with m.If(fo.ready):
+                with m.If(send(Mux(is_nak, nak_byte, rd.data))):
                     m.d.comb += rd_adv.eq(1)
-                    m.d.sync += sidx.eq(sidx + 1)
-                    with m.If(sidx == out_len - 1):
+                    m.d.sync += [nak_first.eq(0), snd_left.eq(snd_left - 1)]
+                    with m.If(snd_left == 1):
                         m.next = "SEND_CRC_HI"
             with m.State("SEND_CRC_HI"):
-                m.d.comb += [fo.valid.eq(1), fo.payload.data.eq(tx_crc.o_crc[8:])]
-                with m.If(fo.ready):
+                with m.If(send(crc.o_crc[8:], feed=0)):
                     m.next = "SEND_CRC_LO"
             with m.State("SEND_CRC_LO"):
-                m.d.comb += [fo.valid.eq(1), fo.payload.data.eq(tx_crc.o_crc[:8]),
-                             fo.payload.last.eq(1)]
-                with m.If(fo.ready):
+                with m.If(send(crc.o_crc[:8], last=1, feed=0)):
                     m.next = "RECV"
         return m

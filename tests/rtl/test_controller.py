@@ -212,6 +212,8 @@ def test_parameters_validated():
         LinkController(**ok, max_payload=509)
     with pytest.raises(ValueError, match="in_depth"):
         LinkController(**ok, in_depth=1)
+    with pytest.raises(ValueError, match="power of two"):
+        LinkController(**ok, in_depth=48)
     with pytest.raises(TypeError, match="out_depth"):
         LinkController(**ok, out_depth=16.0)
     with pytest.raises(ValueError, match="power of two"):
@@ -228,25 +230,25 @@ def test_parameters_validated():
 
 
 def test_identify_payload_is_the_codec_struct():
-    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=200, in_depth=100, out_depth=50,
+    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=200, in_depth=128, out_depth=64,
                        board_id=3, build_hash=5)
     ident = codec.unpack_struct(spec.IdentifyReply, c.identify_payload())
     assert ident == dict(protocol=1, board=3, build=5, clk_hz=CLK, max_payload=200, n_cores=1,
-                         n_profiles=16, n_neurons=16, n_inputs=8, n_synapses=128, in_depth=100,
-                         out_depth=50)
+                         n_profiles=16, n_neurons=16, n_inputs=8, n_synapses=128, in_depth=128,
+                         out_depth=64)
     idf = codec.Identify(**ident)
     assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
 
 
 def test_converts_to_verilog():
     from amaranth.back import verilog
-    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=64, in_depth=17, out_depth=9)
+    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=64, in_depth=16, out_depth=8)
     assert "module top" in verilog.convert(c, name="top")
 
 
 # --- every command, every NAK, retransmission (decoded-byte level) -------------------------
 def test_commands_naks_and_retransmission():
-    bench = Bench(max_payload=spec.MAX_PAYLOAD, in_depth=40, out_depth=24)
+    bench = Bench(max_payload=spec.MAX_PAYLOAD, in_depth=32, out_depth=16)
     ctrl = bench.ctrl
     rng = np.random.default_rng(5)
 
@@ -255,7 +257,7 @@ def test_commands_naks_and_retransmission():
         ident = await h.call(codec.identify())
         assert ident.n_neurons == 16 and ident.n_inputs == 8 and ident.n_synapses == 128
         assert ident.board == 7 and ident.build == 0x0123456789ABCDEF and ident.clk_hz == CLK
-        assert ident.in_depth == 40 and ident.out_depth == 24
+        assert ident.in_depth == 32 and ident.out_depth == 16
         assert ident.max_payload == spec.MAX_PAYLOAD and ident.protocol == 1
         # ECHO: empty, with zeros, the longest
         for data in (b"", b"\x00", bytes(range(256)) + bytes(252), rng.bytes(100)):
@@ -340,18 +342,18 @@ def test_commands_naks_and_retransmission():
         assert await h.call(codec.Command(Opcode.INJECT, b"")) is None
         assert await h.call(codec.inject([list(range(8)) * 3], close=False)) is None  # 24
         assert (await h.status()).in_level == 24
-        await h.nak(codec.inject([list(range(8)) * 2]), Nak.NO_SPACE)   # 17 > 16 free
+        await h.nak(codec.inject([list(range(8))]), Nak.NO_SPACE)       # 9 > 8 free
         assert (await h.status()).in_level == 24
-        assert await h.call(codec.inject([list(range(8)) * 2], close=False)) is None  # 40
+        assert await h.call(codec.inject([list(range(8))], close=False)) is None  # 32
         await h.nak(codec.inject([[]]), Nak.NO_SPACE)
         st = await h.status()
-        assert st.in_level == 40 and st.event_overflows == 2
+        assert st.in_level == 32 and st.event_overflows == 2
         # RUN: the partial step waits; the steps run without input
         assert await h.call(codec.run(3)) is None
         asm = codec.StepAssembler()
         steps = await h.drain_events(asm)
         assert [s.tolist() for s in steps] == [[]] * 3
-        assert (await h.status()).in_level == 40
+        assert (await h.status()).in_level == 32
         # RUN overflow
         assert await h.call(codec.run(0)) is None
         assert await h.call(codec.run((1 << 32) - 1)) is None
@@ -472,7 +474,7 @@ def test_run_matches_golden():
     gold2 = golden.run(cfg, [[], inputs[0], [], *inputs[1:4]])
     assert sum(len(s) for s in gold) > 50 and max(len(s) for s in gold) >= 8
     # a small output buffer: the core has to wait for READ_EVENTS, even within a step
-    bench = Bench(cobs=True, max_payload=64, in_depth=48, out_depth=8)
+    bench = Bench(cobs=True, max_payload=64, in_depth=64, out_depth=8)
 
     async def main(h):
         await h.upload(cfg)

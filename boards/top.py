@@ -1,0 +1,234 @@
+"""Board top level: the host link (UART, COBS, command controller) and the neuron core.
+
+``BoardTop`` is platform independent::
+
+    rx ─▶ UartRx ─▶ CobsDecoder ─▶ LinkController ─▶ CobsEncoder ─▶ UartTx ─▶ tx
+                                        ▲   │
+                      i_mem/o_mem,      │   ▼      i_events/o_spikes
+                                      NeuronCore
+
+* ``BoardTop(board)`` is the real thing: ``elaborate(platform)`` creates the ``sync``
+  domain with a ``ClockGen`` (PLL from the board oscillator), requests the board's UART
+  resource (and LED 0, lit while steps are running). ``build(board, board_top_factory,
+  out_dir=...)`` builds it.
+* ``BoardTop(board, sim=True)`` is the same design clocked by the simulator: no PLL, no
+  platform, a plain ``sync`` domain (``clk`` / ``rst`` ports in Verilog) and the UART on
+  ports ``rx`` (in) and ``tx`` (out). ``neurofab.boards.sim_top(name)`` returns it with its
+  clocks per UART bit for the simulated board (``neurofab.host.simboard``).
+
+The IDENTIFY reply names the board (``BOARD_IDS``; 0 for a simulated board) and the build:
+``design_hash`` digests the parameters of the top and the source of every module that
+makes its gateware, so two bitstreams with the same hash run the same design.
+"""
+
+import functools
+import hashlib
+import importlib
+import json
+from pathlib import Path
+
+from amaranth import ClockDomain, Module
+from amaranth.build import ResourceError
+from amaranth.lib import io, wiring
+from amaranth.lib.wiring import In, Out, connect
+
+from neurofab import spec
+from .clocks import ClockGen
+from .registry import get_board
+
+__all__ = ["BoardTop", "board_top_factory", "design_hash", "link_defaults", "BOARD_IDS"]
+
+#: Board ids announced by IDENTIFY (``IdentifyReply.board``); 0 is a simulated board.
+BOARD_IDS = {
+    "icebreaker": 1,
+    "ulx3s": 2,
+    "ulx3s-45f": 3,
+    "ulx3s-25f": 4,
+    "ulx3s-12f": 5,
+    "tang-nano-9k": 6,
+}
+
+#: Link parameters per FPGA family: (max_payload, in_depth, out_depth). The iCE40UP5K's
+#: block RAM is nearly all taken by the core (4 Kbit blocks): a 252-byte payload lets the
+#: receive and reply buffers share one block, and 256-entry event buffers take one each.
+#: ECP5 and Gowin blocks are 18 Kbit: the protocol's maximum and 1024 entries cost little.
+LINK_DEFAULTS = {
+    "ice40": (252, 256, 256),
+    "ecp5": (spec.MAX_PAYLOAD, 1024, 1024),
+    "gowin": (spec.MAX_PAYLOAD, 1024, 1024),
+}
+
+#: Modules whose source makes the gateware of a ``BoardTop`` (hashed by ``design_hash``).
+_SOURCE_MODULES = (
+    "neurofab.spec.core", "neurofab.spec.link", "neurofab.config",
+    "neurofab.rtl.core", "neurofab.rtl.lif",
+    "neurofab.rtl.link.uart", "neurofab.rtl.link.cobs", "neurofab.rtl.link.crc",
+    "neurofab.rtl.link.controller", "neurofab.rtl.link._util",
+    "neurofab.boards.clocks", "neurofab.boards.top",
+)
+
+
+def link_defaults(board):
+    """``{"max_payload", "in_depth", "out_depth"}`` of the host link on ``board``."""
+    max_payload, in_depth, out_depth = LINK_DEFAULTS[get_board(board).family]
+    return {"max_payload": max_payload, "in_depth": in_depth, "out_depth": out_depth}
+
+
+@functools.lru_cache(maxsize=None)
+def _source_digest():
+    h = hashlib.sha256()
+    for name in _SOURCE_MODULES:
+        path = Path(importlib.import_module(name).__file__)
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def design_hash(**params):
+    """SHA-256 (hex) of the gateware sources and ``params`` (JSON-serialisable values;
+    e.g. board, geometry, link parameters, a configuration digest)."""
+    h = hashlib.sha256()
+    h.update(f"neurofab-gateware/{spec.PROTOCOL_VERSION}\n".encode())
+    h.update(_source_digest().encode())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def _cfg_digest(cfg):
+    if cfg is None:
+        return None
+    h = hashlib.sha256()
+    for name, value in sorted(vars(cfg).items()):
+        h.update(name.encode() + b"\0" + repr(getattr(value, "tolist", lambda: value)())
+                 .encode() + b"\0")
+    return h.hexdigest()
+
+
+class BoardTop(wiring.Component):
+    """Top level of a board: host link + neuron core.
+
+    Parameters
+    ----------
+    board : Board or str
+        Registry entry (geometry, clock plan, UART resource and baud rate).
+    cfg : CoreConfig, optional
+        A network baked into the core's memories (``NeuronCore(cfg)``); by default the
+        memories start empty and the host uploads a configuration.
+    sim : bool
+        Simulation variant: no PLL, no platform resources; ports ``rx`` and ``tx``.
+    n_neurons, n_inputs, syn_capacity : int, optional
+        Override the board's default core geometry.
+    max_payload, in_depth, out_depth : int, optional
+        Override the link parameters (``link_defaults(board)``).
+    baud : int, optional
+        UART rate (default ``board.uart_baud``); the divisor is
+        ``spec.uart_divisor(clk_hz, baud)``.
+    build_hash : int, bytes or str, optional
+        Announced by IDENTIFY; default ``design_hash`` of this top's parameters.
+
+    Attributes
+    ----------
+    board : Board
+    core : NeuronCore
+    link : LinkController
+    geometry : dict
+        ``n_neurons``, ``n_inputs``, ``syn_capacity`` of the core.
+    clk_hz : int
+        Core clock (the PLL's output frequency, rounded).
+    divisor : int
+        Core clocks per UART bit.
+    rx : In(1), tx : Out(1)
+        UART lines (``sim=True`` only); idle high.
+    """
+
+    def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
+                 syn_capacity=None, max_payload=None, in_depth=None, out_depth=None,
+                 baud=None, build_hash=None):
+        from neurofab.rtl.core import NeuronCore
+        from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController, UartRx, UartTx
+
+        self.board = board = get_board(board)
+        self.sim = bool(sim)
+        geometry = dict(board.geometry)
+        for key, value in (("n_neurons", n_neurons), ("n_inputs", n_inputs),
+                           ("syn_capacity", syn_capacity)):
+            if value is not None:
+                geometry[key] = value
+        link = link_defaults(board)
+        for key, value in (("max_payload", max_payload), ("in_depth", in_depth),
+                           ("out_depth", out_depth)):
+            if value is not None:
+                link[key] = value
+        self.geometry = geometry
+        self.link_params = link
+        self.clk_hz = int(round(board.pll.f_out))
+        self.baud = board.uart_baud if baud is None else baud
+        self.divisor = spec.uart_divisor(self.clk_hz, self.baud)
+        self.board_id = 0 if self.sim else BOARD_IDS.get(board.name, 0)
+        if build_hash is None:
+            build_hash = design_hash(board=board.name, sim=self.sim, geometry=geometry,
+                                     link=link, baud=self.baud, clk_hz=self.clk_hz,
+                                     cfg=_cfg_digest(cfg))
+        self.build_hash = build_hash
+
+        self.core = NeuronCore(cfg, **geometry)
+        self.link = LinkController(**geometry, clk_hz=self.clk_hz, board_id=self.board_id,
+                                   build_hash=build_hash, **link)
+        self.uart_rx = UartRx(divisor=self.divisor)
+        self.uart_tx = UartTx(divisor=self.divisor)
+        self.cobs_dec = CobsDecoder(max_frame=self.link.max_body)
+        self.cobs_enc = CobsEncoder()
+        self.clockgen = None if self.sim else ClockGen(board.pll, board.clock_resource,
+                                                       device=board.device)
+        # The parts belong to the top: if the top is never elaborated, it warns, not they.
+        for part in (self.core, self.link, self.uart_rx, self.uart_tx, self.cobs_dec,
+                     self.cobs_enc, self.clockgen):
+            if part is not None:
+                part._MustUse__silence = True
+        ports = {"rx": In(1, init=1), "tx": Out(1, init=1)} if self.sim else {}
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        if not self.sim and platform is None:
+            raise ValueError("BoardTop(sim=False) needs a platform; use sim=True to simulate")
+        m = Module()
+        m.submodules.core = core = self.core
+        m.submodules.link = link = self.link
+        m.submodules.uart_rx = urx = self.uart_rx
+        m.submodules.uart_tx = utx = self.uart_tx
+        m.submodules.cobs_dec = dec = self.cobs_dec
+        m.submodules.cobs_enc = enc = self.cobs_enc
+
+        if self.sim:
+            m.d.comb += [urx.i_rx.eq(self.rx), self.tx.eq(utx.o_tx)]
+        else:
+            m.domains.sync = ClockDomain("sync")
+            m.submodules.clockgen = self.clockgen
+            uart = platform.request(self.board.uart_resource, 0, dir="-")
+            m.submodules.rx_buf = rx_buf = io.Buffer("i", uart.rx)
+            m.submodules.tx_buf = tx_buf = io.Buffer("o", uart.tx)
+            m.d.comb += [urx.i_rx.eq(rx_buf.i), tx_buf.o.eq(utx.o_tx)]
+            try:
+                led = platform.request("led", 0, dir="-")
+            except ResourceError:
+                led = None
+            if led is not None:
+                m.submodules.led_buf = led_buf = io.Buffer("o", led)
+                m.d.comb += led_buf.o.eq(link.o_running)
+
+        connect(m, urx.o_stream, dec.i_stream)
+        connect(m, dec.o_stream, link.i_frame)
+        connect(m, link.o_frame, enc.i_stream)
+        connect(m, enc.o_stream, utx.i_stream)
+        m.d.comb += [link.i_uart_error.eq(urx.o_frame_error),
+                     link.i_rx_overrun.eq(urx.o_overrun)]
+        connect(m, link.o_events, core.i_events)
+        connect(m, core.o_spikes, link.i_spikes)
+        connect(m, link.o_mem, core.i_mem)
+        connect(m, core.o_mem, link.i_mem)
+        return m
+
+
+def board_top_factory(board, cfg=None, **kwargs):
+    """``BoardTop(board, cfg=cfg, **kwargs)``: a ``top_factory`` for
+    ``neurofab.boards.build.build`` (``functools.partial`` it to bake a ``cfg``)."""
+    return BoardTop(board, cfg=cfg, **kwargs)

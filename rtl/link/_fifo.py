@@ -1,0 +1,82 @@
+"""A small block-RAM FIFO for the link's event buffers (not a block: no golden twin)."""
+
+from amaranth import *
+from amaranth.lib import memory
+from amaranth.utils import exact_log2
+
+__all__ = ["EventFifo"]
+
+
+class EventFifo(Elaboratable):
+    """Synchronous FIFO of ``depth`` (a power of two) entries in one memory, first word
+    fall-through without an output register.
+
+    The read address looks one entry ahead when an entry is taken (``r_en & r_rdy``), so
+    the memory's registered output always shows the head entry. An entry becomes readable
+    one clock after the clock that wrote it, so a read never depends on a write in the
+    same clock. ``r_rdy`` and ``w_rdy`` are registers (nothing combinational reaches
+    them from ``r_en`` / ``w_en`` of the other side). ``level`` counts every stored
+    entry; ``clear`` empties the FIFO.
+
+    Attributes
+    ----------
+    w_data, w_en, w_rdy : write side (``w_rdy``: not full)
+    r_data, r_en, r_rdy : read side (``r_rdy``: ``r_data`` is the head entry)
+    level : Signal(range(depth + 1))
+    clear : Signal, in
+    """
+
+    def __init__(self, *, width, depth):
+        if depth < 2 or depth & (depth - 1):
+            raise ValueError(f"depth = {depth} must be a power of two >= 2")
+        self.width = width
+        self.depth = depth
+        self.w_data = Signal(width)
+        self.w_en = Signal()
+        self.w_rdy = Signal(init=1)
+        self.r_data = Signal(width)
+        self.r_en = Signal()
+        self.r_rdy = Signal()
+        self.level = Signal(range(depth + 1))
+        self.clear = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        n = exact_log2(self.depth)
+        m.submodules.storage = mem = memory.Memory(shape=self.width, depth=self.depth,
+                                                   init=[])
+        wr = mem.write_port()
+        rd = mem.read_port(domain="sync")
+        w_ptr = Signal(n + 1)
+        r_ptr = Signal(n + 1)
+        do_w = Signal()
+        do_r = Signal()
+        w_ptr_next = w_ptr + do_w
+        r_ptr_next = r_ptr + do_r
+        m.d.comb += [
+            self.level.eq(w_ptr - r_ptr),
+            self.r_data.eq(rd.data),
+            do_w.eq(self.w_en & self.w_rdy),
+            do_r.eq(self.r_en & self.r_rdy),
+            wr.addr.eq(w_ptr[:n]),
+            wr.data.eq(self.w_data),
+            wr.en.eq(do_w),
+            rd.addr.eq(r_ptr_next[:n]),
+        ]
+        # both flags are registers, computed a clock ahead: an entry written in this
+        # clock is readable from the next clock but one (after the memory has it). The
+        # compares use registers only; do_r / do_w just pick one.
+        nonempty_now = w_ptr != r_ptr
+        nonempty_after_read = w_ptr != r_ptr + 1
+        full_now = self.level == self.depth
+        full_after_write = self.level == self.depth - 1
+        m.d.sync += [
+            w_ptr.eq(w_ptr_next),
+            r_ptr.eq(r_ptr_next),
+            self.r_rdy.eq(Mux(do_r, nonempty_after_read, nonempty_now)),
+            self.w_rdy.eq(~Mux(do_w, Mux(do_r, full_now, full_after_write),
+                               Mux(do_r, 0, full_now))),
+        ]
+        with m.If(self.clear):
+            m.d.sync += [w_ptr.eq(0), r_ptr.eq(0), self.r_rdy.eq(0), self.w_rdy.eq(1)]
+        return m
