@@ -1,3 +1,6 @@
+# amaranth: UnusedElaboratable=no
+# (the cores and the router are built in ``Fabric.__init__`` so that bad parameters fail
+# there; an unused Fabric is still reported — it is created in the caller's file)
 """Multi-core fabric: K neuron cores behind one AER router, plus the host port.
 
 The golden twin is ``neurofab.golden.fabric``; ``docs/aer.md`` ("Fabric") is the

@@ -13,7 +13,7 @@ emits its step-``t`` events then one marker, and only after every input's step-`
 marker (the barrier). So a step of the router is a well-defined set on every port.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 

@@ -27,7 +27,7 @@ Datapath (one event per clock per output port under saturation):
   the cores this way, so that between host steps the cores rest at a step boundary).
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 

@@ -3,7 +3,6 @@
 leader gate, the table init/upload and the bounded mode; co-simulation against golden is in
 ``tests/cosim/test_router.py``."""
 
-import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
