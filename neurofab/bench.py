@@ -146,8 +146,40 @@ def bench_stochastic(say, quick):
     return run(say, quick)
 
 
-SECTIONS = [("golden", bench_golden), ("cosim", bench_cosim), ("host link", bench_link),
-            ("simulated board", bench_simboard), ("stochastic computing", bench_stochastic)]
+def bench_gatelevel(say, quick):
+    from .cosim.gatelevel import bench_gatelevel as run
+    return run(say, quick)
+
+
+def bench_fabric(say, quick):
+    from .bench_fabric import bench_fabric as run
+    return run(say, quick)
+
+
+def bench_boards(say, quick):
+    """Per board: fmax, LUTs, synaptic ops/s at fmax and per LUT (cached builds)."""
+    from .boards import BOARDS
+    from .cli import Console, build_board
+    con = Console(json_mode=True)
+    out = {}
+    names = ["icebreaker"] if quick else ["icebreaker", "ulx3s", "tang-nano-9k"]
+    for name in names:
+        _, s = build_board(name, con)
+        per_lut = s["synaptic_ops_per_s"] / s["luts"]
+        say(f"{name:13} fmax {s['fmax_mhz']:6.2f} MHz (target {s['target_mhz']:.0f}), "
+            f"{s['luts']:5}/{s['luts_total']} LUTs, {s['synaptic_ops_per_s'] / 1e6:6.1f} M "
+            f"synaptic ops/s, {per_lut / 1e3:.1f} k ops/s per LUT")
+        out[f"board_{name}"] = {k: s[k] for k in ("fmax_mhz", "target_mhz", "luts",
+                                                   "luts_total", "synaptic_ops_per_s")}
+        out[f"board_{name}"]["ops_per_s_per_lut"] = round(per_lut)
+    assert set(names) <= set(BOARDS)
+    return out
+
+
+SECTIONS = [("golden", bench_golden), ("cosim", bench_cosim), ("gate level", bench_gatelevel),
+            ("host link", bench_link), ("simulated board", bench_simboard),
+            ("stochastic computing", bench_stochastic), ("AER fabric", bench_fabric),
+            ("boards", bench_boards)]
 
 
 def run_all(say=print, quick=False):

@@ -37,6 +37,8 @@ class Console:
 def cmd_cosim(args, con):
     from neurofab.cosim.harness import cosim_core
     from neurofab.cosim.blocks import BLOCKS, cosim_block
+    if args.backend.startswith("gate-") and args.block != "core":
+        raise ValueError(f"--backend {args.backend}: gate-level cosim covers the core only")
     if args.block in ("router", "fabric"):
         from neurofab.cosim.fabric import cosim_fabric, cosim_router
         run = cosim_router if args.block == "router" else cosim_fabric
@@ -264,7 +266,8 @@ def build_parser():
 
     p = verb("cosim", cmd_cosim, "co-simulate a block against its golden model")
     p.add_argument("--block", default="core")
-    p.add_argument("--backend", choices=("amaranth", "verilator"), default="amaranth")
+    p.add_argument("--backend", choices=("amaranth", "verilator", "gate-ice40", "gate-ecp5"),
+                   default="amaranth", help="gate-*: the synthesised netlist (core only)")
     p.add_argument("--neurons", type=int, default=16)
     p.add_argument("--cores", type=int, default=2,
                    help="router/fabric: neuron cores (the router has one more port, the host)")
