@@ -186,13 +186,14 @@ class NeuronCore(wiring.Component):
     Timing of a step with ``i_events`` offered at full rate and ``o_spikes`` always ready
     (``o_idle`` low from the first event to the end-of-step marker)::
 
-        cycles = n_neurons + S + Z + CubaLif.LATENCY + 10        (= N + S + Z + 14)
+        cycles = n_neurons + S + Z + CubaLif.LATENCY + 14        (= N + S + Z + 18)
 
     ``S``: synapses delivered (fan-out of the pending spikes and of the external events),
-    ``Z``: delivered events with no fan-out (each costs one walker clock). The last 5 clocks
-    of the integrate tail overlap with trailing zero-fan-out events (up to 5 fewer clocks);
-    a step without synapses takes ``n_neurons + Z + LATENCY + 5``. A memory request takes
-    4 clocks plus the response handshake.
+    ``Z``: delivered events with no fan-out (each costs one walker clock). Up to 6 clocks of
+    the integrate tail overlap with trailing zero-fan-out events (``T`` of them:
+    ``max(1, 7 - T)`` replaces the last ``+ 7``); a step that delivers no synapse takes ``n_neurons + Z + LATENCY + 8`` (``+ 7`` if it
+    delivers no event at all). A memory request takes 5 clocks plus the response
+    handshake.
 
     Memories: state, accumulators, profiles, row pointers and the spike queue are
     simple dual-port block RAMs with synchronous reads; the synapse memory (``syn_mem``)
@@ -245,7 +246,7 @@ class NeuronCore(wiring.Component):
         self.n_neurons = n_neurons
         self.n_inputs = n_inputs
         self.syn_capacity = syn_capacity
-        self.pipeline_depth = 2 + CubaLif.LATENCY
+        self.pipeline_depth = 4 + CubaLif.LATENCY
         # Output FIFO: room for every neuron in flight plus a little slack, so that a
         # freely flowing o_spikes never throttles the update phase.
         self.spike_fifo_depth = 1 << ceil_log2(self.pipeline_depth + 4)
@@ -280,9 +281,9 @@ class NeuronCore(wiring.Component):
         syn_wr, syn_rd = syn_mem.write_port(), syn_mem.read_port()
         # The synapse memory is accessed as a single-port RAM (one address for reads and
         # writes, no read while writing) so that it can be mapped to iCE40 SPRAM.
-        syn_addr = Signal.like(syn_rd.addr)
-        m.d.comb += [syn_rd.addr.eq(syn_addr), syn_wr.addr.eq(syn_addr),
-                     syn_rd.en.eq(~syn_wr.en)]
+        # Its address is always the walker's address register (loaded with the request
+        # index when a memory request is accepted) and its write enable a register too,
+        # so that nothing but an address decode sits in front of a deep block-RAM cascade.
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
 
         m.submodules.lif = lif = CubaLif()
@@ -318,18 +319,34 @@ class NeuronCore(wiring.Component):
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
         rd_sel = {key: Signal(name=f"rd_{key.name.lower()}") for key in hits}
         wr_sel = {key: Signal(name=f"wr_{key.name.lower()}") for key in hits}
+        m.d.comb += syn_wr.en.eq(wr_sel[Region.SYNAPSE])
 
         def idx(port):
             return req.index[:len(port.addr)]
 
+        # read data of every memory, and their capture registers (see MEM_DATA)
+        words = {Region.STATE: st_rd.data, Region.ACC: acc_rd.data.as_unsigned(),
+                 Region.PROFILE: prof_rd.data, Region.ROWPTR: row_rd.data,
+                 Region.SYNAPSE: syn_rd.data}
+        captured = {key: Signal(len(word), name=f"cap_{key.name.lower()}")
+                    for key, word in words.items()}
+        captured.update({Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step})
+
         # --- integrate-phase pipeline --------------------------------------------------
         sq_ptr = Signal(range(N + 1))        # next spike-queue entry to read
         q_valid = Signal()                   # sq_rd.data holds a source to deliver
+        e_valid = Signal()                   # e_src holds the next event's CSR source
+        e_src = Signal(range(n_src + (1 << spec.CHANNEL_WIDTH)))
+        e_empty = Signal()                   # ... a channel beyond n_inputs: no fan-out
         nr_valid = Signal()                  # row_rd.data holds the next event's row
         nr_empty = Signal()                  # ... of a channel beyond n_inputs: no fan-out
         w_addr = Signal(spec.SYN_ADDR_WIDTH) # walker: next synapse address
+        m.d.comb += [syn_rd.addr.eq(w_addr), syn_wr.addr.eq(w_addr),
+                     syn_rd.en.eq(~syn_wr.en)]
         w_left = Signal(spec.FANOUT_WIDTH)   # walker: synapses left in the current row
         s1_valid = Signal()                  # syn_rd.data holds a synapse
+        r1_valid = Signal()                  # r1_syn holds it (registered block-RAM output)
+        r1_syn = Signal(spec.Synapse)
         s2_valid = Signal()                  # s2_addr is read from the accumulators
         s2_addr = Signal(range(N * spec.DELAY_SLOTS))
         s2_w = Signal(signed(spec.WEIGHT_WIDTH))
@@ -346,14 +363,15 @@ class NeuronCore(wiring.Component):
 
         pop = nr_valid & (w_left <= 1)       # walker takes the next row this clock
         advance = ~nr_valid | pop            # row-pointer stage may load
-        q_take = advance & q_valid
+        e_adv = ~e_valid | advance           # source stage may load
+        q_take = e_adv & q_valid
         q_adv = ~q_valid | q_take
         spikes_done = sq_ptr == sq_count
-        ext_ok = advance & ~q_valid & spikes_done & ~eos_seen
+        ext_ok = e_adv & ~q_valid & spikes_done & ~eos_seen
         ev = self.i_events.payload
         ext_take = Signal()
         issue = w_left != 0
-        syn = spec.Synapse(syn_rd.data)
+        syn = r1_syn
         nr = spec.RowPtr(row_rd.data)
         syn_slot = (slot_now + syn.delay)[:SLOT_BITS]
         syn_acc_addr = Cat(syn_slot, syn.target[:NB])
@@ -361,8 +379,9 @@ class NeuronCore(wiring.Component):
             syn_target_ok = syn.target[NB:] == 0
         else:
             syn_target_ok = 1
-        integrate_done = (eos_seen & ~q_valid & ~nr_valid & (w_left == 0) & ~s1_valid &
-                          ~s2_valid & ~s3_valid & ~s4_valid)
+        integrate_done = (eos_seen & ~q_valid & ~e_valid & ~nr_valid & (w_left == 0) &
+                          ~s1_valid &
+                          ~r1_valid & ~s2_valid & ~s3_valid & ~s4_valid)
 
         # --- update-phase pipeline -----------------------------------------------------
         n_issue = Signal(range(N + 1))
@@ -382,7 +401,7 @@ class NeuronCore(wiring.Component):
                 m.d.comb += self.o_idle.eq(1)
                 m.d.comb += self.i_mem.ready.eq(1)
                 with m.If(self.i_mem.valid):
-                    m.d.sync += req.eq(p)
+                    m.d.sync += [req.eq(p), w_addr.eq(p.index)]
                     for key, hit in hits.items():
                         m.d.sync += [rd_sel[key].eq(hit & ~p.write),
                                      wr_sel[key].eq(hit & p.write)]
@@ -398,7 +417,6 @@ class NeuronCore(wiring.Component):
                 m.d.comb += [
                     st_rd.addr.eq(idx(st_rd)), acc_rd.addr.eq(idx(acc_rd)),
                     prof_rd.addr.eq(idx(prof_rd)), row_rd.addr.eq(idx(row_rd)),
-                    syn_addr.eq(idx(syn_rd)),
                 ]
                 for region, port, width in ((Region.STATE, st_wr, spec.NeuronState.size),
                                             (Region.ACC, acc_wr, spec.ACC_WIDTH),
@@ -407,7 +425,10 @@ class NeuronCore(wiring.Component):
                                             (Region.SYNAPSE, syn_wr, spec.Synapse.size)):
                     if port is not syn_wr:
                         m.d.comb += port.addr.eq(idx(port))
-                    m.d.comb += [port.data.eq(req.data[:width]), port.en.eq(wr_sel[region])]
+                        m.d.comb += port.en.eq(wr_sel[region])
+                    m.d.comb += port.data.eq(req.data[:width])
+                # the write flags are one-clock pulses
+                m.d.sync += [flag.eq(0) for flag in wr_sel.values()]
                 with m.If(wr_sel[Ctrl.W_SHIFT]):
                     m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
                 with m.If(wr_sel[Ctrl.STEP]):
@@ -415,13 +436,16 @@ class NeuronCore(wiring.Component):
                 m.next = "MEM_DATA"
 
             with m.State("MEM_DATA"):
-                # the read data are valid: select (AND-OR) and register the response word
-                words = {Region.STATE: st_rd.data, Region.ACC: acc_rd.data.as_unsigned(),
-                         Region.PROFILE: prof_rd.data, Region.ROWPTR: row_rd.data,
-                         Region.SYNAPSE: syn_rd.data, Ctrl.W_SHIFT: w_shift,
-                         Ctrl.STEP: step}
-                resp = 0
+                # the read data are valid: capture them (no logic between a block RAM,
+                # with its cascade multiplexers, and a register) ...
                 for key, word in words.items():
+                    m.d.sync += captured[key].eq(word)
+                m.next = "MEM_SELECT"
+
+            with m.State("MEM_SELECT"):
+                # ... then select the requested one (AND-OR) into the response register
+                resp = 0
+                for key, word in captured.items():
                     resp = resp | Mux(rd_sel[key], word, 0)
                 m.d.sync += self.o_mem.payload.data.eq(resp)
                 m.next = "MEM_RESP"
@@ -444,29 +468,29 @@ class NeuronCore(wiring.Component):
                 ]
                 with m.If(ext_ok & self.i_events.valid & ev.eos):
                     m.d.sync += eos_seen.eq(1)
-                # row-pointer stage (its read port register is the prefetch buffer)
-                m.d.comb += row_rd.en.eq(advance)
-                with m.If(q_valid):
-                    m.d.comb += row_rd.addr.eq(sq_rd.data)
-                with m.Else():
-                    m.d.comb += row_rd.addr.eq(N + ev.channel)
-                with m.If(advance):
+                # source stage (a register between the spike-queue and row-pointer memories)
+                with m.If(e_adv):
                     m.d.sync += [
-                        nr_valid.eq(q_take | ext_take),
-                        nr_empty.eq(~q_valid & (ev.channel >= self.n_inputs)),
+                        e_valid.eq(q_take | ext_take),
+                        e_src.eq(Mux(q_valid, sq_rd.data, N + ev.channel)),
+                        e_empty.eq(~q_valid & (ev.channel >= self.n_inputs)),
                     ]
+                # row-pointer stage (its read port register is the prefetch buffer)
+                m.d.comb += [row_rd.en.eq(advance), row_rd.addr.eq(e_src)]
+                with m.If(advance):
+                    m.d.sync += [nr_valid.eq(e_valid), nr_empty.eq(e_empty)]
                 # walker: one synapse per clock, next row loaded on the last one
-                m.d.comb += syn_addr.eq(w_addr)
                 with m.If(pop):
                     m.d.sync += [w_addr.eq(nr.start),
                                  w_left.eq(Mux(nr_empty, 0, nr.count))]
                 with m.Elif(issue):
                     m.d.sync += [w_addr.eq(w_addr + 1), w_left.eq(w_left - 1)]
                 m.d.sync += s1_valid.eq(issue)
+                m.d.sync += [r1_valid.eq(s1_valid), r1_syn.eq(syn_rd.data)]
                 # synapse stage: accumulator address and scaled weight (registered, so that
                 # no block-RAM output drives another block-RAM address directly)
                 m.d.sync += [
-                    s2_valid.eq(s1_valid & syn_target_ok),
+                    s2_valid.eq(r1_valid & syn_target_ok),
                     s2_addr.eq(syn_acc_addr),
                     s2_w.eq(syn.weight),
                 ]
@@ -505,14 +529,14 @@ class NeuronCore(wiring.Component):
                 with m.If(u_issue):
                     m.d.sync += n_issue.eq(n_issue + 1)
                 m.d.sync += [u1_valid.eq(u_issue), u1_addr.eq(u_acc_addr)]
-                # U1: state and accumulator arrive; fetch the profile; clear the slot
-                m.d.comb += [
-                    prof_rd.addr.eq(spec.NeuronState(st_rd.data).profile),
-                    acc_wr.addr.eq(u1_addr), acc_wr.data.eq(0), acc_wr.en.eq(u1_valid),
-                ]
+                # U1: state and accumulator arrive (registered); clear the slot
+                m.d.comb += [acc_wr.addr.eq(u1_addr), acc_wr.data.eq(0),
+                             acc_wr.en.eq(u1_valid)]
                 m.d.sync += [u2_valid.eq(u1_valid), u2_state.eq(st_rd.data),
                              u2_acc.eq(acc_rd.data)]
-                # U2: kernel (inputs below, outside the FSM)
+                # U2: fetch the profile
+                m.d.comb += prof_rd.addr.eq(u2_state.profile)
+                # U3, U4: below, outside the FSM
                 # write-back
                 m.d.sync += inflight.eq(inflight + u_issue - lif.o_valid)
                 with m.If(lif.o_valid):
@@ -533,10 +557,24 @@ class NeuronCore(wiring.Component):
                                      n_issue.eq(0)]
                         m.next = "IDLE"
 
+        # U3: the profile arrives (registered, with the state and accumulator word)
+        # U4: kernel
+        u3_valid = Signal()
+        u3_state = Signal(spec.NeuronState)
+        u3_acc = Signal(signed(spec.ACC_WIDTH))
+        u4_valid = Signal()
+        u4_state = Signal(spec.NeuronState)
+        u4_acc = Signal(signed(spec.ACC_WIDTH))
+        u4_params = Signal(spec.Profile)
+        m.d.sync += [
+            u3_valid.eq(u2_valid), u3_state.eq(u2_state), u3_acc.eq(u2_acc),
+            u4_valid.eq(u3_valid), u4_state.eq(u3_state), u4_acc.eq(u3_acc),
+            u4_params.eq(prof_rd.data),
+        ]
         m.d.comb += [
-            lif.i_valid.eq(u2_valid),
-            lif.i_state.eq(u2_state),
-            lif.i_acc.eq(u2_acc),
-            lif.i_params.eq(prof_rd.data),
+            lif.i_valid.eq(u4_valid),
+            lif.i_state.eq(u4_state),
+            lif.i_acc.eq(u4_acc),
+            lif.i_params.eq(u4_params),
         ]
         return m
