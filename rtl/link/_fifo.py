@@ -16,7 +16,9 @@ class EventFifo(Elaboratable):
     one clock after the clock that wrote it, so a read never depends on a write in the
     same clock. ``r_rdy`` and ``w_rdy`` are registers (nothing combinational reaches
     them from ``r_en`` / ``w_en`` of the other side). ``level`` counts every stored
-    entry; ``clear`` empties the FIFO.
+    entry; ``clear`` empties the FIFO. The read port is write-transparent only because
+    that is cheaper on iCE40 block RAM (no read-first emulation): a same-address write
+    never reaches a head entry.
 
     Attributes
     ----------
@@ -46,7 +48,7 @@ class EventFifo(Elaboratable):
         m.submodules.storage = mem = memory.Memory(shape=self.width, depth=self.depth,
                                                    init=[])
         wr = mem.write_port()
-        rd = mem.read_port(domain="sync")
+        rd = mem.read_port(domain="sync", transparent_for=(wr,))
         w_ptr = Signal(n + 1)
         r_ptr = Signal(n + 1)
         do_w = Signal()

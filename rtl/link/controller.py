@@ -202,14 +202,23 @@ class LinkController(wiring.Component):
         half = 1 << ceil_log2(MAXB)
         abits = ceil_log2(2 * half)
         RX, TX = 0, half
+        # (read ports are write-transparent because that is cheaper on iCE40 block RAM;
+        # no read here ever uses a byte written in the same clock)
         m.submodules.buf = buf = memory.Memory(shape=8, depth=2 * half, init=[])
         wr = buf.write_port()
-        rd = buf.read_port(domain="sync")
-        rptr = Signal(abits)            # rd.data == buf[rptr] one cycle after rptr settles
-        rd_adv = Signal()               # consume buf[rptr]: the next cycle shows buf[rptr+1]
-        m.d.comb += rd.addr.eq(Mux(rd_adv, rptr + 1, rptr))
+        rd = buf.read_port(domain="sync", transparent_for=(wr,))
+        # The read address is a register (nothing but a flip-flop in front of the block
+        # RAM); rd.data is buf[rptr] when rd_ok, one clock after rptr last changed.
+        rptr = Signal(abits)
+        rd_ok = Signal()
+        rd_adv = Signal()               # take buf[rptr] (only when rd_ok): rptr advances
+        m.d.comb += rd.addr.eq(rptr)
+        m.d.sync += rd_ok.eq(1)
         with m.If(rd_adv):
-            m.d.sync += rptr.eq(rptr + 1)
+            m.d.sync += [rptr.eq(rptr + 1), rd_ok.eq(0)]
+
+        def set_rptr(value):
+            m.d.sync += [rptr.eq(value), rd_ok.eq(0)]
         wptr = Signal(range(half))      # next reply byte; the reply is bytes 0 .. wptr-1
         wr_data = Signal(8)
         tx_write = Signal()             # write wr_data to reply byte wptr and advance
@@ -237,7 +246,7 @@ class LinkController(wiring.Component):
         m.submodules.status_mem = smem = memory.Memory(
             shape=8, depth=ID_BASE + len(ident), init=[0] * ID_BASE + list(ident))
         s_wr = smem.write_port()
-        s_rd = smem.read_port(domain="sync")
+        s_rd = smem.read_port(domain="sync", transparent_for=(s_wr,))
         cnt_inc = Signal(n_cnt)
         cnt_dec = Signal(n_cnt)
         pend = [Signal(2, name=f"pend_{c.name.lower()}") for c in Counter]
@@ -255,6 +264,7 @@ class LinkController(wiring.Component):
             m.d.comb += cnt_inc[counter.value].eq(1)
 
         s_hold = Signal()               # the main FSM owns the status memory's read port
+        s_ok = Signal()                 # s_rd.data is status_mem[s_addr]
         s_addr = Signal(range(ID_BASE + len(ident)))    # its read address
         cnt_clear = Signal()            # request: zero every counter
         cnt_quiet = Signal()            # engine idle, nothing pending: a consistent view
@@ -264,7 +274,7 @@ class LinkController(wiring.Component):
         m.d.comb += s_rd.addr.eq(Mux(s_hold, s_addr, Cat(cb, ck)))
         with m.FSM(name="counters") as cfsm:
             with m.State("IDLE"):
-                m.d.comb += cnt_quiet.eq(~busy.any() & ~cnt_clear)
+                m.d.comb += cnt_quiet.eq(~busy.any())     # (no cnt_clear in STATUS)
                 with m.If(cnt_clear):
                     m.d.sync += c_addr.eq(0)
                     for p in pend:
@@ -310,15 +320,24 @@ class LinkController(wiring.Component):
         pend_clear = Signal()
         dec_owed = Signal()
         dec_now = pend_dec | dec_owed
+        sp_next = Signal(32)
+        pending = Signal()              # steps_pending != 0, a register of its own
+        m.d.comb += sp_next.eq(steps_pending)
         with m.If(pend_clear):
-            m.d.sync += [steps_pending.eq(0), dec_owed.eq(0)]
+            m.d.comb += sp_next.eq(0)
+            m.d.sync += dec_owed.eq(0)
         with m.Elif(pend_add | dec_now):
-            m.d.sync += [steps_pending.eq(steps_pending + Mux(pend_add, req_steps, -1)),
-                         dec_owed.eq(pend_add & dec_now)]
+            m.d.comb += sp_next.eq(steps_pending + Mux(pend_add, req_steps, -1))
+            m.d.sync += dec_owed.eq(pend_add & dec_now)
+        # pending = sp_next != 0, from compares of registers only
+        pending_next = Mux(pend_clear, 0,
+                           Mux(pend_add, (steps_pending != 0) | (req_steps != 0),
+                               Mux(dec_now, steps_pending != 1, steps_pending != 0)))
+        m.d.sync += [steps_pending.eq(sp_next), pending.eq(pending_next)]
         in_flight = Signal()            # a step has been started and its end not seen
         resetting = Signal()            # RESET in progress: no new step, discard output
         running = Signal()
-        m.d.comb += [running.eq((steps_pending != 0) | in_flight),
+        m.d.comb += [running.eq(pending | in_flight),
                      self.o_running.eq(running)]
         ends = Signal(range(self.in_depth + 1))     # END entries in the input buffer
         ends_inc = Signal()
@@ -332,7 +351,7 @@ class LinkController(wiring.Component):
         ev = self.o_events
         with m.FSM(name="feeder"):
             with m.State("IDLE"):
-                with m.If((steps_pending != 0) & ~in_flight & ~resetting):
+                with m.If(pending & ~in_flight & ~resetting):
                     m.d.sync += in_flight.eq(1)
                     with m.If(ends != 0):
                         m.next = "FEED"
@@ -362,7 +381,7 @@ class LinkController(wiring.Component):
         ]
         with m.If(sp.valid & sp.ready & sp.payload.eos):
             m.d.sync += in_flight.eq(0)
-            with m.If(steps_pending != 0):
+            with m.If(pending):
                 m.d.comb += pend_dec.eq(1)
 
         # --- frame registers ---------------------------------------------------------------
@@ -381,8 +400,8 @@ class LinkController(wiring.Component):
         m.d.sync += [known.eq(Cat(cur_op == op.value for op in Opcode).any()),
                      residue.eq(crc.o_residue), runt.eq(length < spec.MIN_BODY)]
 
-        at_end = Signal()               # rptr reached pay_end (registered, a clock ahead)
-        m.d.sync += at_end.eq(rd.addr == RX + pay_end)
+        at_end = Signal()               # rptr is at pay_end (valid with rd_ok)
+        m.d.sync += at_end.eq(rptr == RX + pay_end)
 
         def pay_len_is(n):
             return pay_end == HDR + n
@@ -391,8 +410,8 @@ class LinkController(wiring.Component):
         last_valid = Signal()
         last_op = Signal(8)
         last_seq = Signal(8)
-        rep_nak = Signal()
-        rep_reason = Signal(4)
+        rep_reason = Signal(4)                # 0: the stored reply is an ACK
+        rep_nak = rep_reason != 0
         rep_len = Signal(range(MAXP + 1))
         snd_link = Signal()                   # sending a link / unknown-opcode NAK
         lnk_reason = Signal(4)
@@ -412,6 +431,8 @@ class LinkController(wiring.Component):
         m_total = Signal(range(max((1 << ib) + (1 << 16), max_depth * _WORD_BYTES + 1)))
         m_hi = Signal()
         m_nb = Signal(range(_WORD_BYTES + 1))
+        m_nb1 = Signal(range(_WORD_BYTES))    # m_nb - 1
+        m_left = Signal(range(_WORD_BYTES + 1))   # MEM_LOAD: bytes of the word still to read
         r_phase = Signal(2)
         range_bad = Signal()
         # INJECT parser
@@ -422,12 +443,16 @@ class LinkController(wiring.Component):
         rend = Signal()
         entries = Signal(range(MAXP + 1))
         bad_arg = Signal()
+        byte_r = Signal(8)
         # READ_EVENTS
         rec_start = Signal(range(half))
         rcount = Signal(8)
         ev_hi = Signal(8)
         rec_end = Signal()
         rlen = Signal(range(MAXP + 1))
+        room2 = Signal()                      # 2 / 4 more reply bytes fit (registered from
+        room4 = Signal()                      # wptr: valid after a clock without a write)
+        m.d.sync += [room2.eq(wptr <= MAXP - 2), room4.eq(wptr <= MAXP - 4)]
 
         is_read = Signal()
         m.d.comb += is_read.eq(cur_op == Opcode.READ_MEM.value)
@@ -435,6 +460,7 @@ class LinkController(wiring.Component):
         regions = list(Region)
         depth_of = Array(C(self.depths[r], len(m_total)) for r in regions)
         nb_of = Array(C(spec.REGION_WORD_BYTES[r], 4) for r in regions)
+        nb1_of = Array(C(spec.REGION_WORD_BYTES[r] - 1, 4) for r in regions)
         other_words = Array([steps_pending, in_fifo.level, out_fifo.level])
         state_mask = ((1 << spec.NeuronState["profile"].width) - 1) << \
             spec.NeuronState["profile"].offset
@@ -495,11 +521,10 @@ class LinkController(wiring.Component):
             m.next = "SEND_OP"
 
         def nak(reason):
-            m.d.sync += [rep_nak.eq(1), rep_reason.eq(reason)]
+            m.d.sync += rep_reason.eq(reason)
             m.next = "FINISH"
 
-        def ack():
-            m.d.sync += rep_nak.eq(0)
+        def ack():                    # (rep_reason was cleared in DISPATCH)
             m.next = "FINISH"
 
         def load_word(value):
@@ -533,7 +558,8 @@ class LinkController(wiring.Component):
             # the link checks of protocol section 3.4, in order; the CRC residue, runt
             # and known flags were registered in the cycle after the last byte or later
             with m.State("CHECK"):
-                m.d.sync += [length.eq(0), overflow.eq(0), rptr.eq(TX)]
+                m.d.sync += [length.eq(0), overflow.eq(0)]
+                set_rptr(TX)
                 with m.If(overflow | (status_r == FrameStatus.OVERSIZE)):
                     link_nak(Nak.OVERSIZE, Counter.OVERSIZE_FRAMES)
                 with m.Elif((status_r != FrameStatus.OK) | runt):
@@ -548,14 +574,14 @@ class LinkController(wiring.Component):
                         m.d.sync += snd_link.eq(0)       # replay the stored reply
                         m.next = "SEND_OP"
                     with m.Else():
-                        m.d.sync += rptr.eq(RX + HDR)
+                        set_rptr(RX + HDR)
                         m.next = "DISPATCH"
 
             # ---------------------------------------------------------------- dispatch
             # (rd.data shows the first payload byte from the next state on)
             with m.State("DISPATCH"):
                 m.d.sync += [bcnt.eq(0), widx.eq(0), pst.eq(0), pass2.eq(0),
-                             entries.eq(0), bad_arg.eq(0)]
+                             entries.eq(0), bad_arg.eq(0), rep_reason.eq(0)]
                 empty = pay_len_is(0)
                 with m.Switch(cur_op):
                     with m.Case(Opcode.IDENTIFY, Opcode.STATUS):
@@ -595,21 +621,22 @@ class LinkController(wiring.Component):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
                             m.d.sync += wptr.eq(spec.EventsHeader.size // 8)
-                            m.next = "EV_NEW"
+                            m.next = "EV_NEW_WAIT"
                     with m.Default():
                         nak(Nak.UNKNOWN_OPCODE)       # unreachable: opcode checked
 
             # payload bytes 0..6 -> word[24:80] (a RUN reads 3 bytes beyond its payload,
             # ignored)
             with m.State("HDR_LOAD"):
-                m.d.comb += rd_adv.eq(1)
-                m.d.sync += [word.eq(Cat(word[8:], rd.data)), bcnt.eq(bcnt + 1)]
-                with m.If(bcnt == _HDR_BYTES - 1):
-                    m.d.sync += bcnt.eq(0)
-                    with m.If(cur_op == Opcode.RUN.value):
-                        m.next = "RUN_WAIT"
-                    with m.Else():
-                        m.next = "MEM_CHECK"
+                with m.If(rd_ok):
+                    m.d.comb += rd_adv.eq(1)
+                    m.d.sync += [word.eq(Cat(word[8:], rd.data)), bcnt.eq(bcnt + 1)]
+                    with m.If(bcnt == _HDR_BYTES - 1):
+                        m.d.sync += bcnt.eq(0)
+                        with m.If(cur_op == Opcode.RUN.value):
+                            m.next = "RUN_WAIT"
+                        with m.Else():
+                            m.next = "MEM_CHECK"
 
             # ---------------------------------------------------------------- RUN
             with m.State("RUN_WAIT"):                 # run_ovf registers now
@@ -632,25 +659,26 @@ class LinkController(wiring.Component):
 
             # ---------------------------------------------------------------- STATUS, IDENTIFY
             # copy bytes of the status memory into the reply, the counters engine held
+            # (s_hold and s_addr are registers: two clocks per byte, s_ok alternating)
             with m.State("STATUS_WAIT"):
-                m.d.sync += s_addr.eq(Mux(cur_op == Opcode.STATUS.value, 0, ID_BASE))
+                m.d.sync += [s_addr.eq(Mux(cur_op == Opcode.STATUS.value, 0, ID_BASE)),
+                             s_ok.eq(0)]
                 with m.If(cnt_quiet):
-                    m.next = "STATUS_PRIME"
-            with m.State("STATUS_PRIME"):
-                m.d.comb += s_hold.eq(1)
-                m.next = "STATUS_COPY"
+                    m.d.sync += s_hold.eq(1)
+                    m.next = "STATUS_COPY"
             with m.State("STATUS_COPY"):
-                m.d.comb += [s_hold.eq(1), wr_data.eq(s_rd.data), tx_write.eq(1)]
+                m.d.sync += s_ok.eq(1)
                 last = Mux(cur_op == Opcode.STATUS.value, ID_BASE - 1,
                            ID_BASE + len(ident) - 1)
-                with m.If(s_addr == last):
-                    with m.If(cur_op == Opcode.STATUS.value):
-                        m.next = "STATUS_WORDS"
-                    with m.Else():
-                        ack()
-                with m.Else():
-                    m.d.comb += s_rd.addr.eq(s_addr + 1)
-                    m.d.sync += s_addr.eq(s_addr + 1)
+                with m.If(s_ok):
+                    m.d.comb += [wr_data.eq(s_rd.data), tx_write.eq(1)]
+                    m.d.sync += [s_addr.eq(s_addr + 1), s_ok.eq(0)]
+                    with m.If(s_addr == last):
+                        m.d.sync += s_hold.eq(0)
+                        with m.If(cur_op == Opcode.STATUS.value):
+                            m.next = "STATUS_WORDS"
+                        with m.Else():
+                            ack()
             # steps_pending, in_level, out_level
             with m.State("STATUS_WORDS"):
                 load_word(other_words[widx])
@@ -675,10 +703,11 @@ class LinkController(wiring.Component):
 
             # ---------------------------------------------------------------- ECHO
             with m.State("ECHO"):
-                with m.If(at_end):
-                    ack()
-                with m.Else():
-                    m.d.comb += [wr_data.eq(rd.data), tx_write.eq(1), rd_adv.eq(1)]
+                with m.If(rd_ok):
+                    with m.If(at_end):
+                        ack()
+                    with m.Else():
+                        m.d.comb += [wr_data.eq(rd.data), tx_write.eq(1), rd_adv.eq(1)]
 
             # ---------------------------------------------------------------- WRITE/READ_MEM
             with m.State("MEM_CHECK"):
@@ -690,6 +719,7 @@ class LinkController(wiring.Component):
                         m_total.eq(req_start[:ib] + req_count),
                         m_hi.eq(req_start[ib:] != 0),
                         m_nb.eq(nb_of[region]),
+                        m_nb1.eq(nb1_of[region]),
                         m_count.eq(req_count),
                         m_index.eq(req_start[:ib]),
                         m_region.eq(region),
@@ -718,17 +748,20 @@ class LinkController(wiring.Component):
                 with m.Elif(is_read):
                     m.next = "MEM_REQ"
                 with m.Else():
+                    m.d.sync += m_left.eq(m_nb)
                     m.next = "MEM_LOAD"       # rptr is at the first word already
             # assemble one word: m_nb bytes, little endian, then zeros, into word
             with m.State("MEM_LOAD"):
-                take = bcnt < m_nb
-                m.d.comb += rd_adv.eq(take)
-                m.d.sync += word.eq(Cat(word[8:], Mux(take, rd.data, 0)))
-                with m.If(bcnt == _WORD_BYTES - 1):
-                    m.d.sync += bcnt.eq(0)
-                    m.next = "MEM_REQ"
-                with m.Else():
-                    m.d.sync += bcnt.eq(bcnt + 1)
+                take = m_left != 0
+                with m.If(rd_ok | ~take):
+                    m.d.comb += rd_adv.eq(take)
+                    m.d.sync += [word.eq(Cat(word[8:], Mux(take, rd.data, 0))),
+                                 m_left.eq(m_left - take)]
+                    with m.If(bcnt == _WORD_BYTES - 1):
+                        m.d.sync += bcnt.eq(0)
+                        m.next = "MEM_REQ"
+                    with m.Else():
+                        m.d.sync += bcnt.eq(bcnt + 1)
             with m.State("MEM_REQ"):
                 m.d.comb += self.o_mem.valid.eq(1)
                 with m.If(self.o_mem.ready):
@@ -746,7 +779,7 @@ class LinkController(wiring.Component):
                                 ack()
                             with m.Else():
                                 m.d.sync += [m_count.eq(m_count - 1),
-                                             m_index.eq(m_index + 1)]
+                                             m_index.eq(m_index + 1), m_left.eq(m_nb)]
                                 m.next = "MEM_LOAD"
                         with m.Default():          # RESET
                             m.next = "MEM_REQ"
@@ -778,7 +811,7 @@ class LinkController(wiring.Component):
                 m.d.comb += [wr_data.eq(self.i_mem.payload.data.word_select(bcnt, 8)),
                              tx_write.eq(1)]
                 m.d.sync += bcnt.eq(bcnt + 1)
-                with m.If(bcnt == m_nb - 1):
+                with m.If(bcnt == m_nb1):
                     m.d.comb += self.i_mem.ready.eq(1)
                     m.d.sync += bcnt.eq(0)
                     with m.If(m_count == 1):
@@ -797,47 +830,54 @@ class LinkController(wiring.Component):
 
             # ---------------------------------------------------------------- INJECT
             # two passes over the records: validate everything, then enqueue
+            # (two clocks per byte: the block RAM output is registered before parsing)
             with m.State("INJECT"):
-                with m.If(at_end):
+                with m.If(~rd_ok):
+                    pass
+                with m.Elif(at_end):
                     with m.If(pass2):
                         ack()
                     with m.Else():
                         m.next = "INJECT_CHECK"      # space_ok registers now
                 with m.Else():
-                    byte = rd.data
                     m.d.comb += rd_adv.eq(1)
-                    with m.Switch(pst):
-                        with m.Case(0):
-                            m.d.sync += [lo.eq(byte), pst.eq(1)]
-                        with m.Case(1):
-                            cnt = Cat(lo, byte[:7])
-                            m.d.sync += [rc.eq(cnt), rend.eq(byte[7])]
-                            with m.If(cnt == 0):
-                                m.d.sync += pst.eq(0)
-                                with m.If(byte[7]):
-                                    with m.If(pass2):
-                                        m.d.comb += [in_fifo.w_en.eq(1),
-                                                     in_fifo.w_data.eq(1 << cbits),
-                                                     ends_inc.eq(1)]
-                                    with m.Else():
-                                        m.d.sync += entries.eq(entries + 1)
-                            with m.Else():
-                                m.d.sync += pst.eq(2)
-                        with m.Case(2):
-                            m.d.sync += [lo.eq(byte), pst.eq(3)]
-                        with m.Case(3):
-                            chan = Cat(lo, byte)
-                            last = rc == 1
-                            m.d.sync += [rc.eq(rc - 1), pst.eq(Mux(last, 0, 2))]
-                            with m.If(pass2):
-                                m.d.comb += [in_fifo.w_en.eq(1),
-                                             in_fifo.w_data.eq(chan[:cbits])]
-                                with m.If(last & rend):
-                                    m.next = "INJECT_END"
-                            with m.Else():
-                                m.d.sync += entries.eq(entries + 1 + (last & rend))
-                                with m.If(chan >= self.n_inputs):
-                                    m.d.sync += bad_arg.eq(1)
+                    m.d.sync += byte_r.eq(rd.data)
+                    m.next = "INJECT_PARSE"
+            with m.State("INJECT_PARSE"):
+                byte = byte_r
+                m.next = "INJECT"
+                with m.Switch(pst):
+                    with m.Case(0):
+                        m.d.sync += [lo.eq(byte), pst.eq(1)]
+                    with m.Case(1):
+                        cnt = Cat(lo, byte[:7])
+                        m.d.sync += [rc.eq(cnt), rend.eq(byte[7])]
+                        with m.If(cnt == 0):
+                            m.d.sync += pst.eq(0)
+                            with m.If(byte[7]):
+                                with m.If(pass2):
+                                    m.d.comb += [in_fifo.w_en.eq(1),
+                                                 in_fifo.w_data.eq(1 << cbits),
+                                                 ends_inc.eq(1)]
+                                with m.Else():
+                                    m.d.sync += entries.eq(entries + 1)
+                        with m.Else():
+                            m.d.sync += pst.eq(2)
+                    with m.Case(2):
+                        m.d.sync += [lo.eq(byte), pst.eq(3)]
+                    with m.Case(3):
+                        chan = Cat(lo, byte)
+                        last = rc == 1
+                        m.d.sync += [rc.eq(rc - 1), pst.eq(Mux(last, 0, 2))]
+                        with m.If(pass2):
+                            m.d.comb += [in_fifo.w_en.eq(1),
+                                         in_fifo.w_data.eq(chan[:cbits])]
+                            with m.If(last & rend):
+                                m.next = "INJECT_END"
+                        with m.Else():
+                            m.d.sync += entries.eq(entries + 1 + (last & rend))
+                            with m.If(chan >= self.n_inputs):
+                                m.d.sync += bad_arg.eq(1)
             with m.State("INJECT_CHECK"):
                 with m.If(pst != 0):
                     nak(Nak.BAD_LENGTH)
@@ -847,10 +887,9 @@ class LinkController(wiring.Component):
                     count(Counter.EVENT_OVERFLOWS)
                     nak(Nak.NO_SPACE)
                 with m.Else():
-                    m.d.sync += [pass2.eq(1), pst.eq(0), rptr.eq(RX + HDR)]
-                    m.next = "INJECT_PRIME"
-            with m.State("INJECT_PRIME"):
-                m.next = "INJECT"
+                    m.d.sync += [pass2.eq(1), pst.eq(0)]
+                    set_rptr(RX + HDR)
+                    m.next = "INJECT"
             with m.State("INJECT_END"):
                 m.d.comb += [in_fifo.w_en.eq(1), in_fifo.w_data.eq(1 << cbits),
                              ends_inc.eq(1)]
@@ -860,24 +899,29 @@ class LinkController(wiring.Component):
             # records from reply byte 8 on; the header is written last (sampled then)
             head_eos = out_fifo.r_data[nbits]
             head_neuron = out_fifo.r_data[:nbits]
+            # (each decision waits one clock after the last write: room2 / room4 settle)
+            with m.State("EV_NEW_WAIT"):
+                m.next = "EV_NEW"
             with m.State("EV_NEW"):
                 with m.If(~out_fifo.r_rdy):
                     m.next = "EV_FIN"
                 with m.Elif(head_eos):
-                    with m.If(wptr > MAXP - 2):
+                    with m.If(~room2):
                         m.next = "EV_FIN"
                     with m.Else():                 # an empty step: 00 80
                         m.d.comb += [wr_data.eq(0), tx_write.eq(1), out_fifo.r_en.eq(1)]
                         m.next = "EV_END_HI"
                 with m.Else():
-                    with m.If(wptr > MAXP - 4):
+                    with m.If(~room4):
                         m.next = "EV_FIN"
                     with m.Else():
                         m.d.sync += [rec_start.eq(wptr), wptr.eq(wptr + 2), rcount.eq(0)]
-                        m.next = "EV_INDEX"
+                        m.next = "EV_INDEX_WAIT"
             with m.State("EV_END_HI"):
                 m.d.comb += [wr_data.eq(spec.RECORD_END >> 8), tx_write.eq(1)]
-                m.next = "EV_NEW"
+                m.next = "EV_NEW_WAIT"
+            with m.State("EV_INDEX_WAIT"):
+                m.next = "EV_INDEX"
             with m.State("EV_INDEX"):
                 with m.If(~out_fifo.r_rdy):
                     m.d.sync += rec_end.eq(0)
@@ -886,7 +930,7 @@ class LinkController(wiring.Component):
                     m.d.comb += out_fifo.r_en.eq(1)
                     m.d.sync += rec_end.eq(1)
                     m.next = "EV_CLOSE"
-                with m.Elif(wptr > MAXP - 2):
+                with m.Elif(~room2):
                     m.d.sync += rec_end.eq(0)
                     m.next = "EV_CLOSE"
                 with m.Else():
@@ -897,7 +941,7 @@ class LinkController(wiring.Component):
                     m.next = "EV_INDEX_HI"
             with m.State("EV_INDEX_HI"):
                 m.d.comb += [wr_data.eq(ev_hi), tx_write.eq(1)]
-                m.next = "EV_INDEX"
+                m.next = "EV_INDEX_WAIT"
             # write the record header at rec_start, then continue after the record
             with m.State("EV_CLOSE"):
                 m.d.comb += [wr.addr.eq(TX + rec_start), wr.data.eq(rcount), wr.en.eq(1)]
@@ -906,7 +950,7 @@ class LinkController(wiring.Component):
                 m.d.comb += [wr.addr.eq(TX + (rec_start | 1)), wr.data.eq(rec_end << 7),
                              wr.en.eq(1)]
                 with m.If(rec_end):
-                    m.next = "EV_NEW"
+                    m.next = "EV_NEW_WAIT"
                 with m.Else():
                     m.next = "EV_FIN"
             with m.State("EV_FIN"):
@@ -918,7 +962,8 @@ class LinkController(wiring.Component):
             # ---------------------------------------------------------------- reply
             with m.State("FINISH"):
                 m.d.sync += [last_valid.eq(1), last_op.eq(cur_op), last_seq.eq(cur_seq),
-                             snd_link.eq(0), rptr.eq(TX), rep_len.eq(wptr)]
+                             snd_link.eq(0), rep_len.eq(wptr)]
+                set_rptr(TX)
                 m.next = "SEND_OP"
             with m.State("SEND_OP"):
                 m.d.comb += crc_in.payload.first.eq(1)
@@ -936,11 +981,12 @@ class LinkController(wiring.Component):
                     with m.Else():
                         m.next = "SEND_PAYLOAD"
             with m.State("SEND_PAYLOAD"):
-                with m.If(send(Mux(is_nak, nak_byte, rd.data))):
-                    m.d.comb += rd_adv.eq(1)
-                    m.d.sync += [nak_first.eq(0), snd_left.eq(snd_left - 1)]
-                    with m.If(snd_left == 1):
-                        m.next = "SEND_CRC_HI"
+                with m.If(is_nak | rd_ok):
+                    with m.If(send(Mux(is_nak, nak_byte, rd.data))):
+                        m.d.comb += rd_adv.eq(~is_nak)
+                        m.d.sync += [nak_first.eq(0), snd_left.eq(snd_left - 1)]
+                        with m.If(snd_left == 1):
+                            m.next = "SEND_CRC_HI"
             with m.State("SEND_CRC_HI"):
                 with m.If(send(crc.o_crc[8:], feed=0)):
                     m.next = "SEND_CRC_LO"
