@@ -154,11 +154,20 @@ class NeuronCore(wiring.Component):
     syn_capacity : int
         Depth of the synapse memory, [1, ``spec.MAX_SYNAPSES``]. Default
         ``max(1, cfg.n_synapses)``; at least ``cfg.n_synapses``. Required without a ``cfg``.
+    syn_bank_depth : int or None
+        Split the synapse memory into banks of this depth (a power of two), read in
+        parallel, whose outputs are registered before the bank is selected. Use it where
+        a deep memory would be built from a long cascade of block RAMs whose output
+        multiplexer limits fmax (ECP5: 4096). ``None``: one memory named ``syn_mem``
+        (iCE40: it maps to SPRAM).
 
     Attributes
     ----------
     n_neurons, n_inputs, syn_capacity : int
         Geometry.
+    syn_banks, syn_bank_depth : int
+        Synapse memory banks and the depth of each (one bank of ``syn_capacity`` unless
+        ``syn_bank_depth`` splits it).
     pipeline_depth : int
         Clocks from issuing a neuron of the update phase to its write-back.
     i_events : In(stream.Signature(spec.InputEvent))
@@ -207,7 +216,8 @@ class NeuronCore(wiring.Component):
     o_mem: Out(stream.Signature(spec.MemResponse))
     o_idle: Out(1)
 
-    def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None):
+    def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None,
+                 syn_bank_depth=None):
         if cfg is not None:
             if not isinstance(cfg, CoreConfig):
                 raise TypeError(f"cfg must be a CoreConfig or None, not {cfg!r}")
@@ -226,6 +236,10 @@ class NeuronCore(wiring.Component):
             raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
         _check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         _check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
+        if syn_bank_depth is not None:
+            _check_int("syn_bank_depth", syn_bank_depth, 1, spec.MAX_SYNAPSES)
+            if syn_bank_depth & (syn_bank_depth - 1):
+                raise ValueError(f"syn_bank_depth = {syn_bank_depth} must be a power of two")
         if cfg is not None:
             if cfg.n_neurons != n_neurons:
                 raise ValueError(f"cfg.n_neurons = {cfg.n_neurons} does not match "
@@ -246,6 +260,11 @@ class NeuronCore(wiring.Component):
         self.n_neurons = n_neurons
         self.n_inputs = n_inputs
         self.syn_capacity = syn_capacity
+        if syn_bank_depth is None or syn_bank_depth >= syn_capacity:
+            self.syn_banks, self.syn_bank_depth = 1, syn_capacity
+        else:
+            self.syn_banks = -(-syn_capacity // syn_bank_depth)
+            self.syn_bank_depth = syn_bank_depth
         self.pipeline_depth = 4 + CubaLif.LATENCY
         # Output FIFO: room for every neuron in flight plus a little slack, so that a
         # freely flowing o_spikes never throttles the update phase.
@@ -269,8 +288,6 @@ class NeuronCore(wiring.Component):
         prof_mem = mem("prof_mem", unsigned(spec.Profile.size), spec.PROFILE_COUNT,
                        Region.PROFILE)
         row_mem = mem("row_mem", unsigned(spec.RowPtr.size), n_src, Region.ROWPTR)
-        syn_mem = mem("syn_mem", unsigned(spec.Synapse.size), self.syn_capacity,
-                      Region.SYNAPSE)
         sq_mem = mem("spike_queue", unsigned(max(NB, 1)), N)
 
         st_wr, st_rd = state_mem.write_port(), state_mem.read_port()
@@ -278,12 +295,22 @@ class NeuronCore(wiring.Component):
         acc_rd = acc_mem.read_port(transparent_for=(acc_wr,))
         prof_wr, prof_rd = prof_mem.write_port(), prof_mem.read_port()
         row_wr, row_rd = row_mem.write_port(), row_mem.read_port()
-        syn_wr, syn_rd = syn_mem.write_port(), syn_mem.read_port()
-        # The synapse memory is accessed as a single-port RAM (one address for reads and
-        # writes, no read while writing) so that it can be mapped to iCE40 SPRAM.
-        # Its address is always the walker's address register (loaded with the request
-        # index when a memory request is accepted) and its write enable a register too,
-        # so that nothing but an address decode sits in front of a deep block-RAM cascade.
+        # Synapse memory bank(s). Each is accessed as a single-port RAM (one address for
+        # reads and writes, no read while writing) so that it can be mapped to iCE40 SPRAM.
+        # The address is always the walker's address register (loaded with the request
+        # index when a memory request is accepted) and the write enables are registers,
+        # so that at most an address decode sits in front of a block-RAM cascade.
+        n_banks, bank_depth = self.syn_banks, self.syn_bank_depth
+        bank_bits = exact_log2(bank_depth) if n_banks > 1 else ceil_log2(self.syn_capacity)
+        syn_init = init.get(Region.SYNAPSE, [])
+        syn_ports = []
+        for k in range(n_banks):
+            depth = min(bank_depth, self.syn_capacity - k * bank_depth)
+            name = "syn_mem" if n_banks == 1 else f"syn_mem_{k}"
+            m.submodules[name] = bank = memory.Memory(
+                shape=unsigned(spec.Synapse.size), depth=depth,
+                init=syn_init[k * bank_depth:(k + 1) * bank_depth])
+            syn_ports.append((bank.write_port(), bank.read_port()))
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
 
         m.submodules.lif = lif = CubaLif()
@@ -319,18 +346,38 @@ class NeuronCore(wiring.Component):
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
         rd_sel = {key: Signal(name=f"rd_{key.name.lower()}") for key in hits}
         wr_sel = {key: Signal(name=f"wr_{key.name.lower()}") for key in hits}
-        m.d.comb += syn_wr.en.eq(wr_sel[Region.SYNAPSE])
+        # one write pulse per synapse bank
+        wr_bank = [Signal(name=f"wr_syn_bank_{k}") for k in range(n_banks)]
+        bank_hits = [hits[Region.SYNAPSE] & p.write &
+                     ((p.index >> bank_bits) == k if n_banks > 1 else 1)
+                     for k in range(n_banks)]
 
         def idx(port):
             return req.index[:len(port.addr)]
 
+        # Synapse bank outputs, registered every clock (the integrate pipeline's first
+        # register, and the capture register of memory-port reads).
+        r1_bank = [Signal(spec.Synapse.size, name=f"r1_syn_{k}") for k in range(n_banks)]
+        m.d.sync += [r1.eq(rd.data) for r1, (_, rd) in zip(r1_bank, syn_ports)]
+
+        def select_bank(sel):
+            word = Signal(spec.Synapse.size)
+            if n_banks == 1:
+                m.d.comb += word.eq(r1_bank[0])
+            else:
+                with m.Switch(sel):
+                    for k in range(n_banks):
+                        with m.Case(k):
+                            m.d.comb += word.eq(r1_bank[k])
+            return word
+
         # read data of every memory, and their capture registers (see MEM_DATA)
         words = {Region.STATE: st_rd.data, Region.ACC: acc_rd.data.as_unsigned(),
-                 Region.PROFILE: prof_rd.data, Region.ROWPTR: row_rd.data,
-                 Region.SYNAPSE: syn_rd.data}
+                 Region.PROFILE: prof_rd.data, Region.ROWPTR: row_rd.data}
         captured = {key: Signal(len(word), name=f"cap_{key.name.lower()}")
                     for key, word in words.items()}
-        captured.update({Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step})
+        captured.update({Region.SYNAPSE: select_bank(req.index >> bank_bits),
+                         Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step})
 
         # --- integrate-phase pipeline --------------------------------------------------
         sq_ptr = Signal(range(N + 1))        # next spike-queue entry to read
@@ -341,12 +388,14 @@ class NeuronCore(wiring.Component):
         nr_valid = Signal()                  # row_rd.data holds the next event's row
         nr_empty = Signal()                  # ... of a channel beyond n_inputs: no fan-out
         w_addr = Signal(spec.SYN_ADDR_WIDTH) # walker: next synapse address
-        m.d.comb += [syn_rd.addr.eq(w_addr), syn_wr.addr.eq(w_addr),
-                     syn_rd.en.eq(~syn_wr.en)]
+        for (wr, rd), pulse in zip(syn_ports, wr_bank):
+            m.d.comb += [rd.addr.eq(w_addr), wr.addr.eq(w_addr), wr.en.eq(pulse),
+                         rd.en.eq(~pulse), wr.data.eq(req.data[:spec.Synapse.size])]
         w_left = Signal(spec.FANOUT_WIDTH)   # walker: synapses left in the current row
-        s1_valid = Signal()                  # syn_rd.data holds a synapse
-        r1_valid = Signal()                  # r1_syn holds it (registered block-RAM output)
-        r1_syn = Signal(spec.Synapse)
+        s1_valid = Signal()                  # the synapse bank outputs hold a synapse
+        s1_bank = Signal(range(n_banks))     # ... of this bank
+        r1_valid = Signal()                  # r1_bank[r1_sel] holds it
+        r1_sel = Signal(range(n_banks))
         s2_valid = Signal()                  # s2_addr is read from the accumulators
         s2_addr = Signal(range(N * spec.DELAY_SLOTS))
         s2_w = Signal(signed(spec.WEIGHT_WIDTH))
@@ -371,7 +420,7 @@ class NeuronCore(wiring.Component):
         ev = self.i_events.payload
         ext_take = Signal()
         issue = w_left != 0
-        syn = r1_syn
+        syn = spec.Synapse(select_bank(r1_sel))
         nr = spec.RowPtr(row_rd.data)
         syn_slot = (slot_now + syn.delay)[:SLOT_BITS]
         syn_acc_addr = Cat(syn_slot, syn.target[:NB])
@@ -405,6 +454,7 @@ class NeuronCore(wiring.Component):
                     for key, hit in hits.items():
                         m.d.sync += [rd_sel[key].eq(hit & ~p.write),
                                      wr_sel[key].eq(hit & p.write)]
+                    m.d.sync += [pulse.eq(hit) for pulse, hit in zip(wr_bank, bank_hits)]
                     m.next = "MEM_ACCESS"
                 with m.Elif(self.i_events.valid):
                     # the head of the spike queue is already on sq_rd.data (read below)
@@ -421,14 +471,11 @@ class NeuronCore(wiring.Component):
                 for region, port, width in ((Region.STATE, st_wr, spec.NeuronState.size),
                                             (Region.ACC, acc_wr, spec.ACC_WIDTH),
                                             (Region.PROFILE, prof_wr, spec.Profile.size),
-                                            (Region.ROWPTR, row_wr, spec.RowPtr.size),
-                                            (Region.SYNAPSE, syn_wr, spec.Synapse.size)):
-                    if port is not syn_wr:
-                        m.d.comb += port.addr.eq(idx(port))
-                        m.d.comb += port.en.eq(wr_sel[region])
-                    m.d.comb += port.data.eq(req.data[:width])
+                                            (Region.ROWPTR, row_wr, spec.RowPtr.size)):
+                    m.d.comb += [port.addr.eq(idx(port)), port.en.eq(wr_sel[region]),
+                                 port.data.eq(req.data[:width])]
                 # the write flags are one-clock pulses
-                m.d.sync += [flag.eq(0) for flag in wr_sel.values()]
+                m.d.sync += [flag.eq(0) for flag in [*wr_sel.values(), *wr_bank]]
                 with m.If(wr_sel[Ctrl.W_SHIFT]):
                     m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
                 with m.If(wr_sel[Ctrl.STEP]):
@@ -485,8 +532,8 @@ class NeuronCore(wiring.Component):
                                  w_left.eq(Mux(nr_empty, 0, nr.count))]
                 with m.Elif(issue):
                     m.d.sync += [w_addr.eq(w_addr + 1), w_left.eq(w_left - 1)]
-                m.d.sync += s1_valid.eq(issue)
-                m.d.sync += [r1_valid.eq(s1_valid), r1_syn.eq(syn_rd.data)]
+                m.d.sync += [s1_valid.eq(issue), s1_bank.eq(w_addr >> bank_bits)]
+                m.d.sync += [r1_valid.eq(s1_valid), r1_sel.eq(s1_bank)]
                 # synapse stage: accumulator address and scaled weight (registered, so that
                 # no block-RAM output drives another block-RAM address directly)
                 m.d.sync += [

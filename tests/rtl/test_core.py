@@ -173,6 +173,14 @@ def test_constructor_validation():
         with pytest.raises(ValueError, match=f"syn_capacity = {cfg.n_synapses - 1}"):
             NeuronCore(cfg, syn_capacity=cfg.n_synapses - 1)
     assert NeuronCore(cfg, n_inputs=10, syn_capacity=cfg.n_synapses + 7).n_inputs == 10
+    with pytest.raises(ValueError, match="syn_bank_depth = 12"):
+        NeuronCore(cfg, syn_bank_depth=12)
+    with pytest.raises(ValueError, match="syn_bank_depth = 0"):
+        NeuronCore(cfg, syn_bank_depth=0)
+    core = NeuronCore(n_neurons=8, syn_capacity=100, syn_bank_depth=32)
+    assert (core.syn_banks, core.syn_bank_depth) == (4, 32)
+    core = NeuronCore(n_neurons=8, syn_capacity=100, syn_bank_depth=128)
+    assert (core.syn_banks, core.syn_bank_depth) == (1, 100)
 
 
 def test_config_words_layout():
@@ -204,11 +212,13 @@ def test_config_words_layout():
 
 
 # --- memory port -----------------------------------------------------------------------
-def test_mem_port_round_trip():
+@pytest.mark.parametrize("bank", [None, 8])
+def test_mem_port_round_trip(bank):
     """Write random words to every region, read them back; out-of-range accesses."""
     rng = np.random.default_rng(11)
     n, n_in, cap = 8, 3, 37
-    dut = NeuronCore(n_neurons=n, n_inputs=n_in, syn_capacity=cap)
+    dut = NeuronCore(n_neurons=n, n_inputs=n_in, syn_capacity=cap, syn_bank_depth=bank)
+    assert dut.syn_banks == (1 if bank is None else 5)
     widths = {Region.STATE: spec.NeuronState.size, Region.ACC: spec.ACC_WIDTH,
               Region.PROFILE: spec.Profile.size, Region.ROWPTR: spec.RowPtr.size,
               Region.SYNAPSE: spec.Synapse.size}
@@ -270,14 +280,17 @@ def test_memory_init_from_config():
 
 
 # --- golden agreement ------------------------------------------------------------------
-@pytest.mark.parametrize("seed,n_neurons,n_inputs,steps", [
-    (23, 8, 4, 14), (2, 16, 6, 10), (12, 32, 8, 6), (4, 16, 5, 10)])
-def test_random_configs_match_golden(seed, n_neurons, n_inputs, steps):
+@pytest.mark.parametrize("seed,n_neurons,n_inputs,steps,bank", [
+    (23, 8, 4, 14, None), (2, 16, 6, 10, 32), (12, 32, 8, 6, None), (4, 16, 5, 10, 64)])
+def test_random_configs_match_golden(seed, n_neurons, n_inputs, steps, bank):
     rng = np.random.default_rng(seed)
     cfg = random_config(rng, n_neurons=n_neurons, n_inputs=n_inputs,
                         max_fanout=n_neurons)
     inputs = random_inputs(rng, n_inputs, steps)
-    gold = run_lockstep(cfg, inputs, seed=seed)
+    dut = NeuronCore(cfg, syn_bank_depth=bank)
+    if bank:
+        assert dut.syn_banks == -(-cfg.n_synapses // bank) > 2
+    gold = run_lockstep(cfg, inputs, dut=dut, seed=seed)
     # the run must not be trivial
     assert gold.synaptic_events > 100 and gold.n_spikes >= 20
 
@@ -293,7 +306,8 @@ def test_config_upload_through_mem_port():
     """Core built without a cfg; the config is written with config_words, then it runs."""
     rng = np.random.default_rng(8)
     cfg = random_config(rng, n_neurons=16, n_inputs=4, max_fanout=10)
-    dut = NeuronCore(n_neurons=16, n_inputs=6, syn_capacity=cfg.n_synapses + 5)
+    dut = NeuronCore(n_neurons=16, n_inputs=6, syn_capacity=cfg.n_synapses + 5,
+                     syn_bank_depth=16)
     run_lockstep(cfg, random_inputs(rng, 4, 8), dut=dut, upload=True, seed=8,
                  extra_channels=[4, 5, 6, 100, (1 << spec.CHANNEL_WIDTH) - 1])
 
