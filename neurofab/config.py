@@ -47,6 +47,23 @@ def _check_range(name, values, lo, hi):
                          f"[{lo}, {hi}]")
 
 
+#: Profile given to padding neurons when no existing profile can serve (see ``_silent_index``).
+SILENT_PROFILE = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
+
+
+def _silent_index(profiles):
+    """Index of a profile under which a neuron without synapses never fires, or ``None``.
+
+    Such a neuron starts at ``i = v = 0`` and gets no input, so ``i`` stays 0 and with
+    ``bias <= 0`` its ``v`` never rises above 0, below every legal threshold (>= 1).
+    """
+    bias = PROFILE_FIELDS.index("bias")
+    for k, prof in enumerate(profiles):
+        if prof[bias] <= 0:
+            return k
+    return None
+
+
 @dataclass(eq=False)
 class CoreConfig:
     """Everything one neuron core needs, as integers.
@@ -202,11 +219,11 @@ class CoreConfig:
         The padded config produces the same spikes for the original neurons.
         """
         self.validate()
-        need_silent = n_neurons > self.n_neurons
-        silent = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
         cols = np.stack([getattr(self, f) for f in PROFILE_FIELDS], axis=1)
         existing = [tuple(int(x) for x in row) for row in cols]
-        profiles = len(existing) + (need_silent and silent not in existing)
+        pad = n_neurons > self.n_neurons
+        silent = _silent_index(existing) if pad else None
+        profiles = len(existing) + (pad and silent is None)
         over = [(what, have, cap) for what, have, cap in (
             ("neurons", self.n_neurons, n_neurons), ("input channels", self.n_inputs, n_inputs),
             ("synapses", self.n_synapses, n_synapses if n_synapses is not None else
@@ -216,13 +233,13 @@ class CoreConfig:
                                        f"{have - cap})" for what, have, cap in over))
         if n_neurons & (n_neurons - 1):
             raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
-        if not need_silent and n_inputs == self.n_inputs:
+        if not pad and n_inputs == self.n_inputs:
             return self
-        if need_silent and silent not in existing:
-            cols = np.vstack([cols, silent])
-        profile = np.concatenate([self.profile, np.full(n_neurons - self.n_neurons,
-                                                        existing.index(silent) if silent in
-                                                        existing else len(existing))])
+        if pad and silent is None:
+            cols = np.vstack([cols, SILENT_PROFILE])
+            silent = len(existing)
+        profile = np.concatenate([self.profile,
+                                  np.full(n_neurons - self.n_neurons, silent or 0)])
         n, ptr = self.n_neurons, self.fanout_ptr
         ptr = np.concatenate([ptr[:n], np.full(n_neurons - n, ptr[n]), ptr[n:],
                               np.full(n_inputs - self.n_inputs, ptr[-1])])
@@ -390,7 +407,8 @@ def compile(network, *, n_neurons=None):
     """Compile a ``Network`` into a validated ``CoreConfig``.
 
     The core size is the next power of two holding every population (or ``n_neurons``).
-    Padding neurons get a silent profile (no bias, threshold at the rail, no synapses).
+    Padding neurons get no synapses and a profile with ``bias <= 0`` (an existing one if
+    any, else ``SILENT_PROFILE``), so they never fire.
     """
     used = network.n_neurons
     if used == 0:
@@ -403,10 +421,11 @@ def compile(network, *, n_neurons=None):
     for pop in network.populations:
         profile[pop.start:pop.start + pop.size] = pop.profile
     if size > used:
-        silent = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
-        if silent not in profiles:
-            profiles.append(silent)
-        profile[used:] = profiles.index(silent)
+        silent = _silent_index(profiles)
+        if silent is None:
+            profiles.append(SILENT_PROFILE)
+            silent = len(profiles) - 1
+        profile[used:] = silent
     if len(profiles) > spec.PROFILE_COUNT:
         raise ValueError(f"profiles = {len(profiles)} is outside the limit [1, "
                          f"{spec.PROFILE_COUNT}] (padding needs a silent profile)")

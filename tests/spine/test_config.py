@@ -94,8 +94,9 @@ def test_builder_compiles_and_pads_with_a_silent_profile():
     net.project(exc, inh, weight=20, delay=np.arange(1, 6).reshape(5, 1))
     net.project(inh, exc, weight=-30, pairs=([0, 0], [1, 3]))
     cfg = compile(net)
-    assert cfg.n_neurons == 8 and cfg.n_inputs == 3 and cfg.n_profiles == 3
-    assert cfg.threshold[cfg.profile[7]] == spec.STATE_MAX and cfg.bias[cfg.profile[7]] == 0
+    assert cfg.n_neurons == 8 and cfg.n_inputs == 3 and cfg.n_profiles == 2
+    assert (cfg.bias[cfg.profile[6:]] <= 0).all()          # padding reuses a bias <= 0 profile
+    assert not np.isin(cfg.syn_target, [6, 7]).any()
     assert cfg.fanout_count.tolist() == [1, 1, 1, 1, 1, 2, 0, 0, 5, 4, 5]  # zero weights dropped
     assert sorted(cfg.syn_delay[cfg.fanout_ptr[0]:cfg.fanout_ptr[5]]) == [1, 2, 3, 4, 5]
 
@@ -170,3 +171,23 @@ def test_padding_refusal_names_what_overflows():
         cfg.padded(16, 4)
     with pytest.raises(ValueError, match=rf"synapses: {cfg.n_synapses} needed, 10 available"):
         cfg.padded(32, 8, n_synapses=10)
+
+
+def test_padding_with_every_profile_taken():
+    from neurofab import golden
+    cfg = random_config(5, n_neurons=16, n_inputs=4)
+    full = CoreConfig(**{**{f: getattr(cfg, f) for f in ("n_neurons", "n_inputs", "w_shift",
+                                                          "profile", "fanout_ptr", "syn_target",
+                                                          "syn_weight", "syn_delay")},
+                         **{f: np.resize(getattr(cfg, f), 16) for f in
+                            ("decay_i", "decay_v", "threshold", "v_reset", "reset",
+                             "refractory")},
+                         "bias": np.full(16, 5)}).validate()     # no bias <= 0 profile left
+    with pytest.raises(ValueError, match=r"profiles: 17 needed, 16 available \(over by 1\)"):
+        full.padded(32, 4)
+    some = CoreConfig(**{**full.__dict__, "bias": np.r_[np.full(15, 5), -1]}).validate()
+    big = some.padded(32, 4)
+    assert big.n_profiles == 16 and (big.profile[16:] == 15).all()
+    inputs = [[0, 1], [2], [], [3]] * 5
+    assert [x.tolist() for x in golden.run(some, inputs)] == \
+        [x.tolist() for x in golden.run(big, inputs)]
