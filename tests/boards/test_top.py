@@ -39,8 +39,9 @@ def test_identify_names_board_and_build():
     assert set(BOARD_IDS) == set(boards.board_names())
     assert len(set(BOARD_IDS.values())) == len(BOARD_IDS) and 0 not in BOARD_IDS.values()
     ident = codec.unpack_struct(spec.IdentifyReply, real.link.identify_payload())
-    assert ident["board"] == 1 and ident["clk_hz"] == 30_000_000
-    assert ident["n_neurons"] == 256 and ident["max_payload"] == 252
+    board = boards.get_board("icebreaker")
+    assert ident["board"] == 1 and ident["clk_hz"] == board.f_core
+    assert ident["n_neurons"] == board.n_neurons and ident["max_payload"] == 252
     # the build hash is reproducible and follows the parameters
     assert BoardTop("icebreaker", sim=True).build_hash == sim.build_hash
     assert BoardTop("icebreaker", sim=True, in_depth=128).build_hash != sim.build_hash
