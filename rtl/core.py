@@ -11,7 +11,7 @@ has two phases (``docs/numerics.md``, "Timestep"):
   the next event is fetched while the current row is walked, and read-modify-write
   hazards on the accumulator memory are resolved by its write-transparent read port plus
   one forwarding register (the read data is registered before the add), so the walker
-  never stalls.
+  never stalls: one synapse per clock.
 * **update** — neuron ``n = 0 .. N-1``, one per clock, runs the kernel on its state, its
   profile and accumulator slot ``STEP % 8``; the state is written back, the slot cleared
   and spikes are pushed to ``o_spikes`` (in neuron order) and to the spike queue. A small
@@ -192,22 +192,25 @@ class NeuronCore(wiring.Component):
 
     Notes
     -----
-    Timing of a step with ``i_events`` offered at full rate and ``o_spikes`` always ready
+    Clocks per step with ``i_events`` offered at full rate and ``o_spikes`` always ready
     (``o_idle`` low from the first event to the end-of-step marker)::
 
         cycles = n_neurons + S + Z + CubaLif.LATENCY + 14        (= N + S + Z + 18)
 
-    ``S``: synapses delivered (fan-out of the pending spikes and of the external events),
-    ``Z``: delivered events with no fan-out (each costs one walker clock). Up to 6 clocks of
-    the integrate tail overlap with trailing zero-fan-out events (``T`` of them:
-    ``max(1, 7 - T)`` replaces the last ``+ 7``); a step that delivers no synapse takes ``n_neurons + Z + LATENCY + 8`` (``+ 7`` if it
-    delivers no event at all). A memory request takes 5 clocks plus the response
-    handshake.
+    ``S``: synapses delivered (fan-out of the pending spikes and of the external events);
+    ``Z``: delivered events with no fan-out (one walker clock each). When the step's last
+    ``T`` events have no fan-out they hide part of the integrate tail: ``+ 14`` becomes
+    ``+ 7 + max(1, 7 - T)``. A step that delivers no synapse takes
+    ``n_neurons + Z + LATENCY + 8`` (``+ 7`` if it delivers no event at all). A memory
+    request takes 5 clocks plus the response handshake.
 
-    Memories: state, accumulators, profiles, row pointers and the spike queue are
-    simple dual-port block RAMs with synchronous reads; the synapse memory (``syn_mem``)
-    is used as a single-port RAM (shared address, no read while writing) so that iCE40
-    builds can put it in SPRAM.
+    Every block-RAM output goes into a register directly or through one multiplexer (the
+    row pointer into the walker, the spike queue into the source register), never through
+    arithmetic, and every block-RAM address comes from a register or a multiplexer of
+    registers: the output multiplexers of a block-RAM cascade get most of a clock period. State, accumulators,
+    profiles, row pointers and the spike queue are simple dual-port memories; the synapse
+    memory is used as a single-port RAM (shared address, no read while writing) so that
+    iCE40 builds can put it in SPRAM.
     """
 
     i_events: In(stream.Signature(spec.InputEvent))
