@@ -41,7 +41,7 @@ from amaranth.utils import ceil_log2
 from neurofab import spec
 from neurofab.spec import encoders as S
 
-from .harness import Divergence
+from .harness import Divergence, DivergenceLog
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
 __all__ = ["BLOCKS", "BlockCase", "Step", "StateRead", "Probed", "BlockCosimResult",
@@ -885,13 +885,8 @@ def _script(case, names, *, gap, stall, seed, setup=()):
 
 def _compare(case, names, script, kinds, res):
     """(divergences, phase index of the first, output count, states checked, cycles)."""
-    divs, first, outputs, checked, cycles = [], None, 0, 0, 0
-
-    def found(k, ds):
-        nonlocal first
-        if ds and first is None:
-            first = k
-        divs.extend(ds)
+    log, outputs, checked, cycles = DivergenceLog(), 0, 0, 0
+    found = log.found
 
     for k, ph in enumerate(res.phases):
         kind, t = kinds[k]
@@ -918,7 +913,7 @@ def _compare(case, names, script, kinds, res):
                 d = _compare_output(t, case.block, op.port, case.kinds[op.port],
                                     st.gets[op.port], got, hung)
                 found(k, [d] if d is not None else [])
-            if ph.end is None and first is None:
+            if ph.end is None and log.first is None:
                 found(k, [Divergence(t, case.block, "inputs", "transactions", "accepted",
                                      f"not all accepted within {hung} cycles (hung)")])
         else:
@@ -941,7 +936,7 @@ def _compare(case, names, script, kinds, res):
                 found(k, r.compare(t, ph.data[j + i] or []))
         if ph.end is None:
             break
-    return divs, first, outputs, checked, cycles
+    return log.divs, log.first, outputs, checked, cycles
 
 
 def run_case(case, *, backend="amaranth", seed=0, gap=0.3, stall=0.3, vcd_path=None,

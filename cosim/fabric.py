@@ -29,7 +29,7 @@ import numpy as np
 from neurofab import spec
 
 from .blocks import BlockCosimResult, Probed
-from .harness import Divergence
+from .harness import Divergence, DivergenceLog
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
 __all__ = ["AerCosimResult", "run_router_cosim", "cosim_router", "router_saturation",
@@ -219,13 +219,8 @@ def run_router_cosim(table, inputs, *, backend="amaranth", seed=0, gap=0.3, stal
     box = {"cycles": 0, "delivered": 0, "dropped": 0, "unrouted": 0, "checked": 0}
 
     def compare(res):
-        divs, first = [], None
-
-        def found(k, ds):
-            nonlocal first
-            if ds and first is None:
-                first = k
-            divs.extend(ds)
+        log = DivergenceLog()
+        found = log.found
 
         for k, ph in enumerate(res.phases):
             kind, t = kinds[k]
@@ -242,7 +237,7 @@ def run_router_cosim(table, inputs, *, backend="amaranth", seed=0, gap=0.3, stal
                         found(k, [Divergence(t, block, f"o_aer_{o}", "eos", "end-of-step",
                                              f"{len(trailing)} events without a marker" +
                                              (f" within {hung} cycles (hung)" if hung else ""))])
-                if hung and first is None:
+                if hung and log.first is None:
                     found(k, [Divergence(t, block, "inputs/outputs", "transactions",
                                          "all transferred",
                                          f"not within {hung} cycles (hung)")])
@@ -267,7 +262,7 @@ def run_router_cosim(table, inputs, *, backend="amaranth", seed=0, gap=0.3, stal
                     found(k, ds)
             if ph.end is None:
                 break
-        if first is None or lossless:
+        if log.first is None or lossless:
             done = min(len(g) for g in got)
             exp = [gold.out[o][:len(got[o])] for o in range(K)]
             if lossless:
@@ -277,15 +272,16 @@ def run_router_cosim(table, inputs, *, backend="amaranth", seed=0, gap=0.3, stal
             for mm in ms:
                 where = f"o_aer_{mm.port}" + (f" from input {mm.source}"
                                               if mm.source >= 0 else "")
-                divs.append(Divergence(mm.step, block, where, mm.what, mm.expected, mm.got))
-            if ms and first is None:
+                log.divs.append(Divergence(mm.step, block, where, mm.what, mm.expected,
+                                           mm.got))
+            if ms and log.first is None:
                 # the phase of the first mismatching step
                 t0 = min(mm.step for mm in ms if mm.step >= 0) if any(
                     mm.step >= 0 for mm in ms) else done
-                first = next((k for k, (kind, t) in enumerate(kinds)
-                              if kind in ("step", "run") and t >= t0), len(kinds) - 1)
-        divs.sort(key=lambda d: d.step)
-        return divs, first, None
+                log.first = next((k for k, (kind, t) in enumerate(kinds)
+                                  if kind in ("step", "run") and t >= t0), len(kinds) - 1)
+        log.divs.sort(key=lambda d: d.step)
+        return log.divs, log.first, None
 
     def factory():
         return _probed_router(K, E, depth, lossless)
@@ -474,13 +470,8 @@ def run_fabric_cosim(fcfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall
     rtl_spikes = []
 
     def compare(res):
-        divs, first = [], None
-
-        def found(k, ds):
-            nonlocal first
-            if ds and first is None:
-                first = k
-            divs.extend(ds)
+        log = DivergenceLog()
+        found = log.found
 
         for k, ph in enumerate(res.phases):
             kind, t = kinds[k]
@@ -544,7 +535,7 @@ def run_fabric_cosim(fcfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall
                 found(k, ds)
             if ph.end is None:
                 break
-        return divs, first, None
+        return log.divs, log.first, None
 
     res, divs, _, vcd, info, sim_s = _run(
         backend, lambda: _probed_fabric(fcfg, geometry), f"nf_fabric{K}", script, compare,

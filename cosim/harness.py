@@ -39,7 +39,7 @@ from neurofab.spec import Ctrl, Region
 
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
-__all__ = ["Divergence", "CosimResult", "run_core_cosim", "cosim_core", "compare_backends",
+__all__ = ["Divergence", "DivergenceLog", "CosimResult", "run_core_cosim", "cosim_core", "compare_backends",
            "random_inputs",
            "core_geometry", "default_vcd_path"]
 
@@ -109,6 +109,19 @@ class Divergence:
     def as_dict(self):
         return {k: (v if isinstance(v, (int, str, type(None))) else str(v))
                 for k, v in asdict(self).items()}
+
+
+class DivergenceLog:
+    """Divergences of one run in phase order, and the phase where the first appeared
+    (the traced re-run replays the script up to that phase)."""
+
+    def __init__(self):
+        self.divs, self.first = [], None
+
+    def found(self, phase, divergences):
+        if divergences and self.first is None:
+            self.first = phase
+        self.divs.extend(divergences)
 
 
 @dataclass
@@ -333,13 +346,8 @@ def _compare_state(t, cfg, gstate, words):
 
 def _compare(cfg, script, res, gold_spikes, gold_states, config):
     """(divergences, phase of the first, rtl spikes per completed step, states checked)."""
-    divs, rtl_spikes, checked, first = [], [], 0, None
-
-    def found(k, ds):
-        nonlocal first
-        if ds and first is None:
-            first = k
-        divs.extend(ds)
+    log, rtl_spikes, checked = DivergenceLog(), [], 0
+    found = log.found
 
     for k, ph in enumerate(res.phases):
         sph = script.phases[k]
@@ -370,7 +378,7 @@ def _compare(cfg, script, res, gold_spikes, gold_states, config):
         elif kind == "state":
             checked += 1
             found(k, _compare_state(t, cfg, gold_states[t], ph.data[0]))
-    return divs, first, rtl_spikes, checked
+    return log.divs, log.first, rtl_spikes, checked
 
 
 def _golden(cfg, inputs):
