@@ -1,5 +1,5 @@
 """neurofab: hardware-first co-design of spiking neural networks on FPGAs."""
 
-from .config import CoreConfig, Network, compile  # noqa: F401
+from .config import CoreConfig, DoesNotFit, Network, compile  # noqa: F401
 
 __version__ = "0.1.0"

@@ -15,8 +15,8 @@ import numpy as np
 from neurofab import spec
 from neurofab.spec import Reset
 
-__all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "random_config",
-           "PROFILE_FIELDS", "PROFILE_LIMITS"]
+__all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "DoesNotFit",
+           "random_config", "PROFILE_FIELDS", "PROFILE_LIMITS"]
 
 #: Profile parameters, in the order of ``neurofab.golden.lif.PARAM_NAMES``.
 PROFILE_FIELDS = ("decay_i", "decay_v", "threshold", "bias", "v_reset", "reset", "refractory")
@@ -403,13 +403,19 @@ class Network:
         self.projections.append((pre, post, src, dst, ws, ds))
 
 
-def compile(network, *, n_neurons=None):
+def compile(network, *, n_neurons=None, target=None):
     """Compile a ``Network`` into a validated ``CoreConfig``.
 
     The core size is the next power of two holding every population (or ``n_neurons``).
     Padding neurons get no synapses and a profile with ``bias <= 0`` (an existing one if
     any, else ``SILENT_PROFILE``), so they never fire.
+
+    ``target`` (a board name or ``neurofab.boards.Board``) compiles for that board's core:
+    the config has the board's neurons and input channels, and a network that does not
+    fit raises ``DoesNotFit`` naming every quantity that overflows and by how much.
     """
+    if target is not None:
+        return _compile_for_board(network, target)
     used = network.n_neurons
     if used == 0:
         raise ValueError("network has no neurons")
@@ -447,6 +453,30 @@ def compile(network, *, n_neurons=None):
                      **dict(zip(PROFILE_FIELDS, cols)), profile=profile, fanout_ptr=ptr,
                      syn_target=tgt[order], syn_weight=w[order], syn_delay=d[order])
     return cfg.validate()
+
+
+class DoesNotFit(ValueError):
+    """A network needs more of a core than a target board has."""
+
+
+def _compile_for_board(network, target):
+    from neurofab.boards import get_board
+    board = get_board(target)
+    # The network's own counts, not its power-of-two core: 300 neurons on a 256-neuron
+    # board are over by 44, not by 256.
+    profiles = len(network.profiles) + (network.n_neurons < board.n_neurons and
+                                        _silent_index(network.profiles) is None)
+    need = (("neurons", network.n_neurons, board.n_neurons),
+            ("input channels", network.n_inputs, board.n_inputs),
+            ("synapses", sum(len(p[2]) for p in network.projections), board.syn_capacity),
+            ("profiles", profiles, spec.PROFILE_COUNT))
+    over = [(what, have, cap) for what, have, cap in need if have > cap]
+    if over:
+        raise DoesNotFit(f"network does not fit board {board.name} ({board.device}): " +
+                         "; ".join(f"{what}: {have} needed, {cap} available (over by "
+                                   f"{have - cap})" for what, have, cap in over))
+    return compile(network, n_neurons=board.n_neurons).padded(
+        board.n_neurons, board.n_inputs, n_synapses=board.syn_capacity)
 
 
 def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=True):

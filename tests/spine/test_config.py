@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from neurofab import CoreConfig, Network, compile, spec
+from neurofab import CoreConfig, DoesNotFit, Network, compile, spec
 from neurofab.config import random_config
 
 
@@ -114,6 +114,63 @@ def test_builder_errors():
         compile(net, n_neurons=2)
     with pytest.raises(ValueError, match="network has no neurons"):
         compile(Network())
+
+
+def _small_net():
+    net = Network(w_shift=1)
+    exc = net.population(40, threshold=300, bias=20, decay_v=200)
+    inp = net.inputs(6)
+    net.project(inp, exc, weight=90, p=0.5, seed=3)
+    net.project(exc, exc, weight=-20, p=0.2, seed=4, delay=3)
+    return net
+
+
+@pytest.mark.parametrize("name", ["icebreaker", "tang-nano-9k"])
+def test_compile_for_a_board_fills_its_core(name):
+    from neurofab.boards import get_board
+    from neurofab.golden import run
+    board = get_board(name)
+    net = _small_net()
+    cfg = compile(net, target=name)
+    assert (cfg.n_neurons, cfg.n_inputs) == (board.n_neurons, board.n_inputs)
+    assert cfg.n_synapses == compile(net).n_synapses
+    assert compile(net, target=board) == cfg
+    # the original neurons spike exactly as on their own core
+    inputs = [np.flatnonzero(np.random.default_rng(t).random(6) < 0.5) for t in range(30)]
+    mine = run(compile(net), inputs)
+    on_board = run(cfg, inputs)
+    assert sum(len(s) for s in mine) > 0
+    assert all(np.array_equal(a, b) for a, b in zip(mine, on_board))
+
+
+def test_compile_refuses_what_a_board_cannot_hold():
+    from neurofab.boards import get_board
+    board = get_board("tang-nano-9k")
+    net = Network()
+    pop = net.population(board.n_neurons + 44, threshold=10)
+    inp = net.inputs(board.n_inputs + 3)
+    net.project(inp, pop, weight=1)                   # all to all
+    synapses = (board.n_inputs + 3) * (board.n_neurons + 44)
+    with pytest.raises(DoesNotFit) as exc:
+        compile(net, target="tang-nano-9k")
+    msg = str(exc.value)
+    assert msg.startswith("network does not fit board tang-nano-9k (GW1NR-9C): ")
+    assert f"neurons: {board.n_neurons + 44} needed, {board.n_neurons} available " \
+           f"(over by 44)" in msg
+    assert f"input channels: {board.n_inputs + 3} needed, {board.n_inputs} available " \
+           f"(over by 3)" in msg
+    assert f"synapses: {synapses} needed, {board.syn_capacity} available (over by " \
+           f"{synapses - board.syn_capacity})" in msg
+    assert "profiles" not in msg
+    assert isinstance(exc.value, ValueError)
+    # 16 distinct profiles fill the table: padding would need a 17th, silent one
+    net = Network()
+    for k in range(spec.PROFILE_COUNT):
+        net.population(1, threshold=k + 1, bias=1)
+    with pytest.raises(DoesNotFit, match=r"profiles: 17 needed, 16 available \(over by 1\)"):
+        compile(net, target=board)
+    with pytest.raises(KeyError, match="known boards: .*icebreaker"):
+        compile(net, target="no-such-board")
 
 
 def test_save_load_round_trip(tmp_path):
