@@ -117,7 +117,7 @@ def cmd_demo(args, con):
 
     bitstream = None
     if not args.no_build:
-        report, bs = build_board(args.board, con)
+        report, bs = build_board(args.board, con, cfg=cfg)
         bitstream = bs
         con.say(f"bitstream: {bs['bitstream']}  fmax {bs['fmax_mhz']} MHz (target "
                 f"{bs['target_mhz']}), {bs['luts']}/{bs['luts_total']} LUTs, {bs['neurons']} "
@@ -143,20 +143,32 @@ def cmd_bench(args, con):
     return results, 0
 
 
-def build_board(board_name, con, *, network=None, out_dir="build"):
-    """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``."""
+def build_board(board_name, con, *, cfg=None, out_dir="build"):
+    """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``.
+
+    With ``cfg`` (a ``CoreConfig``) the network is first fitted to the board (a
+    ``ValueError`` names what overflows) and baked into the bitstream's memories — except
+    on boards whose synapse memory is SPRAM, which has no initial contents: there the
+    bitstream is the board's generic top and the network is uploaded at run time.
+    """
     import functools
     from neurofab.boards import get_board
     from neurofab.boards.build import build
     from neurofab.boards.top import board_top_factory
-    from neurofab.config import CoreConfig
 
     board = get_board(board_name)
     factory = board_top_factory
-    if network is not None:       # bake the network into the bitstream's memory init
-        cfg = CoreConfig.load(network).padded(board.n_neurons, board.n_inputs,
-                                              n_synapses=board.syn_capacity)
-        factory = functools.partial(board_top_factory, cfg=cfg)
+    network = None
+    if cfg is not None:
+        try:
+            fitted = cfg.padded(board.n_neurons, board.n_inputs, n_synapses=board.syn_capacity)
+        except ValueError as exc:
+            raise ValueError(f"network does not fit board {board.name}: {exc}") from None
+        baked = board.syn_memory != "spram"
+        if baked:
+            factory = functools.partial(board_top_factory, cfg=fitted)
+        network = {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
+                   "synapses": cfg.n_synapses, "in_bitstream": baked}
     with con.progress(1, f"build {board.name}") as bar:
         def progress(done, total, label):
             bar.total = total
@@ -173,12 +185,21 @@ def build_board(board_name, con, *, network=None, out_dir="build"):
                "synapses": report.syn_capacity,
                "synaptic_ops_per_s": round(report.synaptic_ops_per_s),
                "cached": report.cached, "build_s": round(report.seconds, 1)}
+    if network is not None:
+        summary["network"] = network
     return report, summary
 
 
 def cmd_build(args, con):
-    report, summary = build_board(args.board, con, network=args.network, out_dir=args.out)
+    from neurofab.config import CoreConfig
+    cfg = None if args.network is None else CoreConfig.load(args.network)
+    report, summary = build_board(args.board, con, cfg=cfg, out_dir=args.out)
     con.say(report.summary())
+    if cfg is not None:
+        net = summary["network"]
+        con.say(f"network {args.network}: {net['neurons']} neurons, {net['synapses']} "
+                f"synapses; " + ("in the bitstream" if net["in_bitstream"] else
+                                 "uploaded at run time (SPRAM has no initial contents)"))
     return summary, 0
 
 

@@ -5,6 +5,8 @@
   run pays for them.
 * ``session_dir`` — a scratch folder shared by the whole session (work directories of
   simulator runs, waveforms).
+* ``board_builds`` — the ``out_dir`` of bitstream builds for the whole session, so a test
+  that builds the same design as another (the CLI's ``build``) gets the cached result.
 """
 
 import pytest
@@ -21,3 +23,8 @@ def neurofab_cache():
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("session")
+
+
+@pytest.fixture(scope="session")
+def board_builds(tmp_path_factory):
+    return tmp_path_factory.mktemp("builds")

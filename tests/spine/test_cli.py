@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from neurofab.cli import main
 
 
@@ -27,3 +29,47 @@ def test_bench_quick_json(capsys, monkeypatch):
     summary = json.loads(out[-1])
     assert summary["golden_neuron_updates_per_s"] > 0
     assert summary["golden_vs_loop_ratio"] > 1
+
+
+@pytest.mark.slow
+def test_demo_json(capsys, tmp_path, monkeypatch):
+    # the main job without its bitstream (built by the next test and tests/boards)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--steps", "30", "--no-build", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["golden_equals_board"] is True and summary["golden_equals_rtl"] is True
+    assert summary["steps"] == 30 and summary["spikes"] > 0 and summary["link_bytes"] > 0
+    assert summary["wall_s"] > 0 and summary["bitstream"] is None
+    assert (tmp_path / summary["raster"]).is_file()
+
+
+@pytest.mark.slow
+def test_build_with_network_json(capsys, tmp_path, board_builds):
+    from neurofab.boards import get_board
+    from neurofab.examples import demo_config
+    board = get_board("icebreaker")
+    cfg = demo_config()
+    cfg.save(tmp_path / "demo.nfcfg")
+    args = ["build", "--board", "icebreaker", "--network", str(tmp_path / "demo.nfcfg"),
+            "--out", str(board_builds), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("bitstream", "fmax_mhz", "target_mhz", "luts", "luts_total", "neurons",
+                "synapses"):
+        assert key in summary, key
+    assert summary["fmax_mhz"] >= summary["target_mhz"]
+    assert (summary["neurons"], summary["synapses"]) == (board.n_neurons, board.syn_capacity)
+    # SPRAM has no initial contents: the network is checked, then uploaded at run time
+    assert summary["network"] == {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
+                                  "synapses": cfg.n_synapses, "in_bitstream": False}
+
+
+def test_build_refuses_a_network_that_does_not_fit(capsys, tmp_path):
+    from neurofab.config import random_config
+    random_config(1, n_neurons=512, n_inputs=4).save(tmp_path / "big.nfcfg")
+    assert main(["build", "--board", "tang-nano-9k", "--network",
+                 str(tmp_path / "big.nfcfg"), "--out", str(tmp_path), "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "network does not fit board tang-nano-9k" in err
+    assert "neurons: 512 needed, 256 available (over by 256)" in err
+    assert "Traceback" not in err
