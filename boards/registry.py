@@ -60,6 +60,10 @@ class Board:
         Single-port RAMs (iCE40UP5K SPRAM: 16K×16) and bits per block; 0 if none.
     n_neurons, n_inputs, syn_capacity : int
         Default ``NeuronCore`` geometry on this board.
+    syn_bank_depth : int or None
+        ``NeuronCore(syn_bank_depth=...)``: split the synapse memory into banks of this
+        depth (a power of two) whose outputs are registered before the bank is selected,
+        so that no long block-RAM cascade limits fmax. ``None``: one memory (iCE40: SPRAM).
     syn_memory : str
         Where the synapse memory is meant to live: ``"spram"`` or ``"bram"``.
     programmers : tuple of tuple of str
@@ -95,6 +99,7 @@ class Board:
     programmers: tuple
     bitstream_ext: str
     notes: str = ""
+    syn_bank_depth: int = None
     pll_tolerance: float = field(default=0.001, repr=False)
 
     def __post_init__(self):
@@ -106,6 +111,10 @@ class Board:
         if self.syn_memory == "spram" and not self.spram_count:
             raise ValueError(f"board {self.name!r}: syn_memory='spram' but the device has "
                              f"no SPRAM")
+        if self.syn_bank_depth is not None and (
+                self.syn_bank_depth < 1 or self.syn_bank_depth & (self.syn_bank_depth - 1)):
+            raise ValueError(f"board {self.name!r}: syn_bank_depth = {self.syn_bank_depth} "
+                             f"must be a power of two")
         # validates the clock plan at import time: a bad registry entry fails loudly
         self.pll
 
@@ -118,7 +127,7 @@ class Board:
     def geometry(self):
         """Default ``NeuronCore`` keyword arguments for this board."""
         return {"n_neurons": self.n_neurons, "n_inputs": self.n_inputs,
-                "syn_capacity": self.syn_capacity}
+                "syn_capacity": self.syn_capacity, "syn_bank_depth": self.syn_bank_depth}
 
     @property
     def uart_clocks_per_bit(self):
@@ -169,7 +178,7 @@ def _ulx3s(name, platform, device, geometry, notes=""):
         lut_total=luts, ff_total=luts, dsp_total=dsps,
         bram_count=brams, bram_bits=18432, spram_count=0, spram_bits=0,
         n_neurons=n_neurons, n_inputs=n_inputs, syn_capacity=syn_capacity,
-        syn_memory="bram",
+        syn_memory="bram", syn_bank_depth=4096,
         programmers=(("openFPGALoader", "-b", "ulx3s"),), bitstream_ext="bit", notes=notes,
     )
 

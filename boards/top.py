@@ -115,8 +115,8 @@ class BoardTop(wiring.Component):
         memories start empty and the host uploads a configuration.
     sim : bool
         Simulation variant: no PLL, no platform resources; ports ``rx`` and ``tx``.
-    n_neurons, n_inputs, syn_capacity : int, optional
-        Override the board's default core geometry.
+    n_neurons, n_inputs, syn_capacity, syn_bank_depth : int, optional
+        Override the board's default core geometry (``Board.geometry``).
     max_payload, in_depth, out_depth : int, optional
         Override the link parameters (``link_defaults(board)``).
     baud : int, optional
@@ -131,7 +131,7 @@ class BoardTop(wiring.Component):
     core : NeuronCore
     link : LinkController
     geometry : dict
-        ``n_neurons``, ``n_inputs``, ``syn_capacity`` of the core.
+        ``n_neurons``, ``n_inputs``, ``syn_capacity``, ``syn_bank_depth`` of the core.
     clk_hz : int
         Core clock (the PLL's output frequency, rounded).
     divisor : int
@@ -141,8 +141,8 @@ class BoardTop(wiring.Component):
     """
 
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
-                 syn_capacity=None, max_payload=None, in_depth=None, out_depth=None,
-                 baud=None, build_hash=None):
+                 syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
+                 out_depth=None, baud=None, build_hash=None):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController, UartRx, UartTx
 
@@ -150,7 +150,8 @@ class BoardTop(wiring.Component):
         self.sim = bool(sim)
         geometry = dict(board.geometry)
         for key, value in (("n_neurons", n_neurons), ("n_inputs", n_inputs),
-                           ("syn_capacity", syn_capacity)):
+                           ("syn_capacity", syn_capacity),
+                           ("syn_bank_depth", syn_bank_depth)):
             if value is not None:
                 geometry[key] = value
         link = link_defaults(board)
@@ -171,8 +172,10 @@ class BoardTop(wiring.Component):
         self.build_hash = build_hash
 
         self.core = NeuronCore(cfg, **geometry)
-        self.link = LinkController(**geometry, clk_hz=self.clk_hz, board_id=self.board_id,
-                                   build_hash=build_hash, **link)
+        self.link = LinkController(n_neurons=geometry["n_neurons"],
+                                   n_inputs=geometry["n_inputs"],
+                                   syn_capacity=geometry["syn_capacity"], clk_hz=self.clk_hz,
+                                   board_id=self.board_id, build_hash=build_hash, **link)
         self.uart_rx = UartRx(divisor=self.divisor)
         self.uart_tx = UartTx(divisor=self.divisor)
         self.cobs_dec = CobsDecoder(max_frame=self.link.max_body)

@@ -70,7 +70,11 @@ def test_geometry(name):
     assert 0 <= board.n_inputs <= spec.MAX_INPUTS
     assert 1 <= board.syn_capacity <= spec.MAX_SYNAPSES
     assert board.geometry == {"n_neurons": board.n_neurons, "n_inputs": board.n_inputs,
-                              "syn_capacity": board.syn_capacity}
+                              "syn_capacity": board.syn_capacity,
+                              "syn_bank_depth": board.syn_bank_depth}
+    if board.syn_bank_depth is not None:
+        exact_log2(board.syn_bank_depth)
+        assert board.syn_memory == "bram"
     # the synapse memory fits where it is meant to live
     syn_bits = board.syn_capacity * spec.Synapse.size
     if board.syn_memory == "spram":
@@ -101,3 +105,5 @@ def test_bad_entries_rejected():
         dataclasses.replace(BOARDS["ulx3s"], syn_memory="spram")
     with pytest.raises(ValueError, match="PLL"):
         dataclasses.replace(ice, f_core=1e9)
+    with pytest.raises(ValueError, match="syn_bank_depth = 3000"):
+        dataclasses.replace(BOARDS["ulx3s"], syn_bank_depth=3000)

@@ -51,6 +51,23 @@ def test_identify_names_board_and_build():
     assert real.geometry == get_board("icebreaker").geometry
 
 
+def test_synapse_banks_follow_the_board():
+    """The registry's ``syn_bank_depth`` reaches the core (ECP5: banks of 4096 synapses)."""
+    for name in boards.board_names():
+        board = get_board(name)
+        core = BoardTop(name, sim=True).core
+        assert core.syn_capacity == board.syn_capacity
+        depth = board.syn_bank_depth
+        if depth is None or depth >= board.syn_capacity:
+            assert core.syn_banks == 1
+        else:
+            assert (core.syn_banks, core.syn_bank_depth) == (board.syn_capacity // depth, depth)
+    top = BoardTop("ulx3s", sim=True, syn_bank_depth=8192)
+    assert top.core.syn_banks == 4 and top.geometry["syn_bank_depth"] == 8192
+    assert top.build_hash != BoardTop("ulx3s", sim=True).build_hash
+    assert top.link.n_neurons == top.core.n_neurons
+
+
 @pytest.mark.parametrize("name", ["icebreaker", "ulx3s-12f", "tang-nano-9k"])
 def test_real_top_elaborates_in_its_platform(name):
     board = get_board(name)
