@@ -905,8 +905,14 @@ class LinkController(wiring.Component):
 
             # ---------------------------------------------------------------- READ_EVENTS
             # records from reply byte 8 on; the header is written last (sampled then)
-            head_eos = out_fifo.r_data[nbits]
-            head_neuron = out_fifo.r_data[:nbits]
+            # The head entry is used from a register: the FIFO's block-RAM output feeds
+            # nothing but a flip-flop. It is the live head in EV_NEW and EV_INDEX, which
+            # always follow a clock without a read (the head only changes on a read, or
+            # is written while r_rdy is low, one clock before r_rdy rises).
+            head = Signal(nbits + 1)
+            m.d.sync += head.eq(out_fifo.r_data)
+            head_eos = head[nbits]
+            head_neuron = head[:nbits]
             # (each decision waits one clock after the last write: room2 / room4 settle)
             with m.State("EV_NEW_WAIT"):
                 m.next = "EV_NEW"

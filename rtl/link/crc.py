@@ -73,14 +73,23 @@ class Crc16(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        raw = Signal(16, init=p.init)
+        # The transfer is registered as it arrives (byte, first, valid) and folded into
+        # the register one clock later; ``raw`` (the register of the bit-serial model)
+        # is ``acc`` with the registered byte applied, so ``o_crc`` is as up to date as
+        # with an unregistered input, but no logic in front of the CRC (a block-RAM read,
+        # a multiplexer) meets the XOR network in the same clock.
+        acc = Signal(16, init=p.init)
+        d_byte = Signal(8)
+        d_first = Signal()
+        d_valid = Signal()
         byte = self.i_stream.p.data
-        if p.refin:
-            byte = byte[::-1]
-        start = Mux(self.i_stream.p.first, p.init, raw)
         m.d.comb += self.i_stream.ready.eq(1)
-        with m.If(self.i_stream.valid):
-            m.d.sync += raw.eq(self.next_raw(start, byte))
+        m.d.sync += [d_byte.eq(byte[::-1] if p.refin else byte),
+                     d_first.eq(self.i_stream.p.first), d_valid.eq(self.i_stream.valid)]
+        raw = Signal(16)
+        start = Mux(d_first, p.init, acc)
+        m.d.comb += raw.eq(Mux(d_valid, self.next_raw(start, d_byte), acc))
+        m.d.sync += acc.eq(raw)
         out = raw[::-1] if p.refout else raw
         m.d.comb += [
             self.o_crc.eq(out ^ p.xorout),
