@@ -44,7 +44,7 @@ from neurofab.spec import encoders as S
 from .harness import Divergence, DivergenceLog
 from .player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
 
-__all__ = ["BLOCKS", "BlockCase", "Step", "StateRead", "Probed", "BlockCosimResult",
+__all__ = ["BLOCKS", "LINK_BLOCKS", "BlockCase", "Step", "StateRead", "Probed", "BlockCosimResult",
            "run_case", "cosim_block", "make_case", "encoded_core_case", "default_vcd_path"]
 
 
@@ -158,6 +158,11 @@ class BlockCase:
     (``spec.InputEvent``, a step ends with the end-of-step marker), ``"spikes"``
     (``spec.SpikeEvent``), ``"words"`` or ``("counts", width, lanes)``.
 
+    A payload kind may also be ``("struct", layout)`` (a ``data.StructLayout``: a mismatch
+    names the field), ``("frames", layout)`` (the same, and a step's output ends with the
+    first payload whose ``last`` field is set) or ``("line", cycles, divisor)`` (``cycles``
+    line levels sampled one per clock, the first in bit 0: a mismatch names the cycle).
+
     ``setup`` (a list of :class:`StateRead` whose ``compare`` may be None) is played before
     step 0 on Verilator, whose build is made by ``verilator_factory`` when given — the
     encoded core is built with empty memories (one build per geometry) and the network is
@@ -173,6 +178,9 @@ class BlockCase:
     synaptic_events: int = 0
     setup: list = field(default_factory=list)
     verilator_factory: object = None
+    #: input ports offered without random gaps: their timing is part of the stimulus (a
+    #: UART line script), so both back ends and the golden model must see the same one
+    timed: tuple = ()
 
     def build(self, backend="amaranth"):
         """The component played: the block, wrapped in :class:`Probed` when it has state."""
@@ -681,6 +689,15 @@ def _encoded_core(rng, steps, **p):
     return encoded_core_case(cfg, values, kind, syn_capacity=capacity, params=params, **enc)
 
 
+# --- host link (``cosim/link.py``: wrappers, golden expectations) ---------------------
+def _link(name):
+    def make(rng, steps, **p):
+        from . import link
+        return getattr(link, name)(rng, steps, **p)
+    make.__name__ = make.__qualname__ = f"_{name}"
+    return make
+
+
 #: block name -> builder ``make(rng, steps, **params)`` returning a :class:`BlockCase`
 BLOCKS = {
     "lfsr": _lfsr,
@@ -696,7 +713,16 @@ BLOCKS = {
     "delta": _delta,
     "population": _population,
     "encoded-core": _encoded_core,
+    "uart-rx": _link("uart_rx_case"),
+    "uart-tx": _link("uart_tx_case"),
+    "cobs-dec": _link("cobs_dec_case"),
+    "cobs-enc": _link("cobs_enc_case"),
+    "crc16": _link("crc16_case"),
+    "link-controller": _link("link_controller_case"),
 }
+
+#: the host-link blocks of ``BLOCKS`` (``cosim/link.py``)
+LINK_BLOCKS = ("uart-rx", "uart-tx", "cobs-dec", "cobs-enc", "crc16", "link-controller")
 
 #: steps of a run when none are given
 DEFAULT_STEPS = 20
@@ -799,7 +825,16 @@ _NEURON = (spec.SpikeEvent["neuron"].offset, spec.SpikeEvent["neuron"].width)
 
 
 def _last_mask(kind):
+    if isinstance(kind, tuple) and kind[0] == "frames":
+        return 1 << kind[1]["last"].offset
+    if isinstance(kind, tuple):
+        return None
     return {"events": 1 << _EOS, "spikes": 1 << _SPIKE_EOS}.get(kind)
+
+
+def _field_value(layout, name, word):
+    f = layout[name]
+    return (word >> f.offset) & ((1 << f.width) - 1)
 
 
 def _describe(kind, exp, got):
@@ -820,7 +855,20 @@ def _describe(kind, exp, got):
         diff = exp ^ got
         lane = (diff & -diff).bit_length() - 1
         return f"lane {lane}", (exp >> lane) & 1, (got >> lane) & 1
-    if isinstance(kind, tuple):
+    if isinstance(kind, tuple) and kind[0] in ("struct", "frames"):
+        layout = kind[1]
+        for name, _ in layout:
+            e, g = (_field_value(layout, name, x) for x in (exp, got))
+            if e != g:
+                return name, e, g
+    if isinstance(kind, tuple) and kind[0] == "line":
+        _, cycles, divisor = kind
+        diff = exp ^ got
+        c = (diff & -diff).bit_length() - 1
+        # cycle 0 is the idle (or last stop bit) cycle that accepted the byte
+        where = "idle" if c == 0 else f"bit {(c - 1) // divisor}"
+        return f"cycle {c} ({where})", (exp >> c) & 1, (got >> c) & 1
+    if isinstance(kind, tuple) and kind[0] == "counts":
         _, width, lanes = kind
         for lane in range(lanes):
             e, g = ((x >> (width * lane)) & ((1 << width) - 1) for x in (exp, got))
@@ -863,7 +911,8 @@ def _script(case, names, *, gap, stall, seed, setup=()):
                             timeout=int((200 + 8 * len(r.requests)) * slow)))
         kinds.append(("setup", -1))
     for t, st in enumerate(case.steps):
-        ops = [Put(port, data, gap=gap) for port, data in st.puts.items()]
+        ops = [Put(port, data, gap=0.0 if port in case.timed else gap)
+               for port, data in st.puts.items()]
         for port, exp in st.gets.items():
             mask = _last_mask(case.kinds[port])
             ops.append(Get(port, last_mask=mask, stall=stall) if mask is not None else
