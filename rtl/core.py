@@ -23,8 +23,8 @@ into memory words; the host link and the co-simulation harness upload configurat
 through ``i_mem`` with exactly these words.
 """
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import fifo, memory, stream, wiring
+from amaranth import Cat, Elaboratable, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
@@ -33,7 +33,7 @@ from neurofab.config import CoreConfig
 from neurofab.spec import Ctrl, Region
 from .lif import CubaLif
 
-__all__ = ["NeuronCore", "memory_init", "config_words"]
+__all__ = ["NeuronCore", "memory_init", "config_words", "row_storage"]
 
 #: Bits of the accumulator slot index (``index = neuron * DELAY_SLOTS + slot``).
 SLOT_BITS = exact_log2(spec.DELAY_SLOTS)
@@ -45,6 +45,85 @@ _UPLOAD_ORDER = (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE, Re
 
 def _pack(layout, fields):
     return layout.const(fields).as_value().value
+
+
+def row_storage(syn_capacity):
+    """Layout of the row pointers as the core stores them for ``syn_capacity`` synapses.
+
+    ``start`` holds ``0 .. syn_capacity`` (an empty row may start at the end of the
+    synapse memory) and ``count`` ``0 .. min(syn_capacity, MAX_FANOUT)``: together
+    ``ceil_log2(syn_capacity + 1)`` bits each (``count`` at most ``FANOUT_WIDTH``), not
+    the ``RowPtr`` word's 24 + 16. The memory port still carries ``RowPtr`` words: a write
+    keeps the low bits of each field, a read zero-extends them, so every row a valid
+    configuration can hold (``start + count <= syn_capacity``) reads back as written.
+    """
+    bits = ceil_log2(syn_capacity + 1)
+    return data.StructLayout({
+        "start": unsigned(min(bits, spec.SYN_ADDR_WIDTH)),
+        "count": unsigned(min(bits, spec.FANOUT_WIDTH)),
+    })
+
+
+def _row_store(layout, word):
+    """A ``RowPtr`` word (int) as the stored ``layout`` word (low bits of each field)."""
+    row = data.Const(spec.RowPtr, word)
+    start, count = int(row.start), int(row.count)
+    return _pack(layout, {"start": start & ((1 << layout["start"].shape.width) - 1),
+                          "count": count & ((1 << layout["count"].shape.width) - 1)})
+
+
+class _SpikeFifo(Elaboratable):
+    """The core's output FIFO, in flip-flops: ``SyncFIFOBuffered`` of ``depth`` entries,
+    cycle for cycle (an entry is readable two clocks after its write; ``level`` counts
+    the output register; ``w_rdy`` while fewer than ``depth - 1`` entries wait behind
+    it).
+
+    The inner ``depth - 1`` entries are a shift register towards the output register (a
+    write lands behind the last entry), so every flip-flop is fed by one small
+    multiplexer and there is no read multiplexer: on iCE40 this costs no block RAM and
+    fewer logic cells than a register file.
+    """
+
+    def __init__(self, *, width, depth):
+        self.width = width
+        self.depth = depth
+        self.w_data = Signal(width)
+        self.w_en = Signal()
+        self.w_rdy = Signal()
+        self.r_data = Signal(width)
+        self.r_en = Signal()
+        self.r_rdy = Signal()
+        self.level = Signal(range(depth + 1))
+
+    def elaborate(self, platform):
+        m = Module()
+        inner = self.depth - 1
+        entries = [Signal(self.width, name=f"entry_{k}") for k in range(inner)]
+        fill = Signal(range(inner + 1))         # entries held (entries[0] is the head)
+        do_write = self.w_en & self.w_rdy
+        do_read = (fill != 0) & (~self.r_rdy | self.r_en)
+        # where a write lands: behind the last entry, one place earlier if all shift
+        slot = Signal(range(inner + 1))
+        m.d.comb += [
+            self.w_rdy.eq(fill != inner),
+            self.level.eq(fill + self.r_rdy),
+            slot.eq(fill - do_read),
+        ]
+        for k, entry in enumerate(entries):
+            with m.If(do_write & (slot == k)):
+                m.d.sync += entry.eq(self.w_data)
+            if k + 1 < inner:
+                with m.Elif(do_read):
+                    m.d.sync += entry.eq(entries[k + 1])
+        with m.If(do_write & ~do_read):
+            m.d.sync += fill.eq(fill + 1)
+        with m.Elif(do_read & ~do_write):
+            m.d.sync += fill.eq(fill - 1)
+        with m.If(do_read):
+            m.d.sync += [self.r_data.eq(entries[0]), self.r_rdy.eq(1)]
+        with m.Elif(self.r_en):
+            m.d.sync += self.r_rdy.eq(0)
+        return m
 
 
 def memory_init(cfg, *, n_inputs=None):
@@ -290,7 +369,11 @@ class NeuronCore(wiring.Component):
         acc_mem = mem("acc_mem", signed(spec.ACC_WIDTH), N * spec.DELAY_SLOTS)
         prof_mem = mem("prof_mem", unsigned(spec.Profile.size), spec.PROFILE_COUNT,
                        Region.PROFILE)
-        row_mem = mem("row_mem", unsigned(spec.RowPtr.size), n_src, Region.ROWPTR)
+        # row pointers: only the bits the synapse capacity can use (``row_storage``)
+        row_layout = row_storage(self.syn_capacity)
+        m.submodules.row_mem = row_mem = memory.Memory(
+            shape=unsigned(row_layout.size), depth=n_src,
+            init=[_row_store(row_layout, w) for w in init.get(Region.ROWPTR, [])])
         sq_mem = mem("spike_queue", unsigned(max(NB, 1)), N)
 
         st_wr, st_rd = state_mem.write_port(), state_mem.read_port()
@@ -317,15 +400,17 @@ class NeuronCore(wiring.Component):
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
 
         m.submodules.lif = lif = CubaLif()
-        m.submodules.spike_fifo = sfifo = fifo.SyncFIFOBuffered(
-            width=spec.SpikeEvent.size, depth=self.spike_fifo_depth)
+        # the output FIFO holds the neuron's NB bits and eos (zero-extended on output)
+        m.submodules.spike_fifo = sfifo = _SpikeFifo(width=NB + 1,
+                                                     depth=self.spike_fifo_depth)
         m.d.comb += [
-            self.o_spikes.payload.eq(sfifo.r_data),
+            self.o_spikes.payload.neuron.eq(sfifo.r_data[:NB]),
+            self.o_spikes.payload.eos.eq(sfifo.r_data[NB]),
             self.o_spikes.valid.eq(sfifo.r_rdy),
             sfifo.r_en.eq(self.o_spikes.ready),
         ]
         spike_word = Signal(spec.SpikeEvent)
-        m.d.comb += sfifo.w_data.eq(spike_word)
+        m.d.comb += sfifo.w_data.eq(Cat(spike_word.neuron[:NB], spike_word.eos))
 
         # --- architectural registers ---------------------------------------------------
         cfg = self.cfg
@@ -374,13 +459,21 @@ class NeuronCore(wiring.Component):
                             m.d.comb += word.eq(r1_bank[k])
             return word
 
-        # read data of every memory, and their capture registers (see MEM_DATA)
-        words = {Region.STATE: st_rd.data, Region.ACC: acc_rd.data.as_unsigned(),
-                 Region.PROFILE: prof_rd.data, Region.ROWPTR: row_rd.data}
-        captured = {key: Signal(len(word), name=f"cap_{key.name.lower()}")
-                    for key, word in words.items()}
-        captured.update({Region.SYNAPSE: select_bank(req.index >> bank_bits),
-                         Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step})
+        # Capture registers of memory-port reads (loaded in MEM_DATA). The update
+        # pipeline's registers of the state, accumulator and profile words load the read
+        # data every clock: they capture those three memories' reads too.
+        u2_state = Signal(spec.NeuronState)
+        u2_acc = Signal(signed(spec.ACC_WIDTH))
+        u4_params = Signal(spec.Profile)
+        m.d.sync += [u2_state.eq(st_rd.data), u2_acc.eq(acc_rd.data),
+                     u4_params.eq(prof_rd.data)]
+        cap_row = Signal(row_layout)
+        row_word = Signal(spec.RowPtr)       # cap_row zero-extended to a RowPtr word
+        m.d.comb += [row_word.start.eq(cap_row.start), row_word.count.eq(cap_row.count)]
+        captured = {Region.STATE: u2_state.as_value(), Region.ACC: u2_acc.as_unsigned(),
+                    Region.PROFILE: u4_params.as_value(), Region.ROWPTR: row_word.as_value(),
+                    Region.SYNAPSE: select_bank(req.index >> bank_bits),
+                    Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step}
 
         # --- integrate-phase pipeline --------------------------------------------------
         sq_ptr = Signal(range(N + 1))        # next spike-queue entry to read
@@ -390,11 +483,11 @@ class NeuronCore(wiring.Component):
         e_empty = Signal()                   # ... a channel beyond n_inputs: no fan-out
         nr_valid = Signal()                  # row_rd.data holds the next event's row
         nr_empty = Signal()                  # ... of a channel beyond n_inputs: no fan-out
-        w_addr = Signal(spec.SYN_ADDR_WIDTH) # walker: next synapse address
+        w_addr = Signal(len(cap_row.start))  # walker: next synapse address
         for (wr, rd), pulse in zip(syn_ports, wr_bank):
             m.d.comb += [rd.addr.eq(w_addr), wr.addr.eq(w_addr), wr.en.eq(pulse),
                          rd.en.eq(~pulse), wr.data.eq(req.data[:spec.Synapse.size])]
-        w_left = Signal(spec.FANOUT_WIDTH)   # walker: synapses left in the current row
+        w_left = Signal(len(cap_row.count))  # walker: synapses left in the current row
         s1_valid = Signal()                  # the synapse bank outputs hold a synapse
         s1_bank = Signal(range(n_banks))     # ... of this bank
         r1_valid = Signal()                  # r1_bank[r1_sel] holds it
@@ -424,7 +517,7 @@ class NeuronCore(wiring.Component):
         ext_take = Signal()
         issue = w_left != 0
         syn = spec.Synapse(select_bank(r1_sel))
-        nr = spec.RowPtr(row_rd.data)
+        nr = row_layout(row_rd.data)
         syn_slot = (slot_now + syn.delay)[:SLOT_BITS]
         syn_acc_addr = Cat(syn_slot, syn.target[:NB])
         if spec.NEURON_ADDR_WIDTH > NB:
@@ -443,8 +536,6 @@ class NeuronCore(wiring.Component):
         u1_valid = Signal()
         u1_addr = Signal(range(N * spec.DELAY_SLOTS))
         u2_valid = Signal()
-        u2_state = Signal(spec.NeuronState)
-        u2_acc = Signal(signed(spec.ACC_WIDTH))
         u_issue = Signal()
         u_acc_addr = Cat(slot_now, n_issue[:NB])
 
@@ -471,12 +562,16 @@ class NeuronCore(wiring.Component):
                     st_rd.addr.eq(idx(st_rd)), acc_rd.addr.eq(idx(acc_rd)),
                     prof_rd.addr.eq(idx(prof_rd)), row_rd.addr.eq(idx(row_rd)),
                 ]
-                for region, port, width in ((Region.STATE, st_wr, spec.NeuronState.size),
-                                            (Region.ACC, acc_wr, spec.ACC_WIDTH),
-                                            (Region.PROFILE, prof_wr, spec.Profile.size),
-                                            (Region.ROWPTR, row_wr, spec.RowPtr.size)):
+                req_row = spec.RowPtr(req.data[:spec.RowPtr.size])
+                for region, port, word in (
+                        (Region.STATE, st_wr, req.data[:spec.NeuronState.size]),
+                        (Region.ACC, acc_wr, req.data[:spec.ACC_WIDTH]),
+                        (Region.PROFILE, prof_wr, req.data[:spec.Profile.size]),
+                        # (the low bits of start and count: see row_storage)
+                        (Region.ROWPTR, row_wr, Cat(req_row.start[:len(cap_row.start)],
+                                                    req_row.count[:len(cap_row.count)]))):
                     m.d.comb += [port.addr.eq(idx(port)), port.en.eq(wr_sel[region]),
-                                 port.data.eq(req.data[:width])]
+                                 port.data.eq(word)]
                 # the write flags are one-clock pulses
                 m.d.sync += [flag.eq(0) for flag in [*wr_sel.values(), *wr_bank]]
                 with m.If(wr_sel[Ctrl.W_SHIFT]):
@@ -488,8 +583,7 @@ class NeuronCore(wiring.Component):
             with m.State("MEM_DATA"):
                 # the read data are valid: capture them (no logic between a block RAM,
                 # with its cascade multiplexers, and a register) ...
-                for key, word in words.items():
-                    m.d.sync += captured[key].eq(word)
+                m.d.sync += cap_row.eq(row_rd.data)
                 m.next = "MEM_SELECT"
 
             with m.State("MEM_SELECT"):
@@ -582,8 +676,7 @@ class NeuronCore(wiring.Component):
                 # U1: state and accumulator arrive (registered); clear the slot
                 m.d.comb += [acc_wr.addr.eq(u1_addr), acc_wr.data.eq(0),
                              acc_wr.en.eq(u1_valid)]
-                m.d.sync += [u2_valid.eq(u1_valid), u2_state.eq(st_rd.data),
-                             u2_acc.eq(acc_rd.data)]
+                m.d.sync += u2_valid.eq(u1_valid)          # (u2_state, u2_acc: above)
                 # U2: fetch the profile
                 m.d.comb += prof_rd.addr.eq(u2_state.profile)
                 # U3, U4: below, outside the FSM
@@ -615,12 +708,10 @@ class NeuronCore(wiring.Component):
         u4_valid = Signal()
         u4_state = Signal(spec.NeuronState)
         u4_acc = Signal(signed(spec.ACC_WIDTH))
-        u4_params = Signal(spec.Profile)
         m.d.sync += [
             u3_valid.eq(u2_valid), u3_state.eq(u2_state), u3_acc.eq(u2_acc),
             u4_valid.eq(u3_valid), u4_state.eq(u3_state), u4_acc.eq(u3_acc),
-            u4_params.eq(prof_rd.data),
-        ]
+        ]                                    # (u4_params: above, with u2_state)
         m.d.comb += [
             lif.i_valid.eq(u4_valid),
             lif.i_state.eq(u4_state),

@@ -10,7 +10,7 @@ from neurofab import spec
 from neurofab.config import CoreConfig, random_config
 from neurofab.cosim.streams import get, put, put_all
 from neurofab.golden import GoldenCore
-from neurofab.rtl.core import NeuronCore, config_words, memory_init
+from neurofab.rtl.core import NeuronCore, config_words, memory_init, row_storage
 from neurofab.rtl.lif import CubaLif
 from neurofab.spec import Ctrl, Region
 
@@ -225,15 +225,37 @@ def test_mem_port_round_trip(bank):
     depths = {Region.STATE: n, Region.ACC: n * SLOTS, Region.PROFILE: spec.PROFILE_COUNT,
               Region.ROWPTR: n + n_in, Region.SYNAPSE: cap}
 
+    # Row pointers are stored in the bits the capacity can use (6 + 6 for 37 synapses):
+    # every row of a valid configuration (start + count <= cap) reads back as written,
+    # the extremes included; of a word that does not fit, the low bits of each field stay.
+    stored = row_storage(cap)
+    assert (stored["start"].shape.width, stored["count"].shape.width) == (6, 6)
+    rows = [(0, cap), (cap, 0), (cap - 1, 1), (5, 0)]
+
+    def row_word(k):
+        if k < len(rows):
+            start, count = rows[k]
+        elif k % 2:
+            start = int(rng.integers(0, cap + 1))
+            count = int(rng.integers(0, cap - start + 1))
+        else:
+            word = int(rng.integers(0, 1 << 62)) | (int(rng.integers(0, 1 << 18)) << 62)
+            row = data.Const(spec.RowPtr, word & ((1 << spec.RowPtr.size) - 1))
+            return word, _pack_row(row.start & 63, row.count & 63)
+        return _pack_row(start, count), _pack_row(start, count)
+
     async def main(ctx):
         model = {}
         for region, depth in depths.items():
             for k in range(depth):
                 # junk in the high bits of data must be dropped
                 word = int(rng.integers(0, 1 << 62)) | (int(rng.integers(0, 1 << 18)) << 62)
+                expect = word & ((1 << widths[region]) - 1)
+                if region is Region.ROWPTR:
+                    word, expect = row_word(k)
                 assert await mem_op(ctx, dut, region, k, word, write=True, rng=rng,
                                     gap=0.3, stall=0.3) == 0
-                model[region, k] = word & ((1 << widths[region]) - 1)
+                model[region, k] = expect
         await mem_op(ctx, dut, Region.CTRL, Ctrl.W_SHIFT.value, 0xFD, write=True)
         await mem_op(ctx, dut, Region.CTRL, Ctrl.STEP.value, (1 << 40) | 0x89ABCDEF, write=True)
         # out-of-range writes are ignored (indices that would alias in-range words if
@@ -260,6 +282,19 @@ def test_mem_port_round_trip(bank):
         assert ctx.get(dut.o_idle) == 1
 
     simulate(dut, main)
+
+
+def _pack_row(start, count):
+    return spec.RowPtr.const({"start": start, "count": count}).as_value().value
+
+
+def test_row_storage_widths():
+    """The row-pointer fields hold 0 .. syn_capacity (count at most MAX_FANOUT)."""
+    for cap, widths in ((1, (1, 1)), (2, (2, 2)), (37, (6, 6)), (32767, (15, 15)),
+                        (32768, (16, 16)), (65536, (17, 16)),
+                        (spec.MAX_SYNAPSES, (spec.SYN_ADDR_WIDTH, spec.FANOUT_WIDTH))):
+        layout = row_storage(cap)
+        assert (layout["start"].shape.width, layout["count"].shape.width) == widths, cap
 
 
 def test_memory_init_from_config():
