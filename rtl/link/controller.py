@@ -230,7 +230,16 @@ class LinkController(wiring.Component):
         wptr = Signal(range(half))      # next reply byte; the reply is bytes 0 .. wptr-1
         wr_data = Signal(8)
         tx_write = Signal()             # write wr_data to reply byte wptr and advance
-        m.d.comb += [wr.addr.eq(TX + wptr), wr.data.eq(wr_data), wr.en.eq(tx_write)]
+        # Writes are registered on their way to the block RAM (w_addr / w_data / w_en
+        # say what to write, it is written one clock later): a byte read from a block
+        # RAM (ECHO, STATUS) passes a multiplexer into a register, not into another
+        # block RAM, in one clock. A byte is read two or more clocks after its write,
+        # or one clock after it through the write-transparent read port.
+        w_addr = Signal(abits)
+        w_data = Signal(8)
+        w_en = Signal()
+        m.d.comb += [w_addr.eq(TX + wptr), w_data.eq(wr_data), w_en.eq(tx_write)]
+        m.d.sync += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en)]
         with m.If(tx_write):
             m.d.sync += wptr.eq(wptr + 1)
 
@@ -538,7 +547,7 @@ class LinkController(wiring.Component):
         def load_word(value):
             m.d.sync += word.eq(value)
 
-        with m.FSM(name="link"):
+        with m.FSM(name="link") as lfsm:
             # ---------------------------------------------------------------- receive
             with m.State("RECV"):
                 m.d.comb += fi.ready.eq(1)
@@ -548,7 +557,7 @@ class LinkController(wiring.Component):
                     with m.If(length == MAXB):
                         m.d.sync += overflow.eq(1)
                     with m.Else():
-                        m.d.comb += [wr.addr.eq(RX + length), wr.data.eq(byte), wr.en.eq(1)]
+                        m.d.comb += [w_addr.eq(RX + length), w_data.eq(byte), w_en.eq(1)]
                         m.d.sync += length.eq(length + 1)
                     with m.If(length == 0):
                         m.d.sync += [cur_op.eq(byte), cur_seq.eq(0)]
@@ -958,11 +967,11 @@ class LinkController(wiring.Component):
                 m.next = "EV_INDEX_WAIT"
             # write the record header at rec_start, then continue after the record
             with m.State("EV_CLOSE"):
-                m.d.comb += [wr.addr.eq(TX + rec_start), wr.data.eq(rcount), wr.en.eq(1)]
+                m.d.comb += [w_addr.eq(TX + rec_start), w_data.eq(rcount), w_en.eq(1)]
                 m.next = "EV_CLOSE_HI"
             with m.State("EV_CLOSE_HI"):
-                m.d.comb += [wr.addr.eq(TX + (rec_start | 1)), wr.data.eq(rec_end << 7),
-                             wr.en.eq(1)]
+                m.d.comb += [w_addr.eq(TX + (rec_start | 1)), w_data.eq(rec_end << 7),
+                             w_en.eq(1)]
                 with m.If(rec_end):
                     m.next = "EV_NEW_WAIT"
                 with m.Else():
@@ -1007,4 +1016,5 @@ class LinkController(wiring.Component):
             with m.State("SEND_CRC_LO"):
                 with m.If(send(crc.o_crc[:8], last=1, feed=0)):
                     m.next = "RECV"
+        lfsm.state.attrs["fsm_encoding"] = "one-hot"
         return m
