@@ -29,7 +29,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out, connect, flipped
 
 from neurofab import spec
-from neurofab.spec import FrameStatus, Nak, Opcode, Region
+from neurofab.host import codec
+from neurofab.spec import Ctrl, FrameStatus, Nak, Opcode, Region
 
 from .blocks import BlockCase, Step, _pick
 
@@ -174,16 +175,19 @@ class Crc16Bench(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.crc = crc = self.crc
-        i, o = self.i_stream, self.o_crc
-        pending = Signal()          # a byte went in: o_crc shows its result next clock
+        i = self.i_stream
+        # bytes go in at up to one per clock (the CRC's full rate); each result is queued
+        # the clock after its byte, so a byte is taken only while the FIFO has room for
+        # it and for the result still on its way
+        m.submodules.buf = buf = fifo.SyncFIFOBuffered(width=17, depth=8)
+        pending = Signal()
         m.d.comb += [crc.i_stream.payload.eq(i.payload),
-                     i.ready.eq(~pending & ~o.valid),
-                     crc.i_stream.valid.eq(i.valid & i.ready)]
+                     i.ready.eq(buf.level + pending < buf.depth - 1),
+                     crc.i_stream.valid.eq(i.valid & i.ready),
+                     buf.w_stream.valid.eq(pending),
+                     buf.w_stream.payload.eq(Cat(crc.o_crc, crc.o_residue))]
         m.d.sync += pending.eq(i.valid & i.ready)
-        with m.If(o.valid & o.ready):
-            m.d.sync += o.valid.eq(0)
-        with m.If(pending):
-            m.d.sync += [o.valid.eq(1), o.payload.eq(Cat(crc.o_crc, crc.o_residue))]
+        _fifo_out(m, buf, self.o_crc)
         return m
 
 
@@ -343,7 +347,7 @@ def crc16_case(rng, steps, **p):
             gets.append(value | int(value == params.residue) << 16)
         out.append(Step({"i_stream": puts}, {"o_crc": gets},
                         {"crc": gold.value, "residue": int(gold.value == params.residue)},
-                        3 * len(items)))
+                        len(items) + 4))
 
     def factory():
         return Crc16Bench(params)
@@ -445,3 +449,485 @@ def cobs_dec_case(rng, steps, **p):
     return BlockCase("cobs-dec", {"max_frame": max_frame},
                      lambda: CobsDecoder(max_frame=max_frame), out,
                      {"o_stream": ("struct", spec.DecodedByte)})
+
+
+# ======================================================================================
+# Link controller
+# ======================================================================================
+#: The controller instance of the ``link-controller`` block (the boards tests' small one).
+CONTROLLER_GEOMETRY = dict(n_neurons=16, n_inputs=8, syn_capacity=64, max_payload=64,
+                           in_depth=16, out_depth=16)
+_LINK = dict(clk_hz=12_000_000, board_id=7, build_hash=0x0123456789ABCDEF)
+_UNKNOWN_OPCODES = (0x00, 0x06, 0x42, 0x81, 0xFF)
+
+
+def _frame_tokens(body, status=FrameStatus.OK):
+    """``DecodedByte`` words of a received frame: its bytes, then the end token."""
+    return ([_word(spec.DecodedByte, data=b, end=0, status=FrameStatus.OK) for b in body]
+            + [_word(spec.DecodedByte, data=0, end=1, status=status)])
+
+
+def _reply_tokens(body):
+    """``FrameByte`` words of a reply body (``last`` on its final byte)."""
+    return [_word(spec.FrameByte, data=b, last=int(k == len(body) - 1))
+            for k, b in enumerate(body)]
+
+
+class ControllerModel:
+    """What the controller of :data:`CONTROLLER_GEOMETRY` replies, frame by frame.
+
+    The frames are ``host.codec``'s (bodies, CRC, NAKs, payload structs, event records);
+    the network is ``golden.core.GoldenCore`` on the uploaded config; the rest is the
+    protocol (``docs/protocol.md``): link checks in order, counters, the stored reply of
+    the last executed command, event buffers. Steps are only run while nothing else
+    happens (a script waits for the run to end), so every reply is determined.
+
+    ``send(body, status)`` returns the expected reply body of one received frame.
+    """
+
+    def __init__(self, cfg, geometry=CONTROLLER_GEOMETRY, **link):
+        from neurofab.golden.core import GoldenCore
+        from neurofab.rtl.core import memory_init
+        self.g = dict(geometry)
+        self.link = dict(_LINK, **link)
+        self.cfg = cfg
+        self.core = GoldenCore(cfg)
+        self.depth = {Region.STATE: self.g["n_neurons"],
+                      Region.ACC: self.g["n_neurons"] * spec.DELAY_SLOTS,
+                      Region.PROFILE: spec.PROFILE_COUNT,
+                      Region.ROWPTR: self.g["n_neurons"] + self.g["n_inputs"],
+                      Region.SYNAPSE: self.g["syn_capacity"], Region.CTRL: len(spec.Ctrl)}
+        # the static regions as uploaded (the core starts with empty memories)
+        init = memory_init(cfg, n_inputs=self.g["n_inputs"])
+        self.mem = {r: [0] * d for r, d in self.depth.items()}
+        for region in (Region.PROFILE, Region.ROWPTR, Region.SYNAPSE, Region.CTRL):
+            self.mem[region][:len(init[region])] = [int(w) for w in init[region]]
+        self.profile = np.asarray(cfg.profile, dtype=np.int64)
+        self.counters = {c: 0 for c in spec.Counter}
+        self.in_fifo = []            # channels and "END"
+        self.out_fifo = []           # neurons and "END"
+        self.last = None             # (opcode, seq, reply body) of the last executed command
+        self.max_body = self.g["max_payload"] + spec.MIN_BODY
+
+    # -- frames --------------------------------------------------------------------------
+    def _reply(self, opcode, seq, payload=b""):
+        return codec.frame_body(opcode, seq, payload, max_payload=spec.MAX_PAYLOAD)
+
+    def _nak(self, reason, opcode, seq):
+        self.counters[spec.Counter.NAKS_SENT] += 1
+        return self._reply(spec.NAK_OPCODE, seq, bytes([Nak(reason).value, opcode]))
+
+    def send(self, body, status=FrameStatus.OK):
+        """Expected reply body to a received frame ``body`` (decoder end ``status``)."""
+        C = spec.Counter
+        opcode = body[0] if len(body) >= 1 else 0
+        seq = body[1] if len(body) >= 2 else 0
+        if status == FrameStatus.OVERSIZE or len(body) > self.max_body:
+            self.counters[C.OVERSIZE_FRAMES] += 1
+            return self._nak(Nak.OVERSIZE, opcode, seq)
+        if status == FrameStatus.COBS or len(body) < spec.MIN_BODY:
+            self.counters[C.FRAMING_ERRORS] += 1
+            return self._nak(Nak.FRAMING, opcode, seq)
+        if codec.crc16(body) != 0:
+            self.counters[C.CRC_ERRORS] += 1
+            return self._nak(Nak.CRC, opcode, seq)
+        self.counters[C.FRAMES_OK] += 1
+        if opcode not in {op.value for op in Opcode}:
+            self.counters[C.UNKNOWN_OPCODES] += 1
+            return self._nak(Nak.UNKNOWN_OPCODE, opcode, seq)
+        if self.last is not None and self.last[:2] == (opcode, seq):
+            return self.last[2]              # a retransmission: the stored reply again
+        payload = bytes(body[spec.HEADER_BYTES:-spec.CRC_BYTES])
+        result = self._execute(Opcode(opcode), payload)
+        if isinstance(result, Nak):
+            reply = self._nak(result, opcode, seq)
+        else:
+            reply = self._reply(spec.reply_opcode(opcode), seq, result)
+        self.last = (opcode, seq, reply)
+        return reply
+
+    # -- commands ------------------------------------------------------------------------
+    def _execute(self, op, p):
+        g = self.g
+        fixed = {Opcode.IDENTIFY: 0, Opcode.STATUS: 0, Opcode.CLEAR_STATUS: 0,
+                 Opcode.RESET: 0, Opcode.READ_EVENTS: 0, Opcode.RUN: 4}
+        if op in fixed and len(p) != fixed[op]:
+            return Nak.BAD_LENGTH
+        if op == Opcode.IDENTIFY:
+            return codec.pack_struct(
+                spec.IdentifyReply, protocol=spec.PROTOCOL_VERSION, board=self.link["board_id"],
+                build=self.link["build_hash"], clk_hz=self.link["clk_hz"],
+                max_payload=g["max_payload"], n_cores=1, n_profiles=spec.PROFILE_COUNT,
+                n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
+                n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"])
+        if op == Opcode.STATUS:
+            return codec.pack_struct(
+                spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},
+                steps_pending=0, in_level=len(self.in_fifo), out_level=len(self.out_fifo))
+        if op == Opcode.CLEAR_STATUS:
+            self.counters = {c: 0 for c in spec.Counter}
+            return b""
+        if op == Opcode.RESET:
+            st = self.core.state
+            for a in (st.i, st.v, st.ref, st.acc):
+                a[...] = 0
+            st.step, st.pending = 0, np.zeros(0, dtype=np.int64)
+            self.in_fifo, self.out_fifo = [], []
+            return b""
+        if op == Opcode.ECHO:
+            return p
+        if op in (Opcode.WRITE_MEM, Opcode.READ_MEM):
+            return self._mem(op, p)
+        if op == Opcode.INJECT:
+            return self._inject(p)
+        if op == Opcode.RUN:
+            self.run(codec.unpack_struct(spec.RunRequest, p)["steps"])
+            return b""
+        # READ_EVENTS: the run is over, so the buffer holds whole steps, and a full
+        # buffer's records fit one reply (see link_controller_case)
+        steps, cur = [], []
+        for e in self.out_fifo:
+            if e == "END":
+                steps.append(cur)
+                cur = []
+            else:
+                cur.append(e)
+        assert not cur
+        self.out_fifo = []
+        return (codec.pack_struct(spec.EventsHeader, steps_pending=0, remaining=0)
+                + codec.pack_records(steps))
+
+    def _mem(self, op, p):
+        n = spec.MemHeader.size // 8
+        if len(p) < n:
+            return Nak.BAD_LENGTH
+        h = codec.unpack_struct(spec.MemHeader, p[:n])
+        if h["region"] >= len(Region):
+            return Nak.BAD_REGION
+        region = Region(h["region"])
+        start, count, nb = h["start"], h["count"], spec.region_word_bytes(region)
+        if start + count > self.depth[region]:
+            return Nak.BAD_RANGE
+        size = len(p) - n
+        if (size != count * nb) if op == Opcode.WRITE_MEM else \
+                (size != 0 or count * nb > self.g["max_payload"]):
+            return Nak.BAD_LENGTH
+        if op == Opcode.READ_MEM:
+            return codec.pack_words(region, self.words(region)[start:start + count])
+        words = [int(w) for w in codec.unpack_words(region, p[n:])]
+        self._write(region, start, words)
+        return b""
+
+    def _write(self, region, start, words):
+        # (the script rewrites the network only with the config's own words, or words no
+        # neuron uses: the golden core keeps running ``cfg``)
+        st, end = self.core.state, start + len(words)
+        if region == Region.STATE:
+            f = codec.words_to_fields(spec.NeuronState, words)
+            st.i[start:end], st.v[start:end], st.ref[start:end] = f["i"], f["v"], f["ref"]
+            self.profile[start:end] = f["profile"]
+        elif region == Region.ACC:
+            w = spec.REGION_WORD_WIDTH[Region.ACC]
+            for k, x in enumerate(words, start):
+                st.acc[k % spec.DELAY_SLOTS, k // spec.DELAY_SLOTS] = \
+                    x - (1 << w) if x >> (w - 1) else x
+        elif region == Region.CTRL and end > Ctrl.STEP.value >= start:
+            # writing STEP also empties the core's spike queue
+            st.step = words[Ctrl.STEP.value - start]
+            st.pending = np.zeros(0, dtype=np.int64)
+        self.mem[region][start:end] = words
+
+    def words(self, region):
+        """Current words of ``region``: the static ones as uploaded, the dynamic ones
+        (neuron state, accumulators, STEP) from the golden core."""
+        st, n = self.core.state, self.g["n_neurons"]
+        if region == Region.STATE:
+            return [int(w) for w in codec.fields_to_words(
+                spec.NeuronState, i=st.i, v=st.v, ref=st.ref, profile=self.profile)]
+        if region == Region.ACC:
+            mask = (1 << spec.REGION_WORD_WIDTH[Region.ACC]) - 1
+            return [int(st.acc[k % spec.DELAY_SLOTS, k // spec.DELAY_SLOTS]) & mask
+                    for k in range(n * spec.DELAY_SLOTS)]
+        if region == Region.CTRL:
+            return [self.mem[Region.CTRL][0], st.step & 0xFFFFFFFF]
+        return list(self.mem[region])
+
+    def _inject(self, p):
+        try:
+            chans, ends = codec.unpack_records(p)
+        except ValueError:
+            return Nak.BAD_LENGTH
+        if (chans >= self.g["n_inputs"]).any():
+            return Nak.BAD_ARG
+        entries = []
+        for k, c in enumerate(chans.tolist()):
+            entries.append(c)
+            entries += ["END"] * int((ends == k + 1).sum())
+        entries = ["END"] * int((ends == 0).sum()) + entries
+        if len(entries) > self.g["in_depth"] - len(self.in_fifo):
+            self.counters[spec.Counter.EVENT_OVERFLOWS] += 1
+            return Nak.NO_SPACE
+        self.in_fifo += entries
+        return b""
+
+    def _next_input(self):
+        """The channels of the next step: a complete buffered step, else none."""
+        if "END" not in self.in_fifo:
+            return []
+        k = self.in_fifo.index("END")
+        chans, self.in_fifo = self.in_fifo[:k], self.in_fifo[k + 1:]
+        return chans
+
+    def run(self, steps):
+        for _ in range(steps):
+            spikes = self.core.step(self._next_input())
+            self.out_fifo += [int(s) for s in spikes] + ["END"]
+
+    def run_fits(self, steps):
+        """Whether ``steps`` more steps finish without READ_EVENTS (the core would wait for
+        room in the output buffer: when it resumes would depend on the script's timing)."""
+        from neurofab.golden.core import GoldenCore
+        core = GoldenCore(self.cfg, self.core.state)
+        fifo_in, out = list(self.in_fifo), len(self.out_fifo)
+        for _ in range(steps):
+            if "END" in fifo_in:
+                k = fifo_in.index("END")
+                chans, fifo_in = fifo_in[:k], fifo_in[k + 1:]
+            else:
+                chans = []
+            out += len(core.step(chans)) + 1
+            if out > self.g["out_depth"]:
+                return False
+        return True
+
+
+class _Session:
+    """Builds the steps of a ``link-controller`` case: frames in, the model's replies out."""
+
+    def __init__(self, rng, model):
+        self.rng, self.model = rng, model
+        self.seq = int(rng.integers(256))
+        self.steps = []
+        self.frames, self.replies = [], []
+        self.last_cmd = None          # body of the last command that reached execution
+
+    def frame(self, body, status=FrameStatus.OK):
+        before = self.model.last
+        reply = self.model.send(body, status)
+        if self.model.last is not before:
+            self.last_cmd = body
+        self.frames.append(_frame_tokens(body, status))
+        self.replies.append(_reply_tokens(reply))
+
+    def command(self, cmd, seq=None):
+        if seq is None:
+            self.seq = (self.seq + 1) & 0xFF
+            seq = self.seq
+        self.frame(codec.frame_body(cmd.opcode.value, seq, cmd.payload,
+                                    max_payload=spec.MAX_PAYLOAD))
+
+    def end_step(self, clocks=0):
+        puts = [w for f in self.frames for w in f]
+        gets = [w for r in self.replies for w in r]
+        # (a generous budget: RESET walks all state words, READ/WRITE_MEM wait on the core)
+        self.steps.append(Step({"i_frame": puts}, {"o_frame": gets}, {},
+                               clocks + 12 * (len(puts) + len(gets)) + 600 * len(self.frames)))
+        self.frames, self.replies = [], []
+
+    def wait_idle(self, steps):
+        """A step that waits for the run to end (the controller's ``o_running`` low)."""
+        self.steps.append(Step({}, {"o_idle": [0]}, {}, 400 * steps + 400))
+
+
+def _upload(s, cfg):
+    """WRITE_MEM frames loading ``cfg`` into the empty core (runs of consecutive words)."""
+    from neurofab.rtl.core import config_words
+    runs = []
+    max_payload = s.model.g["max_payload"]
+    hdr = spec.MemHeader.size // 8
+    for region, index, word in config_words(cfg, n_inputs=s.model.g["n_inputs"],
+                                            clear_acc=False):
+        nb = spec.region_word_bytes(region)
+        if runs and runs[-1][0] == region and runs[-1][1] + len(runs[-1][2]) == index \
+                and hdr + (len(runs[-1][2]) + 1) * nb <= max_payload:
+            runs[-1][2].append(word)
+        else:
+            runs.append((region, index, [word]))
+    for region, start, words in runs:
+        s.command(codec.write_mem(region, start, words, max_payload=max_payload))
+
+
+def _read_any(s, rng):
+    m = s.model
+    region = Region(int(rng.integers(len(Region))))
+    nb = spec.region_word_bytes(region)
+    count = int(rng.integers(0, min(m.depth[region], m.g["max_payload"] // nb) + 1))
+    start = int(rng.integers(0, m.depth[region] - count + 1))
+    s.command(codec.read_mem(region, start, count, max_payload=m.g["max_payload"]))
+
+
+def _write_unused(s, rng):
+    """WRITE_MEM of words no neuron uses (spare synapses, spare profiles), then read back."""
+    m = s.model
+    spare = {Region.SYNAPSE: (m.cfg.n_synapses, m.depth[Region.SYNAPSE]),
+             Region.PROFILE: (int(m.profile.max()) + 1, spec.PROFILE_COUNT)}
+    spare = {r: lim for r, lim in spare.items() if lim[0] < lim[1]}
+    if not spare:
+        return _read_any(s, rng)
+    region = list(spare)[int(rng.integers(len(spare)))]
+    lo, hi = spare[region]
+    nb = spec.region_word_bytes(region)
+    count = int(rng.integers(1, min(hi - lo, (m.g["max_payload"] - 7) // nb) + 1))
+    start = int(rng.integers(lo, hi - count + 1))
+    width = spec.REGION_WORD_WIDTH[region]
+    words = [int.from_bytes(rng.bytes(nb), "little") & ((1 << width) - 1)
+             for _ in range(count)]
+    s.command(codec.write_mem(region, start, words, max_payload=m.g["max_payload"]))
+    s.command(codec.read_mem(region, start, count, max_payload=m.g["max_payload"]))
+
+
+def _inject(s, rng):
+    m = s.model
+    n_in, free = m.g["n_inputs"], m.g["in_depth"] - len(m.in_fifo)
+    kind = rng.choice(["fit", "fit", "fit", "no_space", "bad_arg", "bad_length"])
+    if kind == "bad_length":                    # a record announcing more than follows
+        return s.command(codec.Command(Opcode.INJECT, b"\x02\x80\x01\x00"))
+    steps = [rng.permutation(n_in)[:int(rng.integers(0, 4))].tolist()
+             for _ in range(int(rng.integers(1, 4)))]
+    if kind == "bad_arg":
+        steps[-1].append(int(rng.integers(n_in, 1 << 16)))
+    close = rng.random() < 0.8
+    entries = sum(len(x) for x in steps) + len(steps) - (not close)
+    if kind == "fit":
+        while entries > free and steps:
+            entries -= len(steps.pop()) + 1
+        if not steps:
+            return s.command(codec.read_events())
+    elif kind == "no_space":
+        while entries <= free:
+            steps.append(rng.integers(0, n_in, 3).tolist())
+            entries += 4
+    s.command(codec.inject(steps, close=close, max_payload=spec.MAX_PAYLOAD))
+
+
+def _corrupt(s, rng):
+    """A frame the link checks refuse, or a command the controller refuses."""
+    s.seq = (s.seq + 1) & 0xFF
+    seq, maxp = s.seq, s.model.g["max_payload"]
+    body = bytearray(codec.frame_body(Opcode.STATUS.value, seq))
+    kind = rng.choice(["crc", "opcode", "oversize", "oversize_token", "cobs", "runt",
+                       "empty", "bad_region", "bad_range", "bad_length"])
+    if kind == "crc":
+        bit = int(rng.integers(8 * len(body)))
+        body[bit // 8] ^= 1 << (bit % 8)
+        s.frame(bytes(body))
+    elif kind == "opcode":
+        op = _UNKNOWN_OPCODES[int(rng.integers(len(_UNKNOWN_OPCODES)))]
+        s.frame(codec.frame_body(op, seq, rng.bytes(int(rng.integers(0, 4)))))
+    elif kind == "oversize":                    # one byte more than max_payload + 4
+        s.frame(codec.frame_body(Opcode.ECHO.value, seq, rng.bytes(maxp + 1)))
+    elif kind == "oversize_token":              # the decoder says oversize
+        s.frame(bytes(body), FrameStatus.OVERSIZE)
+    elif kind == "cobs":                        # the decoder says malformed
+        s.frame(bytes(body[:int(rng.integers(0, len(body) + 1))]), FrameStatus.COBS)
+    elif kind == "runt":
+        s.frame(bytes(body[:int(rng.integers(1, spec.MIN_BODY))]))
+    elif kind == "empty":
+        s.frame(b"", FrameStatus.COBS)
+    elif kind == "bad_region":
+        s.command(codec.Command(Opcode.READ_MEM, codec.pack_struct(
+            spec.MemHeader, region=int(rng.integers(len(Region), 256)), start=0, count=1)))
+    elif kind == "bad_range":
+        region = Region(int(rng.integers(len(Region))))
+        depth = s.model.depth[region]
+        op = Opcode.READ_MEM if rng.random() < 0.5 else Opcode.WRITE_MEM
+        payload = codec.pack_struct(spec.MemHeader, region=region.value, start=depth, count=1)
+        if op == Opcode.WRITE_MEM:
+            payload += bytes(spec.region_word_bytes(region))
+        s.command(codec.Command(op, payload))
+    else:
+        op = [Opcode.IDENTIFY, Opcode.STATUS, Opcode.RUN, Opcode.READ_MEM][
+            int(rng.integers(4))]
+        payload = {Opcode.RUN: b"\x01\x00\x00",        # RUN takes 4 bytes
+                   Opcode.READ_MEM: codec.pack_struct(  # a reply longer than max_payload
+                       spec.MemHeader, region=Region.SYNAPSE.value, start=0,
+                       count=maxp // 4 + 1)}.get(op, b"\x00")
+        s.command(codec.Command(op, payload))
+
+
+def link_controller_case(rng, steps, **p):
+    """``LinkController`` + ``NeuronCore`` (:class:`ControllerBench`, empty memories) in a
+    random session against :class:`ControllerModel`: every reply byte for byte.
+
+    Step 0 identifies the board and uploads a random network (``WRITE_MEM``); every
+    further step is one action: IDENTIFY, STATUS, CLEAR_STATUS, ECHO, READ_MEM, WRITE_MEM
+    (of spare words, read back), INJECT (fitting, or refused), RUN (then a step waiting
+    for the run to end), READ_EVENTS, RESET, a retransmission of the last command, or a
+    damaged or refused frame (bad CRC, unknown opcode, oversized, malformed, runt, bad
+    region, range or length).
+    """
+    from neurofab.config import random_config
+    g = CONTROLLER_GEOMETRY
+    while True:
+        cfg = random_config(rng, n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
+                            max_fanout=p.get("max_fanout", 2))
+        if cfg.n_synapses <= g["syn_capacity"]:
+            break
+    model = ControllerModel(cfg)
+    s = _Session(rng, model)
+    s.command(codec.identify())
+    _upload(s, cfg)
+    s.end_step()
+    actions = ["identify", "status", "clear", "echo", "read", "read", "write", "inject",
+               "inject", "run", "run", "run", "events", "reset", "again", "bad", "bad"]
+    while len(s.steps) < steps:
+        action = actions[int(rng.integers(len(actions)))]
+        if action == "run" and len(s.steps) + 2 > steps:
+            action = "status"
+        if action == "run":
+            k = next((k for k in (4, 3, 2, 1) if model.run_fits(k)), 0)
+            if not k:                       # the output buffer first
+                s.command(codec.read_events())
+                s.end_step()
+                continue
+            s.command(codec.run(k))
+            s.end_step()
+            s.wait_idle(k)
+            continue
+        if action == "identify":
+            s.command(codec.identify())
+        elif action == "status":
+            s.command(codec.status())
+        elif action == "clear":
+            s.command(codec.clear_status())
+            s.command(codec.status())
+        elif action == "echo":
+            data_ = rng.integers(0, 256, int(rng.integers(0, g["max_payload"] + 1)),
+                                 dtype=np.uint8)
+            data_[rng.random(data_.size) < 0.3] = 0
+            s.command(codec.echo(data_.tobytes()))
+        elif action == "read":
+            _read_any(s, rng)
+        elif action == "write":
+            _write_unused(s, rng)
+        elif action == "inject":
+            _inject(s, rng)
+        elif action == "events":
+            s.command(codec.read_events())
+        elif action == "reset":
+            s.command(codec.reset())
+            s.command(codec.read_mem(Region.STATE, 0, g["max_payload"] // 5,
+                                     max_payload=g["max_payload"]))
+        elif action == "again" and s.last_cmd is not None:
+            s.frame(s.last_cmd)
+        else:
+            _corrupt(s, rng)
+        s.end_step()
+    params = {"max_fanout": p.get("max_fanout", 2), "synapses": cfg.n_synapses, **g}
+
+    def factory():
+        return ControllerBench(**{k: g[k] for k in ("n_neurons", "n_inputs", "syn_capacity")},
+                               **{k: g[k] for k in ("max_payload", "in_depth", "out_depth")},
+                               **_LINK)
+    return BlockCase("link-controller", params, factory, s.steps,
+                     {"o_frame": ("struct", spec.FrameByte), "o_idle": "words"})
