@@ -229,6 +229,9 @@ class LinkController(wiring.Component):
             m.d.sync += [rptr.eq(value), rd_ok.eq(0)]
         wptr = Signal(range(half))      # next reply byte; the reply is bytes 0 .. wptr-1
         wr_data = Signal(8)
+        cp_byte = Signal(8)             # ECHO, STATUS: a byte read, written next clock
+        cp_pend = Signal()
+        cp_last = Signal()
         tx_write = Signal()             # write wr_data to reply byte wptr and advance
         # Writes are registered on their way to the block RAM (w_addr / w_data / w_en
         # say what to write, it is written one clock later): a byte read from a block
@@ -359,10 +362,13 @@ class LinkController(wiring.Component):
         ends = Signal(range(self.in_depth + 1))     # END entries in the input buffer
         ends_inc = Signal()
         ends_dec = Signal()
+        # the decrement is applied a clock late (it follows an input-buffer read, a block
+        # RAM output); ends is only looked at in the feeder's IDLE, long after (in_flight)
+        ends_dec_q = Signal()
         with m.If(in_fifo.clear):
-            m.d.sync += ends.eq(0)
+            m.d.sync += [ends.eq(0), ends_dec_q.eq(0)]
         with m.Else():
-            m.d.sync += ends.eq(ends + ends_inc - ends_dec)
+            m.d.sync += [ends.eq(ends + ends_inc - ends_dec_q), ends_dec_q.eq(ends_dec)]
 
         # --- step feeder: input buffer -> core ----------------------------------------------
         ev = self.o_events
@@ -683,15 +689,20 @@ class LinkController(wiring.Component):
                 with m.If(cnt_quiet):
                     m.d.sync += s_hold.eq(1)
                     m.next = "STATUS_COPY"
+            # (the byte read is registered in cp_byte and written in the next clock)
             with m.State("STATUS_COPY"):
                 m.d.sync += s_ok.eq(1)
                 last = Mux(cur_op == Opcode.STATUS.value, ID_BASE - 1,
                            ID_BASE + len(ident) - 1)
                 with m.If(s_ok):
-                    m.d.comb += [wr_data.eq(s_rd.data), tx_write.eq(1)]
-                    m.d.sync += [s_addr.eq(s_addr + 1), s_ok.eq(0)]
+                    m.d.sync += [cp_byte.eq(s_rd.data), cp_pend.eq(1),
+                                 s_addr.eq(s_addr + 1), s_ok.eq(0)]
                     with m.If(s_addr == last):
-                        m.d.sync += s_hold.eq(0)
+                        m.d.sync += [s_hold.eq(0), cp_last.eq(1)]
+                with m.If(cp_pend):
+                    m.d.comb += [wr_data.eq(cp_byte), tx_write.eq(1)]
+                    m.d.sync += [cp_pend.eq(0), cp_last.eq(0)]
+                    with m.If(cp_last):
                         with m.If(cur_op == Opcode.STATUS.value):
                             m.next = "STATUS_WORDS"
                         with m.Else():
@@ -719,12 +730,18 @@ class LinkController(wiring.Component):
                             ack()
 
             # ---------------------------------------------------------------- ECHO
+            # (the byte read is registered in cp_byte and written in the next clock, when
+            # rd_ok is low: the read address has just advanced)
             with m.State("ECHO"):
                 with m.If(rd_ok):
                     with m.If(at_end):
                         ack()
                     with m.Else():
-                        m.d.comb += [wr_data.eq(rd.data), tx_write.eq(1), rd_adv.eq(1)]
+                        m.d.comb += rd_adv.eq(1)
+                        m.d.sync += [cp_byte.eq(rd.data), cp_pend.eq(1)]
+                with m.If(cp_pend):
+                    m.d.comb += [wr_data.eq(cp_byte), tx_write.eq(1)]
+                    m.d.sync += cp_pend.eq(0)
 
             # ---------------------------------------------------------------- WRITE/READ_MEM
             with m.State("MEM_CHECK"):
