@@ -35,7 +35,7 @@ from neurofab.spec import Ctrl, FrameStatus, Nak, Opcode, Region
 from .blocks import BlockCase, Step, _pick
 
 __all__ = ["LineRun", "RxEvent", "UartRxBench", "UartTxBench", "Crc16Bench",
-           "ControllerBench", "ControllerModel", "RX_LATENCY", "CONTROLLER_GEOMETRY",
+           "ControllerBench", "ControllerModel", "controller_bench", "RX_LATENCY", "CONTROLLER_GEOMETRY",
            "uart_rx_case", "uart_tx_case", "cobs_dec_case", "cobs_enc_case", "crc16_case",
            "link_controller_case"]
 
@@ -701,6 +701,11 @@ class ControllerModel:
         return True
 
 
+def controller_bench():
+    """The :class:`ControllerBench` of :data:`CONTROLLER_GEOMETRY` (empty core memories)."""
+    return ControllerBench(**CONTROLLER_GEOMETRY, **_LINK)
+
+
 class _Session:
     """Builds the steps of a ``link-controller`` case: frames in, the model's replies out."""
 
@@ -925,9 +930,5 @@ def link_controller_case(rng, steps, **p):
         s.end_step()
     params = {"max_fanout": p.get("max_fanout", 2), "synapses": cfg.n_synapses, **g}
 
-    def factory():
-        return ControllerBench(**{k: g[k] for k in ("n_neurons", "n_inputs", "syn_capacity")},
-                               **{k: g[k] for k in ("max_payload", "in_depth", "out_depth")},
-                               **_LINK)
-    return BlockCase("link-controller", params, factory, s.steps,
+    return BlockCase("link-controller", params, controller_bench, s.steps,
                      {"o_frame": ("struct", spec.FrameByte), "o_idle": "words"})
