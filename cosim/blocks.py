@@ -1,5 +1,6 @@
-"""Co-simulation of the encoder blocks (``rtl/encoders``) against their golden twins, on the
-Amaranth simulator or on Verilator, with the transaction scripts of :mod:`.player`.
+"""Co-simulation of single blocks — the encoder blocks (``rtl/encoders``) and the host-link
+blocks (``rtl/link``, cases in :mod:`.link`) — against their golden twins, on the Amaranth
+simulator or on Verilator, with the transaction scripts of :mod:`.player`.
 
 ``BLOCKS`` maps a block name to a builder ``make(rng, steps, **params)`` that draws a random
 valid instance (parameters not given in ``params``) and random stimulus, and computes the
@@ -1073,7 +1074,7 @@ def run_case(case, *, backend="amaranth", seed=0, gap=0.3, stall=0.3, vcd_path=N
 
 def cosim_block(block, *, backend="amaranth", seed=0, steps=None, gap=0.3, stall=0.3,
                 vcd_path=None, progress=None, params=None, workdir=None):
-    """Co-simulate encoder block ``block`` (a name in ``BLOCKS``): a random valid instance
+    """Co-simulate block ``block`` (a name in ``BLOCKS``): a random valid instance
     and stimulus from ``seed`` (``params`` fixes chosen parameters), RTL against golden.
 
     Returns a :class:`BlockCosimResult` (``.summary()``, ``.report()``).

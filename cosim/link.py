@@ -536,7 +536,10 @@ class ControllerModel:
             self.counters[C.UNKNOWN_OPCODES] += 1
             return self._nak(Nak.UNKNOWN_OPCODE, opcode, seq)
         if self.last is not None and self.last[:2] == (opcode, seq):
-            return self.last[2]              # a retransmission: the stored reply again
+            # a retransmission: the stored reply again (a replayed NAK is a NAK sent)
+            if self.last[2][0] == spec.NAK_OPCODE:
+                self.counters[C.NAKS_SENT] += 1
+            return self.last[2]
         payload = bytes(body[spec.HEADER_BYTES:-spec.CRC_BYTES])
         result = self._execute(Opcode(opcode), payload)
         if isinstance(result, Nak):
@@ -599,7 +602,7 @@ class ControllerModel:
 
     def _mem(self, op, p):
         n = spec.MemHeader.size // 8
-        if len(p) < n:
+        if len(p) < n or (op == Opcode.READ_MEM and len(p) != n):
             return Nak.BAD_LENGTH
         h = codec.unpack_struct(spec.MemHeader, p[:n])
         if h["region"] >= len(Region):
