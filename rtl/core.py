@@ -78,10 +78,12 @@ class _SpikeFifo(Elaboratable):
     the output register; ``w_rdy`` while fewer than ``depth - 1`` entries wait behind
     it).
 
-    The inner ``depth - 1`` entries are a shift register towards the output register (a
-    write lands behind the last entry), so every flip-flop is fed by one small
-    multiplexer and there is no read multiplexer: on iCE40 this costs no block RAM and
-    fewer logic cells than a register file.
+    A write is registered first (the stage): the written word then moves behind the last
+    entry of a shift register that advances towards the output register, or straight
+    into the output register if nothing is held. So every flip-flop is fed by one small
+    multiplexer, there is no read multiplexer and the placement of a write is decoded
+    from registers (a one-hot count of the entries held), not from ``w_en``: on iCE40
+    this costs no block RAM and fewer logic cells than a register file.
     """
 
     def __init__(self, *, width, depth):
@@ -98,29 +100,40 @@ class _SpikeFifo(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         inner = self.depth - 1
+        fill = Signal(range(inner + 1))     # words behind the output register
+        stage_v = Signal()                  # the stage holds a word (counted in fill)
+        stage = Signal(self.width)
         entries = [Signal(self.width, name=f"entry_{k}") for k in range(inner)]
-        fill = Signal(range(inner + 1))         # entries held (entries[0] is the head)
+        held = Signal(inner + 1, init=1)    # one-hot: entries held (entries[0]: head)
         do_write = self.w_en & self.w_rdy
         do_read = (fill != 0) & (~self.r_rdy | self.r_en)
-        # where a write lands: behind the last entry, one place earlier if all shift
-        slot = Signal(range(inner + 1))
         m.d.comb += [
             self.w_rdy.eq(fill != inner),
             self.level.eq(fill + self.r_rdy),
-            slot.eq(fill - do_read),
         ]
-        for k, entry in enumerate(entries):
-            with m.If(do_write & (slot == k)):
-                m.d.sync += entry.eq(self.w_data)
-            if k + 1 < inner:
-                with m.Elif(do_read):
-                    m.d.sync += entry.eq(entries[k + 1])
         with m.If(do_write & ~do_read):
             m.d.sync += fill.eq(fill + 1)
         with m.Elif(do_read & ~do_write):
             m.d.sync += fill.eq(fill - 1)
+        m.d.sync += [stage_v.eq(do_write), stage.eq(self.w_data)]
+
+        empty = held[0]                     # no entry held: a read takes the stage
+        shift = do_read & ~empty
+        store = stage_v & ~(do_read & empty)
+        for k, entry in enumerate(entries):
+            # the stage lands behind the last entry, one place earlier when they shift
+            with m.If(store & Mux(shift, held[k + 1], held[k])):
+                m.d.sync += entry.eq(stage)
+            if k + 1 < inner:
+                with m.Elif(shift):
+                    m.d.sync += entry.eq(entries[k + 1])
+        with m.If(store & ~shift):
+            m.d.sync += held.eq(held << 1)
+        with m.Elif(shift & ~store):
+            m.d.sync += held.eq(held >> 1)
+
         with m.If(do_read):
-            m.d.sync += [self.r_data.eq(entries[0]), self.r_rdy.eq(1)]
+            m.d.sync += [self.r_data.eq(Mux(empty, stage, entries[0])), self.r_rdy.eq(1)]
         with m.Elif(self.r_en):
             m.d.sync += self.r_rdy.eq(0)
         return m

@@ -51,10 +51,9 @@ class EventFifo(Elaboratable):
         rd = mem.read_port(domain="sync", transparent_for=(wr,))
         w_ptr = Signal(n + 1)
         r_ptr = Signal(n + 1)
+        r_ptr1 = Signal(n + 1, init=1)  # r_ptr + 1, a register of its own
         do_w = Signal()
         do_r = Signal()
-        w_ptr_next = w_ptr + do_w
-        r_ptr_next = r_ptr + do_r
         m.d.comb += [
             self.level.eq(w_ptr - r_ptr),
             self.r_data.eq(rd.data),
@@ -63,22 +62,26 @@ class EventFifo(Elaboratable):
             wr.addr.eq(w_ptr[:n]),
             wr.data.eq(self.w_data),
             wr.en.eq(do_w),
-            rd.addr.eq(r_ptr_next[:n]),
+            # a multiplexer, no adder, between r_en and the block-RAM address
+            rd.addr.eq(Mux(do_r, r_ptr1[:n], r_ptr[:n])),
         ]
         # both flags are registers, computed a clock ahead: an entry written in this
         # clock is readable from the next clock but one (after the memory has it). The
         # compares use registers only; do_r / do_w just pick one.
         nonempty_now = w_ptr != r_ptr
-        nonempty_after_read = w_ptr != r_ptr + 1
+        nonempty_after_read = w_ptr != r_ptr1
         full_now = self.level == self.depth
         full_after_write = self.level == self.depth - 1
+        with m.If(do_w):
+            m.d.sync += w_ptr.eq(w_ptr + 1)
+        with m.If(do_r):
+            m.d.sync += [r_ptr.eq(r_ptr1), r_ptr1.eq(r_ptr1 + 1)]
         m.d.sync += [
-            w_ptr.eq(w_ptr_next),
-            r_ptr.eq(r_ptr_next),
             self.r_rdy.eq(Mux(do_r, nonempty_after_read, nonempty_now)),
             self.w_rdy.eq(~Mux(do_w, Mux(do_r, full_now, full_after_write),
                                Mux(do_r, 0, full_now))),
         ]
         with m.If(self.clear):
-            m.d.sync += [w_ptr.eq(0), r_ptr.eq(0), self.r_rdy.eq(0), self.w_rdy.eq(1)]
+            m.d.sync += [w_ptr.eq(0), r_ptr.eq(0), r_ptr1.eq(1), self.r_rdy.eq(0),
+                         self.w_rdy.eq(1)]
         return m

@@ -220,13 +220,17 @@ class LinkController(wiring.Component):
         rptr = Signal(abits)
         rd_ok = Signal()
         rd_adv = Signal()               # take buf[rptr] (only when rd_ok): rptr advances
+        # rd_byte is rd.data registered: buf[rptr] when rd_ok2 (a clock after rd_ok), for
+        # the reply bytes sent, whose path (CRC, output register) is longer
+        rd_ok2 = Signal()
+        rd_byte = Signal(8)
         m.d.comb += rd.addr.eq(rptr)
-        m.d.sync += rd_ok.eq(1)
+        m.d.sync += [rd_ok.eq(1), rd_ok2.eq(rd_ok), rd_byte.eq(rd.data)]
         with m.If(rd_adv):
-            m.d.sync += [rptr.eq(rptr + 1), rd_ok.eq(0)]
+            m.d.sync += [rptr.eq(rptr + 1), rd_ok.eq(0), rd_ok2.eq(0)]
 
         def set_rptr(value):
-            m.d.sync += [rptr.eq(value), rd_ok.eq(0)]
+            m.d.sync += [rptr.eq(value), rd_ok.eq(0), rd_ok2.eq(0)]
         wptr = Signal(range(half))      # next reply byte; the reply is bytes 0 .. wptr-1
         wr_data = Signal(8)
         cp_byte = Signal(8)             # ECHO, STATUS: a byte read, written next clock
@@ -372,6 +376,8 @@ class LinkController(wiring.Component):
 
         # --- step feeder: input buffer -> core ----------------------------------------------
         ev = self.o_events
+        fed_end = Signal()
+        m.d.sync += fed_end.eq(ends_dec)
         with m.FSM(name="feeder"):
             with m.State("IDLE"):
                 with m.If(pending & ~in_flight & ~resetting):
@@ -389,6 +395,9 @@ class LinkController(wiring.Component):
                 ]
                 with m.If(ev.valid & ev.ready & ev.payload.eos):
                     m.d.comb += ends_dec.eq(1)
+                # back to IDLE a clock after the step's end went (the flag is a register:
+                # the end bit is a block-RAM output); the core takes no event meanwhile
+                with m.If(fed_end):
                     m.next = "IDLE"
             with m.State("EOS"):
                 m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
@@ -1021,8 +1030,8 @@ class LinkController(wiring.Component):
                     with m.Else():
                         m.next = "SEND_PAYLOAD"
             with m.State("SEND_PAYLOAD"):
-                with m.If(is_nak | rd_ok):
-                    with m.If(send(Mux(is_nak, nak_byte, rd.data))):
+                with m.If(is_nak | rd_ok2):
+                    with m.If(send(Mux(is_nak, nak_byte, rd_byte))):
                         m.d.comb += rd_adv.eq(~is_nak)
                         m.d.sync += [nak_first.eq(0), snd_left.eq(snd_left - 1)]
                         with m.If(snd_left == 1):

@@ -583,3 +583,35 @@ def test_cycles_per_step_zero_fanout_events():
     assert fanouts == [[], [0], [0, 0, 0], []]
     for t, (cycles, fan) in enumerate(zip(busy, fanouts)):
         assert cycles == expected_cycles(cfg.n_neurons, fan), (t, cycles, fan)
+
+
+# --- the output FIFO ---------------------------------------------------------------------
+@pytest.mark.parametrize("depth", [2, 16])
+def test_spike_fifo_is_sync_fifo_buffered(depth):
+    """The core's flip-flop FIFO behaves as ``SyncFIFOBuffered`` cycle for cycle."""
+    from amaranth import Module
+    from amaranth.lib import fifo
+    from neurofab.rtl.core import _SpikeFifo
+    m = Module()
+    m.submodules.ref = ref = fifo.SyncFIFOBuffered(width=9, depth=depth)
+    m.submodules.dut = dut = _SpikeFifo(width=9, depth=depth)
+    rng = np.random.default_rng(depth)
+
+    async def bench(ctx):
+        for t in range(3000):
+            p_w, p_r = (0.8, 0.3) if (t // 200) % 2 else (0.4, 0.9)
+            w_en, r_en, word = rng.random() < p_w, rng.random() < p_r, int(rng.integers(512))
+            for f in (ref, dut):
+                ctx.set(f.w_en, w_en)
+                ctx.set(f.r_en, r_en)
+                ctx.set(f.w_data, word)
+            for name in ("w_rdy", "r_rdy", "level"):
+                assert ctx.get(getattr(dut, name)) == ctx.get(getattr(ref, name)), (t, name)
+            if ctx.get(ref.r_rdy):
+                assert ctx.get(dut.r_data) == ctx.get(ref.r_data), t
+            await ctx.tick()
+
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
