@@ -127,7 +127,8 @@ class CobsEncoder(wiring.Component):
     i_stream : In(stream.Signature(spec.FrameByte))
         Frame bytes; a frame is at least one byte long.
     o_stream : Out(stream.Signature(8))
-        Encoded bytes, each frame followed by ``spec.FRAME_DELIMITER``.
+        Encoded bytes, each frame followed by ``spec.FRAME_DELIMITER``; ``valid`` and
+        ``payload`` are registers.
     """
 
     i_stream: In(stream.Signature(spec.FrameByte))
@@ -135,7 +136,17 @@ class CobsEncoder(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        i, o = self.i_stream, self.o_stream
+        i = self.i_stream
+        # o_stream is an output register (a block-RAM read reaches no logic outside):
+        # the FSM offers its bytes on ``o`` and the register takes them whenever it is
+        # empty or being emptied, so bytes still flow at one per clock.
+        o = stream.Signature(8).create()
+        out = self.o_stream
+        m.d.comb += o.ready.eq(~out.valid | out.ready)
+        with m.If(o.valid & o.ready):
+            m.d.sync += [out.valid.eq(1), out.payload.eq(o.payload)]
+        with m.Elif(out.ready):
+            m.d.sync += out.valid.eq(0)
         m.submodules.buf = buf = memory.Memory(shape=8, depth=_MAX, init=[])
         wr = buf.write_port()
         rd = buf.read_port(domain="sync")
