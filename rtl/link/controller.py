@@ -366,18 +366,20 @@ class LinkController(wiring.Component):
         ends = Signal(range(self.in_depth + 1))     # END entries in the input buffer
         ends_inc = Signal()
         ends_dec = Signal()
-        # the decrement is applied a clock late (it follows an input-buffer read, a block
-        # RAM output); ends is only looked at in the feeder's IDLE, long after (in_flight)
-        ends_dec_q = Signal()
         with m.If(in_fifo.clear):
-            m.d.sync += [ends.eq(0), ends_dec_q.eq(0)]
+            m.d.sync += ends.eq(0)
         with m.Else():
-            m.d.sync += [ends.eq(ends + ends_inc - ends_dec_q), ends_dec_q.eq(ends_dec)]
+            m.d.sync += ends.eq(ends + ends_inc - ends_dec)
 
         # --- step feeder: input buffer -> core ----------------------------------------------
+        # The core takes the events from an output register (ev_valid, ev_chan, ev_eos),
+        # refilled from the input buffer at one event per clock and not after the step's
+        # end: the buffer's block-RAM output reaches nothing but these registers.
         ev = self.o_events
-        fed_end = Signal()
-        m.d.sync += fed_end.eq(ends_dec)
+        ev_valid = Signal()
+        ev_chan = Signal(cbits)
+        ev_eos = Signal()
+        pulled_end = Signal()                # the step's end is in the output register
         with m.FSM(name="feeder"):
             with m.State("IDLE"):
                 with m.If(pending & ~in_flight & ~resetting):
@@ -388,17 +390,21 @@ class LinkController(wiring.Component):
                         m.next = "EOS"
             with m.State("FEED"):
                 m.d.comb += [
-                    ev.valid.eq(in_fifo.r_rdy),
-                    ev.payload.channel.eq(in_fifo.r_data[:cbits]),
-                    ev.payload.eos.eq(in_fifo.r_data[cbits]),
-                    in_fifo.r_en.eq(ev.ready),
+                    ev.valid.eq(ev_valid),
+                    ev.payload.channel.eq(ev_chan),
+                    ev.payload.eos.eq(ev_eos),
+                    in_fifo.r_en.eq((~ev_valid | ev.ready) & ~pulled_end),
                 ]
-                with m.If(ev.valid & ev.ready & ev.payload.eos):
-                    m.d.comb += ends_dec.eq(1)
-                # back to IDLE a clock after the step's end went (the flag is a register:
-                # the end bit is a block-RAM output); the core takes no event meanwhile
-                with m.If(fed_end):
-                    m.next = "IDLE"
+                with m.If(ev_valid & ev.ready):
+                    m.d.sync += ev_valid.eq(0)
+                    with m.If(ev_eos):
+                        m.d.comb += ends_dec.eq(1)
+                        m.d.sync += pulled_end.eq(0)
+                        m.next = "IDLE"
+                with m.If(in_fifo.r_en & in_fifo.r_rdy):
+                    m.d.sync += [ev_valid.eq(1), ev_chan.eq(in_fifo.r_data[:cbits]),
+                                 ev_eos.eq(in_fifo.r_data[cbits]),
+                                 pulled_end.eq(in_fifo.r_data[cbits])]
             with m.State("EOS"):
                 m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
                 with m.If(ev.ready):
