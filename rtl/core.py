@@ -496,7 +496,15 @@ class NeuronCore(wiring.Component):
         e_empty = Signal()                   # ... a channel beyond n_inputs: no fan-out
         nr_valid = Signal()                  # row_rd.data holds the next event's row
         nr_empty = Signal()                  # ... of a channel beyond n_inputs: no fan-out
-        w_addr = Signal(len(cap_row.start))  # walker: next synapse address
+        # walker: next synapse address. When a row is taken, its start is registered in
+        # w_start (next to the row-pointer memory) and w_addr is a multiplexer of two
+        # registers for a clock: the row-pointer read reaches a register of its own, not
+        # the address register that fans out to every synapse block RAM.
+        w_addr_r = Signal(len(cap_row.start))
+        w_start = Signal(len(cap_row.start))
+        w_popped = Signal()                  # w_addr is w_start (a row was just taken)
+        w_addr = Signal(len(cap_row.start))
+        m.d.comb += w_addr.eq(Mux(w_popped, w_start, w_addr_r))
         for (wr, rd), pulse in zip(syn_ports, wr_bank):
             m.d.comb += [rd.addr.eq(w_addr), wr.addr.eq(w_addr), wr.en.eq(pulse),
                          rd.en.eq(~pulse), wr.data.eq(req.data[:spec.Synapse.size])]
@@ -557,7 +565,7 @@ class NeuronCore(wiring.Component):
                 m.d.comb += self.o_idle.eq(1)
                 m.d.comb += self.i_mem.ready.eq(1)
                 with m.If(self.i_mem.valid):
-                    m.d.sync += [req.eq(p), w_addr.eq(p.index)]
+                    m.d.sync += [req.eq(p), w_addr_r.eq(p.index), w_popped.eq(0)]
                     for key, hit in hits.items():
                         m.d.sync += [rd_sel[key].eq(hit & ~p.write),
                                      wr_sel[key].eq(hit & p.write)]
@@ -638,10 +646,11 @@ class NeuronCore(wiring.Component):
                     m.d.sync += [nr_valid.eq(e_valid), nr_empty.eq(e_empty)]
                 # walker: one synapse per clock, next row loaded on the last one
                 with m.If(pop):
-                    m.d.sync += [w_addr.eq(nr.start),
+                    m.d.sync += [w_start.eq(nr.start), w_popped.eq(1),
                                  w_left.eq(Mux(nr_empty, 0, nr.count))]
                 with m.Elif(issue):
-                    m.d.sync += [w_addr.eq(w_addr + 1), w_left.eq(w_left - 1)]
+                    m.d.sync += [w_addr_r.eq(w_addr + 1), w_popped.eq(0),
+                                 w_left.eq(w_left - 1)]
                 m.d.sync += [s1_valid.eq(issue), s1_bank.eq(w_addr >> bank_bits)]
                 m.d.sync += [r1_valid.eq(s1_valid), r1_sel.eq(s1_bank)]
                 # synapse stage: accumulator address and scaled weight (registered, so that
