@@ -372,14 +372,15 @@ class LinkController(wiring.Component):
             m.d.sync += ends.eq(ends + ends_inc - ends_dec)
 
         # --- step feeder: input buffer -> core ----------------------------------------------
-        # The core takes the events from an output register (ev_valid, ev_chan, ev_eos),
-        # refilled from the input buffer at one event per clock and not after the step's
-        # end: the buffer's block-RAM output reaches nothing but these registers.
+        # The core takes the events from a two-register pipeline (a: next to the input
+        # buffer, b: the output register), refilled at one event per clock and not after
+        # the step's end: the buffer's block-RAM output reaches nothing but register a.
         ev = self.o_events
-        ev_valid = Signal()
-        ev_chan = Signal(cbits)
-        ev_eos = Signal()
-        pulled_end = Signal()                # the step's end is in the output register
+        a_valid, b_valid = Signal(), Signal()
+        a_chan, b_chan = Signal(cbits), Signal(cbits)
+        a_eos, b_eos = Signal(), Signal()
+        b_load = a_valid & (~b_valid | ev.ready)
+        pulled_end = (a_valid & a_eos) | (b_valid & b_eos)   # the step's end was read
         with m.FSM(name="feeder"):
             with m.State("IDLE"):
                 with m.If(pending & ~in_flight & ~resetting):
@@ -390,21 +391,22 @@ class LinkController(wiring.Component):
                         m.next = "EOS"
             with m.State("FEED"):
                 m.d.comb += [
-                    ev.valid.eq(ev_valid),
-                    ev.payload.channel.eq(ev_chan),
-                    ev.payload.eos.eq(ev_eos),
-                    in_fifo.r_en.eq((~ev_valid | ev.ready) & ~pulled_end),
+                    ev.valid.eq(b_valid),
+                    ev.payload.channel.eq(b_chan),
+                    ev.payload.eos.eq(b_eos),
+                    in_fifo.r_en.eq((~a_valid | b_load) & ~pulled_end),
                 ]
-                with m.If(ev_valid & ev.ready):
-                    m.d.sync += ev_valid.eq(0)
-                    with m.If(ev_eos):
+                with m.If(b_valid & ev.ready):
+                    m.d.sync += b_valid.eq(0)
+                    with m.If(b_eos):
                         m.d.comb += ends_dec.eq(1)
-                        m.d.sync += pulled_end.eq(0)
                         m.next = "IDLE"
+                with m.If(b_load):
+                    m.d.sync += [b_valid.eq(1), b_chan.eq(a_chan), b_eos.eq(a_eos),
+                                 a_valid.eq(0)]
                 with m.If(in_fifo.r_en & in_fifo.r_rdy):
-                    m.d.sync += [ev_valid.eq(1), ev_chan.eq(in_fifo.r_data[:cbits]),
-                                 ev_eos.eq(in_fifo.r_data[cbits]),
-                                 pulled_end.eq(in_fifo.r_data[cbits])]
+                    m.d.sync += [a_valid.eq(1), a_chan.eq(in_fifo.r_data[:cbits]),
+                                 a_eos.eq(in_fifo.r_data[cbits])]
             with m.State("EOS"):
                 m.d.comb += [ev.valid.eq(1), ev.payload.eos.eq(1)]
                 with m.If(ev.ready):
