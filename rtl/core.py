@@ -273,6 +273,9 @@ class NeuronCore(wiring.Component):
     i_mem : In(stream.Signature(spec.MemRequest))
         Memory access (see ``spec.Region``), served only while the core is idle between
         steps (a request during a step waits). Out-of-range writes are ignored.
+        ``ROWPTR`` words are stored with ``start`` and ``count`` in the bits of
+        ``row_storage(syn_capacity)``: a write keeps the low bits of each field, so the
+        rows of valid configurations read back as written.
         ``ACC`` words are the low ``ACC_WIDTH`` bits of ``data``; writing ``Ctrl.STEP``
         also empties the spike queue (pending recurrent spikes).
     o_mem : Out(stream.Signature(spec.MemResponse))

@@ -278,6 +278,13 @@ def test_commands_naks_and_retransmission():
                 words = [int(w) for w in rng.integers(0, 1 << min(width, 62), n)]
                 if width > 62:
                     words = [w | (1 << (width - 1)) for w in words]
+                if region is Region.ROWPTR:
+                    # the rows a configuration can hold (the core stores no more bits)
+                    cap = GEOMETRY["syn_capacity"]
+                    starts = rng.integers(0, cap + 1, n)
+                    words = [spec.RowPtr.const({
+                        "start": int(s), "count": int(rng.integers(0, cap - s + 1))})
+                        .as_value().value for s in starts]
             assert await h.call(codec.write_mem(region, start, words)) is None
             got = await h.call(codec.read_mem(region, start, len(words)))
             if region is Region.CTRL:
