@@ -303,8 +303,7 @@ def build_parser():
                                 "bitstream, raster plot")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    # The demo network (250 neurons) needs a 256-neuron core: the iCEBreaker's is 128.
-    p.add_argument("--board", default="ulx3s", help="simulated board and bitstream target")
+    p.add_argument("--board", default="icebreaker", help="simulated board and bitstream target")
     p.add_argument("--no-build", action="store_true", help="skip the bitstream build")
     p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
 
