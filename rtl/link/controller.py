@@ -591,8 +591,8 @@ class LinkController(wiring.Component):
                                  status_r.eq(fi.payload.status),
                                  dup.eq(last_valid & (cur_op == last_op) &
                                         (cur_seq == last_seq))]
-                    with m.If(length == 0):
-                        m.d.sync += cur_op.eq(0)
+                    with m.If(length == 0):     # no body: the NAK says opcode 0, seq 0
+                        m.d.sync += [cur_op.eq(0), cur_seq.eq(0)]
                     m.next = "CHECK"
 
             # the link checks of protocol section 3.4, in order; the CRC residue, runt

@@ -3,8 +3,8 @@
 Every link block on both back ends with two seeds: on the Amaranth simulator a random
 instance per seed, on Verilator fixed parameters (one cached build per block, shared by
 the seeds). Then the comparison failing: perturbed golden expectations and a wrong RTL
-instance are reported as not bit-exact with the right first divergence, and a known RTL
-bug of the controller is pinned by a strict xfail.
+instance are reported as not bit-exact with the right first divergence; an empty frame's
+NAK carries seq 0, not the previous frame's.
 """
 
 import json
@@ -152,9 +152,8 @@ def test_crc16_wrong_state(tmp_path):
     assert not res.bit_exact and (d.step, d.where, d.field) == (2, "state", "crc")
 
 
-@pytest.mark.xfail(strict=True, reason="RTL bug: LinkController keeps the previous frame's "
-                   "seq in the NAK to an empty malformed frame (protocol 3.4: seq 0)")
 def test_link_controller_empty_frame_nak_has_seq_0(tmp_path):
+    # an empty frame after one with seq 0x99: its NAK must not carry the stale seq
     from neurofab.config import random_config
     cfg = random_config(1, n_neurons=16, n_inputs=8, max_fanout=1)
     s = L._Session(np.random.default_rng(0), L.ControllerModel(cfg))
