@@ -173,7 +173,7 @@ def _ulx3s(name, platform, device, geometry, notes=""):
     return Board(
         name=name, description=f"Radiona ULX3S ({device})", platform=platform,
         family="ecp5", device=device, package="CABGA381",
-        clock_resource="clk25", f_osc=25e6, f_core=45e6, f_goal=80e6,
+        clock_resource="clk25", f_osc=25e6, f_core=90e6, f_goal=80e6,
         uart_resource="uart", uart_baud=3_000_000, uart_bridge="FTDI FT231X",
         lut_total=luts, ff_total=luts, dsp_total=dsps,
         bram_count=brams, bram_bits=18432, spram_count=0, spram_bits=0,
@@ -199,12 +199,14 @@ BOARDS = {b.name: b for b in (
         programmers=(("iceprog", "-S"), ("openFPGALoader", "-b", "icebreaker")),
         bitstream_ext="bin",
     ),
-    # ECP5: the core's integrate pipeline (block-RAM read → address/bypass/add → block-RAM
-    # in one clock) sets fmax, and deeper memories add output multiplexers to it: measured
-    # 72 / 62 / 49 / 36 MHz for 256 / 512 / 1024 / 2048 neurons (inputs = neurons,
-    # 16 synapses per neuron; an earlier core revision, the current one 60 MHz at 1024).
-    # 45 MHz with 1024 neurons is the plan with margin until the core registers its memory
-    # outputs; then 90 MHz (PLL 25 → 90, 30 clocks per UART bit).
+    # ECP5: a DP16KD read without its output register has a 5.8 ns clock-to-output, so
+    # fmax is set by block-RAM outputs and the routing after them. The core banks its
+    # synapse memory (4096 synapses a bank: no block-RAM cascade multiplexer) and every
+    # block-RAM output of the core and the host link goes into a register directly or
+    # through one multiplexer; the 85F board top at 1024 neurons then reaches 88-99 MHz
+    # across placer seeds (99 with the default seed). 90 MHz: PLL 25 -> 90, 30 clocks per
+    # UART bit at 3 Mbaud. The smaller parts have the same speed grade and at most the
+    # same geometry.
     _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
