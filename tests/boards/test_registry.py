@@ -107,3 +107,13 @@ def test_bad_entries_rejected():
         dataclasses.replace(ice, f_core=1e9)
     with pytest.raises(ValueError, match="syn_bank_depth = 3000"):
         dataclasses.replace(BOARDS["ulx3s"], syn_bank_depth=3000)
+
+
+def test_ulx3s_plans():
+    """Every ULX3S runs at 90 MHz, above the ECP5 goal, 30 clocks per UART bit, with the
+    synapse memory in banks of 4096."""
+    for name in ("ulx3s", "ulx3s-45f", "ulx3s-25f", "ulx3s-12f"):
+        board = BOARDS[name]
+        assert board.f_core == 90e6 >= board.f_goal
+        assert board.uart_clocks_per_bit == 30
+        assert board.syn_bank_depth == 4096
