@@ -203,10 +203,11 @@ BOARDS = {b.name: b for b in (
     # fmax is set by block-RAM outputs and the routing after them. The core banks its
     # synapse memory (4096 synapses a bank: no block-RAM cascade multiplexer) and every
     # block-RAM output of the core and the host link goes into a register directly or
-    # through one multiplexer; the 85F board top at 1024 neurons then reaches 88-99 MHz
-    # across placer seeds (99 with the default seed). 90 MHz: PLL 25 -> 90, 30 clocks per
-    # UART bit at 3 Mbaud. The smaller parts have the same speed grade and at most the
-    # same geometry.
+    # through one multiplexer; the 85F board top at 1024 neurons then reaches 98.5 MHz
+    # with the default placer seed (88-99 MHz across seeds and small design changes: the
+    # long routes after block-RAM reads move with placement). 90 MHz: PLL 25 -> 90, 30
+    # clocks per UART bit at 3 Mbaud. The smaller parts have the same speed grade and at
+    # most the same geometry (12F: 91 MHz, default seed).
     _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
