@@ -10,8 +10,9 @@ from amaranth import Cat, ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
 from neurofab.boards import BOARDS, get_board
-from neurofab.boards.build import (BuildError, BuildReport, ProgrammerNotFound, TimingError,
-                                   ToolNotFound, build, program, tool_environment)
+from neurofab.boards.build import (RETRY_SEEDS, BuildError, BuildReport, ProgrammerNotFound,
+                                   TimingError, ToolNotFound, build, program,
+                                   tool_environment)
 from neurofab.boards.clocks import ClockGen
 from neurofab.boards.top import board_top_factory
 
@@ -64,7 +65,11 @@ def _check_report(rep, board):
     for d in (restored, current):
         d.pop("seconds_this_call")
     assert restored == current
-    assert "--timing-allow-fail" not in (rep.build_dir / "build_top.sh").read_text()
+    script = (rep.build_dir / "build_top.sh").read_text()
+    assert "--timing-allow-fail" not in script
+    # the report names the placer seed of this bitstream (None: nextpnr's default)
+    assert rep.nextpnr_seed in (None, *RETRY_SEEDS)
+    assert (f"--seed {rep.nextpnr_seed}" in script) == (rep.nextpnr_seed is not None)
     print(rep.summary())
 
 
@@ -143,6 +148,9 @@ def test_impossible_target_is_a_timing_error(out_dir):
     msg = str(err)
     assert err.clock in msg and "timing not met" in msg
     assert f"{err.achieved / 1e6:.2f} MHz" in msg and f"{err.target / 1e6:.2f} MHz" in msg
+    # the default placer seed and every retry seed were tried; the error has the best
+    assert "with every placer seed tried (fmax MHz per seed: default: " in msg
+    assert all(f", {seed}: " in msg for seed in RETRY_SEEDS)
     # a failed build is cached too: the same design fails again at once
     t = time.monotonic()
     with pytest.raises(TimingError):

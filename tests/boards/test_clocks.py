@@ -5,7 +5,7 @@ from amaranth import ClockDomain, Elaboratable, Module, Signal
 from amaranth.sim import Simulator
 
 from neurofab.boards import BOARDS
-from neurofab.boards.build import StandInTop
+from neurofab.boards.top import BoardTop
 from neurofab.boards.clocks import (ClockGen, Ecp5PllPlan, GowinPllPlan, Ice40PllPlan,
                                     ecp5_pll, gowin_pll, ice40_pll, plan_pll)
 
@@ -155,7 +155,7 @@ def test_clockgen_sim_reset_sync():
 def test_clockgen_instantiates_pll(name, cell):
     board = BOARDS[name]
     plat = board.make_platform()
-    top = StandInTop(board, n_neurons=2, n_inputs=1, syn_capacity=4)
+    top = BoardTop(board, n_neurons=2, n_inputs=1, syn_capacity=4)
     plan = plat.prepare(top, name="top")
     il = plan.files["top.il"]
     assert f"cell \\{cell} " in il

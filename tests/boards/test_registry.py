@@ -45,7 +45,7 @@ def test_board_matches_platform(name):
     # the UART has rx and tx
     uart = plat.lookup(board.uart_resource, 0)
     assert {sub.name for sub in uart.ios} >= {"rx", "tx"}
-    # LED 0 (driven by the stand-in top)
+    # LED 0 (lit by the board top while steps run)
     plat.lookup("led", 0)
 
 
