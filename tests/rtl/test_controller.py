@@ -16,11 +16,12 @@ from amaranth.sim import Simulator
 
 from neurofab import golden, spec
 from neurofab.config import random_config
+from neurofab.cosim.link import ControllerBench
 from neurofab.cosim.streams import get, put
 from neurofab.golden.link.cobs import cobs_encode
 from neurofab.golden.link.crc import crc16
 from neurofab.host import codec
-from neurofab.rtl.core import NeuronCore, config_words
+from neurofab.rtl.core import config_words
 from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController
 from neurofab.rtl.link.controller import region_depths
 from neurofab.spec import Counter, Ctrl, FrameStatus, Nak, Opcode, Region
@@ -31,33 +32,28 @@ BUILD = bytes.fromhex("0123456789abcdef0011")
 
 
 class Bench(Elaboratable):
-    """Controller + core (+ COBS decoder/encoder with ``cobs``)."""
+    """Controller + core (``ControllerBench``), with ``cobs`` behind a COBS decoder/encoder."""
 
     def __init__(self, *, cobs=False, cfg=None, **link):
-        self.core = NeuronCore(cfg, **GEOMETRY)
-        self.ctrl = LinkController(**GEOMETRY, clk_hz=CLK, board_id=7, build_hash=BUILD,
-                                   **link)
+        self.pair = ControllerBench(cfg=cfg, **GEOMETRY, clk_hz=CLK, board_id=7,
+                                    build_hash=BUILD, **link)
+        self.core, self.ctrl = self.pair.core, self.pair.ctrl
         self.cobs = cobs
         if cobs:
             self.dec = CobsDecoder(max_frame=self.ctrl.max_body)
             self.enc = CobsEncoder()
             self.i_stream, self.o_stream = self.dec.i_stream, self.enc.o_stream
         else:
-            self.i_stream, self.o_stream = self.ctrl.i_frame, self.ctrl.o_frame
+            self.i_stream, self.o_stream = self.pair.i_frame, self.pair.o_frame
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = core = self.core
-        m.submodules.ctrl = ctrl = self.ctrl
-        connect(m, ctrl.o_events, core.i_events)
-        connect(m, core.o_spikes, ctrl.i_spikes)
-        connect(m, ctrl.o_mem, core.i_mem)
-        connect(m, core.o_mem, ctrl.i_mem)
+        m.submodules.pair = self.pair
         if self.cobs:
             m.submodules.dec = self.dec
             m.submodules.enc = self.enc
-            connect(m, self.dec.o_stream, ctrl.i_frame)
-            connect(m, ctrl.o_frame, self.enc.i_stream)
+            connect(m, self.dec.o_stream, self.pair.i_frame)
+            connect(m, self.pair.o_frame, self.enc.i_stream)
         return m
 
 
@@ -75,7 +71,7 @@ class Host:
 
     async def send_tokens(self, body, status=FrameStatus.OK, gap=0.2):
         """Decoded-level frame: the bytes of ``body`` and an end token."""
-        port = self.bench.ctrl.i_frame
+        port = self.bench.pair.i_frame
         for b in body:
             await put(self.ctx, port, {"data": b, "end": 0, "status": 0}, rng=self.rng, gap=gap)
         await put(self.ctx, port, {"data": 0, "end": 1, "status": status.value}, rng=self.rng,
