@@ -121,7 +121,9 @@ def cmd_demo(args, con):
         bitstream = bs
         con.say(f"bitstream: {bs['bitstream']}  fmax {bs['fmax_mhz']} MHz (target "
                 f"{bs['target_mhz']}), {bs['luts']}/{bs['luts_total']} LUTs, {bs['neurons']} "
-                f"neurons, {bs['synapses']} synapses{' [cached]' if bs['cached'] else ''}")
+                f"neurons, {bs['synapses']} synapses{' [cached]' if bs['cached'] else ''}; "
+                f"the network " + ("is in the bitstream" if bs["network"]["in_bitstream"]
+                                   else "is uploaded at run time"))
 
     png = raster(args.out, gold, compare=got,
                  title=f"neurofab demo: {cfg.n_neurons}-neuron core, golden (dots) vs "
