@@ -67,11 +67,11 @@ FAMILY_TOOLS = {
     "gowin": ("yosys", "nextpnr-himbaechel", "gowin_pack"),
 }
 
-#: Yosys synthesis options per family: iCE40UP5K has SPRAM and SB_MAC16 DSPs that
-#: ``synth_ice40`` only uses when asked.
 #: Placer seeds ``build`` tries after nextpnr's default one when timing is not met.
 RETRY_SEEDS = (1, 2)
 
+#: Yosys synthesis options per family: iCE40UP5K has SPRAM and SB_MAC16 DSPs that
+#: ``synth_ice40`` only uses when asked.
 SYNTH_OPTS = {
     "ice40": "-spram -dsp",
     "ecp5": "",
@@ -452,17 +452,17 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
     ToolNotFound
         A toolchain package is missing.
     """
-    if nextpnr_seed is not None:
-        return _build(board, top_factory, out_dir=out_dir, progress=progress, name=name,
-                      f_core=f_core, nextpnr_seed=nextpnr_seed, cache=cache)
+    seeds = (None, *RETRY_SEEDS) if nextpnr_seed is None else (nextpnr_seed,)
     failures = []
-    for seed in (None, *RETRY_SEEDS):
+    for seed in seeds:
         try:
             return _build(board, top_factory, out_dir=out_dir, progress=progress, name=name,
                           f_core=f_core, nextpnr_seed=seed, cache=cache)
         except TimingError as exc:
             failures.append((seed, exc))
-    best_seed, best = max(failures, key=lambda f: f[1].achieved / f[1].target)
+    if len(failures) == 1:
+        raise failures[0][1]
+    best = max((e for _, e in failures), key=lambda e: e.achieved / e.target)
     tried = ", ".join(f"{'default' if seed is None else seed}: {e.achieved / MHZ:.2f}"
                       for seed, e in failures)
     raise TimingError(

@@ -51,6 +51,13 @@ def _check_range(name, values, lo, hi):
 SILENT_PROFILE = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
 
 
+def _overflows(needs):
+    """``"what: H needed, C available (over by H - C); ..."`` for every ``(what, have,
+    cap)`` of ``needs`` with ``have > cap``; empty if all fit."""
+    return "; ".join(f"{what}: {have} needed, {cap} available (over by {have - cap})"
+                     for what, have, cap in needs if have > cap)
+
+
 def _silent_index(profiles):
     """Index of a profile under which a neuron without synapses never fires, or ``None``.
 
@@ -224,13 +231,12 @@ class CoreConfig:
         pad = n_neurons > self.n_neurons
         silent = _silent_index(existing) if pad else None
         profiles = len(existing) + (pad and silent is None)
-        over = [(what, have, cap) for what, have, cap in (
+        over = _overflows((
             ("neurons", self.n_neurons, n_neurons), ("input channels", self.n_inputs, n_inputs),
             ("synapses", self.n_synapses, n_synapses if n_synapses is not None else
-             spec.MAX_SYNAPSES), ("profiles", profiles, n_profiles)) if have > cap]
+             spec.MAX_SYNAPSES), ("profiles", profiles, n_profiles)))
         if over:
-            raise ValueError("; ".join(f"{what}: {have} needed, {cap} available (over by "
-                                       f"{have - cap})" for what, have, cap in over))
+            raise ValueError(over)
         if n_neurons & (n_neurons - 1):
             raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
         if not pad and n_inputs == self.n_inputs:
@@ -466,15 +472,13 @@ def _compile_for_board(network, target):
     # board are over by 44, not by 256.
     profiles = len(network.profiles) + (network.n_neurons < board.n_neurons and
                                         _silent_index(network.profiles) is None)
-    need = (("neurons", network.n_neurons, board.n_neurons),
-            ("input channels", network.n_inputs, board.n_inputs),
-            ("synapses", sum(len(p[2]) for p in network.projections), board.syn_capacity),
-            ("profiles", profiles, spec.PROFILE_COUNT))
-    over = [(what, have, cap) for what, have, cap in need if have > cap]
+    over = _overflows((
+        ("neurons", network.n_neurons, board.n_neurons),
+        ("input channels", network.n_inputs, board.n_inputs),
+        ("synapses", sum(len(p[2]) for p in network.projections), board.syn_capacity),
+        ("profiles", profiles, spec.PROFILE_COUNT)))
     if over:
-        raise DoesNotFit(f"network does not fit board {board.name} ({board.device}): " +
-                         "; ".join(f"{what}: {have} needed, {cap} available (over by "
-                                   f"{have - cap})" for what, have, cap in over))
+        raise DoesNotFit(f"network does not fit board {board.name} ({board.device}): {over}")
     return compile(network, n_neurons=board.n_neurons).padded(
         board.n_neurons, board.n_inputs, n_synapses=board.syn_capacity)
 

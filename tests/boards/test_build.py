@@ -9,7 +9,7 @@ import pytest
 from amaranth import Cat, ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
-from neurofab.boards import BOARDS, get_board
+from neurofab.boards import BOARDS
 from neurofab.boards.build import (RETRY_SEEDS, BuildError, BuildReport, ProgrammerNotFound,
                                    TimingError, ToolNotFound, build, program,
                                    tool_environment)
