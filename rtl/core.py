@@ -29,6 +29,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from neurofab import spec
+from neurofab.checks import check_int, check_pow2
 from neurofab.config import CoreConfig
 from neurofab.spec import Ctrl, Region
 from .lif import CubaLif
@@ -222,13 +223,6 @@ def config_words(cfg, *, n_inputs=None, clear_acc=True):
     return words
 
 
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is outside the limit [{lo}, {hi}]")
-
-
 class NeuronCore(wiring.Component):
     """Time-multiplexed CUBA-LIF neuron core.
 
@@ -329,15 +323,11 @@ class NeuronCore(wiring.Component):
             if syn_capacity is None:
                 raise TypeError("syn_capacity is required when cfg is None")
             n_inputs = 0 if n_inputs is None else n_inputs
-        _check_int("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
-        if n_neurons & (n_neurons - 1):
-            raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
-        _check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
-        _check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
+        n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
+        n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
+        syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
         if syn_bank_depth is not None:
-            _check_int("syn_bank_depth", syn_bank_depth, 1, spec.MAX_SYNAPSES)
-            if syn_bank_depth & (syn_bank_depth - 1):
-                raise ValueError(f"syn_bank_depth = {syn_bank_depth} must be a power of two")
+            syn_bank_depth = check_pow2("syn_bank_depth", syn_bank_depth, 1, spec.MAX_SYNAPSES)
         if cfg is not None:
             if cfg.n_neurons != n_neurons:
                 raise ValueError(f"cfg.n_neurons = {cfg.n_neurons} does not match "

@@ -33,6 +33,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
+from neurofab.checks import check_int
 from neurofab.partition import FabricConfig
 from .aer.router import AerRouter, table_words
 from .core import NeuronCore
@@ -75,10 +76,7 @@ class Fabric(wiring.Component):
                             ("n_inputs", n_inputs), ("syn_capacity", syn_capacity)):
                 if v is None:
                     raise TypeError(f"{name} is required when fcfg is None")
-        if isinstance(cores, bool) or not isinstance(cores, int) or \
-                not 1 <= cores <= spec.AER_MAX_PORTS - 1:
-            raise ValueError(f"cores = {cores!r} is outside the limit [1, "
-                             f"{spec.AER_MAX_PORTS - 1}]")
+        cores = check_int("cores", cores, 1, spec.AER_MAX_PORTS - 1)
         self.fcfg = fcfg
         self.n_cores = cores
         self.n_neurons = n_neurons

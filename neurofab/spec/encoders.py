@@ -16,6 +16,8 @@ LFSR convention (Galois, shifting right)
 from amaranth import unsigned
 from amaranth.lib import data
 
+from ..checks import check_int
+
 __all__ = [
     "LFSR_MIN_WIDTH", "LFSR_MAX_WIDTH", "LFSR_TAPS", "LFSR_POLY", "LFSR_TOGGLE",
     "check_lfsr_width", "check_lfsr_seed", "lfsr_poly", "lfsr_step", "lfsr_jump",
@@ -36,14 +38,6 @@ __all__ = [
     "encoder_channels",
     "LATENCY_MAX_WINDOW", "check_window", "latency_of", "check_threshold",
 ]
-
-
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is out of range {lo}..{hi}")
-    return value
 
 
 # ======================================================================================
@@ -98,13 +92,12 @@ LFSR_TOGGLE = {w: p >> 1 for w, p in LFSR_POLY.items()}
 
 
 def check_lfsr_width(width):
-    return _check_int("LFSR width", width, LFSR_MIN_WIDTH, LFSR_MAX_WIDTH)
+    return check_int("LFSR width", width, LFSR_MIN_WIDTH, LFSR_MAX_WIDTH)
 
 
 def check_lfsr_seed(width, seed):
     """A seed is a non-zero ``width``-bit state (zero is the LFSR's lock-up state)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"LFSR seed must be an int, not {seed!r}")
+    seed = check_int("LFSR seed", seed)
     if seed == 0:
         raise ValueError(f"LFSR seed = 0 is the lock-up state; a seed must be in "
                          f"1..{(1 << width) - 1} for width {width}")
@@ -168,8 +161,7 @@ def lfsr_poly(width, poly=None):
     check_lfsr_width(width)
     if poly is None:
         return LFSR_POLY[width]
-    if isinstance(poly, bool) or not isinstance(poly, int):
-        raise TypeError(f"LFSR polynomial must be an int, not {poly!r}")
+    poly = check_int("LFSR polynomial", poly)
     if poly.bit_length() - 1 != width:
         raise ValueError(f"LFSR polynomial {poly:#x} has degree {poly.bit_length() - 1}, "
                          f"expected {width}")
@@ -201,7 +193,7 @@ def check_lfsr_leap(width, leap):
     import math
     check_lfsr_width(width)
     period = (1 << width) - 1
-    _check_int("LFSR leap", leap, 1, period - 1)
+    leap = check_int("LFSR leap", leap, 1, period - 1)
     g = math.gcd(leap, period)
     if g != 1:
         raise ValueError(f"LFSR leap = {leap} shares the factor {g} with the period "
@@ -242,7 +234,7 @@ def derive_seeds(width, seed, lanes, poly=None):
     check_lfsr_width(width)
     check_lfsr_seed(width, seed)
     period = (1 << width) - 1
-    _check_int("lanes", lanes, 1, period)
+    lanes = check_int("lanes", lanes, 1, period)
     stride = period // lanes
     return [lfsr_jump(width, seed, k * stride, poly) for k in range(lanes)]
 
@@ -294,11 +286,11 @@ SOBOL_MAX_DIM = 1 + len(SOBOL_JOE_KUO)
 
 
 def check_sobol_bits(bits):
-    return _check_int("Sobol bits", bits, SOBOL_MIN_BITS, SOBOL_MAX_BITS)
+    return check_int("Sobol bits", bits, SOBOL_MIN_BITS, SOBOL_MAX_BITS)
 
 
 def check_sobol_dim(dim):
-    return _check_int("Sobol dimension", dim, 1, SOBOL_MAX_DIM)
+    return check_int("Sobol dimension", dim, 1, SOBOL_MAX_DIM)
 
 
 def sobol_directions(dim, bits=SOBOL_DEFAULT_BITS):
@@ -330,7 +322,7 @@ VDC_MAX_BITS = 32
 
 
 def check_vdc_bits(bits):
-    return _check_int("van der Corput bits", bits, VDC_MIN_BITS, VDC_MAX_BITS)
+    return check_int("van der Corput bits", bits, VDC_MIN_BITS, VDC_MAX_BITS)
 
 
 # ======================================================================================
@@ -345,12 +337,12 @@ MAX_LANES = 1024
 
 
 def check_lanes(lanes):
-    return _check_int("lanes", lanes, 1, MAX_LANES)
+    return check_int("lanes", lanes, 1, MAX_LANES)
 
 
 def check_value_width(width, source_width=None):
     """A comparator operand is ``width`` bits and may not be wider than its source."""
-    _check_int("value width", width, SNG_MIN_WIDTH, SNG_MAX_WIDTH)
+    width = check_int("value width", width, SNG_MIN_WIDTH, SNG_MAX_WIDTH)
     if source_width is not None and width > source_width:
         raise ValueError(f"value width = {width} is wider than the random source "
                          f"({source_width} bits)")
@@ -387,7 +379,7 @@ def sng_sources(source, lanes, *, width, source_width=None, seed=1, shared=False
     if source not in SNG_SOURCES:
         raise ValueError(f"SNG source = {source!r} is not one of {SNG_SOURCES}")
     check_lanes(lanes)
-    _check_int("value width", width, SNG_MIN_WIDTH, SNG_MAX_WIDTH)
+    check_int("value width", width, SNG_MIN_WIDTH, SNG_MAX_WIDTH)
     if source != "lfsr" and leap != 1:
         raise ValueError(f"leap = {leap!r} applies to LFSR sources only, not {source!r}")
     if source == "lfsr":
@@ -436,7 +428,7 @@ TANH_MAX_STATES = 1 << 16
 
 
 def check_tanh_states(states):
-    _check_int("tanh states", states, TANH_MIN_STATES, TANH_MAX_STATES)
+    states = check_int("tanh states", states, TANH_MIN_STATES, TANH_MAX_STATES)
     if states % 2:
         raise ValueError(f"tanh states = {states} must be even")
     return states
@@ -447,7 +439,7 @@ DECODE_MAX_LENGTH = 1 << 24
 
 
 def check_decode_length(length):
-    return _check_int("decoder length", length, 1, DECODE_MAX_LENGTH)
+    return check_int("decoder length", length, 1, DECODE_MAX_LENGTH)
 
 
 # ======================================================================================
@@ -463,16 +455,16 @@ ENC_DEFAULT_RAND_WIDTH = 16
 
 def check_enc_width(width, max_width=ENC_MAX_WIDTH):
     """Value width of a spike encoder (``max_width`` = ``POP_MAX_WIDTH`` for population)."""
-    return _check_int("value width", width, ENC_MIN_WIDTH, max_width)
+    return check_int("value width", width, ENC_MIN_WIDTH, max_width)
 
 
 def check_fields(fields):
     """Receptive fields per channel of the population encoder."""
-    return _check_int("population fields", fields, POP_MIN_FIELDS, POP_MAX_FIELDS)
+    return check_int("population fields", fields, POP_MIN_FIELDS, POP_MAX_FIELDS)
 
 
 def check_channels(name, channels, max_channels):
-    return _check_int(name, channels, 1, max_channels)
+    return check_int(name, channels, 1, max_channels)
 
 
 def check_rand_width(rand_width, width):
@@ -485,7 +477,7 @@ LATENCY_MAX_WINDOW = 1 << 16
 
 
 def check_window(window):
-    return _check_int("latency window", window, 1, LATENCY_MAX_WINDOW)
+    return check_int("latency window", window, 1, LATENCY_MAX_WINDOW)
 
 
 def latency_of(value, width, window):
@@ -497,7 +489,7 @@ def latency_of(value, width, window):
 
 def check_threshold(threshold, width):
     """Delta threshold: a change of at least ``threshold`` (1 .. 2**width - 1) is an event."""
-    return _check_int("delta threshold", threshold, 1, (1 << width) - 1)
+    return check_int("delta threshold", threshold, 1, (1 << width) - 1)
 
 
 #: Delta encoder: input channel ``c`` maps to core channels ``2c + DELTA_ON`` (rise by at
@@ -528,12 +520,12 @@ def population_table(width, fields, sigma=None, peak=None):
     The tables, not the float formula, are the contract: rtl and golden both use them.
     """
     import numpy as np
-    _check_int("value width", width, ENC_MIN_WIDTH, POP_MAX_WIDTH)
-    _check_int("population fields", fields, POP_MIN_FIELDS, POP_MAX_FIELDS)
+    width = check_int("value width", width, ENC_MIN_WIDTH, POP_MAX_WIDTH)
+    fields = check_int("population fields", fields, POP_MIN_FIELDS, POP_MAX_FIELDS)
     top = (1 << width) - 1
     if peak is None:
         peak = top
-    _check_int("population peak", peak, 0, top)
+    peak = check_int("population peak", peak, 0, top)
     if sigma is None:
         sigma = top / (fields - 1)
     sigma = float(sigma)

@@ -32,6 +32,7 @@ from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
+from neurofab.checks import check_bool, check_int
 from neurofab.partition import RoutingTable
 
 __all__ = ["AerRouter", "table_words", "route_word"]
@@ -72,13 +73,6 @@ def table_words(table, *, entries_per_port=None):
             for p in range(table.ports) for s in range(entries)]
 
 
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an integer, not {value!r}")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is outside the limit [{lo}, {hi}]")
-
-
 class AerRouter(wiring.Component):
     """AER router with ``ports`` input and output ports.
 
@@ -109,7 +103,7 @@ class AerRouter(wiring.Component):
 
     def __init__(self, ports, table=None, *, entries_per_port=None, depth=4, lossless=True,
                  leader=None):
-        _check_int("ports", ports, spec.AER_MIN_PORTS, spec.AER_MAX_PORTS)
+        ports = check_int("ports", ports, spec.AER_MIN_PORTS, spec.AER_MAX_PORTS)
         if table is not None:
             if not isinstance(table, RoutingTable):
                 raise TypeError(f"table must be a RoutingTable or None, not {table!r}")
@@ -119,18 +113,18 @@ class AerRouter(wiring.Component):
             if entries_per_port is None:
                 entries_per_port = table.entries_per_port
         entries_per_port = 4 if entries_per_port is None else entries_per_port
-        _check_int("entries_per_port", entries_per_port, 1, spec.ROUTE_MAX_ENTRIES)
+        entries_per_port = check_int("entries_per_port", entries_per_port, 1,
+                                     spec.ROUTE_MAX_ENTRIES)
         if table is not None and table.entries_per_port > entries_per_port:
             raise ValueError(f"table needs {table.entries_per_port} entries per port, the "
                              f"router has {entries_per_port}")
         if ports * entries_per_port > 1 << spec.ROUTE_INDEX_WIDTH:
             raise ValueError(f"ports x entries_per_port = {ports * entries_per_port} exceeds "
                              f"the {spec.ROUTE_INDEX_WIDTH}-bit table index")
-        _check_int("depth", depth, 2, 1 << 16)
-        if not isinstance(lossless, bool):
-            raise TypeError(f"lossless must be a bool, not {lossless!r}")
+        depth = check_int("depth", depth, 2, 1 << 16)
+        lossless = check_bool("lossless", lossless)
         if leader is not None:
-            _check_int("leader", leader, 0, ports - 1)
+            leader = check_int("leader", leader, 0, ports - 1)
         self.ports = ports
         self.table = table
         self.entries_per_port = entries_per_port

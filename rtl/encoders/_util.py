@@ -4,23 +4,9 @@ from amaranth import Cat, Const
 
 from neurofab.spec import encoders as S
 
-__all__ = ["join", "lfsr_next", "checked_init"]
+from ..util import checked_init  # noqa: F401  (rtl/encoded_core.py imports it from here)
 
-
-def checked_init(init):
-    """Decorator for a component ``__init__`` that validates its parameters: an object
-    whose construction raised is never elaborated, so silence Amaranth's
-    "created but never used" warning for it (the ValueError is the message)."""
-    import functools
-
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except Exception:
-            self._MustUse__silence = True
-            raise
-    return wrapper
+__all__ = ["join", "lfsr_next"]
 
 
 def join(m, inputs, output):

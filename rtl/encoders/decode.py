@@ -8,7 +8,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab.spec import encoders as S
-from ._util import checked_init
+from ..util import checked_init
 
 __all__ = ["ScCounter"]
 

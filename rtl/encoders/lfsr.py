@@ -9,7 +9,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import Out
 
 from neurofab.spec import encoders as S
-from ._util import checked_init, lfsr_next
+from ..util import checked_init
+from ._util import lfsr_next
 
 __all__ = ["Lfsr"]
 

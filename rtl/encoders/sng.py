@@ -8,7 +8,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab.spec import encoders as S
-from ._util import checked_init, join
+from ..util import checked_init
+from ._util import join
 from .lfsr import Lfsr
 from .sobol import Sobol, VanDerCorput
 

@@ -9,7 +9,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import Out
 
 from neurofab.spec import encoders as S
-from ._util import checked_init
+from ..util import checked_init
 
 __all__ = ["Sobol", "VanDerCorput", "sobol_next"]
 

@@ -23,7 +23,8 @@ from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
 from neurofab.spec import encoders as S
-from ._util import checked_init, lfsr_next
+from ..util import checked_init
+from ._util import lfsr_next
 
 __all__ = ["ENCODERS", "RateEncoder", "LatencyEncoder", "DeltaEncoder",
            "PopulationEncoder"]

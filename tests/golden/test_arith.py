@@ -97,7 +97,7 @@ def test_tanh_approximates(xb):
 def test_tanh_invalid():
     with pytest.raises(ValueError, match="tanh states = 7 must be even"):
         sc_tanh(np.zeros((3, 1)), 7)
-    with pytest.raises(ValueError, match="tanh states = 0 is out of range"):
+    with pytest.raises(ValueError, match="tanh states = 0 is outside the limit"):
         sc_tanh(np.zeros((3, 1)), 0)
 
 
@@ -111,5 +111,5 @@ def test_decoder():
     assert phase == 1000 - 960 and np.array_equal(acc, bits[960:].sum(0))
     assert count_width(256) == 9 and count_width(255) == 8
     assert unipolar([64], 256)[0] == 0.25 and bipolar([64], 256)[0] == -0.5
-    with pytest.raises(ValueError, match="decoder length = 0 is out of range"):
+    with pytest.raises(ValueError, match="decoder length = 0 is outside the limit"):
         sc_count(bits, 0)

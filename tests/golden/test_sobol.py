@@ -118,11 +118,11 @@ def test_vdc():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: sobol_sequence(4, 0), "Sobol dimension = 0 is out of range 1..31"),
-    (lambda: sobol_sequence(4, S.SOBOL_MAX_DIM + 1), "Sobol dimension = 32 is out of range"),
-    (lambda: sobol_sequence(4, 1, bits=33), "Sobol bits = 33 is out of range 1..32"),
-    (lambda: sobol_sequence(4, 1, bits=0), "Sobol bits = 0 is out of range 1..32"),
-    (lambda: vdc_sequence(4, bits=40), "van der Corput bits = 40 is out of range 1..32"),
+    (lambda: sobol_sequence(4, 0), r"Sobol dimension = 0 is outside the limit \[1, 31\]"),
+    (lambda: sobol_sequence(4, S.SOBOL_MAX_DIM + 1), "Sobol dimension = 32 is outside the limit"),
+    (lambda: sobol_sequence(4, 1, bits=33), r"Sobol bits = 33 is outside the limit \[1, 32\]"),
+    (lambda: sobol_sequence(4, 1, bits=0), r"Sobol bits = 0 is outside the limit \[1, 32\]"),
+    (lambda: vdc_sequence(4, bits=40), r"van der Corput bits = 40 is outside the limit \[1, 32\]"),
     (lambda: sobol_sequence(-1, 1), "n = -1 must be a non-negative int"),
 ])
 def test_invalid(call, match):

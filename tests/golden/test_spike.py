@@ -117,11 +117,11 @@ def test_feeds_the_golden_core():
     (lambda: RateEncoder(3).run(np.zeros((2, 3))), TypeError, "values must be integers"),
     (lambda: RateEncoder(3, seed=0), ValueError, "seed = 0 is the lock-up state"),
     (lambda: RateEncoder(3, width=10, rand_width=8), ValueError, "value width = 10 is wider than the random source"),
-    (lambda: LatencyEncoder(3, window=70000), ValueError, "latency window = 70000 is out of range 1..65536"),
-    (lambda: DeltaEncoder(3, width=4, threshold=16), ValueError, "delta threshold = 16 is out of range 1..15"),
-    (lambda: PopulationEncoder(3, fields=65), ValueError, "population fields = 65 is out of range 2..64"),
+    (lambda: LatencyEncoder(3, window=70000), ValueError, r"latency window = 70000 is outside the limit \[1, 65536\]"),
+    (lambda: DeltaEncoder(3, width=4, threshold=16), ValueError, r"delta threshold = 16 is outside the limit \[1, 15\]"),
+    (lambda: PopulationEncoder(3, fields=65), ValueError, r"population fields = 65 is outside the limit \[2, 64\]"),
     (lambda: PopulationEncoder(3, sigma=0), ValueError, "population sigma = 0.0 must be > 0"),
-    (lambda: PopulationEncoder(3, peak=256), ValueError, "population peak = 256 is out of range 0..255"),
+    (lambda: PopulationEncoder(3, peak=256), ValueError, r"population peak = 256 is outside the limit \[0, 255\]"),
     (lambda: PopulationEncoder(40000, fields=2), ValueError, "drives 80000 core channels"),
 ])
 def test_invalid(call, exc, match):

@@ -119,12 +119,12 @@ def test_counter(lanes, length):
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: ScAnd(0), "lanes = 0 is out of range 1..1024"),
-    (lambda: ScMux(2000), "lanes = 2000 is out of range 1..1024"),
+    (lambda: ScAnd(0), r"lanes = 0 is outside the limit \[1, 1024\]"),
+    (lambda: ScMux(2000), r"lanes = 2000 is outside the limit \[1, 1024\]"),
     (lambda: ScTanh(2, 7), "tanh states = 7 must be even"),
-    (lambda: ScTanh(2, 1 << 17), "tanh states = 131072 is out of range"),
+    (lambda: ScTanh(2, 1 << 17), "tanh states = 131072 is outside the limit"),
     (lambda: ScCordiv(2, init=2), "CORDIV init = 2 must be 0 or 1"),
-    (lambda: ScCounter(2, 0), "decoder length = 0 is out of range"),
+    (lambda: ScCounter(2, 0), "decoder length = 0 is outside the limit"),
 ])
 def test_invalid(make, match):
     with pytest.raises(ValueError, match=match):

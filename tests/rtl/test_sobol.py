@@ -45,10 +45,10 @@ def test_vdc_matches_golden(bits, n):
 
 
 @pytest.mark.parametrize("make, match", [
-    (lambda: Sobol(0), "Sobol dimension = 0 is out of range 1..31"),
-    (lambda: Sobol(32), "Sobol dimension = 32 is out of range 1..31"),
-    (lambda: Sobol(1, 33), "Sobol bits = 33 is out of range 1..32"),
-    (lambda: VanDerCorput(0), "van der Corput bits = 0 is out of range 1..32"),
+    (lambda: Sobol(0), r"Sobol dimension = 0 is outside the limit \[1, 31\]"),
+    (lambda: Sobol(32), r"Sobol dimension = 32 is outside the limit \[1, 31\]"),
+    (lambda: Sobol(1, 33), r"Sobol bits = 33 is outside the limit \[1, 32\]"),
+    (lambda: VanDerCorput(0), r"van der Corput bits = 0 is outside the limit \[1, 32\]"),
 ])
 def test_invalid(make, match):
     with pytest.raises(ValueError, match=match):

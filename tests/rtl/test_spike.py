@@ -150,16 +150,16 @@ def test_no_stall_throughput():
 
 
 @pytest.mark.parametrize("make, exc, match", [
-    (lambda: R.RateEncoder(0), ValueError, "channels = 0 is out of range 1..65536"),
-    (lambda: R.RateEncoder(4, 17), ValueError, "value width = 17 is out of range 1..16"),
+    (lambda: R.RateEncoder(0), ValueError, r"channels = 0 is outside the limit \[1, 65536\]"),
+    (lambda: R.RateEncoder(4, 17), ValueError, r"value width = 17 is outside the limit \[1, 16\]"),
     (lambda: R.RateEncoder(4, 12, rand_width=8), ValueError,
      "value width = 12 is wider than the random source \\(8 bits\\)"),
     (lambda: R.RateEncoder(4, seed=0), ValueError, "seed = 0 is the lock-up state"),
-    (lambda: R.LatencyEncoder(4, window=0), ValueError, "latency window = 0 is out of range"),
-    (lambda: R.DeltaEncoder(4, 8, threshold=0), ValueError, "delta threshold = 0 is out of range 1..255"),
+    (lambda: R.LatencyEncoder(4, window=0), ValueError, "latency window = 0 is outside the limit"),
+    (lambda: R.DeltaEncoder(4, 8, threshold=0), ValueError, r"delta threshold = 0 is outside the limit \[1, 255\]"),
     (lambda: R.DeltaEncoder(spec.MAX_INPUTS), ValueError, "drives 131072 core channels"),
-    (lambda: R.PopulationEncoder(4, 13), ValueError, "value width = 13 is out of range 1..12"),
-    (lambda: R.PopulationEncoder(4, fields=1), ValueError, "population fields = 1 is out of range 2..64"),
+    (lambda: R.PopulationEncoder(4, 13), ValueError, r"value width = 13 is outside the limit \[1, 12\]"),
+    (lambda: R.PopulationEncoder(4, fields=1), ValueError, r"population fields = 1 is outside the limit \[2, 64\]"),
 ])
 def test_invalid(make, exc, match):
     with pytest.raises(exc, match=match):
