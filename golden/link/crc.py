@@ -1,6 +1,7 @@
 """CRC-16 golden model: table-driven, parameterised by the Rocksoft model.
 
-The link uses ``CRC16`` (CRC-16/CCITT-FALSE, numbers in ``neurofab.spec``); the other
+The link uses ``CRC16`` (CRC-16/CCITT-FALSE); it and the parameter model ``CrcParams`` live in
+``neurofab.spec`` (re-exported here), shared with the RTL. The other
 catalogue entries exist so that the parameterised RTL (``neurofab.rtl.link.Crc16``) can be
 tested against well-known check values.
 
@@ -9,45 +10,16 @@ The register is kept in its unreflected (MSB-first) form, the ``raw`` value; a m
 output, and ``xorout`` is applied last. The RTL keeps the same raw register.
 """
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from neurofab import spec
+from neurofab.spec import CRC16, CrcParams
 
 __all__ = ["CrcParams", "CRC16", "CATALOGUE", "crc16_table", "crc16", "crc16_raw",
            "crc16_output", "crc16_bytes", "append_crc", "check_crc", "Crc16"]
 
-
-@dataclass(frozen=True)
-class CrcParams:
-    """A 16-bit CRC in the Rocksoft / reveng parameter model."""
-    name: str
-    poly: int
-    init: int
-    refin: bool
-    refout: bool
-    xorout: int
-    check: int        #: CRC of b"123456789"
-
-    def __post_init__(self):
-        for field in ("poly", "init", "xorout", "check"):
-            value = getattr(self, field)
-            if not 0 <= value <= 0xFFFF:
-                raise ValueError(f"{self.name}: {field} = {value:#x} is not a 16-bit value")
-        if not self.poly & 1:
-            raise ValueError(f"{self.name}: poly = {self.poly:#06x} must have its x^0 term "
-                             f"(bit 0) set")
-
-    @property
-    def residue(self):
-        """CRC over any message followed by its own CRC (sent in ``crc16_bytes`` order)."""
-        return crc16(b"\x5a" + crc16_bytes(crc16(b"\x5a", self), self), self)
-
-
-CRC16 = CrcParams(spec.CRC16_NAME, spec.CRC16_POLY, spec.CRC16_INIT, spec.CRC16_REFIN,
-                  spec.CRC16_REFOUT, spec.CRC16_XOROUT, spec.CRC16_CHECK)
 
 #: A few catalogue CRC-16s (https://reveng.sourceforge.io/crc-catalogue/16.htm).
 CATALOGUE = {p.name: p for p in [

@@ -12,6 +12,8 @@ field is the least significant, so ``layout.const(...).as_value().value.to_bytes
 is the wire form (``neurofab.host.codec.pack_struct`` does exactly that).
 """
 
+from dataclasses import dataclass
+
 from amaranth import unsigned
 from amaranth.lib import data, enum
 
@@ -26,7 +28,7 @@ __all__ = [
     # framing
     "FRAME_DELIMITER", "COBS_MAX_BLOCK", "cobs_max_encoded",
     "CRC16_NAME", "CRC16_POLY", "CRC16_INIT", "CRC16_REFIN", "CRC16_REFOUT", "CRC16_XOROUT",
-    "CRC16_CHECK", "CRC16_RESIDUE", "CRC_BYTES",
+    "CRC16_CHECK", "CRC16_RESIDUE", "CRC_BYTES", "CrcParams", "CRC16",
     "HEADER_BYTES", "MIN_BODY", "MAX_BODY", "MAX_PAYLOAD", "MIN_MAX_PAYLOAD", "MAX_ENCODED",
     "FrameStatus", "FrameByte", "DecodedByte", "CrcByte",
     # protocol
@@ -99,6 +101,60 @@ CRC16_CHECK = 0x29B1         #: CRC of the nine ASCII bytes "123456789"
 #: CRC over a whole body whose last two bytes are its CRC (big-endian).
 CRC16_RESIDUE = 0x0000
 CRC_BYTES = 2
+
+
+@dataclass(frozen=True)
+class CrcParams:
+    """A 16-bit CRC in the Rocksoft / reveng parameter model.
+
+    The register is kept in its unreflected (MSB-first) form; ``refin`` feeds each byte
+    bit-reversed, ``refout`` bit-reverses the register on output, ``xorout`` is applied
+    last. The CRC is sent most significant byte first for MSB-first models (``refout``
+    false), least significant first otherwise. ``neurofab.golden.link.crc`` computes it
+    (table-driven), ``neurofab.rtl.link.Crc16`` in gateware; both take these parameters.
+    """
+    name: str
+    poly: int
+    init: int
+    refin: bool
+    refout: bool
+    xorout: int
+    check: int        #: CRC of b"123456789"
+
+    def __post_init__(self):
+        for field in ("poly", "init", "xorout", "check"):
+            value = getattr(self, field)
+            if not 0 <= value <= 0xFFFF:
+                raise ValueError(f"{self.name}: {field} = {value:#x} is not a 16-bit value")
+        if not self.poly & 1:
+            raise ValueError(f"{self.name}: poly = {self.poly:#06x} must have its x^0 term "
+                             f"(bit 0) set")
+
+    def _crc(self, message):
+        # the definition, one bit at a time (the golden model is the fast one)
+        reg = self.init
+        for byte in message:
+            for k in range(8):
+                bit = byte >> (k if self.refin else 7 - k) & 1
+                feedback = (reg >> 15) ^ bit
+                reg = (reg << 1) & 0xFFFF
+                if feedback:
+                    reg ^= self.poly
+        if self.refout:
+            reg = int(f"{reg:016b}"[::-1], 2)
+        return reg ^ self.xorout
+
+    @property
+    def residue(self):
+        """CRC over any message followed by its own CRC (sent in the model's byte order)."""
+        order = "little" if self.refout else "big"
+        crc = self._crc(b"\x5a").to_bytes(2, order)
+        return self._crc(b"\x5a" + crc)
+
+
+#: The link's CRC.
+CRC16 = CrcParams(CRC16_NAME, CRC16_POLY, CRC16_INIT, CRC16_REFIN, CRC16_REFOUT,
+                  CRC16_XOROUT, CRC16_CHECK)
 
 # --- frame geometry ----------------------------------------------------------------
 #: opcode (u8) and sequence number (u8)

@@ -5,8 +5,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
+from neurofab.spec import CRC16, CrcParams
 from ._util import checked_init
-from neurofab.golden.link.crc import CRC16, CrcParams
 
 __all__ = ["Crc16"]
 
@@ -21,8 +21,8 @@ class Crc16(wiring.Component):
 
     Parameters
     ----------
-    params : golden.link.crc.CrcParams
-        CRC model; default the link's CRC-16/CCITT-FALSE (``spec.CRC16_*``).
+    params : spec.CrcParams
+        CRC model; default the link's CRC-16/CCITT-FALSE (``spec.CRC16``).
 
     Attributes
     ----------

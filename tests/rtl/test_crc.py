@@ -6,8 +6,9 @@ from amaranth.sim import Simulator
 
 from neurofab import spec
 from neurofab.cosim.streams import put
-from neurofab.golden.link.crc import CATALOGUE, CRC16, Crc16 as GoldenCrc16, CrcParams, \
-    append_crc, crc16
+from neurofab.golden.link.crc import CATALOGUE, Crc16 as GoldenCrc16, append_crc, crc16, \
+    crc16_bytes
+from neurofab.spec import CRC16, CrcParams
 from neurofab.rtl.link.crc import Crc16
 
 
@@ -35,6 +36,27 @@ def test_check_value(name):
     msg = b"123456789"
     seen = run_crc(params, [(b, k == 0) for k, b in enumerate(msg)])
     assert seen[-1][0] == params.check == crc16(msg, params)
+
+
+def test_rtl_takes_its_parameters_from_the_spec_not_the_golden_model():
+    import subprocess
+    import sys
+    code = ("import sys, neurofab.rtl.link; "
+            "print(sorted(m for m in sys.modules if m.startswith('neurofab.golden')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
+    import inspect
+    assert inspect.signature(Crc16).parameters["params"].default is CRC16
+    from neurofab.golden.link import crc as golden_crc
+    assert golden_crc.CRC16 is CRC16 and golden_crc.CrcParams is CrcParams
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_spec_residue_is_the_golden_one(name):
+    params = CATALOGUE[name]
+    for msg in (b"\x5a", b"", b"123456789"):
+        assert crc16(msg + crc16_bytes(crc16(msg, params), params), params) == params.residue
 
 
 def test_link_crc_is_spec():
@@ -77,8 +99,10 @@ def test_residue_flags_good_frames():
 def test_parameters_validated():
     with pytest.raises(TypeError, match="CrcParams"):
         Crc16(0x1021)
-    with pytest.raises(ValueError, match="poly"):
+    with pytest.raises(ValueError, match=r"bad: poly = 0x1020 must have its x\^0 term"):
         CrcParams("bad", 0x1020, 0, False, False, 0, 0)
+    with pytest.raises(ValueError, match=r"bad: init = 0x10000 is not a 16-bit value"):
+        CrcParams("bad", 0x1021, 0x10000, False, False, 0, 0)
 
 
 DUTS = lambda: [Crc16(), Crc16(CATALOGUE["CRC-16/ARC"])]  # noqa: E731
