@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurofab import spec
-from neurofab.config import CoreConfig
+from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
 from neurofab.spec import Ctrl, Region
 
 from . import codec
@@ -197,15 +197,23 @@ class Board:
             raise BoardError(f"network does not fit board {info.board}: {exc}") from None
 
     def load(self, cfg):
-        """Upload ``cfg`` (padded to the board's geometry) and reset the network."""
-        from neurofab.rtl.core import memory_init
+        """Upload ``cfg`` (padded to the board's geometry) and reset the network.
+
+        Writes the words of ``CoreConfig.memory_image`` region by region in
+        ``UPLOAD_ORDER``; the accumulators and the step counter are left to RESET, which
+        zeroes them (and the neuron state) without a word on the link.
+        """
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         fitted = self.fit(cfg)
-        init = memory_init(fitted, n_inputs=self.info.n_inputs)
-        for region in (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE):
-            self.write_mem(region, 0, init[region])
-        self.write_mem(Region.CTRL, Ctrl.W_SHIFT.value, [fitted.w_shift])
+        image = fitted.memory_image(n_inputs=self.info.n_inputs,
+                                    syn_capacity=self.info.n_synapses)
+        for region in UPLOAD_ORDER:
+            if region is Region.CTRL:
+                self.write_mem(region, Ctrl.W_SHIFT.value,
+                               image[region][Ctrl.W_SHIFT.value:Ctrl.W_SHIFT.value + 1])
+            elif region is not Region.ACC:
+                self.write_mem(region, 0, image[region])
         self.reset()
         self.cfg = cfg
 
@@ -271,12 +279,12 @@ class Board:
                 return [np.sort(s) for s in out]
 
     def read_state(self):
-        """Full neuron state (i, v, ref, all accumulator slots, step) via READ_MEM."""
+        """Full neuron state (i, v, ref, all accumulator slots, step) via READ_MEM
+        (``neurofab.config.decode_state`` of the ``state_addresses`` words)."""
         n = self.info.n_neurons
-        st = codec.words_to_fields(spec.NeuronState, self.read_mem(Region.STATE, 0, n))
-        acc = self.read_mem(Region.ACC, 0, n * spec.DELAY_SLOTS).astype(np.int64)
-        acc = np.where(acc >> (spec.ACC_WIDTH - 1), acc - (1 << spec.ACC_WIDTH), acc)
-        step = int(self.read_mem(Region.CTRL, Ctrl.STEP.value, 1)[0])
-        return BoardState(st["i"], st["v"], st["ref"],
-                          acc.reshape(n, spec.DELAY_SLOTS).T.copy(), step)
+        words = [*self.read_mem(Region.STATE, 0, n).tolist(),
+                 *self.read_mem(Region.ACC, 0, n * spec.DELAY_SLOTS).tolist(),
+                 *self.read_mem(Region.CTRL, Ctrl.STEP.value, 1).tolist()]
+        st = decode_state(words, n)
+        return BoardState(st["i"], st["v"], st["ref"], st["acc"], st["step"])
 

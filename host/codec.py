@@ -274,25 +274,9 @@ def _fields(layout):
 
 
 def pack_struct(layout, **values):
-    """Wire bytes of a whole-byte ``StructLayout``: the packed value, little endian.
-
-    Missing fields are zero; every value is range-checked against its field.
-    """
-    names = set()
-    word = 0
-    for name, offset, width, signed in _fields(layout):
-        names.add(name)
-        value = values.get(name, 0)
-        value = int(getattr(value, "value", value))
-        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-        if not lo <= value <= hi:
-            raise ValueError(f"{name} = {value} does not fit its {width}-bit "
-                             f"{'signed' if signed else 'unsigned'} field [{lo}, {hi}]")
-        word |= (value & ((1 << width) - 1)) << offset
-    extra = set(values) - names
-    if extra:
-        raise ValueError(f"unknown fields {sorted(extra)}; the layout has {sorted(names)}")
-    return word.to_bytes(layout.size // 8, "little")
+    """Wire bytes of a whole-byte ``StructLayout``: ``spec.pack`` (missing fields zero,
+    every value range-checked against its field), little endian."""
+    return spec.pack(layout, **values).to_bytes(layout.size // 8, "little")
 
 
 def unpack_struct(layout, data):
@@ -300,14 +284,7 @@ def unpack_struct(layout, data):
     data = bytes(data)
     if len(data) != layout.size // 8:
         raise ValueError(f"expected {layout.size // 8} bytes, got {len(data)}")
-    word = int.from_bytes(data, "little")
-    out = {}
-    for name, offset, width, signed in _fields(layout):
-        value = (word >> offset) & ((1 << width) - 1)
-        if signed and value >> (width - 1):
-            value -= 1 << width
-        out[name] = value
-    return out
+    return spec.unpack(layout, int.from_bytes(data, "little"))
 
 
 def _struct_class(name, layout, doc, **methods):
@@ -319,11 +296,9 @@ def _struct_class(name, layout, doc, **methods):
 
 
 def _region_depth(self, region):
-    """Words in ``region`` on this board (indices ``0 .. depth - 1``)."""
-    region = Region(region)
-    return {Region.STATE: self.n_neurons, Region.ACC: self.n_neurons * spec.DELAY_SLOTS,
-            Region.PROFILE: self.n_profiles, Region.ROWPTR: self.n_neurons + self.n_inputs,
-            Region.SYNAPSE: self.n_synapses, Region.CTRL: len(spec.Ctrl)}[region]
+    """Words in ``region`` on this board (indices ``0 .. depth - 1``, ``spec.region_depths``)."""
+    return spec.region_depths(self.n_neurons, self.n_inputs, self.n_synapses,
+                              n_profiles=self.n_profiles)[Region(region)]
 
 
 Identify = _struct_class("Identify", spec.IdentifyReply,
@@ -647,51 +622,31 @@ def unpack_words(region, data):
 
 
 def fields_to_words(layout, **fields):
-    """Pack per-field arrays into words of a ``StructLayout`` (vectorised over words).
+    """Pack per-field arrays into words of a ``StructLayout`` (``spec.pack``, vectorised
+    over words), requiring every field and one value per word.
 
     Signed fields take two's-complement values in range; every field is range-checked.
     Returns uint64 words, or Python ints (object array) for layouts wider than 64 bits.
     """
-    wide = layout.size > 64
     n = None
-    word = None
-    for name, offset, width, signed in _fields(layout):
+    arrays = {}
+    for name, *_ in _fields(layout):
         if name not in fields:
             raise ValueError(f"missing field {name!r} of the layout")
-        arr = np.asarray(fields[name])
-        if arr.dtype == object:          # e.g. enum members
-            arr = np.array([int(getattr(v, "value", v)) for v in arr.reshape(-1)])
-        arr = arr.astype(np.int64).reshape(-1)
+        arr = np.asarray(fields[name]).reshape(-1)
         n = arr.size if n is None else n
         if arr.size != n:
             raise ValueError(f"field {name!r} has {arr.size} values, expected {n}")
-        lo, hi = (-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1)
-        bad = (arr < lo) | (arr > hi)
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}[{k}] = {int(arr[k])} does not fit its {width}-bit "
-                             f"{'signed' if signed else 'unsigned'} field [{lo}, {hi}]")
-        part = (arr & ((1 << width) - 1))
-        part = part.astype(object) << offset if wide else part.astype(np.uint64) << np.uint64(offset)
-        word = part if word is None else word | part
-    extra = set(fields) - {name for name, *_ in _fields(layout)}
+        arrays[name] = arr
+    extra = set(fields) - set(arrays)
     if extra:
         raise ValueError(f"unknown fields {sorted(extra)}")
-    return word
+    return spec.pack(layout, **arrays)
 
 
 def words_to_fields(layout, words):
-    """Inverse of ``fields_to_words``: a dict of int64 arrays (signed fields sign-extended)."""
+    """Inverse of ``fields_to_words``: a dict of int64 arrays (``spec.unpack``: signed
+    fields sign-extended)."""
     wide = layout.size > 64
-    words = np.asarray(words, dtype=object if wide else np.uint64).reshape(-1)
-    out = {}
-    for name, offset, width, signed in _fields(layout):
-        if wide:
-            arr = np.array([(int(w) >> offset) & ((1 << width) - 1) for w in words],
-                           dtype=np.int64)
-        else:
-            arr = ((words >> np.uint64(offset)) & np.uint64((1 << width) - 1)).astype(np.int64)
-        if signed:
-            arr = np.where(arr >> (width - 1), arr - (1 << width), arr)
-        out[name] = arr
-    return out
+    return spec.unpack(layout, np.asarray(words, dtype=object if wide else np.uint64)
+                       .reshape(-1))

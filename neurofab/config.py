@@ -13,13 +13,15 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from neurofab import spec
-from neurofab.spec import Reset
+from neurofab.spec import Ctrl, Region, Reset
 
 __all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "DoesNotFit",
-           "random_config", "PROFILE_FIELDS", "PROFILE_LIMITS"]
+           "random_config", "PROFILE_FIELDS", "PROFILE_LIMITS", "UPLOAD_ORDER",
+           "state_addresses", "decode_state"]
 
-#: Profile parameters, in the order of ``neurofab.golden.lif.PARAM_NAMES``.
-PROFILE_FIELDS = ("decay_i", "decay_v", "threshold", "bias", "v_reset", "reset", "refractory")
+#: Profile parameters (``spec.PROFILE_FIELDS``: the ``Profile`` layout's fields, the
+#: parameters of ``neurofab.golden.lif``).
+PROFILE_FIELDS = spec.PROFILE_FIELDS
 
 #: Inclusive legal range of every profile parameter (``docs/numerics.md``).
 PROFILE_LIMITS = {
@@ -45,6 +47,43 @@ def _check_range(name, values, lo, hi):
         k = int(np.flatnonzero(bad.ravel())[0])
         raise ValueError(f"{name}[{k}] = {int(values.ravel()[k])} is outside the limit "
                          f"[{lo}, {hi}]")
+
+
+#: Regions in the order a configuration is uploaded (``CoreConfig.upload_words``).
+UPLOAD_ORDER = (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE, Region.ACC,
+                Region.CTRL)
+
+
+def state_addresses(n_neurons):
+    """``(region, index)`` of a core's architectural state, in the order
+    :func:`decode_state` reads it: every ``STATE`` word, every ``ACC`` word (index
+    ``neuron * DELAY_SLOTS + slot``), then the ``STEP`` register."""
+    return ([(Region.STATE, k) for k in range(n_neurons)]
+            + [(Region.ACC, k) for k in range(n_neurons * spec.DELAY_SLOTS)]
+            + [(Region.CTRL, Ctrl.STEP.value)])
+
+
+def decode_state(words, n_neurons):
+    """The state a core's readback words hold (``words`` in :func:`state_addresses` order:
+    ``n_neurons`` STATE words, ``n_neurons * DELAY_SLOTS`` ACC words, the STEP register).
+
+    Returns a dict: ``i``, ``v``, ``ref``, ``profile`` (int64 arrays, one per neuron),
+    ``acc`` (int64, ``[slot, neuron]``, sign-extended from ``ACC_WIDTH`` bits) and ``step``
+    (an int). Bits above a word's width (``NeuronState.size``, ``ACC_WIDTH``,
+    ``STEP_WIDTH``) are ignored.
+    """
+    n, slots = n_neurons, spec.DELAY_SLOTS
+    words = [int(w) for w in words]
+    if len(words) != n + n * slots + 1:
+        raise ValueError(f"{len(words)} state words, expected {n + n * slots + 1} for "
+                         f"n_neurons = {n}")
+    out = spec.unpack(spec.NeuronState, np.array(words[:n], dtype=object))
+    acc_mask = (1 << spec.ACC_WIDTH) - 1
+    acc = np.array([w & acc_mask for w in words[n:n + n * slots]], dtype=np.int64)
+    acc = np.where(acc >> (spec.ACC_WIDTH - 1), acc - (1 << spec.ACC_WIDTH), acc)
+    out["acc"] = acc.reshape(n, slots).T.copy()
+    out["step"] = words[-1] & ((1 << spec.STEP_WIDTH) - 1)
+    return out
 
 
 #: Profile given to padding neurons when no existing profile can serve (see ``_silent_index``).
@@ -253,6 +292,84 @@ class CoreConfig:
                           **dict(zip(PROFILE_FIELDS, cols.T)), profile=profile,
                           fanout_ptr=ptr, syn_target=self.syn_target,
                           syn_weight=self.syn_weight, syn_delay=self.syn_delay).validate()
+
+    # --- memory image ----------------------------------------------------------------
+    def memory_image(self, *, n_neurons=None, n_inputs=None, syn_capacity=None):
+        """The memory words of a core running this config, per region.
+
+        Parameters
+        ----------
+        n_neurons : int, optional
+            Neurons of the core; must be ``self.n_neurons`` (pad a smaller network with
+            :meth:`padded`).
+        n_inputs : int, optional
+            Input channels of the core, at least ``self.n_inputs`` (default); the row
+            pointers of the extra channels are empty rows starting at the end of the
+            synapses.
+        syn_capacity : int, optional
+            Depth of the core's synapse memory, at least ``self.n_synapses`` (checked
+            only: the words above ``n_synapses`` are never addressed by a row).
+
+        Returns
+        -------
+        dict
+            ``Region`` -> numpy array of words as the memory port carries them (the
+            ``spec`` layouts; ``uint64``, or Python ints in an object array for the
+            79-bit ``PROFILE`` words); element ``k`` is index ``k`` of the region.
+            ``STATE``: ``n_neurons`` words (``i = v = ref = 0``, the neuron's profile);
+            ``ACC``: ``n_neurons * DELAY_SLOTS`` zeros; ``PROFILE``: ``PROFILE_COUNT``
+            words (unused profiles zero); ``ROWPTR``: ``n_neurons + n_inputs`` words;
+            ``SYNAPSE``: ``n_synapses`` words (``delay`` stored as ``d - DELAY_MIN``);
+            ``CTRL``: the ``Ctrl`` registers (``W_SHIFT``, ``STEP = 0``). A region's
+            array can be shorter than its depth (``spec.region_depths``): the rest is
+            zero in a memory init and unused by the config. The RTL stores the row
+            pointers narrower (``spec.row_storage``), which reads back as these words.
+        """
+        self.validate()
+        if n_neurons is not None and n_neurons != self.n_neurons:
+            raise ValueError(f"n_neurons = {n_neurons} does not match the config's "
+                             f"n_neurons = {self.n_neurons} (pad it with CoreConfig.padded)")
+        n_inputs = self.n_inputs if n_inputs is None else n_inputs
+        if n_inputs < self.n_inputs:
+            raise ValueError(f"n_inputs = {n_inputs} is below cfg.n_inputs = {self.n_inputs}")
+        if syn_capacity is not None and syn_capacity < self.n_synapses:
+            raise ValueError(f"syn_capacity = {syn_capacity} is below the config's "
+                             f"{self.n_synapses} synapses")
+        n = self.n_neurons
+        profile = np.zeros(spec.PROFILE_COUNT, dtype=object)
+        profile[:self.n_profiles] = spec.pack(
+            spec.Profile, **{name: getattr(self, name) for name in PROFILE_FIELDS})
+        ptr = self.fanout_ptr
+        starts = np.concatenate([ptr[:-1], np.full(n_inputs - self.n_inputs, ptr[-1])])
+        counts = np.concatenate([np.diff(ptr), np.zeros(n_inputs - self.n_inputs, np.int64)])
+        ctrl = np.zeros(len(Ctrl), dtype=np.uint64)
+        ctrl[Ctrl.W_SHIFT.value] = self.w_shift
+        ctrl[Ctrl.STEP.value] = 0
+        return {
+            Region.STATE: spec.pack(spec.NeuronState, profile=self.profile),
+            Region.ACC: np.zeros(n * spec.DELAY_SLOTS, dtype=np.uint64),
+            Region.PROFILE: profile,
+            Region.ROWPTR: spec.pack(spec.RowPtr, start=starts, count=counts),
+            Region.SYNAPSE: spec.pack(spec.Synapse, target=self.syn_target,
+                                      weight=self.syn_weight,
+                                      delay=self.syn_delay - spec.DELAY_MIN),
+            Region.CTRL: ctrl,
+        }
+
+    def upload_words(self, *, n_inputs=None, syn_capacity=None, clear_acc=True):
+        """The memory-port writes that load this config into a core (and restart it at
+        step 0): ``(region, index, word)`` for every word of :meth:`memory_image`, in
+        ``UPLOAD_ORDER`` — profiles, neuron states, row pointers, synapses, accumulators
+        (only with ``clear_acc``: needed unless the core is fresh), then ``W_SHIFT`` and
+        ``STEP`` (writing ``STEP`` also empties the spike queue, so the first step
+        delivers no stale spikes). Words are Python ints."""
+        image = self.memory_image(n_inputs=n_inputs, syn_capacity=syn_capacity)
+        words = []
+        for region in UPLOAD_ORDER:
+            if region is Region.ACC and not clear_acc:
+                continue
+            words.extend((region, k, word) for k, word in enumerate(image[region].tolist()))
+        return words
 
     # --- equality and file format ----------------------------------------------------
     def __eq__(self, other):

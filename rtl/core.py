@@ -18,9 +18,10 @@ has two phases (``docs/numerics.md``, "Timestep"):
   output FIFO with credit-based issue absorbs back-pressure. After the last neuron the
   end-of-step marker follows and ``STEP`` increments.
 
-``config_words`` / ``memory_init`` are the one place where a ``CoreConfig`` is packed
-into memory words; the host link and the co-simulation harness upload configurations
-through ``i_mem`` with exactly these words.
+``CoreConfig.memory_image`` / ``CoreConfig.upload_words`` (``neurofab.config``) are the one
+place where a ``CoreConfig`` is packed into memory words: the memory init here, the host
+driver and the co-simulation harness (through ``i_mem``) use exactly these words.
+``memory_init`` / ``config_words`` are those two under their older names.
 """
 
 from amaranth import Cat, Elaboratable, Module, Mux, Signal, signed, unsigned
@@ -39,38 +40,8 @@ __all__ = ["NeuronCore", "memory_init", "config_words", "row_storage"]
 #: Bits of the accumulator slot index (``index = neuron * DELAY_SLOTS + slot``).
 SLOT_BITS = exact_log2(spec.DELAY_SLOTS)
 
-#: Regions of the memory port in upload order.
-_UPLOAD_ORDER = (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE, Region.ACC,
-                 Region.CTRL)
-
-
-def _pack(layout, fields):
-    return layout.const(fields).as_value().value
-
-
-def row_storage(syn_capacity):
-    """Layout of the row pointers as the core stores them for ``syn_capacity`` synapses.
-
-    ``start`` holds ``0 .. syn_capacity`` (an empty row may start at the end of the
-    synapse memory) and ``count`` ``0 .. min(syn_capacity, MAX_FANOUT)``: together
-    ``ceil_log2(syn_capacity + 1)`` bits each (``count`` at most ``FANOUT_WIDTH``), not
-    the ``RowPtr`` word's 24 + 16. The memory port still carries ``RowPtr`` words: a write
-    keeps the low bits of each field, a read zero-extends them, so every row a valid
-    configuration can hold (``start + count <= syn_capacity``) reads back as written.
-    """
-    bits = ceil_log2(syn_capacity + 1)
-    return data.StructLayout({
-        "start": unsigned(min(bits, spec.SYN_ADDR_WIDTH)),
-        "count": unsigned(min(bits, spec.FANOUT_WIDTH)),
-    })
-
-
-def _row_store(layout, word):
-    """A ``RowPtr`` word (int) as the stored ``layout`` word (low bits of each field)."""
-    row = data.Const(spec.RowPtr, word)
-    start, count = int(row.start), int(row.count)
-    return _pack(layout, {"start": start & ((1 << layout["start"].shape.width) - 1),
-                          "count": count & ((1 << layout["count"].shape.width) - 1)})
+#: ``spec.row_storage`` under its old name here (the layout of the stored row pointers).
+row_storage = spec.row_storage
 
 
 class _SpikeFifo(Elaboratable):
@@ -140,87 +111,23 @@ class _SpikeFifo(Elaboratable):
         return m
 
 
-def memory_init(cfg, *, n_inputs=None):
-    """Memory words of a core running ``cfg``, as one list per region.
-
-    Parameters
-    ----------
-    cfg : CoreConfig
-    n_inputs : int, optional
-        Input channels of the core (at least ``cfg.n_inputs``); row pointers of the extra
-        channels are empty rows. Default: ``cfg.n_inputs``.
-
-    Returns
-    -------
-    dict
-        ``Region`` -> list of int words, index ``k`` of the list is index ``k`` of the
-        region. ``STATE`` has ``n_neurons`` words (``i = v = ref = 0``), ``ACC`` has
-        ``n_neurons * DELAY_SLOTS`` zeros, ``PROFILE`` has ``PROFILE_COUNT`` words (unused
-        profiles are zero), ``ROWPTR`` has ``n_neurons + n_inputs`` words, ``SYNAPSE``
-        has ``cfg.n_synapses`` words (``delay`` stored as ``d - DELAY_MIN``), ``CTRL``
-        has the ``W_SHIFT`` and ``STEP`` (= 0) registers in ``Ctrl`` order.
-    """
+def _check_cfg(cfg):
     if not isinstance(cfg, CoreConfig):
         raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
-    cfg.validate()
-    n_inputs = cfg.n_inputs if n_inputs is None else n_inputs
-    if n_inputs < cfg.n_inputs:
-        raise ValueError(f"n_inputs = {n_inputs} is below cfg.n_inputs = {cfg.n_inputs}")
-    state = [_pack(spec.NeuronState, {"i": 0, "v": 0, "ref": 0, "profile": int(p)})
-             for p in cfg.profile]
-    profile = [_pack(spec.Profile, {
-        "decay_i": int(cfg.decay_i[k]), "decay_v": int(cfg.decay_v[k]),
-        "threshold": int(cfg.threshold[k]), "bias": int(cfg.bias[k]),
-        "v_reset": int(cfg.v_reset[k]), "reset": spec.Reset(int(cfg.reset[k])),
-        "refractory": int(cfg.refractory[k]),
-    }) for k in range(cfg.n_profiles)]
-    profile += [0] * (spec.PROFILE_COUNT - len(profile))
-    ptr = cfg.fanout_ptr
-    rowptr = [_pack(spec.RowPtr, {"start": int(ptr[s]), "count": int(ptr[s + 1] - ptr[s])})
-              for s in range(cfg.n_sources)]
-    rowptr += [_pack(spec.RowPtr, {"start": int(ptr[-1]), "count": 0})] * (n_inputs -
-                                                                          cfg.n_inputs)
-    synapse = [_pack(spec.Synapse, {"target": int(t), "weight": int(w),
-                                    "delay": int(d) - spec.DELAY_MIN})
-               for t, w, d in zip(cfg.syn_target, cfg.syn_weight, cfg.syn_delay)]
-    ctrl = [0] * len(Ctrl)
-    ctrl[Ctrl.W_SHIFT.value] = cfg.w_shift
-    ctrl[Ctrl.STEP.value] = 0
-    return {
-        Region.STATE: state,
-        Region.ACC: [0] * (cfg.n_neurons * spec.DELAY_SLOTS),
-        Region.PROFILE: profile,
-        Region.ROWPTR: rowptr,
-        Region.SYNAPSE: synapse,
-        Region.CTRL: ctrl,
-    }
+    return cfg
+
+
+def memory_init(cfg, *, n_inputs=None):
+    """``cfg.memory_image(n_inputs=n_inputs)`` as one list of int words per region
+    (``CoreConfig.memory_image`` is the memory map)."""
+    image = _check_cfg(cfg).memory_image(n_inputs=n_inputs)
+    return {region: words.tolist() for region, words in image.items()}
 
 
 def config_words(cfg, *, n_inputs=None, clear_acc=True):
-    """The memory-port writes that load ``cfg`` into a core (and restart it at step 0).
-
-    Parameters
-    ----------
-    cfg : CoreConfig
-    n_inputs : int, optional
-        Input channels of the target core, see ``memory_init``.
-    clear_acc : bool
-        Also write every accumulator word to zero (needed unless the core is fresh).
-
-    Returns
-    -------
-    list of (Region, int, int)
-        ``(region, index, word)`` in upload order: profiles, neuron states, row pointers,
-        synapses, accumulators, then ``W_SHIFT`` and ``STEP`` (writing ``STEP`` also empties
-        the spike queue, so the first step delivers no stale spikes).
-    """
-    init = memory_init(cfg, n_inputs=n_inputs)
-    words = []
-    for region in _UPLOAD_ORDER:
-        if region is Region.ACC and not clear_acc:
-            continue
-        words.extend((region, k, word) for k, word in enumerate(init[region]))
-    return words
+    """``cfg.upload_words(n_inputs=n_inputs, clear_acc=clear_acc)``: the memory-port
+    writes ``(region, index, word)`` that load ``cfg`` into a core and restart it."""
+    return _check_cfg(cfg).upload_words(n_inputs=n_inputs, clear_acc=clear_acc)
 
 
 class NeuronCore(wiring.Component):
@@ -338,9 +245,7 @@ class NeuronCore(wiring.Component):
             if cfg.n_synapses > syn_capacity:
                 raise ValueError(f"cfg.n_synapses = {cfg.n_synapses} exceeds syn_capacity = "
                                  f"{syn_capacity}")
-        for region, depth in ((Region.ACC, n_neurons * spec.DELAY_SLOTS),
-                              (Region.ROWPTR, n_neurons + n_inputs),
-                              (Region.SYNAPSE, syn_capacity)):
+        for region, depth in spec.region_depths(n_neurons, n_inputs, syn_capacity).items():
             if depth > 1 << spec.MEM_INDEX_WIDTH:
                 raise ValueError(f"{region.name} region of {depth} words does not fit the "
                                  f"{spec.MEM_INDEX_WIDTH}-bit memory index")
@@ -364,7 +269,9 @@ class NeuronCore(wiring.Component):
         N = self.n_neurons
         NB = exact_log2(N)
         n_src = N + self.n_inputs
-        init = memory_init(self.cfg, n_inputs=self.n_inputs) if self.cfg is not None else {}
+        init = {} if self.cfg is None else self.cfg.memory_image(
+            n_neurons=N, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity)
+        init = {region: words.tolist() for region, words in init.items()}
 
         def mem(name, shape, depth, region=None):
             words = init.get(region, []) if region is not None else []
@@ -376,10 +283,10 @@ class NeuronCore(wiring.Component):
         prof_mem = mem("prof_mem", unsigned(spec.Profile.size), spec.PROFILE_COUNT,
                        Region.PROFILE)
         # row pointers: only the bits the synapse capacity can use (``row_storage``)
-        row_layout = row_storage(self.syn_capacity)
+        row_layout = spec.row_storage(self.syn_capacity)
         m.submodules.row_mem = row_mem = memory.Memory(
             shape=unsigned(row_layout.size), depth=n_src,
-            init=[_row_store(row_layout, w) for w in init.get(Region.ROWPTR, [])])
+            init=spec.store_rows(init.get(Region.ROWPTR, []), self.syn_capacity).tolist())
         sq_mem = mem("spike_queue", unsigned(max(NB, 1)), N)
 
         st_wr, st_rd = state_mem.write_port(), state_mem.read_port()
@@ -431,9 +338,8 @@ class NeuronCore(wiring.Component):
         # no wide compare sits on the access path.
         req = Signal(spec.MemRequest)
         p = self.i_mem.payload
-        depths = {Region.STATE: N, Region.ACC: N * spec.DELAY_SLOTS,
-                  Region.PROFILE: spec.PROFILE_COUNT, Region.ROWPTR: n_src,
-                  Region.SYNAPSE: self.syn_capacity}
+        depths = spec.region_depths(N, self.n_inputs, self.syn_capacity)
+        del depths[Region.CTRL]             # registers, decoded one by one below
         hits = {region: (p.region == region) & (p.index < depth)
                 for region, depth in depths.items()}
         for reg in Ctrl:

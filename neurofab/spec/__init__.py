@@ -9,6 +9,7 @@ Submodules, one per block family, keep the owners of different blocks out of eac
 other's way; everything is re-exported so users write ``from neurofab.spec import X``.
 """
 
+from .packing import *       # noqa: F401,F403  pack / unpack: fields <-> layout words
 from .core import *          # noqa: F401,F403  neuron core: state, profiles, CSR, events, memory map
 from .link import *          # noqa: F401,F403  host link: framing, CRC, opcodes
 from .encoders import *      # noqa: F401,F403  bitstream encoders and stochastic computing

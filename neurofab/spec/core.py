@@ -6,6 +6,9 @@ restated there with the equation that uses it.
 
 from amaranth import signed, unsigned
 from amaranth.lib import data, enum
+from amaranth.utils import ceil_log2
+
+from .packing import pack, unpack
 
 __all__ = [
     "STATE_WIDTH", "STATE_MIN", "STATE_MAX",
@@ -20,9 +23,10 @@ __all__ = [
     "SYN_ADDR_WIDTH", "MAX_SYNAPSES", "FANOUT_WIDTH", "MAX_FANOUT",
     "STEP_WIDTH",
     "Reset",
-    "NeuronState", "Profile", "RowPtr", "Synapse",
+    "NeuronState", "Profile", "PROFILE_FIELDS", "RowPtr", "Synapse",
     "InputEvent", "SpikeEvent",
     "Region", "Ctrl", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
+    "region_depths", "row_storage", "store_rows", "mem_request",
     "CONFIG_MAGIC", "CONFIG_VERSION",
 ]
 
@@ -103,6 +107,9 @@ Profile = data.StructLayout({
     "reset": Reset,
     "refractory": unsigned(REF_WIDTH),
 })
+#: Names of the profile parameters, in ``Profile`` order (the columns of a config's
+#: profile table, the parameters of the golden kernel).
+PROFILE_FIELDS = tuple(name for name, _ in Profile)
 
 #: CSR row of one source: synapses ``start .. start+count-1``. Sources ``0..N-1`` are the
 #: core's own neurons (recurrent spikes), ``N + c`` is external input channel ``c``.
@@ -163,6 +170,51 @@ MemRequest = data.StructLayout({
 MemResponse = data.StructLayout({
     "data": unsigned(MEM_DATA_WIDTH),
 })
+
+
+def mem_request(region, index, write=0, data=0):
+    """One ``MemRequest`` word (an int): read (``write=0``) or write ``data`` at ``index``
+    of ``region``."""
+    return pack(MemRequest, index=index, region=Region(region), write=write, data=data)
+
+
+# --- memory map ----------------------------------------------------------------------
+def region_depths(n_neurons, n_inputs, syn_capacity, *, n_profiles=PROFILE_COUNT):
+    """Words of every ``Region`` on a core of this geometry (indices ``0 .. depth - 1``):
+    ``STATE`` one per neuron, ``ACC`` ``DELAY_SLOTS`` per neuron (index ``neuron *
+    DELAY_SLOTS + slot``), ``PROFILE`` ``n_profiles``, ``ROWPTR`` one per source
+    (``n_neurons + n_inputs``), ``SYNAPSE`` ``syn_capacity``, ``CTRL`` one per ``Ctrl``
+    register."""
+    return {Region.STATE: n_neurons, Region.ACC: n_neurons * DELAY_SLOTS,
+            Region.PROFILE: n_profiles, Region.ROWPTR: n_neurons + n_inputs,
+            Region.SYNAPSE: syn_capacity, Region.CTRL: len(Ctrl)}
+
+
+def row_storage(syn_capacity):
+    """Layout of a row pointer as a core with ``syn_capacity`` synapses stores it.
+
+    ``start`` holds ``0 .. syn_capacity`` (an empty row may start at the end of the
+    synapse memory) and ``count`` ``0 .. min(syn_capacity, MAX_FANOUT)``: together
+    ``ceil_log2(syn_capacity + 1)`` bits each (``count`` at most ``FANOUT_WIDTH``), not
+    the ``RowPtr`` word's 24 + 16. The memory port still carries ``RowPtr`` words: a write
+    keeps the low bits of each field (:func:`store_rows`), a read zero-extends them, so
+    every row a valid configuration can hold (``start + count <= syn_capacity``) reads
+    back as written.
+    """
+    bits = ceil_log2(syn_capacity + 1)
+    return data.StructLayout({
+        "start": unsigned(min(bits, SYN_ADDR_WIDTH)),
+        "count": unsigned(min(bits, FANOUT_WIDTH)),
+    })
+
+
+def store_rows(words, syn_capacity):
+    """``RowPtr`` words (an int or an array) as stored in ``row_storage(syn_capacity)``:
+    the low bits of ``start`` and of ``count``."""
+    layout = row_storage(syn_capacity)
+    row = unpack(RowPtr, words)
+    return pack(layout, **{name: row[name] & ((1 << layout[name].shape.width) - 1)
+                           for name in ("start", "count")})
 
 # --- config file -------------------------------------------------------------------
 CONFIG_MAGIC = b"NFCFG\x00"

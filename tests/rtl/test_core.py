@@ -7,7 +7,7 @@ from amaranth.lib import data
 from amaranth.sim import Simulator
 
 from neurofab import spec
-from neurofab.config import CoreConfig, random_config
+from neurofab.config import CoreConfig, decode_state, random_config, state_addresses
 from neurofab.cosim.streams import get, put, put_all
 from neurofab.golden import GoldenCore
 from neurofab.rtl.core import NeuronCore, config_words, memory_init, row_storage
@@ -15,16 +15,14 @@ from neurofab.rtl.lif import CubaLif
 from neurofab.spec import Ctrl, Region
 
 SLOTS = spec.DELAY_SLOTS
-ACC_MASK = (1 << spec.ACC_WIDTH) - 1
 
 
 # --- helpers ---------------------------------------------------------------------------
 def raw_request(region, index, write=False, data_word=0):
     """A MemRequest payload from raw integers (so that invalid regions can be sent)."""
-    lay = spec.MemRequest
-    word = (index << lay["index"].offset) | (int(region) << lay["region"].offset) | \
-        (int(write) << lay["write"].offset) | (data_word << lay["data"].offset)
-    return data.Const(lay, word)
+    return data.Const(spec.MemRequest, spec.pack(spec.MemRequest, index=index,
+                                                 region=int(region), write=int(write),
+                                                 data=data_word))
 
 
 async def mem_op(ctx, dut, region, index, data_word=0, write=False, *, rng=None, gap=0.0,
@@ -35,20 +33,10 @@ async def mem_op(ctx, dut, region, index, data_word=0, write=False, *, rng=None,
 
 
 async def read_state(ctx, dut, *, rng=None, gap=0.0, stall=0.0):
-    n = dut.n_neurons
-    out = {name: np.zeros(n, dtype=np.int64) for name in ("i", "v", "ref", "profile")}
-    for k in range(n):
-        word = data.Const(spec.NeuronState,
-                          await mem_op(ctx, dut, Region.STATE, k, rng=rng, gap=gap, stall=stall))
-        for name in out:
-            out[name][k] = getattr(word, name)
-    acc = np.zeros((SLOTS, n), dtype=np.int64)
-    for k in range(n * SLOTS):
-        word = await mem_op(ctx, dut, Region.ACC, k, rng=rng, gap=gap, stall=stall)
-        acc[k % SLOTS, k // SLOTS] = word
-    out["acc"] = acc
-    out["step"] = await mem_op(ctx, dut, Region.CTRL, Ctrl.STEP.value, rng=rng)
-    return out
+    """The architectural state through the memory port (``config.decode_state``)."""
+    words = [await mem_op(ctx, dut, region, k, rng=rng, gap=gap, stall=stall)
+             for region, k in state_addresses(dut.n_neurons)]
+    return decode_state(words, dut.n_neurons)
 
 
 def compare_state(t, got, gold, cfg):
@@ -61,12 +49,11 @@ def compare_state(t, got, gold, cfg):
                               f"{exp[bad[0]]}, got {got[name][bad[0]]}")
     bad = np.flatnonzero(got["profile"] != cfg.profile)
     assert not bad.size, f"step {t}: neuron {bad[0]} profile changed"
-    exp_acc = st.acc & ACC_MASK
-    bad = np.argwhere(got["acc"] != exp_acc)
+    bad = np.argwhere(got["acc"] != st.acc)
     if bad.size:
         slot, n = bad[0]
         pytest.fail(f"step {t}: accumulator of neuron {n} slot {slot}: expected "
-                    f"{st.acc[slot, n]}, got {got['acc'][slot, n]} (low {spec.ACC_WIDTH} bits)")
+                    f"{st.acc[slot, n]}, got {got['acc'][slot, n]}")
     assert got["step"] == st.step, f"step {t}: STEP expected {st.step}, got {got['step']}"
 
 
@@ -285,7 +272,7 @@ def test_mem_port_round_trip(bank):
 
 
 def _pack_row(start, count):
-    return spec.RowPtr.const({"start": start, "count": count}).as_value().value
+    return spec.pack(spec.RowPtr, start=start, count=count)
 
 
 def test_row_storage_widths():
@@ -427,8 +414,7 @@ def test_synapse_with_out_of_range_target_is_ignored():
     k = int(cfg.fanout_ptr[cfg.n_neurons + 3])          # channel 3: one synapse on neuron 3
     assert cfg.fanout_ptr[cfg.n_neurons + 4] - k == 1 and cfg.syn_target[k] == 3
     bad_target = cfg.n_neurons + 3                      # aliases neuron 3 if truncated
-    word = spec.Synapse.const({"target": bad_target, "weight": int(cfg.syn_weight[k]),
-                               "delay": 0}).as_value().value
+    word = spec.pack(spec.Synapse, target=bad_target, weight=cfg.syn_weight[k], delay=0)
     ref_cfg = directed_config()
     ref_cfg.syn_weight[k] = 0                           # the synapse has no effect
     dut = NeuronCore(cfg)

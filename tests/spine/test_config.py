@@ -248,3 +248,82 @@ def test_padding_with_every_profile_taken():
     inputs = [[0, 1], [2], [], [3]] * 5
     assert [x.tolist() for x in golden.run(some, inputs)] == \
         [x.tolist() for x in golden.run(big, inputs)]
+
+
+# --- memory image ------------------------------------------------------------------------
+def _const(layout, word):
+    """Fields of ``word`` decoded by Amaranth (an oracle independent of ``spec.unpack``)."""
+    from amaranth.lib import data
+    c = data.Const(layout, int(word))
+    return {name: int(getattr(getattr(c, name), "value", getattr(c, name)))
+            for name, _ in layout}
+
+
+def test_memory_image_words():
+    from neurofab.spec import Ctrl, Region
+    cfg = random_config(np.random.default_rng(4), n_neurons=8, n_inputs=3)
+    image = cfg.memory_image(n_inputs=5, syn_capacity=cfg.n_synapses + 7)
+    depths = spec.region_depths(8, 5, cfg.n_synapses + 7)
+    assert {r: len(w) for r, w in image.items()} == depths | {Region.SYNAPSE: cfg.n_synapses}
+    for k, word in enumerate(image[Region.STATE]):
+        assert _const(spec.NeuronState, word) == dict(i=0, v=0, ref=0, profile=cfg.profile[k])
+    for k, word in enumerate(image[Region.PROFILE]):
+        want = ({f: int(getattr(cfg, f)[k]) for f in spec.PROFILE_FIELDS}
+                if k < cfg.n_profiles else dict.fromkeys(spec.PROFILE_FIELDS, 0))
+        assert _const(spec.Profile, word) == want
+    ptr = cfg.fanout_ptr
+    for s, word in enumerate(image[Region.ROWPTR]):
+        want = (dict(start=ptr[s], count=ptr[s + 1] - ptr[s]) if s < cfg.n_sources
+                else dict(start=ptr[-1], count=0))
+        assert _const(spec.RowPtr, word) == want
+    for k, word in enumerate(image[Region.SYNAPSE]):
+        assert _const(spec.Synapse, word) == dict(target=cfg.syn_target[k],
+                                                  weight=cfg.syn_weight[k],
+                                                  delay=cfg.syn_delay[k] - spec.DELAY_MIN)
+    assert not image[Region.ACC].any()
+    assert image[Region.CTRL][Ctrl.W_SHIFT.value] == cfg.w_shift
+    assert image[Region.CTRL][Ctrl.STEP.value] == 0
+    # the upload list is the image, region by region in UPLOAD_ORDER
+    from neurofab.config import UPLOAD_ORDER
+    words = cfg.upload_words(n_inputs=5)
+    assert [r for r, _, _ in words] == [r for r in UPLOAD_ORDER for _ in image[r]]
+    assert all(type(w) is int and w == image[r][k] for r, k, w in words)
+    # clear_acc=False: no ACC words; default n_inputs: 2 rows fewer
+    assert len(cfg.upload_words(clear_acc=False)) == len(words) - 8 * spec.DELAY_SLOTS - 2
+
+
+def test_memory_image_geometry_errors():
+    cfg = base_cfg()
+    with pytest.raises(ValueError, match="n_neurons = 8 does not match the config's "
+                                         "n_neurons = 4"):
+        cfg.memory_image(n_neurons=8)
+    with pytest.raises(ValueError, match="n_inputs = 1 is below cfg.n_inputs = 2"):
+        cfg.memory_image(n_inputs=1)
+    with pytest.raises(ValueError, match="syn_capacity = 1 is below the config's 2 synapses"):
+        cfg.memory_image(syn_capacity=1)
+
+
+def test_decode_state_round_trip():
+    from neurofab.config import decode_state, state_addresses
+    from neurofab.spec import Ctrl, Region
+    rng = np.random.default_rng(2)
+    n = 8
+    i, v = rng.integers(spec.STATE_MIN, spec.STATE_MAX + 1, (2, n))
+    ref, prof = rng.integers(0, 16, (2, n))
+    acc = rng.integers(spec.ACC_MIN, spec.ACC_MAX + 1, (spec.DELAY_SLOTS, n))
+    acc[0, 0], acc[1, 0] = spec.ACC_MIN, spec.ACC_MAX
+    state = spec.pack(spec.NeuronState, i=i, v=v, ref=ref, profile=prof)
+    acc_words = (acc.T.reshape(-1) & ((1 << spec.ACC_WIDTH) - 1)).tolist()
+    # bits above each word's width (as a memory port might return them) are ignored
+    words = ([int(w) | (1 << 45) for w in state] + [w | (1 << 30) for w in acc_words]
+             + [(1 << 40) | 12345])
+    addresses = state_addresses(n)
+    assert len(addresses) == len(words)
+    assert addresses[0] == (Region.STATE, 0) and addresses[-1] == (Region.CTRL, Ctrl.STEP.value)
+    assert addresses[n + 9] == (Region.ACC, 9)
+    got = decode_state(words, n)
+    for name, want in dict(i=i, v=v, ref=ref, profile=prof, acc=acc).items():
+        assert np.array_equal(got[name], want), name
+    assert got["acc"].shape == (spec.DELAY_SLOTS, n) and got["step"] == 12345
+    with pytest.raises(ValueError, match="72 state words, expected 73 for n_neurons = 8"):
+        decode_state(words[:-1], n)
