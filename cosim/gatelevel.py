@@ -19,14 +19,12 @@ but the netlist Yosys maps onto the FPGA's cells. This module simulates that net
 3. :func:`gate_build` compiles netlist + models with Verilator (``cosim/verilator.py``,
    cached); only the top-level ports are made public (``--no-public-flat-rw`` plus a
    ``verilator_config`` section), so Verilator optimises the netlist like any design.
-4. :func:`run_gate_cosim` plays the same transaction script as
-   ``run_core_cosim(backend="verilator")`` on it — config upload through ``i_mem``, random
-   valid gaps and back-pressure, spikes and the full state after every step — and compares
-   with golden. ``run_core_cosim(cfg, inputs, backend="gate-ice40" | "gate-ecp5")`` is the
-   same thing.
+4. The cosim engine (``cosim/engine.py``) plays any case on it: back ends ``gate-ice40``
+   and ``gate-ecp5`` — the same script as on Verilator, compared with the same golden.
 
-:func:`bench_gatelevel` times a gate-level run against the RTL Verilator run of the same
-script and reports the netlists' cell counts. See ``docs/cosim.md``, "Gate-level cosim".
+``neurofab.bench_gatelevel`` times a gate-level run against the RTL Verilator run of the
+same script and reports the netlists' cell counts. See ``docs/cosim.md``, "Gate-level
+cosim".
 """
 
 import contextlib
@@ -45,8 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["FAMILIES", "GEOMETRY", "GateNetlist", "SynthError", "yosys_version",
-           "synth", "synth_netlist", "cell_models", "cell_library", "gate_build",
-           "run_gate_cosim", "bench_gatelevel"]
+           "synth", "synth_netlist", "cell_models", "cell_library", "gate_build"]
 
 FAMILIES = ("ice40", "ecp5")
 
@@ -557,75 +554,3 @@ def gate_build(component, family, *, top="neurofab_core", trace=False, spram=Tru
     args = GATE_ARGS + (("--trace-depth", "1") if trace else ())
     b = build(text, name=top, trace=trace, build_args=args, cache_dir=cache_dir)
     return b, net
-
-
-# --- co-simulation ----------------------------------------------------------------------
-def run_gate_cosim(cfg, inputs, *, family="ice40", **kwargs):
-    """Co-simulate the synthesised neuron core (``family`` netlist + cell models, under
-    Verilator) against golden; the same script and comparison as
-    ``run_core_cosim(backend="verilator")``. Keyword arguments go to ``run_core_cosim``
-    (``seed``, ``gap``, ``stall``, ``check_state``, ``rtl_cfg``, ``syn_capacity``, ...).
-    Returns a ``CosimResult`` whose ``build`` also holds the netlist's key and cell counts.
-    """
-    if family not in FAMILIES:
-        raise ValueError(f"family = {family!r} must be one of {FAMILIES}")
-    from .harness import run_core_cosim
-    return run_core_cosim(cfg, inputs, backend=f"gate-{family}", **kwargs)
-
-
-def _bench_config(seed, steps, geometry=GEOMETRY):
-    import numpy as np
-    from neurofab.config import random_config
-    from .harness import random_inputs
-    rng = np.random.default_rng(seed)
-    cap = geometry["syn_capacity"]
-    n, n_in = geometry["n_neurons"], geometry["n_inputs"]
-    # the densest fan-out whose worst case fits the synapse memory
-    fanout = max(1, (cap - (n + n_in)) // (n + n_in))
-    cfg = random_config(rng, n_neurons=n, n_inputs=n_in, max_fanout=fanout)
-    return cfg, random_inputs(rng, n_in, steps, per_step=4)
-
-
-def bench_gatelevel(say=print, quick=False):
-    """Gate-level vs RTL Verilator on the same script (default geometry, a random config
-    with extremes, gap = stall = 0.3): wall time of the runs (builds made before timing),
-    synthesis and build times of a cold cache where measured, and cell counts.
-
-    Returns a JSON-serialisable dict: per family ``synth_s``, ``build_s`` (0 when cached),
-    ``cells``, ``wall_s``, ``sim_s``, ``cycles``, ``bit_exact``, ``ratio`` (gate wall time /
-    RTL Verilator wall time); ``rtl`` the RTL run's summary.
-    """
-    from neurofab.rtl.core import NeuronCore
-    from .harness import run_core_cosim
-    from .verilator import build
-    steps = 5 if quick else 20
-    cfg, inputs = _bench_config(1, steps)
-    geo = dict(GEOMETRY)
-    kw = dict(seed=1, gap=0.3, stall=0.3, check_state="every",
-              syn_capacity=geo["syn_capacity"])
-    build(NeuronCore(None, **geo), name="neurofab_core")
-    say(f"gate-level bench: {geo['n_neurons']} neurons, {cfg.n_synapses} synapses, "
-        f"{steps} steps")
-    rtl = run_core_cosim(cfg, inputs, backend="verilator", **kw).summary()
-    say(f"  RTL Verilator: {rtl['wall_s']:.2f} s, bit_exact={rtl['bit_exact']}")
-    out = {"neurons": geo["n_neurons"], "synapses": int(cfg.n_synapses), "steps": steps,
-           "geometry": geo, "rtl": rtl, "families": {}}
-    for family in FAMILIES:
-        t0 = time.perf_counter()
-        b, net = gate_build(NeuronCore(None, **geo), family)
-        prep_s = time.perf_counter() - t0
-        res = run_gate_cosim(cfg, inputs, family=family, **kw).summary()
-        out["families"][family] = {
-            "synth_s": net.synth_s, "synth_cached": net.cached,
-            "build_s": round(b.build_s, 3), "build_cached": b.cached,
-            "prepare_s": round(prep_s, 3), "cells": net.cells,
-            "wall_s": res["wall_s"], "sim_s": res["sim_s"], "cycles": res["cycles"],
-            "bit_exact": res["bit_exact"],
-            "ratio": round(res["wall_s"] / rtl["wall_s"], 2) if rtl["wall_s"] else None}
-        say(f"  gate {family}: {res['wall_s']:.2f} s ({out['families'][family]['ratio']}x "
-            f"RTL), bit_exact={res['bit_exact']}, synth {net.synth_s:.1f} s"
-            f"{' (cached)' if net.cached else ''}, build {b.build_s:.1f} s"
-            f"{' (cached)' if b.cached else ''}, {sum(net.cells.values())} cells")
-    out["bit_exact"] = rtl["bit_exact"] and all(f["bit_exact"]
-                                                for f in out["families"].values())
-    return out

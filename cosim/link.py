@@ -1,16 +1,16 @@
 """Block co-simulation of the host link (``rtl/link``) against its golden twins.
 
 The case builders here are the ``uart-rx``, ``uart-tx``, ``cobs-dec``, ``cobs-enc``,
-``crc16`` and ``link-controller`` entries of :data:`neurofab.cosim.blocks.BLOCKS`: each
-draws a random instance and stimulus and returns a :class:`~neurofab.cosim.blocks.BlockCase`
-that :func:`~neurofab.cosim.blocks.run_case` plays on either back end.
+``crc16`` and ``link-controller`` entries of :data:`neurofab.cosim.registry.BLOCKS`: each
+draws a random instance and stimulus and returns a :class:`~neurofab.cosim.engine.StepCase`
+that :func:`~neurofab.cosim.engine.run` plays on every back end.
 
 Blocks whose ports are streams are played as they are (COBS). The others get a small
 wrapper component here that turns their wires into streams the transaction player can
 drive and the golden model can predict exactly:
 
 * :class:`UartRxBench`: the line is a script of runs (level, clocks) offered without gaps
-  (``BlockCase.timed``), so the line the receiver sees is the concatenation of the runs —
+  (``StepCase.timed``), so the line the receiver sees is the concatenation of the runs —
   exactly the ``line`` given to ``golden.link.uart.uart_receive``. Received bytes and
   error pulses leave as events stamped with their line time.
 * :class:`UartTxBench`: the line is sampled at every clock except those where the
@@ -19,8 +19,9 @@ drive and the golden model can predict exactly:
   waveform ``golden.link.uart.uart_waveform(data, divisor, lead=1)``, cycle for cycle.
 * :class:`Crc16Bench`: the CRC output after every byte, as one transaction per byte.
 * :class:`ControllerBench`: a ``LinkController`` serving a real ``NeuronCore``; frames in
-  and replies out at the decoded-byte level. The replies are predicted by
-  :class:`ControllerModel` (``host.codec`` for the frames, ``golden.core`` for the network).
+  and replies out at the decoded-byte level. The replies are predicted by the golden
+  ``golden.link.controller.LinkController`` (``host.codec`` for the frames,
+  ``golden.core`` for the network).
 """
 
 import numpy as np
@@ -32,10 +33,13 @@ from neurofab import spec
 from neurofab.host import codec
 from neurofab.spec import Ctrl, FrameStatus, Nak, Opcode, Region
 
-from .blocks import BlockCase, Step, _pick
+from neurofab.golden.link.controller import LinkController as GoldenController
+
+from .encoders import pick as _pick
+from .engine import Step, StepCase
 
 __all__ = ["LineRun", "RxEvent", "UartRxBench", "UartTxBench", "Crc16Bench",
-           "ControllerBench", "ControllerModel", "controller_bench", "RX_LATENCY", "CONTROLLER_GEOMETRY",
+           "ControllerBench", "controller_model", "controller_bench", "RX_LATENCY", "CONTROLLER_GEOMETRY",
            "uart_rx_case", "uart_tx_case", "cobs_dec_case", "cobs_enc_case", "crc16_case",
            "link_controller_case"]
 
@@ -293,7 +297,7 @@ def uart_rx_case(rng, steps, **p):
         expected[t].append(_word(RxEvent, data=ev.value, kind=kind, time=time))
     out = [Step({"i_line": _runs(x)}, {"o_event": e}, {}, len(x))
            for x, e in zip(lines, expected)]
-    return BlockCase("uart-rx", {"divisor": divisor}, lambda: UartRxBench(divisor), out,
+    return StepCase("uart-rx", {"divisor": divisor}, lambda: UartRxBench(divisor), out,
                      {"o_event": ("struct", RxEvent)}, timed=("i_line",))
 
 
@@ -317,7 +321,7 @@ def uart_tx_case(rng, steps, **p):
         out.append(Step({"i_stream": d}, {"o_line": words[pos:pos + len(d)]}, {},
                         n * len(d) + 4))
         pos += len(d)
-    return BlockCase("uart-tx", {"divisor": divisor}, lambda: UartTxBench(divisor), out,
+    return StepCase("uart-tx", {"divisor": divisor}, lambda: UartTxBench(divisor), out,
                      {"o_line": ("line", n, divisor)})
 
 
@@ -351,7 +355,7 @@ def crc16_case(rng, steps, **p):
 
     def factory():
         return Crc16Bench(params)
-    return BlockCase("crc16", {"params": name}, factory, out, {"o_crc": "words"},
+    return StepCase("crc16", {"params": name}, factory, out, {"o_crc": "words"},
                      probe=lambda d: [("crc", d.crc.o_crc), ("residue", d.crc.o_residue)])
 
 
@@ -394,7 +398,7 @@ def cobs_enc_case(rng, steps, **p):
                  for f in frames for k, b in enumerate(f)]
         wire = list(encode_frames(frames))
         out.append(Step({"i_stream": items}, {"o_stream": wire}, {}, 2 * len(wire) + 8))
-    return BlockCase("cobs-enc", {"max_len": max_len}, CobsEncoder, out,
+    return StepCase("cobs-enc", {"max_len": max_len}, CobsEncoder, out,
                      {"o_stream": "words"})
 
 
@@ -446,7 +450,7 @@ def cobs_dec_case(rng, steps, **p):
         tokens = [_word(spec.DecodedByte, data=d, end=e, status=FrameStatus(s))
                   for d, e, s in gold.feed(wire)]
         out.append(Step({"i_stream": list(wire)}, {"o_stream": tokens}, {}, len(wire) + 4))
-    return BlockCase("cobs-dec", {"max_frame": max_frame},
+    return StepCase("cobs-dec", {"max_frame": max_frame},
                      lambda: CobsDecoder(max_frame=max_frame), out,
                      {"o_stream": ("struct", spec.DecodedByte)})
 
@@ -473,235 +477,9 @@ def _reply_tokens(body):
             for k, b in enumerate(body)]
 
 
-class ControllerModel:
-    """What the controller of :data:`CONTROLLER_GEOMETRY` replies, frame by frame.
-
-    The frames are ``host.codec``'s (bodies, CRC, NAKs, payload structs, event records);
-    the network is ``golden.core.GoldenCore`` on the uploaded config; the rest is the
-    protocol (``docs/protocol.md``): link checks in order, counters, the stored reply of
-    the last executed command, event buffers. Steps are only run while nothing else
-    happens (a script waits for the run to end), so every reply is determined.
-
-    ``send(body, status)`` returns the expected reply body of one received frame.
-    """
-
-    def __init__(self, cfg, geometry=CONTROLLER_GEOMETRY, **link):
-        from neurofab.golden.core import GoldenCore
-        from neurofab.rtl.core import memory_init
-        self.g = dict(geometry)
-        self.link = dict(_LINK, **link)
-        self.cfg = cfg
-        self.core = GoldenCore(cfg)
-        self.depth = {Region.STATE: self.g["n_neurons"],
-                      Region.ACC: self.g["n_neurons"] * spec.DELAY_SLOTS,
-                      Region.PROFILE: spec.PROFILE_COUNT,
-                      Region.ROWPTR: self.g["n_neurons"] + self.g["n_inputs"],
-                      Region.SYNAPSE: self.g["syn_capacity"], Region.CTRL: len(spec.Ctrl)}
-        # the static regions as uploaded (the core starts with empty memories)
-        init = memory_init(cfg, n_inputs=self.g["n_inputs"])
-        self.mem = {r: [0] * d for r, d in self.depth.items()}
-        for region in (Region.PROFILE, Region.ROWPTR, Region.SYNAPSE, Region.CTRL):
-            self.mem[region][:len(init[region])] = [int(w) for w in init[region]]
-        self.profile = np.asarray(cfg.profile, dtype=np.int64)
-        self.counters = {c: 0 for c in spec.Counter}
-        self.in_fifo = []            # channels and "END"
-        self.out_fifo = []           # neurons and "END"
-        self.last = None             # (opcode, seq, reply body) of the last executed command
-        self.max_body = self.g["max_payload"] + spec.MIN_BODY
-
-    # -- frames --------------------------------------------------------------------------
-    def _reply(self, opcode, seq, payload=b""):
-        return codec.frame_body(opcode, seq, payload, max_payload=spec.MAX_PAYLOAD)
-
-    def _nak(self, reason, opcode, seq):
-        self.counters[spec.Counter.NAKS_SENT] += 1
-        return self._reply(spec.NAK_OPCODE, seq, bytes([Nak(reason).value, opcode]))
-
-    def send(self, body, status=FrameStatus.OK):
-        """Expected reply body to a received frame ``body`` (decoder end ``status``)."""
-        C = spec.Counter
-        opcode = body[0] if len(body) >= 1 else 0
-        seq = body[1] if len(body) >= 2 else 0
-        if status == FrameStatus.OVERSIZE or len(body) > self.max_body:
-            self.counters[C.OVERSIZE_FRAMES] += 1
-            return self._nak(Nak.OVERSIZE, opcode, seq)
-        if status == FrameStatus.COBS or len(body) < spec.MIN_BODY:
-            self.counters[C.FRAMING_ERRORS] += 1
-            return self._nak(Nak.FRAMING, opcode, seq)
-        if codec.crc16(body) != 0:
-            self.counters[C.CRC_ERRORS] += 1
-            return self._nak(Nak.CRC, opcode, seq)
-        self.counters[C.FRAMES_OK] += 1
-        if opcode not in {op.value for op in Opcode}:
-            self.counters[C.UNKNOWN_OPCODES] += 1
-            return self._nak(Nak.UNKNOWN_OPCODE, opcode, seq)
-        if self.last is not None and self.last[:2] == (opcode, seq):
-            # a retransmission: the stored reply again (a replayed NAK is a NAK sent)
-            if self.last[2][0] == spec.NAK_OPCODE:
-                self.counters[C.NAKS_SENT] += 1
-            return self.last[2]
-        payload = bytes(body[spec.HEADER_BYTES:-spec.CRC_BYTES])
-        result = self._execute(Opcode(opcode), payload)
-        if isinstance(result, Nak):
-            reply = self._nak(result, opcode, seq)
-        else:
-            reply = self._reply(spec.reply_opcode(opcode), seq, result)
-        self.last = (opcode, seq, reply)
-        return reply
-
-    # -- commands ------------------------------------------------------------------------
-    def _execute(self, op, p):
-        g = self.g
-        fixed = {Opcode.IDENTIFY: 0, Opcode.STATUS: 0, Opcode.CLEAR_STATUS: 0,
-                 Opcode.RESET: 0, Opcode.READ_EVENTS: 0, Opcode.RUN: 4}
-        if op in fixed and len(p) != fixed[op]:
-            return Nak.BAD_LENGTH
-        if op == Opcode.IDENTIFY:
-            return codec.pack_struct(
-                spec.IdentifyReply, protocol=spec.PROTOCOL_VERSION, board=self.link["board_id"],
-                build=self.link["build_hash"], clk_hz=self.link["clk_hz"],
-                max_payload=g["max_payload"], n_cores=1, n_profiles=spec.PROFILE_COUNT,
-                n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
-                n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"])
-        if op == Opcode.STATUS:
-            return codec.pack_struct(
-                spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},
-                steps_pending=0, in_level=len(self.in_fifo), out_level=len(self.out_fifo))
-        if op == Opcode.CLEAR_STATUS:
-            self.counters = {c: 0 for c in spec.Counter}
-            return b""
-        if op == Opcode.RESET:
-            st = self.core.state
-            for a in (st.i, st.v, st.ref, st.acc):
-                a[...] = 0
-            st.step, st.pending = 0, np.zeros(0, dtype=np.int64)
-            self.in_fifo, self.out_fifo = [], []
-            return b""
-        if op == Opcode.ECHO:
-            return p
-        if op in (Opcode.WRITE_MEM, Opcode.READ_MEM):
-            return self._mem(op, p)
-        if op == Opcode.INJECT:
-            return self._inject(p)
-        if op == Opcode.RUN:
-            self.run(codec.unpack_struct(spec.RunRequest, p)["steps"])
-            return b""
-        # READ_EVENTS: the run is over, so the buffer holds whole steps, and a full
-        # buffer's records fit one reply (see link_controller_case)
-        steps, cur = [], []
-        for e in self.out_fifo:
-            if e == "END":
-                steps.append(cur)
-                cur = []
-            else:
-                cur.append(e)
-        assert not cur
-        self.out_fifo = []
-        return (codec.pack_struct(spec.EventsHeader, steps_pending=0, remaining=0)
-                + codec.pack_records(steps))
-
-    def _mem(self, op, p):
-        n = spec.MemHeader.size // 8
-        if len(p) < n or (op == Opcode.READ_MEM and len(p) != n):
-            return Nak.BAD_LENGTH
-        h = codec.unpack_struct(spec.MemHeader, p[:n])
-        if h["region"] >= len(Region):
-            return Nak.BAD_REGION
-        region = Region(h["region"])
-        start, count, nb = h["start"], h["count"], spec.region_word_bytes(region)
-        if start + count > self.depth[region]:
-            return Nak.BAD_RANGE
-        size = len(p) - n
-        if (size != count * nb) if op == Opcode.WRITE_MEM else \
-                (size != 0 or count * nb > self.g["max_payload"]):
-            return Nak.BAD_LENGTH
-        if op == Opcode.READ_MEM:
-            return codec.pack_words(region, self.words(region)[start:start + count])
-        words = [int(w) for w in codec.unpack_words(region, p[n:])]
-        self._write(region, start, words)
-        return b""
-
-    def _write(self, region, start, words):
-        # (the script rewrites the network only with the config's own words, or words no
-        # neuron uses: the golden core keeps running ``cfg``)
-        st, end = self.core.state, start + len(words)
-        if region == Region.STATE:
-            f = codec.words_to_fields(spec.NeuronState, words)
-            st.i[start:end], st.v[start:end], st.ref[start:end] = f["i"], f["v"], f["ref"]
-            self.profile[start:end] = f["profile"]
-        elif region == Region.ACC:
-            w = spec.REGION_WORD_WIDTH[Region.ACC]
-            for k, x in enumerate(words, start):
-                st.acc[k % spec.DELAY_SLOTS, k // spec.DELAY_SLOTS] = \
-                    x - (1 << w) if x >> (w - 1) else x
-        elif region == Region.CTRL and end > Ctrl.STEP.value >= start:
-            # writing STEP also empties the core's spike queue
-            st.step = words[Ctrl.STEP.value - start]
-            st.pending = np.zeros(0, dtype=np.int64)
-        self.mem[region][start:end] = words
-
-    def words(self, region):
-        """Current words of ``region``: the static ones as uploaded, the dynamic ones
-        (neuron state, accumulators, STEP) from the golden core."""
-        st, n = self.core.state, self.g["n_neurons"]
-        if region == Region.STATE:
-            return [int(w) for w in codec.fields_to_words(
-                spec.NeuronState, i=st.i, v=st.v, ref=st.ref, profile=self.profile)]
-        if region == Region.ACC:
-            mask = (1 << spec.REGION_WORD_WIDTH[Region.ACC]) - 1
-            return [int(st.acc[k % spec.DELAY_SLOTS, k // spec.DELAY_SLOTS]) & mask
-                    for k in range(n * spec.DELAY_SLOTS)]
-        if region == Region.CTRL:
-            return [self.mem[Region.CTRL][0], st.step & 0xFFFFFFFF]
-        return list(self.mem[region])
-
-    def _inject(self, p):
-        try:
-            chans, ends = codec.unpack_records(p)
-        except ValueError:
-            return Nak.BAD_LENGTH
-        if (chans >= self.g["n_inputs"]).any():
-            return Nak.BAD_ARG
-        entries = []
-        for k, c in enumerate(chans.tolist()):
-            entries.append(c)
-            entries += ["END"] * int((ends == k + 1).sum())
-        entries = ["END"] * int((ends == 0).sum()) + entries
-        if len(entries) > self.g["in_depth"] - len(self.in_fifo):
-            self.counters[spec.Counter.EVENT_OVERFLOWS] += 1
-            return Nak.NO_SPACE
-        self.in_fifo += entries
-        return b""
-
-    def _next_input(self):
-        """The channels of the next step: a complete buffered step, else none."""
-        if "END" not in self.in_fifo:
-            return []
-        k = self.in_fifo.index("END")
-        chans, self.in_fifo = self.in_fifo[:k], self.in_fifo[k + 1:]
-        return chans
-
-    def run(self, steps):
-        for _ in range(steps):
-            spikes = self.core.step(self._next_input())
-            self.out_fifo += [int(s) for s in spikes] + ["END"]
-
-    def run_fits(self, steps):
-        """Whether ``steps`` more steps finish without READ_EVENTS (the core would wait for
-        room in the output buffer: when it resumes would depend on the script's timing)."""
-        from neurofab.golden.core import GoldenCore
-        core = GoldenCore(self.cfg, self.core.state)
-        fifo_in, out = list(self.in_fifo), len(self.out_fifo)
-        for _ in range(steps):
-            if "END" in fifo_in:
-                k = fifo_in.index("END")
-                chans, fifo_in = fifo_in[:k], fifo_in[k + 1:]
-            else:
-                chans = []
-            out += len(core.step(chans)) + 1
-            if out > self.g["out_depth"]:
-                return False
-        return True
+def controller_model(cfg):
+    """The golden controller of :data:`CONTROLLER_GEOMETRY` serving ``cfg``."""
+    return GoldenController(cfg, CONTROLLER_GEOMETRY, **_LINK)
 
 
 def controller_bench():
@@ -865,7 +643,7 @@ def _corrupt(s, rng):
 
 def link_controller_case(rng, steps, **p):
     """``LinkController`` + ``NeuronCore`` (:class:`ControllerBench`, empty memories) in a
-    random session against :class:`ControllerModel`: every reply byte for byte.
+    random session against the golden controller: every reply byte for byte.
 
     Step 0 identifies the board and uploads a random network (``WRITE_MEM``); every
     further step is one action: IDENTIFY, STATUS, CLEAR_STATUS, ECHO, READ_MEM, WRITE_MEM
@@ -881,7 +659,7 @@ def link_controller_case(rng, steps, **p):
                             max_fanout=p.get("max_fanout", 2))
         if cfg.n_synapses <= g["syn_capacity"]:
             break
-    model = ControllerModel(cfg)
+    model = controller_model(cfg)
     s = _Session(rng, model)
     s.command(codec.identify())
     _upload(s, cfg)
@@ -933,5 +711,5 @@ def link_controller_case(rng, steps, **p):
         s.end_step()
     params = {"max_fanout": p.get("max_fanout", 2), "synapses": cfg.n_synapses, **g}
 
-    return BlockCase("link-controller", params, controller_bench, s.steps,
+    return StepCase("link-controller", params, controller_bench, s.steps,
                      {"o_frame": ("struct", spec.FrameByte), "o_idle": "words"})

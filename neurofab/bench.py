@@ -133,7 +133,7 @@ def bench_link(say, quick):
 
 def bench_cosim(say, quick):
     """Verilator vs Amaranth simulator on the same 256-neuron core run (state every step)."""
-    from .cosim.harness import compare_backends
+    from .cosim.core import compare_backends
     steps = 10 if quick else 30
     r = compare_backends(neurons=256, steps=steps, seed=0, check_state="every")
     a, v = r["amaranth"], r["verilator"]
@@ -150,7 +150,7 @@ def bench_stochastic(say, quick):
 
 
 def bench_gatelevel(say, quick):
-    from .cosim.gatelevel import bench_gatelevel as run
+    from .bench_gatelevel import bench_gatelevel as run
     return run(say, quick)
 
 

@@ -15,8 +15,9 @@ __all__ = ["bench_fabric"]
 
 def bench_fabric(say, quick):
     from neurofab.config import random_config
-    from neurofab.cosim.fabric import router_saturation, run_fabric_cosim
-    from neurofab.cosim.harness import random_inputs, run_core_cosim
+    from neurofab.cosim.aer import router_saturation
+    from neurofab.cosim.core import random_inputs, run_core_cosim
+    from neurofab.cosim.fabric import run_fabric_cosim
     from neurofab.partition import compile_fabric
 
     out = {}

@@ -35,44 +35,22 @@ class Console:
 
 # --- verbs ---------------------------------------------------------------------------
 def cmd_cosim(args, con):
-    from neurofab.cosim.harness import cosim_core
-    from neurofab.cosim.blocks import BLOCKS, cosim_block
-    if args.backend.startswith("gate-") and args.block != "core":
-        raise ValueError(f"--backend {args.backend}: gate-level cosim covers the core only")
-    if args.block in ("router", "fabric"):
-        from neurofab.cosim.fabric import cosim_fabric, cosim_router
-        run = cosim_router if args.block == "router" else cosim_fabric
-        with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
-            result = run(args.cores, args.steps, args.seed, args.backend, gap=args.gap,
-                         stall=args.stall, vcd_path=args.vcd,
-                         progress=lambda done, total: bar.update(done - bar.n))
-        con.say(result.report())
-        return result.summary(), 0 if result.bit_exact else 1
-    if args.block != "core" and args.block not in BLOCKS:
-        raise ValueError(f"--block {args.block}: unknown block (available: core, router, "
-                         f"fabric, {', '.join(BLOCKS)})")
-    if args.block != "core":
-        with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
-            result = cosim_block(args.block, backend=args.backend, seed=args.seed,
-                                 steps=args.steps, gap=args.gap, stall=args.stall,
-                                 vcd_path=args.vcd,
-                                 progress=lambda done, total: bar.update(done - bar.n))
-        con.say(result.report())
-        return result.summary(), 0 if result.bit_exact else 1
-    with con.progress(args.steps, f"cosim core/{args.backend}") as bar:
-        result = cosim_core(neurons=args.neurons, steps=args.steps, seed=args.seed,
-                            backend=args.backend, inputs_per_step=args.inputs,
-                            gap=args.gap, stall=args.stall, vcd_path=args.vcd,
-                            progress=lambda done, total: bar.update(done - bar.n))
-    summary = result.summary()
+    from neurofab.cosim.registry import OPTIONS, cosim_block
+    given = {"neurons": args.neurons, "cores": args.cores, "inputs_per_step": args.inputs}
+    params = {k: given[k] for k in OPTIONS.get(args.block, ())}
+    with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
+        result = cosim_block(args.block, backend=args.backend, seed=args.seed,
+                             steps=args.steps, gap=args.gap, stall=args.stall,
+                             vcd_path=args.vcd, params=params,
+                             progress=lambda done, total: bar.update(done - bar.n))
     con.say(result.report())
-    return summary, 0 if summary["bit_exact"] else 1
+    return result.summary(), 0 if result.bit_exact else 1
 
 
 def cmd_demo(args, con):
     """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
     from neurofab import golden
-    from neurofab.cosim.harness import run_core_cosim
+    from neurofab.cosim.core import run_core_cosim
     from neurofab.examples import demo_config, poisson_inputs
     from neurofab.host import Board
     from neurofab.plot import raster
@@ -290,13 +268,14 @@ def build_parser():
     p = verb("cosim", cmd_cosim, "co-simulate a block against its golden model")
     p.add_argument("--block", default="core")
     p.add_argument("--backend", choices=("amaranth", "verilator", "gate-ice40", "gate-ecp5"),
-                   default="amaranth", help="gate-*: the synthesised netlist (core only)")
-    p.add_argument("--neurons", type=int, default=16)
+                   default="amaranth",
+                   help="gate-*: the synthesised netlist under Verilator")
+    p.add_argument("--neurons", type=int, default=16, help="core: neurons")
     p.add_argument("--cores", type=int, default=2,
                    help="router/fabric: neuron cores (the router has one more port, the host)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--inputs", type=int, default=4, help="input events per step (mean)")
+    p.add_argument("--inputs", type=int, default=4, help="core: input events per step (mean)")
     p.add_argument("--gap", type=float, default=0.3, help="probability of an idle input cycle")
     p.add_argument("--stall", type=float, default=0.3, help="probability of ready low")
     p.add_argument("--vcd", default=None, help="waveform path on mismatch")

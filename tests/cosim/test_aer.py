@@ -6,8 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from neurofab.cosim.fabric import (cosim_router, random_traffic, router_saturation,
-                                   run_router_cosim)
+from neurofab.cosim.aer import cosim_router, random_traffic, router_saturation, run_router_cosim
 from neurofab.partition import RoutingTable, random_table
 
 

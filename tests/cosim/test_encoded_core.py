@@ -5,7 +5,9 @@ under random gaps and back-pressure; and the example network."""
 import numpy as np
 import pytest
 
-from neurofab.cosim.blocks import encoded_core_case, make_case, run_case
+from neurofab.cosim.encoded_core import encoded_core_case
+from neurofab.cosim.engine import run as run_case
+from neurofab.cosim.registry import make_case
 from neurofab.examples import encoded_example
 from neurofab.golden.encoded_core import run as golden_run
 

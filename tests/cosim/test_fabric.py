@@ -9,8 +9,8 @@ import pytest
 
 from neurofab import golden
 from neurofab.config import random_config
+from neurofab.cosim.core import random_inputs
 from neurofab.cosim.fabric import cosim_fabric, run_fabric_cosim
-from neurofab.cosim.harness import random_inputs
 from neurofab.partition import compile_fabric
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from neurofab.config import random_config
 from neurofab.cosim import gatelevel
-from neurofab.cosim.gatelevel import GEOMETRY, gate_build, run_gate_cosim
-from neurofab.cosim.harness import random_inputs
+from neurofab.cosim.core import random_inputs, run_gate_cosim
+from neurofab.cosim.gatelevel import GEOMETRY, gate_build
 
 pytestmark = pytest.mark.slow
 

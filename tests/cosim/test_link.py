@@ -15,7 +15,9 @@ import pytest
 from neurofab import spec
 from neurofab.cli import main
 from neurofab.cosim import link as L
-from neurofab.cosim.blocks import BLOCKS, LINK_BLOCKS, cosim_block, make_case, run_case
+from neurofab.cosim.engine import StepCase
+from neurofab.cosim.engine import run as run_case
+from neurofab.cosim.registry import BLOCKS, LINK_BLOCKS, cosim_block, make_case
 from neurofab.spec import FrameStatus
 
 #: Verilator: one Verilog per block (the stimulus still differs per seed)
@@ -156,11 +158,11 @@ def test_link_controller_empty_frame_nak_has_seq_0(tmp_path):
     # an empty frame after one with seq 0x99: its NAK must not carry the stale seq
     from neurofab.config import random_config
     cfg = random_config(1, n_neurons=16, n_inputs=8, max_fanout=1)
-    s = L._Session(np.random.default_rng(0), L.ControllerModel(cfg))
+    s = L._Session(np.random.default_rng(0), L.controller_model(cfg))
     s.command(L.codec.echo(b"x"), seq=0x99)
     s.frame(b"", FrameStatus.COBS)               # no byte at all: FRAMING, opcode 0, seq 0
     s.end_step()
-    case = L.BlockCase("link-controller", {}, L.controller_bench, s.steps,
+    case = StepCase("link-controller", {}, L.controller_bench, s.steps,
                        {"o_frame": ("struct", spec.FrameByte)})
     res = run_case(case, vcd_path=tmp_path / "empty.vcd")
     assert res.bit_exact, res.report()

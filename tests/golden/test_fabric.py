@@ -7,7 +7,7 @@ import pytest
 
 from neurofab import golden, spec
 from neurofab.config import Network, compile, random_config
-from neurofab.cosim.harness import random_inputs
+from neurofab.cosim.core import random_inputs
 from neurofab.golden.fabric import GoldenFabric, run_fabric
 from neurofab.partition import FabricConfig, compile_fabric
 

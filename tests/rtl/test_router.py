@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 
 from neurofab import spec
 from neurofab.cosim import streams
-from neurofab.cosim.fabric import aer_word, decode_aer
+from neurofab.cosim.aer import aer_word, decode_aer
 from neurofab.partition import RoutingTable
 from neurofab.rtl.aer import AerRouter, table_words
 
