@@ -9,11 +9,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from neurofab.spec import (DECAY_FRAC_BITS, DECAY_ONE, Reset, STATE_MAX, STATE_MIN)
+from neurofab.spec import (DECAY_FRAC_BITS, DECAY_ONE, PROFILE_FIELDS, Reset, STATE_MAX,
+                           STATE_MIN)
 
 __all__ = ["LifParams", "rtz_decay", "sat16", "cuba_lif_step"]
 
-PARAM_NAMES = ("decay_i", "decay_v", "threshold", "bias", "v_reset", "reset", "refractory")
+#: The kernel's parameters: the fields of a profile (``spec.PROFILE_FIELDS``).
+PARAM_NAMES = PROFILE_FIELDS
 
 
 @dataclass(frozen=True)

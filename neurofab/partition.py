@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurofab import spec
+from neurofab.checks import check_int
 from neurofab.config import CoreConfig, Network, PROFILE_FIELDS, compile as compile_network
 from neurofab.spec import Reset
 
@@ -85,13 +86,8 @@ class RoutingTable:
 
     def validate(self):
         """Raise ``ValueError`` naming field, value and limit for anything out of range."""
-        k = self.ports
-        if not spec.AER_MIN_PORTS <= k <= spec.AER_MAX_PORTS:
-            raise ValueError(f"ports = {k} is outside the limit [{spec.AER_MIN_PORTS}, "
-                             f"{spec.AER_MAX_PORTS}]")
-        if not 1 <= self.entries_per_port <= spec.ROUTE_MAX_ENTRIES:
-            raise ValueError(f"entries_per_port = {self.entries_per_port} is outside the limit "
-                             f"[1, {spec.ROUTE_MAX_ENTRIES}]")
+        k = check_int("ports", self.ports, spec.AER_MIN_PORTS, spec.AER_MAX_PORTS)
+        check_int("entries_per_port", self.entries_per_port, 1, spec.ROUTE_MAX_ENTRIES)
         if k * self.entries_per_port > 1 << spec.ROUTE_INDEX_WIDTH:
             raise ValueError(f"ports x entries_per_port = {k * self.entries_per_port} exceeds "
                              f"the {spec.ROUTE_INDEX_WIDTH}-bit table index")
@@ -253,12 +249,10 @@ def compile_fabric(network_or_cfg, cores=2, *, n_neurons=None, entries_per_port=
         big = network_or_cfg.validate()
     else:
         raise TypeError(f"expected a Network or a CoreConfig, not {network_or_cfg!r}")
-    if isinstance(cores, bool) or not isinstance(cores, (int, np.integer)):
-        raise TypeError(f"cores must be an integer, not {cores!r}")
-    K = int(cores)
-    if not 1 <= K <= spec.AER_MAX_PORTS - 1:
-        raise ValueError(f"cores = {K} is outside the limit [1, {spec.AER_MAX_PORTS - 1}] "
-                         f"(one router port is the host's)")
+    try:
+        K = check_int("cores", cores, 1, spec.AER_MAX_PORTS - 1)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (one router port is the host's)") from None
     N, n_in = big.n_neurons, big.n_inputs
     if K > N:
         raise ValueError(f"cores = {K} exceeds the network's {N} neurons")

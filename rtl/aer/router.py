@@ -40,8 +40,7 @@ __all__ = ["AerRouter", "table_words", "route_word"]
 
 def route_word(lo=0, hi=0, offset=0, mask=0, valid=1):
     """Packed ``spec.Route`` word."""
-    return spec.Route.const({"lo": int(lo), "hi": int(hi), "offset": int(offset),
-                             "mask": int(mask), "valid": int(valid)}).as_value().value
+    return spec.pack(spec.Route, lo=lo, hi=hi, offset=offset, mask=mask, valid=valid)
 
 
 def _table_init(table, ports, entries):
@@ -68,8 +67,7 @@ def table_words(table, *, entries_per_port=None):
     init = _table_init(RoutingTable(table.ports, table.src, table.lo, table.hi, table.mask,
                                     table.offset, entries_per_port=entries),
                        table.ports, entries)
-    return [spec.RouteWrite.const({"route": spec.Route.from_bits(init[p][s]),
-                                   "index": p * entries + s}).as_value().value
+    return [spec.pack(spec.RouteWrite, route=init[p][s], index=p * entries + s)
             for p in range(table.ports) for s in range(entries)]
 
 
