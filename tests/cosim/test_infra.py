@@ -1,16 +1,16 @@
 """The co-simulation infrastructure on stand-in components: transaction scripts on both
 back ends, the Verilator build cache, waveforms, timeouts, progress."""
 
-import json
-
 import numpy as np
 import pytest
 from amaranth import Module, Signal, signed
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from neurofab import toolchain
 from neurofab.cosim import verilator as V
-from neurofab.cosim.player import Get, Mem, Phase, Put, Script, play_amaranth, play_verilator
+from neurofab.cosim.player import (Get, Mem, Phase, Put, Script, job_bytes, play_amaranth,
+                                   play_verilator)
 
 MEM_WIDTH = 100          # wider than 64 bits on purpose: payloads are Python ints end to end
 MEM_XOR = (1 << 99) | 5
@@ -104,14 +104,34 @@ def test_script_timeout_amaranth():
 
 
 def test_cache_root(monkeypatch, tmp_path):
+    assert V.cache_root is toolchain.cache_root
     monkeypatch.setenv("NEUROFAB_CACHE", str(tmp_path / "a"))
-    assert V.cache_root() == (tmp_path / "a").resolve()
+    assert toolchain.cache_root() == (tmp_path / "a").resolve()
     monkeypatch.delenv("NEUROFAB_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
-    assert V.cache_root() == (tmp_path / "x" / "neurofab").resolve()
+    assert toolchain.cache_root() == (tmp_path / "x" / "neurofab").resolve()
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "h"))
-    assert V.cache_root() == (tmp_path / "h" / ".cache" / "neurofab").resolve()
+    assert toolchain.cache_root() == (tmp_path / "h" / ".cache" / "neurofab").resolve()
+
+
+def test_locked_serialises(tmp_path):
+    import threading
+    import time
+    order = []
+
+    def worker(tag):
+        with toolchain.locked(tmp_path / "sub" / "x.lock"):
+            order.append((tag, "in"))
+            time.sleep(0.05)
+            order.append((tag, "out"))
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # never two holders at once: every "in" is followed by its own "out"
+    assert all(order[i][0] == order[i + 1][0] for i in range(0, len(order), 2))
 
 
 def test_verilog_is_location_free_and_stable():
@@ -147,7 +167,7 @@ def test_script_verilator(neurofab_cache, tmp_path):
     b2 = V.build(AddFifo(latency=2), name="addfifo")
     assert b2.cached and b2.build_dir == b1.build_dir and b2.key == b1.key
     assert b1.build_dir.parent == neurofab_cache / "verilator"
-    assert (b1.build_dir / "addfifo").exists()
+    assert b1.binary.exists() and b1.binary == b1.build_dir / "player"
     for k, (gap, stall) in enumerate([(0.0, 0.0), (0.3, 0.3), (0.7, 0.1), (0.1, 0.7)]):
         script, data, reqs = _script(gap=gap, stall=stall)
         seen = []
@@ -192,8 +212,8 @@ def test_verilator_build_error_is_reported(tmp_path):
 
 @pytest.mark.slow
 def test_edge_sampling_semantics(tmp_path):
-    """The cocotb player reads signals inside the clock-edge callback and relies on seeing
-    the values that edge samples. A register stage makes the difference visible: each
+    """The player reads the signals an edge samples before evaluating it and drives the
+    inputs of the next cycle after it. A register stage makes the difference visible: each
     accepted input shows up exactly once, in order, one cycle later."""
     script = Script([Phase([Put("i", list(range(40))), Get("o", count=40)], "x")])
     b = V.build(AddFifo(k=0), name="addfifo_k0")
@@ -201,8 +221,6 @@ def test_edge_sampling_semantics(tmp_path):
     assert res.phases[0].data[1] == list(range(40))
     # SyncFIFOBuffered: 2 cycles of latency, then one per clock
     assert res.phases[0].cycles == 40 + 2
-    job = json.loads((tmp_path / "job.json").read_text())
-    assert job["arrays"]["a0"] == list(range(40))
 
 
 class ElaborateOnce(AddFifo):
@@ -254,3 +272,94 @@ def test_signed_payloads_verilator(tmp_path):
     script, expect = _negate_script()
     res = play_verilator(V.build(Negate(), name="negate"), script, workdir=tmp_path)
     assert res.phases[0].data[1] == expect
+
+
+# --- the compiled player ----------------------------------------------------------------
+class CombAdd(wiring.Component):
+    """A combinational stream (no clock, no reset): ``o = i + 1``, ``i.ready = o.ready``."""
+    i: In(stream.Signature(8))
+    o: Out(stream.Signature(9))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += [self.o.payload.eq(self.i.payload + 1), self.o.valid.eq(self.i.valid),
+                     self.i.ready.eq(self.o.ready)]
+        return m
+
+
+def test_job_format():
+    import struct
+    data = [1, 2, 3]
+    script = Script([Phase([Put("i", data, gap=0.5), Get("o", last_mask=1 << 70)], "a",
+                           timeout=77),
+                     Phase([Mem("req", "resp", [(1 << 99) | 1, 5]), Put("i", data)], "b")],
+                    seed=9)
+    buf = job_bytes(script, period_ns=2)
+    assert buf[:8] == b"NFJOB01\0"
+    assert struct.unpack_from("<QQI", buf, 8) == (9, 2000, 4)     # seed, period (ps), ports
+    # the same list is stored once; the 100-bit payloads take two words each
+    assert buf.count(struct.pack("<IQ", 1, 3)) == 1
+    assert struct.pack("<IQ", 2, 2) in buf
+
+
+def test_port_table(tmp_path):
+    header = tmp_path / "Vtop.h"
+    header.write_text("    VL_IN8(&clk,0,0);\n    VL_IN8(&i___05Fvalid,0,0);\n"
+                      "    VL_OUT16(&o___05Fpayload,8,0);\n    VL_IN(&a,31,0);\n"
+                      "    VL_OUT64(&b,40,0);\n    VL_INW(&req___05Fpayload,99,0,4);\n")
+    assert V.port_table(header) == {
+        "clk": ("clk", 0, 0), "i__valid": ("i___05Fvalid", 0, 0),
+        "o__payload": ("o___05Fpayload", 8, 0), "a": ("a", 31, 0), "b": ("b", 40, 0),
+        "req__payload": ("req___05Fpayload", 99, 0)}
+
+
+def test_combinational_amaranth():
+    script = Script([Phase([Put("i", list(range(20)), gap=0.3),
+                            Get("o", count=20, stall=0.3)])], seed=4)
+    assert play_amaranth(CombAdd(), script).phases[0].data[1] == list(range(1, 21))
+
+
+@pytest.mark.slow
+def test_combinational_verilator(tmp_path):
+    """A design without a clock: every cycle is one evaluation; transfers happen at the
+    same points as on the Amaranth simulator."""
+    b = V.build(CombAdd(), name="combadd")
+    assert "clk" not in b.verilog_path.read_text()
+    for gap, stall in ((0.0, 0.0), (0.3, 0.5)):
+        script = Script([Phase([Put("i", list(range(20)), gap=gap),
+                                Get("o", count=20, stall=stall)]),
+                         Phase([Put("i", [255]), Get("o", last_mask=1 << 8)])], seed=4)
+        res = play_verilator(b, script, workdir=tmp_path)
+        assert res.timeout is None
+        assert res.phases[0].data[1] == list(range(1, 21))
+        assert res.phases[1].data[1] == [256]
+        if gap == stall == 0:
+            ref = play_amaranth(CombAdd(), script)
+            assert [p.cycles for p in res.phases] == [p.cycles for p in ref.phases] == [20, 1]
+
+
+@pytest.mark.slow
+def test_player_reports_a_missing_port(tmp_path):
+    b = V.build(CombAdd(), name="combadd")
+    script = Script([Phase([Get("nope", count=1)])])
+    with pytest.raises(V.VerilatorError, match="no stream port 'nope'"):
+        play_verilator(b, script, workdir=tmp_path)
+
+
+@pytest.mark.slow
+def test_cocotb_player(tmp_path):
+    """The cocotb player stays selectable: same transactions as the compiled one; a
+    compiled build is rebuilt as a cocotb one from its Verilog (and back)."""
+    b = V.build(AddFifo(latency=2), name="addfifo")
+    assert b.player == "compiled"
+    script, data, reqs = _script(gap=0.3, stall=0.3)
+    seen = []
+    res = play_verilator(b, script, workdir=tmp_path / "c", player="cocotb",
+                         progress=seen.append)
+    _check(res, data, reqs)
+    assert seen == list(range(8))
+    ref = play_verilator(b, script, workdir=tmp_path / "p")
+    assert [p.data for p in ref.phases] == [p.data for p in res.phases]
+    cb = V.as_player(b, "cocotb")
+    assert cb.player == "cocotb" and cb.cached and cb.key != b.key
+    assert V.as_player(cb, "compiled").key == b.key

@@ -57,7 +57,7 @@ def test_top_ports_reads_the_top_module_only():
 
 
 def test_amaranth_names_the_sync_domain_ports_clk_and_rst():
-    from neurofab.cosim.verilator import to_verilog
+    from neurofab.toolchain import to_verilog
     ports = top_ports(to_verilog(UartEcho(4), name="top"), "top")
     assert ports == {"clk": ("input", 1), "rst": ("input", 1), "rx": ("input", 1),
                      "tx": ("output", 1)}
