@@ -29,8 +29,7 @@ _EOS = spec.AerEvent["eos"].offset
 
 
 def aer_word(addr=0, core=0, eos=0):
-    return spec.AerEvent.const({"addr": int(addr), "core": int(core),
-                                "eos": int(eos)}).as_value().value
+    return spec.pack(spec.AerEvent, addr=addr, core=core, eos=eos)
 
 
 def decode_aer(words):

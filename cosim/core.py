@@ -22,7 +22,7 @@ neuron core (the encoded core, the fabric).
 import numpy as np
 
 from neurofab import spec
-from neurofab.config import CoreConfig, random_config
+from neurofab.config import CoreConfig, decode_state, random_config, state_addresses
 from neurofab.golden.core import GoldenCore
 from neurofab.spec import Ctrl, Region
 
@@ -36,52 +36,18 @@ BLOCK = "core"
 
 
 # --- memory-port words --------------------------------------------------------------------
-def _mem_request(region, index, write=0, data=0):
-    return spec.MemRequest.const({"index": int(index), "region": Region(region),
-                                  "write": int(write), "data": int(data)}).as_value().value
-
-
 def _event(channel=0, eos=0):
-    return spec.InputEvent.const({"channel": int(channel), "eos": int(eos)}).as_value().value
+    return spec.pack(spec.InputEvent, channel=channel, eos=eos)
 
 
 def _spike(neuron=0, eos=0):
-    return spec.SpikeEvent.const({"neuron": int(neuron), "eos": int(eos)}).as_value().value
-
-
-def _config_words(cfg, n_inputs):
-    from neurofab.rtl.core import config_words
-    return config_words(cfg, n_inputs=n_inputs)
+    return spec.pack(spec.SpikeEvent, neuron=neuron, eos=eos)
 
 
 def readback_requests(n):
-    """Requests reading a core's architectural state: every ``STATE`` word, every ``ACC``
-    word (index ``neuron * DELAY_SLOTS + slot``) and the ``STEP`` register."""
-    return ([_mem_request(Region.STATE, k) for k in range(n)]
-            + [_mem_request(Region.ACC, k) for k in range(n * spec.DELAY_SLOTS)]
-            + [_mem_request(Region.CTRL, Ctrl.STEP.value)])
-
-
-def _extract(words, layout, name):
-    f = layout[name]
-    x = (words >> f.offset) & ((1 << f.width) - 1)
-    if f.shape.signed:
-        x = np.where(x >> (f.width - 1), x - (1 << f.width), x)
-    return x
-
-
-def decode_state(words, n):
-    """STATE, ACC and STEP readback words (:func:`readback_requests`) → ``i``, ``v``,
-    ``ref``, ``profile`` (per neuron), ``acc`` (``[slot, neuron]``) and ``step``."""
-    st = np.array([int(w) & ((1 << spec.NeuronState.size) - 1) for w in words[:n]],
-                  dtype=np.int64)
-    acc = np.array([int(w) & ((1 << spec.ACC_WIDTH) - 1)
-                    for w in words[n:n + n * spec.DELAY_SLOTS]], dtype=np.int64)
-    out = {name: _extract(st, spec.NeuronState, name) for name in ("i", "v", "ref", "profile")}
-    acc = np.where(acc >> (spec.ACC_WIDTH - 1), acc - (1 << spec.ACC_WIDTH), acc)
-    out["acc"] = acc.reshape(n, spec.DELAY_SLOTS).T
-    out["step"] = int(words[-1]) & ((1 << spec.STEP_WIDTH) - 1)
-    return out
+    """Requests reading a core's architectural state (``config.state_addresses``): every
+    ``STATE`` word, every ``ACC`` word and the ``STEP`` register."""
+    return [spec.mem_request(region, k) for region, k in state_addresses(n)]
 
 
 def compare_state(t, cfg, gstate, words, *, block=BLOCK, where=""):
@@ -123,15 +89,15 @@ def state_read(cfg, states, *, req="i_mem", resp="o_mem", block=BLOCK, where="")
 def upload_read(cfg, n_inputs, *, req="i_mem", resp="o_mem"):
     """Writes of ``cfg`` (for a core of ``n_inputs`` input channels) through the memory
     port: the set-up of an empty-memory build."""
-    return StateRead(req, resp, [_mem_request(region, index, 1, word) for region, index, word
-                                 in _config_words(cfg, n_inputs)], None, label="upload")
+    return StateRead(req, resp, [spec.mem_request(region, index, 1, word) for region, index, word
+                                 in cfg.upload_words(n_inputs=n_inputs)], None, label="upload")
 
 
 def config_read(cfg, n_inputs, *, req="i_mem", resp="o_mem", block=BLOCK):
     """Reads of the configuration memories (profiles, row pointers, the config's synapses,
     ``W_SHIFT``) compared with the words of ``cfg``: what the RTL holds is what it was
     given (memory init or upload). Reports the first differing word."""
-    items = [(region, k, w) for region, k, w in _config_words(cfg, n_inputs)
+    items = [(region, k, w) for region, k, w in cfg.upload_words(n_inputs=n_inputs)
              if region in (Region.PROFILE, Region.ROWPTR) or
              (region is Region.SYNAPSE and k < cfg.n_synapses) or
              (region is Region.CTRL and k == Ctrl.W_SHIFT.value)]
@@ -145,7 +111,7 @@ def config_read(cfg, n_inputs, *, req="i_mem", resp="o_mem", block=BLOCK):
                 return [Divergence(-1, block, names[j], "word", hex(w),
                                    hex(got[j]) if j < len(got) else "nothing")]
         return []
-    return StateRead(req, resp, [_mem_request(region, k) for region, k, _ in items], compare,
+    return StateRead(req, resp, [spec.mem_request(region, k) for region, k, _ in items], compare,
                      label="config")
 
 

@@ -40,9 +40,8 @@ def encoded_core_case(cfg, values, encoder="rate", *, syn_capacity=None, params=
     for t in range(values.shape[0]):
         spk = gold.step(values[t])
         states.append(gold.state.copy())
-        words = [spec.SpikeEvent.const({"neuron": int(k), "eos": 0}).as_value().value
-                 for k in spk]
-        words.append(spec.SpikeEvent.const({"neuron": 0, "eos": 1}).as_value().value)
+        words = [spec.pack(spec.SpikeEvent, neuron=k, eos=0) for k in spk]
+        words.append(spec.pack(spec.SpikeEvent, neuron=0, eos=1))
         out.append(Step({"i_value": [int(x) for x in values[t]]}, {"o_spikes": words},
                         {"encoder.channel": 0, **{f"encoder.{k}": v for k, v in
                                                   encoder_state(kind, gold.encoder).items()}},

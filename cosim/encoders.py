@@ -69,8 +69,7 @@ def _chunks(n_steps, chunk):
 
 
 def _event_words(transactions):
-    return [spec.InputEvent.const({"channel": c, "eos": e}).as_value().value
-            for c, e in transactions]
+    return [spec.pack(spec.InputEvent, channel=c, eos=e) for c, e in transactions]
 
 
 # --- random sources ---------------------------------------------------------------------

@@ -32,7 +32,7 @@ _S_NEURON = (spec.SpikeEvent["neuron"].offset, spec.SpikeEvent["neuron"].width)
 
 
 def _event_word(channel=0, eos=0):
-    return spec.InputEvent.const({"channel": int(channel), "eos": int(eos)}).as_value().value
+    return spec.pack(spec.InputEvent, channel=channel, eos=eos)
 
 
 def fabric_geometry(fcfg, syn_capacity=None):

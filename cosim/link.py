@@ -57,10 +57,6 @@ _RX_BYTE, _RX_FRAME_ERROR, _RX_OVERRUN = 0, 1, 2
 RX_LATENCY = 3
 
 
-def _word(layout, **fields):
-    return layout.const(fields).as_value().value
-
-
 def _fifo_out(m, buf, port):
     """Drive output stream ``port`` (plain payload) from the FIFO ``buf``."""
     m.d.comb += [port.valid.eq(buf.r_stream.valid), port.payload.eq(buf.r_stream.payload),
@@ -246,7 +242,7 @@ def _runs(line):
     for s, n in zip(starts.tolist(), lengths.tolist()):
         while n:
             k = min(n, _RUN_MAX)
-            out.append(_word(LineRun, level=int(line[s]), cycles=k))
+            out.append(spec.pack(LineRun, level=int(line[s]), cycles=k))
             n -= k
     return out
 
@@ -294,7 +290,7 @@ def uart_rx_case(rng, steps, **p):
         time = ev.clock + RX_LATENCY
         t = int(np.searchsorted(ends, time, side="right"))
         kind = _RX_BYTE if ev.kind == "byte" else _RX_FRAME_ERROR
-        expected[t].append(_word(RxEvent, data=ev.value, kind=kind, time=time))
+        expected[t].append(spec.pack(RxEvent, data=ev.value, kind=kind, time=time))
     out = [Step({"i_line": _runs(x)}, {"o_event": e}, {}, len(x))
            for x, e in zip(lines, expected)]
     return StepCase("uart-rx", {"divisor": divisor}, lambda: UartRxBench(divisor), out,
@@ -347,7 +343,7 @@ def crc16_case(rng, steps, **p):
         puts, gets = [], []
         for b, first in items:
             value = gold.update(b, bool(first))
-            puts.append(_word(spec.CrcByte, data=b, first=first))
+            puts.append(spec.pack(spec.CrcByte, data=b, first=first))
             gets.append(value | int(value == params.residue) << 16)
         out.append(Step({"i_stream": puts}, {"o_crc": gets},
                         {"crc": gold.value, "residue": int(gold.value == params.residue)},
@@ -394,7 +390,7 @@ def cobs_enc_case(rng, steps, **p):
     for t in range(steps):
         frames = [edges.pop()] if edges and rng.random() < 0.5 else []
         frames += [_random_frame(rng, 40) for _ in range(int(rng.integers(1, 4)))]
-        items = [_word(spec.FrameByte, data=b, last=int(k == len(f) - 1))
+        items = [spec.pack(spec.FrameByte, data=b, last=int(k == len(f) - 1))
                  for f in frames for k, b in enumerate(f)]
         wire = list(encode_frames(frames))
         out.append(Step({"i_stream": items}, {"o_stream": wire}, {}, 2 * len(wire) + 8))
@@ -447,7 +443,7 @@ def cobs_dec_case(rng, steps, **p):
                 _damaged(rng, frame, max_frame)
         if t == steps - 1 and rng.random() < 0.5:
             wire = wire[:-1]         # the run may end inside a frame: no end token yet
-        tokens = [_word(spec.DecodedByte, data=d, end=e, status=FrameStatus(s))
+        tokens = [spec.pack(spec.DecodedByte, data=d, end=e, status=FrameStatus(s))
                   for d, e, s in gold.feed(wire)]
         out.append(Step({"i_stream": list(wire)}, {"o_stream": tokens}, {}, len(wire) + 4))
     return StepCase("cobs-dec", {"max_frame": max_frame},
@@ -467,13 +463,13 @@ _UNKNOWN_OPCODES = (0x00, 0x06, 0x42, 0x81, 0xFF)
 
 def _frame_tokens(body, status=FrameStatus.OK):
     """``DecodedByte`` words of a received frame: its bytes, then the end token."""
-    return ([_word(spec.DecodedByte, data=b, end=0, status=FrameStatus.OK) for b in body]
-            + [_word(spec.DecodedByte, data=0, end=1, status=status)])
+    return ([spec.pack(spec.DecodedByte, data=b, end=0, status=FrameStatus.OK) for b in body]
+            + [spec.pack(spec.DecodedByte, data=0, end=1, status=status)])
 
 
 def _reply_tokens(body):
     """``FrameByte`` words of a reply body (``last`` on its final byte)."""
-    return [_word(spec.FrameByte, data=b, last=int(k == len(body) - 1))
+    return [spec.pack(spec.FrameByte, data=b, last=int(k == len(body) - 1))
             for k, b in enumerate(body)]
 
 
@@ -527,12 +523,11 @@ class _Session:
 
 def _upload(s, cfg):
     """WRITE_MEM frames loading ``cfg`` into the empty core (runs of consecutive words)."""
-    from neurofab.rtl.core import config_words
     runs = []
     max_payload = s.model.g["max_payload"]
     hdr = spec.MemHeader.size // 8
-    for region, index, word in config_words(cfg, n_inputs=s.model.g["n_inputs"],
-                                            clear_acc=False):
+    for region, index, word in cfg.upload_words(n_inputs=s.model.g["n_inputs"],
+                                                clear_acc=False):
         nb = spec.region_word_bytes(region)
         if runs and runs[-1][0] == region and runs[-1][1] + len(runs[-1][2]) == index \
                 and hdr + (len(runs[-1][2]) + 1) * nb <= max_payload:

@@ -41,18 +41,14 @@ class LinkController:
 
     def __init__(self, cfg, geometry, **link):
         from neurofab.golden.core import GoldenCore
-        from neurofab.rtl.core import memory_init
         self.g = dict(geometry)
         self.link = dict(link)
         self.cfg = cfg
         self.core = GoldenCore(cfg)
-        self.depth = {Region.STATE: self.g["n_neurons"],
-                      Region.ACC: self.g["n_neurons"] * spec.DELAY_SLOTS,
-                      Region.PROFILE: spec.PROFILE_COUNT,
-                      Region.ROWPTR: self.g["n_neurons"] + self.g["n_inputs"],
-                      Region.SYNAPSE: self.g["syn_capacity"], Region.CTRL: len(spec.Ctrl)}
+        self.depth = spec.region_depths(self.g["n_neurons"], self.g["n_inputs"],
+                                        self.g["syn_capacity"])
         # the static regions as uploaded (the core starts with empty memories)
-        init = memory_init(cfg, n_inputs=self.g["n_inputs"])
+        init = cfg.memory_image(n_inputs=self.g["n_inputs"])
         self.mem = {r: [0] * d for r, d in self.depth.items()}
         for region in (Region.PROFILE, Region.ROWPTR, Region.SYNAPSE, Region.CTRL):
             self.mem[region][:len(init[region])] = [int(w) for w in init[region]]
