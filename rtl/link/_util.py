@@ -1,20 +1,6 @@
-"""Shared helpers of the link RTL (not a block: no golden twin)."""
+"""Former home of ``checked_init``, now ``neurofab.rtl.util`` (kept as a re-export only while
+``boards/top.py`` lists this module among the sources it hashes)."""
 
-import functools
+from neurofab.rtl.util import checked_init
 
 __all__ = ["checked_init"]
-
-
-def checked_init(init):
-    """Decorator for a component ``__init__`` that validates its parameters: an object
-    whose construction raised is never elaborated, so Amaranth's "created but never used"
-    warning is silenced for it (the raised error is the message)."""
-
-    @functools.wraps(init)
-    def wrapper(self, *args, **kwargs):
-        try:
-            init(self, *args, **kwargs)
-        except Exception:
-            self._MustUse__silence = True
-            raise
-    return wrapper

@@ -6,7 +6,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
-from ._util import checked_init
+from neurofab.rtl.util import checked_init
 from neurofab.spec import FrameStatus
 
 __all__ = ["CobsDecoder", "CobsEncoder"]

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
 from neurofab.spec import CRC16, CrcParams
-from ._util import checked_init
+from neurofab.rtl.util import checked_init
 
 __all__ = ["Crc16"]
 

@@ -5,7 +5,7 @@ from amaranth.lib import cdc, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
-from ._util import checked_init
+from neurofab.rtl.util import checked_init
 
 __all__ = ["UartTx", "UartRx"]
 

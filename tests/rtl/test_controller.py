@@ -23,7 +23,7 @@ from neurofab.golden.link.crc import crc16
 from neurofab.host import codec
 from neurofab.rtl.core import config_words
 from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController
-from neurofab.rtl.link.controller import region_depths
+from neurofab.spec import region_depths
 from neurofab.spec import Counter, Ctrl, FrameStatus, Nak, Opcode, Region
 
 CLK = 12_000_000
