@@ -162,7 +162,7 @@ def bench_fabric(say, quick):
 def bench_boards(say, quick):
     """Per board: fmax, LUTs, synaptic ops/s at fmax and per LUT (cached builds)."""
     from .boards import BOARDS
-    from .cli import Console, build_board
+    from .console import Console, build_board
     con = Console(json_mode=True)
     out = {}
     names = ["icebreaker"] if quick else ["icebreaker", "ulx3s", "tang-nano-9k"]

@@ -14,23 +14,9 @@ import time
 
 import numpy as np
 
+from .console import Console, build_board
+
 __all__ = ["main"]
-
-
-class Console:
-    """Human text to stdout, or to stderr when stdout is reserved for ``--json``."""
-
-    def __init__(self, json_mode):
-        self.json_mode = json_mode
-        self.stream = sys.stderr if json_mode else sys.stdout
-
-    def say(self, *args):
-        print(*args, file=self.stream, flush=True)
-
-    def progress(self, total, desc):
-        from tqdm import tqdm
-        return tqdm(total=total, desc=desc, file=sys.stderr, leave=False,
-                    disable=None, dynamic_ncols=True)
 
 
 # --- verbs ---------------------------------------------------------------------------
@@ -121,53 +107,6 @@ def cmd_bench(args, con):
     from neurofab import bench
     results = bench.run_all(say=con.say, quick=args.quick)
     return results, 0
-
-
-def build_board(board_name, con, *, cfg=None, out_dir="build"):
-    """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``.
-
-    With ``cfg`` (a ``CoreConfig``) the network is first fitted to the board (a
-    ``ValueError`` names what overflows) and baked into the bitstream's memories — except
-    on boards whose synapse memory is SPRAM, which has no initial contents: there the
-    bitstream is the board's generic top and the network is uploaded at run time.
-    """
-    import functools
-    from neurofab.boards import get_board
-    from neurofab.boards.build import build
-    from neurofab.boards.top import board_top_factory
-
-    board = get_board(board_name)
-    factory = board_top_factory
-    network = None
-    if cfg is not None:
-        try:
-            fitted = cfg.padded(board.n_neurons, board.n_inputs, n_synapses=board.syn_capacity)
-        except ValueError as exc:
-            raise ValueError(f"network does not fit board {board.name}: {exc}") from None
-        baked = board.syn_memory != "spram"
-        if baked:
-            factory = functools.partial(board_top_factory, cfg=fitted)
-        network = {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
-                   "synapses": cfg.n_synapses, "in_bitstream": baked}
-    with con.progress(1, f"build {board.name}") as bar:
-        def progress(done, total, label):
-            bar.total = total
-            bar.set_description(f"build {board.name}: {label}")
-            bar.update(done - bar.n)
-        report = build(board, factory, out_dir=out_dir, progress=progress)
-    lut = report.resources["lut"]
-    summary = {"board": board.name, "bitstream": str(report.bitstream),
-               "fmax_mhz": round(report.fmax / 1e6, 2),
-               "target_mhz": round(report.f_target / 1e6, 2),
-               "luts": lut.used, "luts_total": lut.available,
-               "resources": {k: [r.used, r.available] for k, r in report.resources.items()},
-               "neurons": report.n_neurons, "inputs": report.n_inputs,
-               "synapses": report.syn_capacity,
-               "synaptic_ops_per_s": round(report.synaptic_ops_per_s),
-               "cached": report.cached, "build_s": round(report.seconds, 1)}
-    if network is not None:
-        summary["network"] = network
-    return report, summary
 
 
 def cmd_build(args, con):
