@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from neurofab import spec
+from neurofab.checks import check_int, check_pow2
 from neurofab.spec import Ctrl, Region, Reset
 
 __all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "DoesNotFit",
@@ -196,11 +197,9 @@ class CoreConfig:
     # --- validation ------------------------------------------------------------------
     def validate(self):
         """Raise ``ValueError`` naming field, value and limit for anything out of range."""
-        n = self.n_neurons
-        if not (2 <= n <= spec.MAX_NEURONS) or n & (n - 1):
-            raise ValueError(f"n_neurons = {n} must be a power of two in [2, {spec.MAX_NEURONS}]")
-        _check_range("n_inputs", self.n_inputs, 0, spec.MAX_INPUTS)
-        _check_range("w_shift", self.w_shift, 0, spec.W_SHIFT_MAX)
+        n = check_pow2("n_neurons", self.n_neurons, 2, spec.MAX_NEURONS)
+        check_int("n_inputs", self.n_inputs, 0, spec.MAX_INPUTS)
+        check_int("w_shift", self.w_shift, 0, spec.W_SHIFT_MAX)
         n_prof = self.n_profiles
         if not 1 <= n_prof <= spec.PROFILE_COUNT:
             raise ValueError(f"profiles = {n_prof} is outside the limit [1, {spec.PROFILE_COUNT}]")
@@ -228,7 +227,7 @@ class CoreConfig:
         if ptr[-1] != self.n_synapses:
             raise ValueError(f"fanout_ptr[-1] = {int(ptr[-1])} must equal the number of "
                              f"synapses ({self.n_synapses})")
-        _check_range("n_synapses", self.n_synapses, 0, spec.MAX_SYNAPSES)
+        check_int("n_synapses", self.n_synapses, 0, spec.MAX_SYNAPSES)
         for name in ("syn_weight", "syn_delay"):
             if getattr(self, name).size != self.n_synapses:
                 raise ValueError(f"{name} has {getattr(self, name).size} entries, expected "
@@ -276,8 +275,7 @@ class CoreConfig:
              spec.MAX_SYNAPSES), ("profiles", profiles, n_profiles)))
         if over:
             raise ValueError(over)
-        if n_neurons & (n_neurons - 1):
-            raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
+        n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         if not pad and n_inputs == self.n_inputs:
             return self
         if pad and silent is None:
@@ -583,7 +581,7 @@ class DoesNotFit(ValueError):
 
 
 def _compile_for_board(network, target):
-    from neurofab.boards import get_board
+    from neurofab.boards.registry import get_board
     board = get_board(target)
     # The network's own counts, not its power-of-two core: 300 neurons on a 256-neuron
     # board are over by 44, not by 256.

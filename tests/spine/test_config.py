@@ -24,7 +24,7 @@ def test_base_is_valid():
     (dict(n_neurons=6, profile=[0] * 6, fanout_ptr=[0, 1, 1, 1, 1, 1, 1, 2, 2]),
      r"n_neurons = 6 must be a power of two in \[2, 65536\]"),
     (dict(n_neurons=131072), r"n_neurons = 131072 must be a power of two in \[2, 65536\]"),
-    (dict(w_shift=8), r"w_shift\[0\] = 8 is outside the limit \[0, 7\]"),
+    (dict(w_shift=8), r"w_shift = 8 is outside the limit \[0, 7\]"),
     (dict(decay_i=[4097]), r"decay_i\[0\] = 4097 is outside the limit \[0, 4096\]"),
     (dict(decay_v=[-1]), r"decay_v\[0\] = -1 is outside the limit \[0, 4096\]"),
     (dict(threshold=[0]), r"threshold\[0\] = 0 is outside the limit \[1, 32767\]"),
