@@ -132,16 +132,24 @@ def bench_link(say, quick):
 
 
 def bench_cosim(say, quick):
-    """Verilator vs Amaranth simulator on the same 256-neuron core run (state every step)."""
+    """Verilator vs Amaranth simulator on the same 256-neuron core run (state every step):
+    wall-time ratio and the simulated clock cycles per second of each (every cycle: steps,
+    upload and the full-state readback after every step)."""
     from .cosim.core import compare_backends
     steps = 10 if quick else 30
     r = compare_backends(neurons=256, steps=steps, seed=0, check_state="every")
     a, v = r["amaranth"], r["verilator"]
     say(f"cosim, 256-neuron core, {steps} steps, full state checked every step: Verilator "
-        f"{v['wall_s']:.1f} s vs Amaranth simulator {a['wall_s']:.1f} s = {r['ratio']:.1f}x "
+        f"{v['wall_s']:.2f} s vs Amaranth simulator {a['wall_s']:.1f} s = {r['ratio']:.1f}x "
         f"(bit_exact {r['bit_exact']}); {v['cycles_per_step']:.0f} cycles/step")
+    say(f"  simulated cycles/s: Verilator {v['cycles_per_s'] / 1e6:.2f} M, Amaranth "
+        f"{a['cycles_per_s'] / 1e3:.1f} k ({v['sim_cycles']} cycles each run; "
+        f"sim-time ratio {a['sim_s'] / v['sim_s']:.0f}x)")
     return {"cosim_verilator_vs_amaranth": r["ratio"], "cosim_bit_exact": r["bit_exact"],
-            "core_cycles_per_step": v["cycles_per_step"]}
+            "core_cycles_per_step": v["cycles_per_step"],
+            "cosim_verilator_cycles_per_s": v["cycles_per_s"],
+            "cosim_amaranth_cycles_per_s": a["cycles_per_s"],
+            "cosim_sim_time_ratio": round(a["sim_s"] / v["sim_s"], 1) if v["sim_s"] else None}
 
 
 def bench_stochastic(say, quick):
