@@ -4,15 +4,18 @@
 implements the board side of ``docs/protocol.md``; ``neurofab.host.codec`` is its golden
 model (tests drive it with frames built by the codec and parse its replies with it).
 
-Data path (each box a component of its own, in this package)::
+Data path (each named unit is a component of its own, in this package)::
 
-    CobsDecoder ─i_frame─▶ Receiver ─▶ FrameBuffer (receive half) ─▶ command FSM ─▶ FrameBuffer
-                              └──▶ Crc16 (shared) ◀──┐                │   ▲          (reply half)
-                                                     │      o_mem ◀───┘   └─── i_mem    │
-      CobsEncoder ◀─o_frame── Sender ────────────────┴────────────────────────────────◀─┘
-      INJECT ─▶ StepFeeder: input event FIFO ─▶ feeder ─o_events─▶ core
-      core ─i_spikes─▶ StepFeeder: output event FIFO ─▶ READ_EVENTS
-      Counters: the nine counters (u32) and the IDENTIFY payload ─▶ STATUS, IDENTIFY
+    CobsDecoder ─i_frame─▶ Receiver ─▶ FrameBuffer, receive half ──┐  (Crc16 checks it)
+                                                                   ▼
+               command FSM, with InjectParser, MemoryAccess and EventPacker
+                                                                   ▼
+    CobsEncoder ◀─o_frame─ Sender ◀─ FrameBuffer, reply half ◀─────┘  (Crc16 appended)
+
+    InjectParser ─▶ StepFeeder (input FIFO ─▶ feeder) ─o_events─▶ core
+    core ─i_spikes─▶ StepFeeder (output FIFO) ─▶ EventPacker (READ_EVENTS)
+    MemoryAccess ─o_mem─▶ core ─i_mem─▶ MemoryAccess (WRITE_MEM, READ_MEM, RESET)
+    Counters (nine u32 counters, the IDENTIFY payload) ─▶ STATUS, IDENTIFY
 
 * **Receive** (:class:`~.receiver.Receiver`). Decoded bytes are written into the receive
   half of one byte-wide block RAM (:class:`~.frame_buffer.FrameBuffer`) while the CRC
@@ -20,7 +23,10 @@ Data path (each box a component of its own, in this package)::
   token the link checks of protocol §3.4 run in order (oversize, COBS, runt, CRC, opcode).
 * **Execute** (this module). A command is executed by one FSM that reads its payload from
   the receive half (fixed headers are shifted into a word register) and writes its reply
-  payload into the reply half of the same RAM. The reply (or a NAK) is the *stored reply*:
+  payload into the reply half of the same RAM; INJECT's records are parsed by
+  :class:`~.inject_parser.InjectParser`, READ_EVENTS' records packed by
+  :class:`~.event_packer.EventPacker`, and WRITE_MEM, READ_MEM and RESET's clearing of the
+  state run through the core's memory port in :class:`~.memory_access.MemoryAccess`. The reply (or a NAK) is the *stored reply*:
   a frame with the seq and opcode of the last executed command is a retransmission and
   gets the stored reply again without being executed. Link NAKs (CRC, FRAMING, OVERSIZE)
   and UNKNOWN_OPCODE NAKs are sent from registers and leave the stored reply alone.
@@ -63,6 +69,7 @@ from .event_packer import EventPacker
 from .feeder import StepFeeder
 from .frame_buffer import FrameBuffer
 from .inject_parser import InjectParser
+from .memory_access import MemoryAccess
 from .receiver import Receiver
 from .sender import Sender
 
@@ -194,21 +201,21 @@ class LinkController(wiring.Component):
         RX, TX = 0, half
         m.submodules.buffer = buf = FrameBuffer(depth=2 * half)
         rd_ok = buf.o_data_valid        # buf.o_data is the byte at the read address
-        rd_adv = Signal()               # take it: the read address advances
+        rd_take = Signal()               # take it: the read address advances
 
         def seek(addr):
             m.d.comb += [buf.i_seek.eq(1), buf.i_seek_addr.eq(addr)]
 
-        wptr = Signal(range(half))      # next reply byte; the reply is bytes 0 .. wptr-1
-        wr_data = Signal(8)
-        tx_write = Signal()             # write wr_data to reply byte wptr and advance
+        reply_ptr = Signal(range(half))     # next reply byte: the reply is bytes 0 .. ptr - 1
+        reply_data = Signal(8)
+        reply_write = Signal()              # write reply_data at reply_ptr and advance
         copy_byte = Signal(8)           # ECHO, STATUS: a byte read, written next clock
         copy_pending = Signal()
         copy_last = Signal()
-        m.d.comb += [buf.i_write_addr.eq(TX + wptr), buf.i_write_data.eq(wr_data),
-                     buf.i_write_en.eq(tx_write)]
-        with m.If(tx_write):
-            m.d.sync += wptr.eq(wptr + 1)
+        m.d.comb += [buf.i_write_addr.eq(TX + reply_ptr), buf.i_write_data.eq(reply_data),
+                     buf.i_write_en.eq(reply_write)]
+        with m.If(reply_write):
+            m.d.sync += reply_ptr.eq(reply_ptr + 1)
 
         # --- receive, send and one CRC unit: the received frame, then the reply -----------
         m.submodules.receiver = rx = Receiver(max_body=self.max_body)
@@ -253,10 +260,8 @@ class LinkController(wiring.Component):
         # HDR_LOAD shifts payload bytes 0..6 in from the top: byte k lands at 24 + 8k.
         word = Signal(spec.MEM_DATA_WIDTH)
         hdr_lsb = spec.MEM_DATA_WIDTH - 8 * _HDR_BYTES
-        req_region = word[hdr_lsb:hdr_lsb + 8]
-        req_start = word[hdr_lsb + 8:hdr_lsb + 40]
-        req_count = word[hdr_lsb + 40:hdr_lsb + 56]
         req_steps = word[hdr_lsb:hdr_lsb + 32]
+        byte_count = Signal(range(_WORD_BYTES + 1))
 
         def load_word(value):
             m.d.sync += word.eq(value)
@@ -279,69 +284,48 @@ class LinkController(wiring.Component):
                      feeder.i_channel.eq(inject.o_channel), feeder.i_end.eq(inject.o_end)]
         m.submodules.events = events = EventPacker(n_neurons=N, max_payload=MAXP)
         connect(m, feeder.o_out, events.i_events)
-        m.d.comb += events.i_wptr.eq(wptr)
-        m.d.comb += buf.i_advance.eq(rd_adv | tx.o_byte_take | inject.o_take)
+        m.d.comb += events.i_wptr.eq(reply_ptr)
+
+        # --- WRITE_MEM, READ_MEM, RESET: the core's memory port ----------------------------
+        m.submodules.memory = mem = MemoryAccess(
+            n_neurons=N, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
+            max_payload=MAXP)
+        connect(m, mem.o_mem, flipped(self.o_mem))
+        connect(m, flipped(self.i_mem), mem.i_mem)
+        m.d.comb += [mem.i_read_mem.eq(cur_op == Opcode.READ_MEM.value),
+                     mem.i_write_mem.eq(cur_op == Opcode.WRITE_MEM.value),
+                     mem.i_header.eq(word[hdr_lsb:]), mem.i_payload_end.eq(pay_end),
+                     mem.i_running.eq(feeder.o_running), mem.i_word.eq(word),
+                     mem.i_data.eq(buf.o_data), mem.i_data_valid.eq(rd_ok)]
+        with m.If(mem.o_word_shift):
+            m.d.sync += word.eq(Cat(word[8:], mem.o_word_byte))
+        with m.If(mem.o_word_load):
+            m.d.sync += word.eq(mem.o_word_value)
+        m.d.comb += buf.i_advance.eq(rd_take | tx.o_byte_take | inject.o_take | mem.o_take)
 
         # --- stored reply (of the last executed command) and the frame being sent --------
         last_valid = Signal()
         last_op = Signal(8)
         last_seq = Signal(8)
         dup = Signal()                  # the frame received repeats the last command
-        rep_reason = Signal(4)          # 0: the stored reply is an ACK
-        rep_len = Signal(range(MAXP + 1))
-        snd_link = Signal()             # sending a link / unknown-opcode NAK
-        lnk_reason = Signal(4)
-        m.d.comb += [tx.i_nak.eq(snd_link | (rep_reason != 0)),
-                     tx.i_opcode.eq(Mux(snd_link, cur_op, last_op)),
-                     tx.i_seq.eq(Mux(snd_link, cur_seq, last_seq)),
-                     tx.i_reason.eq(Mux(snd_link, lnk_reason, rep_reason)),
-                     tx.i_length.eq(rep_len)]
+        last_reason = Signal(4)         # 0: the stored reply is an ACK
+        last_len = Signal(range(MAXP + 1))
+        send_link_nak = Signal()        # sending a link / unknown-opcode NAK
+        link_reason = Signal(4)
+        m.d.comb += [tx.i_nak.eq(send_link_nak | (last_reason != 0)),
+                     tx.i_opcode.eq(Mux(send_link_nak, cur_op, last_op)),
+                     tx.i_seq.eq(Mux(send_link_nak, cur_seq, last_seq)),
+                     tx.i_reason.eq(Mux(send_link_nak, link_reason, last_reason)),
+                     tx.i_length.eq(last_len)]
 
-        # --- command registers -------------------------------------------------------------
-        byte_count = Signal(range(_WORD_BYTES + 1))
-        status_word = Signal(2)
-        # Indices below the largest region's depth need ib bits (a start beyond is refused
-        # with mem_start_hi); mem_total holds start + count, then (once the range is known
-        # good, so count <= that depth) count * bytes.
-        max_depth = max(self.depths.values())
-        ib = max(1, ceil_log2(max_depth))
-        mem_index = Signal(ib)
-        mem_region = Signal(3)
-        mem_write = Signal()
-        mem_count = Signal(16)
-        mem_total = Signal(range(max((1 << ib) + (1 << 16), max_depth * _WORD_BYTES + 1)))
-        mem_start_hi = Signal()
-        mem_nb = Signal(range(_WORD_BYTES + 1))     # bytes per word of the region
-        mem_nb1 = Signal(range(_WORD_BYTES))        # mem_nb - 1
-        mem_left = Signal(range(_WORD_BYTES + 1))   # MEM_LOAD: bytes of the word to read
-        reset_phase = Signal(2)
-        range_bad = Signal()
+        # --- STATUS, READ_EVENTS -----------------------------------------------------------
+        status_word = Signal(2)                     # STATUS: steps_pending, in/out level
+        other_words = Array([steps_pending, feeder.o_in_level, feeder.o_out_level])
         events_len = Signal(range(MAXP + 1))        # READ_EVENTS: the records' end
 
-        is_read = Signal()
-        m.d.comb += is_read.eq(cur_op == Opcode.READ_MEM.value)
-
-        regions = list(Region)
-        depth_of = Array(C(self.depths[r], len(mem_total)) for r in regions)
-        nb_of = Array(C(spec.REGION_WORD_BYTES[r], 4) for r in regions)
-        nb1_of = Array(C(spec.REGION_WORD_BYTES[r] - 1, 4) for r in regions)
-        other_words = Array([steps_pending, feeder.o_in_level, feeder.o_out_level])
-        state_mask = ((1 << spec.NeuronState["profile"].width) - 1) << \
-            spec.NeuronState["profile"].offset
-
-        # decisions taken from registers (they are long carry chains)
-        space_ok = Signal()       # INJECT fits; the level only falls meanwhile
-        length_bad = Signal()     # WRITE_MEM / READ_MEM length, once mem_total is the size
-        m.d.sync += [
-            space_ok.eq(inject.o_entries + feeder.o_in_level <= self.in_depth),
-            length_bad.eq(Mux(is_read, mem_total > MAXP,
-                              mem_total + HDR + _HDR_BYTES != pay_end)),
-        ]
-
-        # --- memory request port -----------------------------------------------------------
-        mreq = self.o_mem.payload
-        m.d.comb += [mreq.index.eq(mem_index), mreq.region.eq(mem_region),
-                     mreq.write.eq(mem_write), mreq.data.eq(word)]
+        # INJECT fits (a long carry chain: registered; the level only falls meanwhile)
+        space_ok = Signal()
+        m.d.sync += space_ok.eq(inject.o_entries + feeder.o_in_level <= self.in_depth)
 
         def send_reply():
             m.d.comb += tx.i_start.eq(1)
@@ -349,14 +333,14 @@ class LinkController(wiring.Component):
 
         def link_nak(reason, counter):
             count(counter)
-            m.d.sync += [lnk_reason.eq(reason), snd_link.eq(1)]
+            m.d.sync += [link_reason.eq(reason), send_link_nak.eq(1)]
             send_reply()
 
         def nak(reason):
-            m.d.sync += rep_reason.eq(reason)
+            m.d.sync += last_reason.eq(reason)
             m.next = "FINISH"
 
-        def ack():                    # (rep_reason was cleared in DISPATCH)
+        def ack():                    # (last_reason was cleared in DISPATCH)
             m.next = "FINISH"
 
         with m.FSM(name="link") as fsm:
@@ -367,7 +351,7 @@ class LinkController(wiring.Component):
                     m.d.comb += [buf.i_write_addr.eq(RX + rx.o_write_addr),
                                  buf.i_write_data.eq(rx.o_write_data), buf.i_write_en.eq(1)]
                 with m.If(rx.o_done):
-                    m.d.sync += [wptr.eq(0), dup.eq(last_valid & (cur_op == last_op) &
+                    m.d.sync += [reply_ptr.eq(0), dup.eq(last_valid & (cur_op == last_op) &
                                                     (cur_seq == last_seq))]
                     m.next = "CHECK"
 
@@ -386,7 +370,7 @@ class LinkController(wiring.Component):
                     with m.If(~rx.o_known):
                         link_nak(Nak.UNKNOWN_OPCODE, Counter.UNKNOWN_OPCODES)
                     with m.Elif(dup):
-                        m.d.sync += snd_link.eq(0)       # replay the stored reply
+                        m.d.sync += send_link_nak.eq(0)       # replay the stored reply
                         send_reply()
                     with m.Else():
                         seek(RX + HDR)
@@ -395,7 +379,7 @@ class LinkController(wiring.Component):
             # ---------------------------------------------------------------- dispatch
             # (buf.o_data shows the first payload byte from the next state on)
             with m.State("DISPATCH"):
-                m.d.sync += [byte_count.eq(0), status_word.eq(0), rep_reason.eq(0)]
+                m.d.sync += [byte_count.eq(0), status_word.eq(0), last_reason.eq(0)]
                 empty = pay_len_is(0)
                 with m.Switch(cur_op):
                     with m.Case(Opcode.IDENTIFY, Opcode.STATUS):
@@ -418,7 +402,7 @@ class LinkController(wiring.Component):
                     with m.Case(Opcode.ECHO):
                         m.next = "ECHO"
                     with m.Case(Opcode.WRITE_MEM, Opcode.READ_MEM):
-                        with m.If(Mux(is_read, ~pay_len_is(_HDR_BYTES),
+                        with m.If(Mux(mem.i_read_mem, ~pay_len_is(_HDR_BYTES),
                                       pay_end < HDR + _HDR_BYTES)):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
@@ -436,7 +420,7 @@ class LinkController(wiring.Component):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
                             m.d.comb += events.i_start.eq(1)
-                            m.d.sync += wptr.eq(spec.EventsHeader.size // 8)
+                            m.d.sync += reply_ptr.eq(spec.EventsHeader.size // 8)
                             m.next = "EVENTS"
                     with m.Default():
                         nak(Nak.UNKNOWN_OPCODE)       # unreachable: opcode checked
@@ -445,7 +429,7 @@ class LinkController(wiring.Component):
             # ignored)
             with m.State("HDR_LOAD"):
                 with m.If(rd_ok):
-                    m.d.comb += rd_adv.eq(1)
+                    m.d.comb += rd_take.eq(1)
                     m.d.sync += [word.eq(Cat(word[8:], buf.o_data)),
                                  byte_count.eq(byte_count + 1)]
                     with m.If(byte_count == _HDR_BYTES - 1):
@@ -453,7 +437,8 @@ class LinkController(wiring.Component):
                         with m.If(cur_op == Opcode.RUN.value):
                             m.next = "RUN_WAIT"
                         with m.Else():
-                            m.next = "MEM_CHECK"
+                            m.d.comb += mem.i_start.eq(1)
+                            m.next = "MEMORY"
 
             # ---------------------------------------------------------------- RUN
             with m.State("RUN_WAIT"):                 # feeder.o_run_overflow registers now
@@ -494,7 +479,7 @@ class LinkController(wiring.Component):
                     with m.If(status_addr == last):
                         m.d.sync += [status_hold.eq(0), copy_last.eq(1)]
                 with m.If(copy_pending):
-                    m.d.comb += [wr_data.eq(copy_byte), tx_write.eq(1)]
+                    m.d.comb += [reply_data.eq(copy_byte), reply_write.eq(1)]
                     m.d.sync += [copy_pending.eq(0), copy_last.eq(0)]
                     with m.If(copy_last):
                         with m.If(cur_op == Opcode.STATUS.value):
@@ -509,7 +494,7 @@ class LinkController(wiring.Component):
 
             # word[:8 * byte_count] -> reply, least significant byte first; then by command
             with m.State("EMIT"):
-                m.d.comb += [wr_data.eq(word[:8]), tx_write.eq(1)]
+                m.d.comb += [reply_data.eq(word[:8]), reply_write.eq(1)]
                 m.d.sync += [word.eq(word >> 8), byte_count.eq(byte_count - 1)]
                 with m.If(byte_count == 1):
                     with m.Switch(cur_op):
@@ -520,7 +505,7 @@ class LinkController(wiring.Component):
                                 m.d.sync += status_word.eq(status_word + 1)
                                 m.next = "STATUS_WORDS"
                         with m.Default():          # READ_EVENTS header: reply length
-                            m.d.sync += wptr.eq(events_len)
+                            m.d.sync += reply_ptr.eq(events_len)
                             ack()
 
             # ---------------------------------------------------------------- ECHO
@@ -531,132 +516,27 @@ class LinkController(wiring.Component):
                     with m.If(at_end):
                         ack()
                     with m.Else():
-                        m.d.comb += rd_adv.eq(1)
+                        m.d.comb += rd_take.eq(1)
                         m.d.sync += [copy_byte.eq(buf.o_data), copy_pending.eq(1)]
                 with m.If(copy_pending):
-                    m.d.comb += [wr_data.eq(copy_byte), tx_write.eq(1)]
+                    m.d.comb += [reply_data.eq(copy_byte), reply_write.eq(1)]
                     m.d.sync += copy_pending.eq(0)
 
             # ---------------------------------------------------------------- WRITE/READ_MEM
-            with m.State("MEM_CHECK"):
-                with m.If(req_region >= len(regions)):
-                    nak(Nak.BAD_REGION)
-                with m.Else():
-                    region = req_region[:3]
-                    m.d.sync += [
-                        mem_total.eq(req_start[:ib] + req_count),
-                        mem_start_hi.eq(req_start[ib:] != 0),
-                        mem_nb.eq(nb_of[region]),
-                        mem_nb1.eq(nb1_of[region]),
-                        mem_count.eq(req_count),
-                        mem_index.eq(req_start[:ib]),
-                        mem_region.eq(region),
-                        mem_write.eq(~is_read),
-                    ]
-                    m.next = "MEM_RANGE"
-            with m.State("MEM_RANGE"):
-                m.d.sync += [range_bad.eq(mem_start_hi | (mem_total > depth_of[mem_region])),
-                             mem_total.eq(0), byte_count.eq(mem_nb)]
-                m.next = "MEM_MUL"
-            # mem_total = mem_count * mem_nb, one addition per clock; length_bad registers
-            with m.State("MEM_MUL"):
-                with m.If(byte_count == 0):
-                    m.next = "MEM_CHECK2"
-                with m.Else():
-                    m.d.sync += [mem_total.eq(mem_total + mem_count),
-                                 byte_count.eq(byte_count - 1)]
-            with m.State("MEM_CHECK2"):
-                with m.If(range_bad):
-                    nak(Nak.BAD_RANGE)
-                with m.Elif(length_bad):
-                    nak(Nak.BAD_LENGTH)
-                with m.Elif(feeder.o_running):
-                    nak(Nak.BUSY)
-                with m.Elif(mem_count == 0):
-                    ack()
-                with m.Elif(is_read):
-                    m.next = "MEM_REQ"
-                with m.Else():
-                    m.d.sync += mem_left.eq(mem_nb)
-                    m.next = "MEM_LOAD"       # the read address is at the first word already
-            # assemble one word: mem_nb bytes, little endian, then zeros, into word
-            with m.State("MEM_LOAD"):
-                take = mem_left != 0
-                with m.If(rd_ok | ~take):
-                    m.d.comb += rd_adv.eq(take)
-                    m.d.sync += [word.eq(Cat(word[8:], Mux(take, buf.o_data, 0))),
-                                 mem_left.eq(mem_left - take)]
-                    with m.If(byte_count == _WORD_BYTES - 1):
-                        m.d.sync += byte_count.eq(0)
-                        m.next = "MEM_REQ"
-                    with m.Else():
-                        m.d.sync += byte_count.eq(byte_count + 1)
-            with m.State("MEM_REQ"):
-                m.d.comb += self.o_mem.valid.eq(1)
-                with m.If(self.o_mem.ready):
-                    m.next = "MEM_RESP"
-            with m.State("MEM_RESP"):
-                m.d.comb += self.i_mem.ready.eq(1)
-                resp = self.i_mem.payload.data
-                with m.If(self.i_mem.valid):
-                    with m.Switch(cur_op):
-                        with m.Case(Opcode.READ_MEM):
-                            m.d.comb += self.i_mem.ready.eq(0)   # held while emitted
-                            m.next = "MEM_EMIT"
-                        with m.Case(Opcode.WRITE_MEM):
-                            with m.If(mem_count == 1):
-                                ack()
-                            with m.Else():
-                                m.d.sync += [mem_count.eq(mem_count - 1),
-                                             mem_index.eq(mem_index + 1), mem_left.eq(mem_nb)]
-                                m.next = "MEM_LOAD"
-                        with m.Default():          # RESET
-                            m.next = "MEM_REQ"
-                            with m.Switch(reset_phase):
-                                with m.Case(0):    # STATE read -> write it, profile kept
-                                    load_word(resp & state_mask)
-                                    m.d.sync += [mem_write.eq(1), reset_phase.eq(1)]
-                                with m.Case(1):
-                                    with m.If(mem_index == N - 1):
-                                        load_word(0)
-                                        m.d.sync += [mem_index.eq(0),
-                                                     mem_region.eq(Region.ACC),
-                                                     reset_phase.eq(2)]
-                                    with m.Else():
-                                        m.d.sync += [mem_index.eq(mem_index + 1),
-                                                     mem_write.eq(0), reset_phase.eq(0)]
-                                with m.Case(2):
-                                    with m.If(mem_index == N * spec.DELAY_SLOTS - 1):
-                                        m.d.sync += [mem_index.eq(Ctrl.STEP.value),
-                                                     mem_region.eq(Region.CTRL),
-                                                     reset_phase.eq(3)]
-                                    with m.Else():
-                                        m.d.sync += mem_index.eq(mem_index + 1)
-                                with m.Default():
-                                    m.d.sync += resetting.eq(0)
-                                    ack()
-
-            # the core holds its response until it is taken: its bytes go straight out
-            with m.State("MEM_EMIT"):
-                m.d.comb += [wr_data.eq(self.i_mem.payload.data.word_select(byte_count, 8)),
-                             tx_write.eq(1)]
-                m.d.sync += byte_count.eq(byte_count + 1)
-                with m.If(byte_count == mem_nb1):
-                    m.d.comb += self.i_mem.ready.eq(1)
-                    m.d.sync += byte_count.eq(0)
-                    with m.If(mem_count == 1):
-                        ack()
-                    with m.Else():
-                        m.d.sync += [mem_count.eq(mem_count - 1), mem_index.eq(mem_index + 1)]
-                        m.next = "MEM_REQ"
+            with m.State("MEMORY"):
+                m.d.comb += [reply_data.eq(mem.o_data), reply_write.eq(mem.o_append)]
+                with m.If(mem.o_done):
+                    nak(mem.o_reason)            # (0: an ACK)
 
             # ---------------------------------------------------------------- RESET
             with m.State("RESET_WAIT"):
                 with m.If(~feeder.o_in_flight):
-                    m.d.comb += feeder.i_clear.eq(1)
-                    m.d.sync += [mem_index.eq(0), mem_region.eq(Region.STATE),
-                                 mem_write.eq(0), reset_phase.eq(0)]
-                    m.next = "MEM_REQ"
+                    m.d.comb += [feeder.i_clear.eq(1), mem.i_reset.eq(1)]
+                    m.next = "RESET_MEMORY"
+            with m.State("RESET_MEMORY"):
+                with m.If(mem.o_done):
+                    m.d.sync += resetting.eq(0)
+                    ack()
 
             # ---------------------------------------------------------------- INJECT
             # two passes over the records: validate everything, then enqueue
@@ -682,9 +562,9 @@ class LinkController(wiring.Component):
             # ---------------------------------------------------------------- READ_EVENTS
             # records from reply byte 8 on; the header is written last (sampled then)
             with m.State("EVENTS"):
-                m.d.comb += [wr_data.eq(events.o_data), tx_write.eq(events.o_append)]
+                m.d.comb += [reply_data.eq(events.o_data), reply_write.eq(events.o_append)]
                 with m.If(events.o_reserve):
-                    m.d.sync += wptr.eq(wptr + 2)
+                    m.d.sync += reply_ptr.eq(reply_ptr + 2)
                 with m.If(events.o_patch_en):
                     m.d.comb += [buf.i_write_addr.eq(TX + events.o_patch_addr),
                                  buf.i_write_data.eq(events.o_patch_data),
@@ -692,14 +572,14 @@ class LinkController(wiring.Component):
                 with m.If(events.o_done):
                     # EventsHeader: steps_pending and remaining, sampled in this cycle
                     load_word(Cat(steps_pending, feeder.o_out_level))
-                    m.d.sync += [events_len.eq(wptr), wptr.eq(0),
+                    m.d.sync += [events_len.eq(reply_ptr), reply_ptr.eq(0),
                                  byte_count.eq(spec.EventsHeader.size // 8)]
                     m.next = "EMIT"
 
             # ---------------------------------------------------------------- reply
             with m.State("FINISH"):
                 m.d.sync += [last_valid.eq(1), last_op.eq(cur_op), last_seq.eq(cur_seq),
-                             snd_link.eq(0), rep_len.eq(wptr)]
+                             send_link_nak.eq(0), last_len.eq(reply_ptr)]
                 seek(TX)
                 send_reply()
             with m.State("SEND"):
