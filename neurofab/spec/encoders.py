@@ -468,8 +468,10 @@ def check_channels(name, channels, max_channels):
 
 
 def check_rand_width(rand_width, width):
-    check_lfsr_width(rand_width)
-    return check_value_width(width, rand_width)
+    """``rand_width`` (an LFSR width at least the value ``width``)."""
+    rand_width = check_lfsr_width(rand_width)
+    check_value_width(width, rand_width)
+    return rand_width
 
 
 #: Latency (time-to-first-spike) encoder: longest window, in steps.

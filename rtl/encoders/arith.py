@@ -25,7 +25,7 @@ class _Binary(wiring.Component):
 
     @checked_init
     def __init__(self, lanes=1):
-        self.lanes = S.check_lanes(lanes)
+        self.lanes = lanes = S.check_lanes(lanes)
         super().__init__({"i_a": In(_bits(lanes)), "i_b": In(_bits(lanes)),
                           "o_bits": Out(_bits(lanes))})
 
@@ -72,7 +72,7 @@ class ScMux(wiring.Component):
 
     @checked_init
     def __init__(self, lanes=1):
-        self.lanes = S.check_lanes(lanes)
+        self.lanes = lanes = S.check_lanes(lanes)
         super().__init__({"i_a": In(_bits(lanes)), "i_b": In(_bits(lanes)),
                           "i_sel": In(_bits(lanes)), "o_bits": Out(_bits(lanes))})
 
@@ -94,7 +94,7 @@ class ScCordiv(wiring.Component):
 
     @checked_init
     def __init__(self, lanes=1, *, init=0):
-        self.lanes = S.check_lanes(lanes)
+        self.lanes = lanes = S.check_lanes(lanes)
         if init not in (0, 1):
             raise ValueError(f"CORDIV init = {init!r} must be 0 or 1")
         super().__init__({"i_a": In(_bits(lanes)), "i_b": In(_bits(lanes)),
@@ -123,8 +123,8 @@ class ScTanh(wiring.Component):
 
     @checked_init
     def __init__(self, lanes=1, states=8):
-        self.lanes = S.check_lanes(lanes)
-        self.states = S.check_tanh_states(states)
+        self.lanes = lanes = S.check_lanes(lanes)
+        self.states = states = S.check_tanh_states(states)
         super().__init__({"i_bits": In(_bits(lanes)), "o_bits": Out(_bits(lanes))})
         self.state = [Signal(range(states), init=states // 2, name=f"state{l}")
                       for l in range(lanes)]

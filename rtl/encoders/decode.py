@@ -30,8 +30,8 @@ class ScCounter(wiring.Component):
 
     @checked_init
     def __init__(self, lanes=1, length=256):
-        self.lanes = S.check_lanes(lanes)
-        self.length = S.check_decode_length(length)
+        self.lanes = lanes = S.check_lanes(lanes)
+        self.length = length = S.check_decode_length(length)
         self.count_width = length.bit_length()
         super().__init__({
             "i_bits": In(stream.Signature(unsigned(lanes))),

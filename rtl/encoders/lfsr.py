@@ -47,8 +47,8 @@ class Lfsr(wiring.Component):
 
     @checked_init
     def __init__(self, width=16, seed=1, *, poly=None, leap=1):
-        S.check_lfsr_width(width)
-        S.check_lfsr_seed(width, seed)
+        width = S.check_lfsr_width(width)
+        seed = S.check_lfsr_seed(width, seed)
         self.width = width
         self.seed = seed
         self.poly = S.lfsr_poly(width, poly)

@@ -35,8 +35,8 @@ class ComparatorSng(wiring.Component):
 
     @checked_init
     def __init__(self, width, lanes=1):
-        S.check_value_width(width)
-        S.check_lanes(lanes)
+        width = S.check_value_width(width)
+        lanes = S.check_lanes(lanes)
         self.width, self.lanes = width, lanes
         super().__init__({
             "i_rand": In(stream.Signature(S.RandLayout(width, lanes))),
@@ -91,6 +91,7 @@ class SngBank(wiring.Component):
         self.source_width, self.params = S.sng_sources(
             source, lanes, width=width, source_width=source_width, seed=seed, shared=shared,
             dim=dim, leap=leap)
+        width, lanes = S.check_value_width(width), S.check_lanes(lanes)   # plain ints
         self.width, self.lanes, self.source, self.shared = width, lanes, source, shared
         super().__init__({
             "i_value": In(stream.Signature(S.ValueLayout(width, lanes))),

@@ -51,8 +51,8 @@ class Sobol(wiring.Component):
 
     @checked_init
     def __init__(self, dim=1, bits=S.SOBOL_DEFAULT_BITS):
-        S.check_sobol_dim(dim)
-        S.check_sobol_bits(bits)
+        dim = S.check_sobol_dim(dim)
+        bits = S.check_sobol_bits(bits)
         self.dim, self.bits = dim, bits
         self.directions = S.sobol_directions(dim, bits)
         super().__init__({"o_data": Out(stream.Signature(unsigned(bits)))})
@@ -96,7 +96,7 @@ class VanDerCorput(wiring.Component):
 
     @checked_init
     def __init__(self, bits=S.SOBOL_DEFAULT_BITS):
-        S.check_vdc_bits(bits)
+        bits = S.check_vdc_bits(bits)
         self.bits = bits
         super().__init__({"o_data": Out(stream.Signature(unsigned(bits)))})
         self.index = Signal(bits)

@@ -35,8 +35,8 @@ class _SpikeEncoder(wiring.Component):
     out_per_channel = 1
 
     def _init_ports(self, channels, width, max_width=S.ENC_MAX_WIDTH):
-        S.check_enc_width(width, max_width)
-        S.check_channels("channels", channels, spec.MAX_INPUTS)
+        width = S.check_enc_width(width, max_width)
+        channels = S.check_channels("channels", channels, spec.MAX_INPUTS)
         self.channels, self.width = channels, width
         out = channels * self.out_per_channel
         if out > spec.MAX_INPUTS:
@@ -48,6 +48,7 @@ class _SpikeEncoder(wiring.Component):
         })
         self.channel = Signal(range(channels))
         self.field = Signal(range(self.fields))
+        return channels, width
 
     # subclass hooks ------------------------------------------------------------------
     def _decide(self, m, decide, chan_next):
@@ -102,10 +103,10 @@ class _SpikeEncoder(wiring.Component):
 
 class _BernoulliEncoder(_SpikeEncoder):
     def _init_rng(self, seed, rand_width, leap):
-        S.check_rand_width(rand_width, self.width)
-        self.rand_width = rand_width
-        self.leap = S.default_leap(rand_width) if leap is None else S.check_lfsr_leap(rand_width, leap)
-        self.seed = S.check_lfsr_seed(rand_width, seed)
+        self.rand_width = rand_width = S.check_rand_width(rand_width, self.width)
+        self.leap = (S.default_leap(rand_width) if leap is None
+                     else S.check_lfsr_leap(rand_width, leap))
+        self.seed = seed = S.check_lfsr_seed(rand_width, seed)
         self.lfsr = Signal(rand_width, init=seed)
 
     def _draw(self, m, decide):
@@ -126,7 +127,7 @@ class RateEncoder(_BernoulliEncoder):
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, seed=1,
                  rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
-        self._init_ports(channels, width)
+        channels, width = self._init_ports(channels, width)
         self._init_rng(seed, rand_width, leap)
 
     def _decide(self, m, decide, chan_next):
@@ -141,8 +142,8 @@ class LatencyEncoder(_SpikeEncoder):
 
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, window=16):
-        self.window = S.check_window(window)
-        self._init_ports(channels, width)
+        self.window = window = S.check_window(window)
+        channels, width = self._init_ports(channels, width)
         self.phase = Signal(range(window))
 
     def _decide(self, m, decide, chan_next):
@@ -164,8 +165,8 @@ class DeltaEncoder(_SpikeEncoder):
 
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, threshold=1):
-        self._init_ports(channels, width)
-        self.threshold = S.check_threshold(threshold, width)
+        channels, width = self._init_ports(channels, width)
+        self.threshold = threshold = S.check_threshold(threshold, width)
         self.prev = memory.Memory(shape=unsigned(width), depth=channels, init=[])
         # ports belong to the memory, so they are made once here: elaborate() may run twice
         self._wr = self.prev.write_port()
@@ -196,9 +197,9 @@ class PopulationEncoder(_BernoulliEncoder):
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=S.POP_DEFAULT_FIELDS,
                  sigma=None, peak=None, seed=1, rand_width=S.ENC_DEFAULT_RAND_WIDTH, leap=None):
-        self.fields = S.check_fields(fields)
+        self.fields = fields = S.check_fields(fields)
         self.out_per_channel = fields
-        self._init_ports(channels, width, S.POP_MAX_WIDTH)
+        channels, width = self._init_ports(channels, width, S.POP_MAX_WIDTH)
         self._init_rng(seed, rand_width, leap)
         self.centers, self.lut = S.population_table(width, fields, sigma, peak)
         self.rom = memory.Memory(shape=unsigned(width), depth=1 << width, init=self.lut)

@@ -164,3 +164,13 @@ def test_no_stall_throughput():
 def test_invalid(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
+
+
+def test_numpy_integer_parameters_become_ints():
+    """Parameters may be numpy integers (``checks.check_int``); the encoder keeps ints."""
+    i = np.int64
+    enc = R.PopulationEncoder(i(4), i(6), fields=i(4), seed=i(2), rand_width=i(16), leap=i(7))
+    for name in ("channels", "width", "fields", "seed", "rand_width", "leap"):
+        assert type(getattr(enc, name)) is int, name
+    assert type(R.DeltaEncoder(i(4), i(8), threshold=i(3)).threshold) is int
+    assert type(R.LatencyEncoder(i(4), window=i(16)).window) is int
