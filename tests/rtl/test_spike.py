@@ -168,9 +168,13 @@ def test_invalid(make, exc, match):
 
 def test_numpy_integer_parameters_become_ints():
     """Parameters may be numpy integers (``checks.check_int``); the encoder keeps ints."""
+    from amaranth.hdl import Fragment
     i = np.int64
-    enc = R.PopulationEncoder(i(4), i(6), fields=i(4), seed=i(2), rand_width=i(16), leap=i(7))
+    encs = [R.PopulationEncoder(i(4), i(6), fields=i(4), seed=i(2), rand_width=i(16),
+                                leap=i(7)),
+            R.DeltaEncoder(i(4), i(8), threshold=i(3)), R.LatencyEncoder(i(4), window=i(16))]
     for name in ("channels", "width", "fields", "seed", "rand_width", "leap"):
-        assert type(getattr(enc, name)) is int, name
-    assert type(R.DeltaEncoder(i(4), i(8), threshold=i(3)).threshold) is int
-    assert type(R.LatencyEncoder(i(4), window=i(16)).window) is int
+        assert type(getattr(encs[0], name)) is int, name
+    assert type(encs[1].threshold) is int and type(encs[2].window) is int
+    for enc in encs:
+        Fragment.get(enc, None)          # elaborates with the plain ints
