@@ -34,20 +34,13 @@ def test_a_seed_names_one_case():
     assert (a.params, a.steps) != (c.params, c.steps)
 
 
+@pytest.mark.parametrize("backend", ["amaranth",
+                                     pytest.param("verilator", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("block", sorted(BLOCKS))
-def test_block_amaranth(block, capsys):
-    status, s = _cosim(capsys, block, "amaranth")
+def test_block_is_bit_exact(block, backend, capsys):
+    status, s = _cosim(capsys, block, backend)
     assert status == 0 and s["bit_exact"] is True, s
-    assert KEYS <= s.keys() and (s["block"], s["backend"]) == (block, "amaranth")
-    assert s["cycles"] > 0 and s["sim_cycles"] >= s["cycles"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("block", sorted(BLOCKS))
-def test_block_verilator(block, capsys):
-    status, s = _cosim(capsys, block, "verilator")
-    assert status == 0 and s["bit_exact"] is True, s
-    assert KEYS <= s.keys() and (s["block"], s["backend"]) == (block, "verilator")
+    assert KEYS <= s.keys() and (s["block"], s["backend"]) == (block, backend)
     assert s["cycles"] > 0 and s["sim_cycles"] >= s["cycles"]
 
 
