@@ -202,24 +202,29 @@ def counters(st):
 # --- unit checks ---------------------------------------------------------------------------
 def test_parameters_validated():
     ok = dict(GEOMETRY, clk_hz=CLK)
-    with pytest.raises(ValueError, match="max_payload"):
+    with pytest.raises(ValueError, match=r"^max_payload = 63 is outside the limit \[64, 508\]$"):
         LinkController(**ok, max_payload=63)
-    with pytest.raises(ValueError, match="max_payload"):
+    with pytest.raises(ValueError, match=r"^max_payload = 509 is outside the limit"):
         LinkController(**ok, max_payload=509)
-    with pytest.raises(ValueError, match="in_depth"):
+    with pytest.raises(ValueError,
+                       match=r"^in_depth = 1 must be a power of two in \[2, 16777216\]$"):
         LinkController(**ok, in_depth=1)
-    with pytest.raises(ValueError, match="power of two"):
+    with pytest.raises(ValueError, match=r"^in_depth = 48 must be a power of two"):
         LinkController(**ok, in_depth=48)
-    with pytest.raises(TypeError, match="out_depth"):
+    with pytest.raises(TypeError, match=r"^out_depth must be an integer, not 16\.0$"):
         LinkController(**ok, out_depth=16.0)
-    with pytest.raises(ValueError, match="power of two"):
+    with pytest.raises(ValueError, match=r"^n_neurons = 12 must be a power of two"):
         LinkController(**dict(ok, n_neurons=12))
-    with pytest.raises(ValueError, match="board_id"):
+    with pytest.raises(ValueError, match=r"^board_id = 65536 is outside the limit \[0, 65535\]$"):
         LinkController(**ok, board_id=1 << 16)
-    with pytest.raises(ValueError, match="build_hash"):
+    with pytest.raises(ValueError, match=r"^build_hash needs at least 8 bytes, got 1$"):
         LinkController(**ok, build_hash=b"\x01")
-    with pytest.raises(ValueError, match="clk_hz"):
+    with pytest.raises(ValueError, match=r"^build_hash 'xyz' is not a hex string$"):
+        LinkController(**ok, build_hash="xyz")
+    with pytest.raises(ValueError, match=r"^clk_hz = 0 is outside the limit \[1, 4294967295\]$"):
         LinkController(**dict(ok, clk_hz=0))
+    with pytest.raises(ValueError, match=r"^n_inputs = -1 is outside the limit \[0, 65536\]$"):
+        LinkController(**dict(ok, n_inputs=-1))
     c = LinkController(**ok, build_hash="0123456789abcdef99")
     assert c.build_hash == 0x0123456789ABCDEF
     assert c.max_body == spec.MAX_BODY
@@ -242,24 +247,63 @@ def test_converts_to_verilog():
     assert "module top" in verilog.convert(c, name="top")
 
 
-# --- every command, every NAK, retransmission (decoded-byte level) -------------------------
-def test_commands_naks_and_retransmission():
-    bench = Bench(max_payload=spec.MAX_PAYLOAD, in_depth=32, out_depth=16)
-    ctrl = bench.ctrl
-    rng = np.random.default_rng(5)
+# --- one test per command, the NAKs, retransmission (decoded-byte level) -------------------
+def run_commands(main, *, stall=0.3):
+    """``main(host)`` against a controller with the largest payload and small buffers."""
+    simulate(Bench(max_payload=spec.MAX_PAYLOAD, in_depth=32, out_depth=16), main, stall=stall)
 
+
+#: A profile whose threshold no neuron reaches.
+QUIET = spec.Profile.const({"threshold": spec.STATE_MAX}).as_value().value
+
+
+async def quiet_network(h):
+    """No rows, no accumulated input, thresholds out of reach: steps run without spikes."""
+    for region, words in ((Region.ROWPTR, [0] * 24), (Region.STATE, [0] * 16),
+                          (Region.PROFILE, [QUIET] * 16), (Region.CTRL, [0, 0])):
+        assert await h.call(codec.write_mem(region, 0, words)) is None
+    for k in range(0, 128, 64):
+        assert await h.call(codec.write_mem(Region.ACC, k, [0] * 64)) is None
+
+
+async def bad_length(h, opcode, payload):
+    rep = await h.raw(opcode.value, payload)
+    assert rep == nak_body(Nak.BAD_LENGTH, opcode.value, rep.seq), (opcode, payload)
+
+
+def test_identify():
     async def main(h):
-        # IDENTIFY
         ident = await h.call(codec.identify())
         assert ident.n_neurons == 16 and ident.n_inputs == 8 and ident.n_synapses == 128
         assert ident.board == 7 and ident.build == 0x0123456789ABCDEF and ident.clk_hz == CLK
         assert ident.in_depth == 32 and ident.out_depth == 16
         assert ident.max_payload == spec.MAX_PAYLOAD and ident.protocol == 1
-        # ECHO: empty, with zeros, the longest
+        await bad_length(h, Opcode.IDENTIFY, b"\x00")
+        assert await h.call(codec.identify()) == ident
+
+    run_commands(main)
+
+
+def test_echo():
+    rng = np.random.default_rng(5)
+
+    async def main(h):
+        # empty, with zeros, the longest
         for data in (b"", b"\x00", bytes(range(256)) + bytes(252), rng.bytes(100)):
             assert await h.call(codec.echo(data)) == data
+        # retransmitted: the stored reply
+        cmd = codec.echo(b"once")
+        rep = await h.frame(cmd)
+        assert await h.frame(cmd, seq=rep.seq) == rep
 
-        # WRITE_MEM / READ_MEM round trips of every region, first and last words
+    run_commands(main)
+
+
+def test_write_mem_and_read_mem():
+    rng = np.random.default_rng(5)
+
+    async def main(h):
+        # round trips of every region, first and last words
         depths = region_depths(**GEOMETRY)
         for region in Region:
             width = spec.REGION_WORD_WIDTH[region]
@@ -289,29 +333,14 @@ def test_commands_naks_and_retransmission():
         # count = 0 is a no-op, at the very end of a region too
         assert await h.call(codec.write_mem(Region.STATE, 16, [])) is None
         assert list(await h.call(codec.read_mem(Region.STATE, 16, 0))) == []
-        # a quiet network again: no rows, no accumulated input, thresholds out of reach
-        quiet = spec.Profile.const({"threshold": spec.STATE_MAX}).as_value().value
-        for region, words in ((Region.ROWPTR, [0] * 24), (Region.STATE, [0] * 16),
-                              (Region.PROFILE, [quiet] * 16), (Region.CTRL, [0, 0])):
-            assert await h.call(codec.write_mem(region, 0, words)) is None
-        for k in range(0, 128, 64):
-            assert await h.call(codec.write_mem(Region.ACC, k, [0] * 64)) is None
 
-        # --- NAKs of the commands (refused commands have no effect) ---------------------
-        for cmd in (codec.identify(), codec.status(), codec.clear_status(), codec.reset(),
-                    codec.read_events()):
-            rep = await h.raw(cmd.opcode.value, b"\x00")
-            assert rep == nak_body(Nak.BAD_LENGTH, cmd.opcode.value, rep.seq)
-        for payload in (b"", b"\x01\x02\x03", b"\x01\x02\x03\x04\x05"):
-            rep = await h.raw(Opcode.RUN.value, payload)
-            assert rep == nak_body(Nak.BAD_LENGTH, Opcode.RUN.value, rep.seq)
+        # lengths: a READ_MEM header exactly, a WRITE_MEM header and whole words
         hdr = codec.read_mem(Region.STATE, 0, 1).payload
         for op, payload in ((Opcode.READ_MEM, hdr[:6]), (Opcode.READ_MEM, hdr + b"\x00"),
                             (Opcode.WRITE_MEM, hdr[:6]), (Opcode.WRITE_MEM, hdr),
                             (Opcode.WRITE_MEM, hdr + bytes(6)),
                             (Opcode.WRITE_MEM, hdr + bytes(4))):
-            rep = await h.raw(op.value, payload)
-            assert rep == nak_body(Nak.BAD_LENGTH, op.value, rep.seq), (op, payload)
+            await bad_length(h, op, payload)
         # READ_MEM reply longer than max_payload: 128 SYNAPSE words = 512 bytes
         rep = await h.raw(Opcode.READ_MEM.value,
                           codec.pack_struct(spec.MemHeader, region=4, start=0, count=128))
@@ -329,11 +358,22 @@ def test_commands_naks_and_retransmission():
                 spec.MemHeader, region=region.value, start=start, count=count))
             assert rep.payload == bytes([Nak.BAD_RANGE.value, Opcode.READ_MEM.value]), \
                 (region, start, count)
+        # a refused command has no effect
         before = list(await h.call(codec.read_mem(Region.STATE, 15, 1)))
         await h.nak(codec.write_mem(Region.STATE, 15, [1, 2]), Nak.BAD_RANGE)
         assert list(await h.call(codec.read_mem(Region.STATE, 15, 1))) == before
+        # and it is stored too: its NAK is replayed, not re-executed
+        cmd = codec.write_mem(Region.STATE, 20, [1])
+        rep = await h.frame(cmd)
+        assert rep == nak_body(Nak.BAD_RANGE, cmd.opcode.value, rep.seq)
+        assert await h.frame(cmd, seq=rep.seq) == rep
 
-        # INJECT: structure, channels, space
+    run_commands(main)
+
+
+def test_inject():
+    async def main(h):
+        # structure, channels
         for payload in (b"\x01", b"\x01\x80", b"\x02\x80\x01\x00", b"\x00\x80\x01"):
             rep = await h.raw(Opcode.INJECT.value, payload)
             assert rep.payload == bytes([Nak.BAD_LENGTH.value, Opcode.INJECT.value]), payload
@@ -341,7 +381,14 @@ def test_commands_naks_and_retransmission():
         await h.nak(codec.inject([[0xFFFF]]), Nak.BAD_ARG)
         st = await h.status()
         assert st.in_level == 0
-        # empty INJECT is fine; partial steps count
+        # retransmitted: not enqueued twice
+        cmd = codec.inject([[1, 2, 3]])
+        rep = await h.frame(cmd)
+        assert rep == codec.Frame(0xA0, rep.seq, b"")
+        assert await h.frame(cmd, seq=rep.seq) == rep
+        assert (await h.status()).in_level == 4
+        assert await h.call(codec.reset()) is None
+        # an empty INJECT is fine; partial steps count; space
         assert await h.call(codec.Command(Opcode.INJECT, b"")) is None
         assert await h.call(codec.inject([list(range(8)) * 3], close=False)) is None  # 24
         assert (await h.status()).in_level == 24
@@ -351,13 +398,23 @@ def test_commands_naks_and_retransmission():
         await h.nak(codec.inject([[]]), Nak.NO_SPACE)
         st = await h.status()
         assert st.in_level == 32 and st.event_overflows == 2
-        # RUN: the partial step waits; the steps run without input
+
+    run_commands(main)
+
+
+def test_run():
+    async def main(h):
+        await quiet_network(h)
+        for payload in (b"", b"\x01\x02\x03", b"\x01\x02\x03\x04\x05"):
+            await bad_length(h, Opcode.RUN, payload)
+        # the partial step waits; the steps run without input
+        assert await h.call(codec.inject([list(range(8)) * 4], close=False)) is None  # 32
         assert await h.call(codec.run(3)) is None
         asm = codec.StepAssembler()
         steps = await h.drain_events(asm)
         assert [s.tolist() for s in steps] == [[]] * 3
         assert (await h.status()).in_level == 32
-        # RUN overflow
+        # overflow of steps_pending
         assert await h.call(codec.run(0)) is None
         assert await h.call(codec.run((1 << 32) - 1)) is None
         # (a few steps may have finished meanwhile, at most out_depth of them)
@@ -365,23 +422,34 @@ def test_commands_naks_and_retransmission():
         # BUSY while steps are pending
         await h.nak(codec.write_mem(Region.STATE, 0, [1]), Nak.BUSY)
         await h.nak(codec.read_mem(Region.CTRL, 1, 1), Nak.BUSY)
+        assert (await h.status()).steps_pending > 0
+
+    run_commands(main)
+
+
+def test_reset():
+    async def main(h):
+        await bad_length(h, Opcode.RESET, b"\x00")
+        await quiet_network(h)
+        assert await h.call(codec.inject([list(range(8)) * 4], close=False)) is None
+        assert await h.call(codec.run((1 << 32) - 1)) is None
+        await h.ctx.tick().repeat(300)
+        st = await h.status()
+        assert st.steps_pending > 0 and st.in_level == 32 and st.out_level > 0
         # RESET stops the run and empties the buffers
         assert await h.call(codec.reset()) is None
         st = await h.status()
         assert (st.steps_pending, st.in_level, st.out_level) == (0, 0, 0)
         assert list(await h.call(codec.read_mem(Region.CTRL, 1, 1))) == [0]
 
-        # --- retransmission ------------------------------------------------------------
-        cmd = codec.echo(b"once")
-        rep = await h.frame(cmd)
-        assert await h.frame(cmd, seq=rep.seq) == rep
-        # an INJECT retransmitted is not enqueued twice
-        cmd = codec.inject([[1, 2, 3]])
-        rep = await h.frame(cmd)
-        assert rep == codec.Frame(0xA0, rep.seq, b"")
-        assert await h.frame(cmd, seq=rep.seq) == rep
-        assert (await h.status()).in_level == 4
-        # a READ_EVENTS retransmitted returns the same events and loses none
+    run_commands(main)
+
+
+def test_read_events():
+    async def main(h):
+        await bad_length(h, Opcode.READ_EVENTS, b"\x00")
+        await quiet_network(h)
+        # retransmitted: the same events, none lost
         assert await h.call(codec.run(2)) is None
         for _ in range(200):
             await h.ctx.tick()
@@ -400,11 +468,14 @@ def test_commands_naks_and_retransmission():
         # same seq, other opcode: executed
         rep = await h.frame(codec.echo(b"x"), seq=first.seq)
         assert rep.opcode == 0x85 and rep.payload == b"x"
-        # a refused command is stored too: its NAK is replayed, not re-executed
-        cmd = codec.write_mem(Region.STATE, 20, [1])
-        rep = await h.frame(cmd)
-        assert rep == nak_body(Nak.BAD_RANGE, cmd.opcode.value, rep.seq)
-        assert await h.frame(cmd, seq=rep.seq) == rep
+
+    run_commands(main)
+
+
+def test_status_and_clear_status():
+    async def main(h):
+        for opcode in (Opcode.STATUS, Opcode.CLEAR_STATUS):
+            await bad_length(h, opcode, b"\x00")
         # CLEAR_STATUS retransmitted: not executed twice (its replayed frame is counted)
         cmd = codec.clear_status()
         rep = await h.frame(cmd)
@@ -417,8 +488,20 @@ def test_commands_naks_and_retransmission():
         st = await h.status()
         assert st.frames_ok == 1
         assert counters(await h.status())[Counter.FRAMES_OK] == 2
+        # the UART's pulses are counted
+        ctrl = h.bench.ctrl
+        for port in (ctrl.i_uart_error, ctrl.i_rx_overrun, ctrl.i_rx_overrun):
+            h.ctx.set(port, 1)
+            await h.ctx.tick()
+            h.ctx.set(port, 0)
+        st = await h.status()
+        assert (st.uart_errors, st.rx_overruns) == (1, 2)
 
-        # --- link checks ------------------------------------------------------------------
+    run_commands(main)
+
+
+def test_link_checks():
+    async def main(h):
         seq = h.next_seq()
         good = codec.frame_body(Opcode.IDENTIFY.value, seq)
         await h.send_tokens(good[:3])                                    # runt
@@ -450,20 +533,12 @@ def test_commands_naks_and_retransmission():
         assert await h.frame(st_cmd, seq=st_rep.seq) == st_rep
         st = await h.status()
         assert counters(st) == {
-            Counter.FRAMES_OK: 2 + 4 + 3, Counter.CRC_ERRORS: 5,
+            Counter.FRAMES_OK: 4 + 3, Counter.CRC_ERRORS: 5,
             Counter.FRAMING_ERRORS: 4, Counter.OVERSIZE_FRAMES: 2,
             Counter.UNKNOWN_OPCODES: 4, Counter.NAKS_SENT: 15, Counter.EVENT_OVERFLOWS: 0,
             Counter.UART_ERRORS: 0, Counter.RX_OVERRUNS: 0}
-        # the UART's pulses are counted
-        for port in (ctrl.i_uart_error, ctrl.i_rx_overrun, ctrl.i_rx_overrun):
-            h.ctx.set(port, 1)
-            await h.ctx.tick()
-            h.ctx.set(port, 0)
-        st = await h.status()
-        assert (st.uart_errors, st.rx_overruns) == (1, 2)
-        assert await h.call(codec.identify()) == ident
 
-    simulate(bench, main, stall=0.3)
+    run_commands(main)
 
 
 # --- a run against the golden model, through COBS -----------------------------------------
