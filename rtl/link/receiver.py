@@ -59,7 +59,8 @@ class Receiver(wiring.Component):
     o_crc_ok : Out(1)
         The body ends in its correct CRC.
     o_known : Out(1)
-        ``o_opcode`` is an ``Opcode``.
+        The frame's opcode byte is an ``Opcode`` (meaningless for an empty frame, which is
+        a runt).
     """
 
     @checked_init
