@@ -15,7 +15,7 @@ from amaranth.lib.wiring import connect, flipped
 from neurofab.spec import encoders as S
 from .core import NeuronCore
 from .encoders import ENCODERS
-from .encoders._util import checked_init
+from .util import checked_init
 
 __all__ = ["EncodedCore"]
 

@@ -4,7 +4,6 @@ from amaranth import Cat, Const
 
 from neurofab.spec import encoders as S
 
-from ..util import checked_init  # noqa: F401  (rtl/encoded_core.py imports it from here)
 
 __all__ = ["join", "lfsr_next"]
 

@@ -130,12 +130,24 @@ def test_the_cycle_finder_finds_cycles():
     assert _cycles({"a": ["b"], "b": []}) == []
 
 
+def _private_module(target):
+    """The package holding the first private module on ``target``'s path, or None."""
+    parts = target.split(".")
+    for k, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            return ".".join(parts[:k])
+    return None
+
+
 def test_no_private_names_across_packages():
     bad = []
     for m in MODULES:
         for target, names, line in _imports(m):
             if not target.startswith("neurofab"):
                 continue
+            owner = _private_module(target)
+            if owner is not None and _package(m) != owner:
+                bad.append(f"{m}:{line} imports the private module {target}")
             for n in names:
                 private = n.startswith("_") and not n.startswith("__")
                 if private and _package(m) != (target if f"{target}.{n}" not in MODULES
