@@ -1,0 +1,129 @@
+"""StepFeeder: complete steps to the core one at a time, spikes back, steps_pending."""
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from neurofab.cosim.streams import get, put
+from neurofab.rtl.link.feeder import StepFeeder
+
+
+async def enqueue(ctx, dut, steps, *, close=True):
+    """Input-buffer entries: the channels of each step, then its END (not after the last
+    step unless ``close``)."""
+    for k, chans in enumerate(steps):
+        for c in chans:
+            ctx.set(dut.i_channel, c)
+            ctx.set(dut.i_write, 1)
+            await ctx.tick()
+        if close or k < len(steps) - 1:
+            ctx.set(dut.i_channel, 0)
+            ctx.set(dut.i_end, 1)
+            ctx.set(dut.i_write, 1)
+            await ctx.tick()
+            ctx.set(dut.i_end, 0)
+        ctx.set(dut.i_write, 0)
+
+
+async def pulse(ctx, port, value=1):
+    ctx.set(port, value)
+    await ctx.tick()
+    ctx.set(port, 0)
+
+
+def test_runs_complete_steps_and_returns_spikes():
+    dut = StepFeeder(n_neurons=16, n_inputs=8, in_depth=16, out_depth=4)
+    rng = np.random.default_rng(2)
+    fired = [[3, 1], [], [15, 0, 7], [2], [4]]   # the core's spikes per step
+    fed, out = [], []
+
+    async def core(ctx):
+        step = []
+        while True:
+            ev = await get(ctx, dut.o_events, rng=rng, stall=0.3)
+            if not ev.eos:
+                step.append(ev.channel)
+                continue
+            fed.append(step)
+            for n in fired[len(fed) - 1]:
+                await put(ctx, dut.i_spikes, {"neuron": n, "eos": 0}, rng=rng, gap=0.2)
+            await put(ctx, dut.i_spikes, {"neuron": 0, "eos": 1}, rng=rng, gap=0.2)
+            step = []
+
+    async def reader(ctx):
+        while True:
+            entry = await get(ctx, dut.o_out, rng=rng, stall=0.5)
+            out.append(("end" if entry.eos else entry.neuron))
+
+    async def tb(ctx):
+        await enqueue(ctx, dut, [[1, 2, 3], [], [7, 0]], close=False)   # [7, 0]: partial
+        assert ctx.get(dut.o_in_level) == 7 and not ctx.get(dut.o_running)
+        ctx.set(dut.i_run_steps, 4)
+        await pulse(ctx, dut.i_run)
+        assert ctx.get(dut.o_steps_pending) == 4 and ctx.get(dut.o_running)
+        await ctx.tick().until(~dut.o_running)
+        await ctx.tick().repeat(50)
+        # two complete steps, then lone ends: the partial step waits for its END
+        assert fed == [[1, 2, 3], [], [], []]
+        assert ctx.get(dut.o_steps_pending) == 0 and ctx.get(dut.o_in_level) == 2
+        assert out == [3, 1, "end", "end", 15, 0, 7, "end", 2, "end"]
+        assert ctx.get(dut.o_out_level) == 0
+        # its END arrives: the next step runs it
+        await enqueue(ctx, dut, [[]])
+        await pulse(ctx, dut.i_run)                 # (i_run_steps is still 4)
+        ctx.set(dut.i_run_steps, 0)
+        await ctx.tick().until(dut.o_in_flight)
+        await pulse(ctx, dut.i_run_cancel)          # stops after the step in flight
+        await ctx.tick().until(~dut.o_running)
+        assert fed[4] == [7, 0] and len(fed) == 5
+        await ctx.tick().repeat(50)
+        assert out[-2:] == [4, "end"] and ctx.get(dut.o_steps_pending) == 0
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.add_testbench(core, background=True)
+    sim.add_testbench(reader, background=True)
+    sim.run()
+
+
+def test_overflow_flag_resetting_and_clear():
+    dut = StepFeeder(n_neurons=4, n_inputs=0, in_depth=4, out_depth=2)
+
+    async def tb(ctx):
+        ctx.set(dut.i_resetting, 1)                 # no step starts, output dropped
+        ctx.set(dut.i_run_steps, 1)
+        await pulse(ctx, dut.i_run)
+        ctx.set(dut.i_run_steps, (1 << 32) - 1)
+        await ctx.tick()
+        assert ctx.get(dut.o_run_overflow) and ctx.get(dut.o_steps_pending) == 1
+        ctx.set(dut.i_run_steps, (1 << 32) - 2)
+        await ctx.tick()
+        assert not ctx.get(dut.o_run_overflow)
+        assert not ctx.get(dut.o_in_flight) and not ctx.get(dut.o_events.valid)
+        for _ in range(3):                          # spikes are taken and dropped
+            await put(ctx, dut.i_spikes, {"neuron": 1, "eos": 0})
+        assert ctx.get(dut.o_out_level) == 0
+        ctx.set(dut.i_resetting, 0)
+        await enqueue(ctx, dut, [[0], [0]])
+        assert ctx.get(dut.o_in_level) == 4
+        await pulse(ctx, dut.i_clear)
+        assert ctx.get(dut.o_in_level) == 0
+        await pulse(ctx, dut.i_run_cancel)
+        assert ctx.get(dut.o_steps_pending) == 0
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def test_parameters_validated():
+    ok = dict(n_neurons=16, n_inputs=8, in_depth=16, out_depth=16)
+    with pytest.raises(ValueError, match=r"^in_depth = 12 must be a power of two in "
+                                         r"\[2, 16777216\]$"):
+        StepFeeder(**dict(ok, in_depth=12))
+    with pytest.raises(ValueError, match=r"^n_neurons = 1 must be a power of two"):
+        StepFeeder(**dict(ok, n_neurons=1))
+    with pytest.raises(ValueError, match=r"^n_inputs = -1 is outside the limit"):
+        StepFeeder(**dict(ok, n_inputs=-1))

@@ -1,0 +1,188 @@
+"""MemoryAccess: WRITE_MEM / READ_MEM checks and transfers, RESET's clearing, on a model core."""
+
+import numpy as np
+import pytest
+from amaranth import Cat, Elaboratable, Module, Signal
+from amaranth.sim import Simulator
+
+from neurofab import spec
+from neurofab.rtl.link.frame_buffer import FrameBuffer
+from neurofab.rtl.link.memory_access import MemoryAccess
+from neurofab.spec import Ctrl, Nak, Region
+
+GEOMETRY = dict(n_neurons=16, n_inputs=8, syn_capacity=128)
+WORDS_START = 2 + spec.MemHeader.size // 8       # opcode, seq, MemHeader
+
+
+class Bench(Elaboratable):
+    """MemoryAccess with a frame buffer and the controller's word register."""
+
+    def __init__(self, max_payload=spec.MAX_PAYLOAD):
+        self.mem = MemoryAccess(**GEOMETRY, max_payload=max_payload)
+        self.buf = FrameBuffer(depth=1024)
+        self.word = Signal(spec.MEM_DATA_WIDTH)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.mem = mem = self.mem
+        m.submodules.buf = buf = self.buf
+        word = self.word
+        m.d.comb += [mem.i_word.eq(word), mem.i_data.eq(buf.o_data),
+                     mem.i_data_valid.eq(buf.o_data_valid), buf.i_advance.eq(mem.o_take)]
+        with m.If(mem.o_word_shift):
+            m.d.sync += word.eq(Cat(word[8:], mem.o_word_byte))
+        with m.If(mem.o_word_load):
+            m.d.sync += word.eq(mem.o_word_value)
+        return m
+
+
+class Core:
+    """The core's memory port: every request answered after a random delay."""
+
+    def __init__(self, dut, rng):
+        self.dut = dut
+        self.rng = rng
+        self.words = {r: [0] * d for r, d in spec.region_depths(**GEOMETRY).items()}
+        self.log = []
+
+    async def serve(self, ctx):
+        dut = self.dut
+        while True:
+            ctx.set(dut.o_mem.ready, 1)
+            *_, valid, req = await ctx.tick().sample(dut.o_mem.valid, dut.o_mem.payload)
+            if not valid:
+                continue
+            ctx.set(dut.o_mem.ready, 0)
+            region = Region(req.region)
+            self.log.append((region, req.index, req.write))
+            data = self.words[region][req.index]
+            if req.write:
+                self.words[region][req.index] = req.data
+            for _ in range(int(self.rng.integers(0, 3))):
+                await ctx.tick()
+            ctx.set(dut.i_mem.payload, {"data": data})
+            ctx.set(dut.i_mem.valid, 1)
+            await ctx.tick().until(dut.i_mem.ready)
+            ctx.set(dut.i_mem.valid, 0)
+
+
+def run(commands, *, running=0, seed=0, core_words=None):
+    """``commands``: ``("write", region, start, words)``, ``("read", region, start, count)``,
+    ``("raw", region, start, count, payload_bytes)`` (a WRITE_MEM) or ``("reset",)``.
+    Returns ``[(reason, reply bytes)]`` and the model core."""
+    bench = Bench()
+    mem, buf = bench.mem, bench.buf
+    core = Core(mem, np.random.default_rng(seed))
+    if core_words:
+        for region, words in core_words.items():
+            core.words[region][:len(words)] = words
+    results = []
+
+    async def tb(ctx):
+        ctx.set(mem.i_running, running)
+        for cmd in commands:
+            kind = cmd[0]
+            reply = bytearray()
+            if kind == "reset":
+                start = mem.i_reset
+            else:
+                region, first, count = cmd[1], cmd[2], cmd[3]
+                if kind == "write":
+                    nb = spec.region_word_bytes(region)
+                    words, count = count, len(count)
+                    payload = b"".join(int(w).to_bytes(nb, "little") for w in words)
+                else:
+                    payload = cmd[4] if kind == "raw" else b""
+                for addr, byte in enumerate(payload, WORDS_START):
+                    ctx.set(buf.i_write_addr, addr)
+                    ctx.set(buf.i_write_data, byte)
+                    ctx.set(buf.i_write_en, 1)
+                    await ctx.tick()
+                ctx.set(buf.i_write_en, 0)
+                ctx.set(mem.i_header, {"region": region, "start": first, "count": count})
+                ctx.set(mem.i_read_mem, kind == "read")
+                ctx.set(mem.i_write_mem, kind != "read")
+                ctx.set(mem.i_payload_end, WORDS_START + len(payload))
+                ctx.set(buf.i_seek, 1)
+                ctx.set(buf.i_seek_addr, WORDS_START)
+                start = mem.i_start
+            if kind == "reset":
+                ctx.set(mem.i_read_mem, 0)
+                ctx.set(mem.i_write_mem, 0)
+            ctx.set(start, 1)
+            await ctx.tick()
+            ctx.set(start, 0)
+            ctx.set(buf.i_seek, 0)
+            while True:
+                _, _, app, data, done, reason = await ctx.tick().sample(
+                    mem.o_append, mem.o_data, mem.o_done, mem.o_reason)
+                if app:
+                    reply.append(data)
+                if done:
+                    break
+            results.append((reason, bytes(reply)))
+
+    sim = Simulator(bench)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.add_testbench(core.serve, background=True)
+    sim.run()
+    return results, core
+
+
+def test_write_then_read_every_region():
+    rng = np.random.default_rng(7)
+    cmds = []
+    for region in Region:
+        width = spec.REGION_WORD_WIDTH[region]
+        depth = spec.region_depths(**GEOMETRY)[region]
+        words = [int(w) for w in rng.integers(0, 1 << min(width, 62), min(depth, 5))]
+        cmds += [("write", region, depth - len(words), words),
+                 ("read", region, depth - len(words), len(words))]
+    results, core = run(cmds, seed=1)
+    for (kind, region, start, arg), (reason, reply) in zip(cmds, results):
+        assert reason == 0
+        nb = spec.region_word_bytes(region)
+        if kind == "write":
+            assert reply == b"" and core.words[region][start:start + len(arg)] == arg
+        else:
+            assert reply == b"".join(int(w).to_bytes(nb, "little")
+                                     for w in core.words[region][start:start + arg])
+
+
+def test_checks_in_order():
+    state = [("raw", 6, 0, 1, bytes(5)),                         # no such region
+             ("raw", Region.STATE, 16, 1, bytes(5)),             # beyond the region
+             ("raw", Region.STATE, 1 << 24, 0, b""),             # start beyond any region
+             ("raw", Region.STATE, 0, 2, bytes(5)),              # one word short
+             ("read", Region.SYNAPSE, 0, 128),                   # 512 bytes > max_payload
+             ("raw", Region.STATE, 15, 0, b""),                  # nothing to do: ACK
+             ("read", Region.STATE, 16, 0)]                      # at the very end: ACK
+    results, core = run(state)
+    assert [reason for reason, _ in results] == [
+        Nak.BAD_REGION.value, Nak.BAD_RANGE.value, Nak.BAD_RANGE.value, Nak.BAD_LENGTH.value,
+        Nak.BAD_LENGTH.value, 0, 0]
+    assert core.log == []
+    results, core = run([("write", Region.STATE, 0, [1])], running=1)
+    assert results == [(Nak.BUSY.value, b"")] and core.log == []
+
+
+def test_reset_keeps_profiles_and_clears_the_rest():
+    profile = spec.NeuronState["profile"]
+    state = [(k % 16) << profile.offset | (0x1234 + k) for k in range(16)]
+    results, core = run([("reset",)], core_words={
+        Region.STATE: state, Region.ACC: list(range(1, 129)), Region.CTRL: [3, 99]})
+    assert results == [(0, b"")]
+    assert core.words[Region.STATE] == [(k % 16) << profile.offset for k in range(16)]
+    assert core.words[Region.ACC] == [0] * 128
+    assert core.words[Region.CTRL] == [3, 0] and Ctrl.STEP.value == 1
+    assert core.log[:2] == [(Region.STATE, 0, 0), (Region.STATE, 0, 1)]
+    assert len(core.log) == 2 * 16 + 128 + 1
+
+
+def test_parameters_validated():
+    with pytest.raises(ValueError, match=r"^max_payload = 63 is outside the limit "
+                                         r"\[64, 508\]$"):
+        MemoryAccess(**GEOMETRY, max_payload=63)
+    with pytest.raises(ValueError, match=r"^syn_capacity = 0 is outside the limit"):
+        MemoryAccess(**dict(GEOMETRY, syn_capacity=0))
