@@ -23,7 +23,7 @@ import numpy as np
 
 from neurofab import spec
 from neurofab.config import CoreConfig, decode_state, random_config, state_addresses
-from neurofab.golden.core import GoldenCore
+from neurofab.golden import core as golden_core
 from neurofab.spec import Ctrl, Region
 
 from .engine import Divergence, StateRead, Step, StepCase, run
@@ -145,7 +145,7 @@ def core_geometry(cfg, syn_capacity=None):
 def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=None,
               syn_capacity=None):
     """The :class:`StepCase` of a ``NeuronCore`` running ``cfg`` on per-step input channels
-    ``inputs`` against ``GoldenCore``.
+    ``inputs`` against its golden twin ``golden.core.NeuronCore``.
 
     Parameters
     ----------
@@ -173,7 +173,7 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
     if core_factory is None:
         from neurofab.rtl.core import NeuronCore as core_factory
     n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
-    core = GoldenCore(cfg)
+    core = golden_core.NeuronCore(cfg)
     steps, states = [], []
     for chans in inputs:
         fired = core.step(chans)

@@ -27,10 +27,10 @@ def encoded_core_case(cfg, values, encoder="rate", *, syn_capacity=None, params=
     the encoder's state through the probe. On Verilator the core is built with empty
     memories of ``syn_capacity`` synapses (default: the next power of two) and ``cfg`` is
     uploaded through ``i_mem`` first."""
-    from neurofab.golden.encoded_core import GoldenEncodedCore
+    from neurofab.golden import encoded_core as golden_encoded_core
     from neurofab.rtl.encoded_core import EncodedCore
     kind = S.check_encoder_kind(encoder)
-    gold = GoldenEncodedCore(cfg, kind, **encoder_args)
+    gold = golden_encoded_core.EncodedCore(cfg, kind, **encoder_args)
     channels, fields = gold.encoder.channels, gold.encoder.fields
     neurons, n_inputs = cfg.n_neurons, cfg.n_inputs
     if syn_capacity is None:

@@ -59,11 +59,11 @@ def _probed_fabric(fcfg, geometry=None):
 
 class FabricCase:
     """A ``Fabric`` running ``fcfg`` (``partition.compile_fabric``) on per-step host input
-    channels against ``golden.fabric.GoldenFabric`` (see the module docstring)."""
+    channels against ``golden.fabric.Fabric`` (see the module docstring)."""
 
     def __init__(self, fcfg, inputs, *, check_state="every", syn_capacity=None,
                  block="fabric"):
-        from neurofab.golden.fabric import GoldenFabric
+        from neurofab.golden import fabric as golden_fabric
         if check_state not in ("every", "end"):
             raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
         fcfg.validate()
@@ -78,7 +78,7 @@ class FabricCase:
         self.syn_capacity = syn_capacity
         self.top = f"nf_fabric{fcfg.n_cores}"
         self.host_steps = inputs + [np.zeros(0, np.int64)]
-        self.gold = gold = GoldenFabric(fcfg)
+        self.gold = gold = golden_fabric.Fabric(fcfg)
         self.states = []
         for chans in self.host_steps:
             gold.step(chans)

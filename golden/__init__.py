@@ -1,4 +1,4 @@
 """Bit-true numpy models: the golden twins of ``rtl/``."""
 
-from .core import CoreState, GoldenCore, run          # noqa: F401
+from .core import CoreState, NeuronCore, run          # noqa: F401
 from .lif import LifParams, cuba_lif_step              # noqa: F401

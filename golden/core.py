@@ -11,7 +11,7 @@ import numpy as np
 from neurofab import spec
 from .lif import cuba_lif_step
 
-__all__ = ["CoreState", "GoldenCore", "run"]
+__all__ = ["CoreState", "NeuronCore", "run"]
 
 
 @dataclass
@@ -58,7 +58,7 @@ def expand_rows(ptr, sources):
     return np.repeat(starts - row_begin, counts) + np.arange(total)
 
 
-class GoldenCore:
+class NeuronCore:
     """Step-by-step golden core; ``run`` is the one-call form.
 
     Parameters
@@ -110,7 +110,7 @@ def run(cfg, inputs, trace=False, state=None):
     Returns the list of sorted fired-neuron arrays, one per step; with ``trace=True``
     returns ``(spikes, states)`` where ``states[t]`` is the ``CoreState`` after step ``t``.
     """
-    core = GoldenCore(cfg, state)
+    core = NeuronCore(cfg, state)
     inputs = cfg.check_inputs(inputs)
     spikes, states = [], []
     for chans in inputs:

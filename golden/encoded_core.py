@@ -1,5 +1,5 @@
 """Golden twin of ``rtl/encoded_core.py``: a spike encoder's golden model feeding
-``golden.core.GoldenCore``, step by step.
+``golden.core.NeuronCore``, step by step.
 
 Per step the encoder turns one value per channel into that step's input channels
 (``golden.encoders.spike``), and the core integrates them and updates
@@ -10,13 +10,13 @@ of both kept between calls.
 import numpy as np
 
 from neurofab.spec import encoders as S
-from .core import GoldenCore
+from .core import NeuronCore
 from .encoders.spike import ENCODERS
 
-__all__ = ["GoldenEncodedCore", "run"]
+__all__ = ["EncodedCore", "run"]
 
 
-class GoldenEncodedCore:
+class EncodedCore:
     """Encoder + core, bit-true to ``rtl.encoded_core.EncodedCore``.
 
     Parameters
@@ -31,12 +31,12 @@ class GoldenEncodedCore:
     **encoder_args
         The encoder's parameters — the same arguments the RTL ``EncodedCore`` takes.
 
-    Attributes: ``encoder``, ``core`` (``GoldenCore``; ``core.state`` is the core state),
+    Attributes: ``encoder``, ``core`` (``NeuronCore``; ``core.state`` is the core state),
     ``synaptic_events``.
     """
 
     def __init__(self, cfg, encoder="rate", *, state=None, **encoder_args):
-        self.core = GoldenCore(cfg, state)
+        self.core = NeuronCore(cfg, state)
         if isinstance(encoder, str):
             S.check_encoder_kind(encoder)
             args = dict(encoder_args)
@@ -88,5 +88,5 @@ class GoldenEncodedCore:
 
 
 def run(cfg, values, encoder="rate", trace=False, **encoder_args):
-    """One-call form: ``GoldenEncodedCore(cfg, encoder, **encoder_args).run(values, trace)``."""
-    return GoldenEncodedCore(cfg, encoder, **encoder_args).run(values, trace)
+    """One-call form: ``EncodedCore(cfg, encoder, **encoder_args).run(values, trace)``."""
+    return EncodedCore(cfg, encoder, **encoder_args).run(values, trace)

@@ -13,17 +13,17 @@ test_fabric.py`` proves it on many random networks).
 import numpy as np
 
 from .aer.router import route_step
-from .core import GoldenCore
+from .core import NeuronCore
 
-__all__ = ["GoldenFabric", "run_fabric"]
+__all__ = ["Fabric", "run_fabric"]
 
 
-class GoldenFabric:
+class Fabric:
     """Step-by-step golden fabric.
 
     Attributes
     ----------
-    cores : list of GoldenCore
+    cores : list of NeuronCore
     pending : list of int64 arrays
         Local spikes of every core's last update (the router inputs of the next step).
     host_out : list of int64 arrays, shape (m, 2)
@@ -34,7 +34,7 @@ class GoldenFabric:
 
     def __init__(self, fcfg):
         self.fcfg = fcfg.validate()
-        self.cores = [GoldenCore(c) for c in fcfg.cores]
+        self.cores = [NeuronCore(c) for c in fcfg.cores]
         self.pending = [np.zeros(0, np.int64) for _ in fcfg.cores]
         self.host_out = []
         self.router_out = []
@@ -71,7 +71,7 @@ def run_fabric(fcfg, inputs, trace=False):
     ``trace=True`` returns ``(spikes, states)`` where ``states[t]`` is the list of every
     core's ``CoreState`` after step ``t``.
     """
-    fab = GoldenFabric(fcfg)
+    fab = Fabric(fcfg)
     inputs = fcfg.cores[0].check_inputs(inputs) if fcfg.n_inputs else [
         np.zeros(0, np.int64) for _ in inputs]
     for t, chans in enumerate(inputs):

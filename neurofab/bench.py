@@ -52,13 +52,13 @@ def loop_baseline(cfg, inputs):
 
 
 def bench_golden(say, quick):
-    from .golden import GoldenCore
+    from .golden import NeuronCore
     from .examples import poisson_inputs
     n = 8192 if quick else 65536
     steps = 20 if quick else 50
     cfg = big_config(n)
     inputs = poisson_inputs(cfg.n_inputs, steps, rate=0.2, seed=1)
-    core = GoldenCore(cfg)
+    core = NeuronCore(cfg)
     t = time.perf_counter()
     spikes = sum(len(core.step(c)) for c in inputs)
     wall = time.perf_counter() - t
@@ -66,7 +66,7 @@ def bench_golden(say, quick):
     syn = core.synaptic_events / wall
     small = big_config(2048, 256, 64, seed=2)
     sin = poisson_inputs(256, 30, rate=0.5, seed=3)
-    gc = GoldenCore(small)
+    gc = NeuronCore(small)
     t = time.perf_counter()
     for c in sin:
         gc.step(c)

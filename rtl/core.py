@@ -1,4 +1,4 @@
-"""Time-multiplexed neuron core: the RTL twin of ``neurofab.golden.core.GoldenCore``.
+"""Time-multiplexed neuron core: the RTL twin of ``neurofab.golden.core.NeuronCore``.
 
 N neurons share one pipelined ``CubaLif`` kernel. State, accumulators, profiles, CSR row
 pointers, synapses and the spike queue live in synchronous-read block memories. A step

@@ -3,7 +3,7 @@
 The encoder's ``o_event`` stream (``spec.InputEvent``: the step's events in increasing
 channel order, then the end-of-step marker) is the core's ``i_events``, so a network can be
 fed analogue-ish values (pixel intensities, sensor readings) instead of precomputed events.
-Golden twin: ``neurofab.golden.encoded_core.GoldenEncodedCore`` (encoder golden, then
+Golden twin: ``neurofab.golden.encoded_core.EncodedCore`` (encoder golden, then
 ``golden.core``). Channel mapping (``docs/stochastic.md``, spike encoders): rate and latency
 drive core channel ``c``, delta ``2c`` (ON) and ``2c + 1`` (OFF), population ``c·fields + j``.
 """

@@ -2,7 +2,7 @@
 
 The controller's replies are fixed by ``docs/protocol.md``: the frames are
 ``host.codec``'s (bodies, CRC, NAKs, payload structs, event records), the network is
-``golden.core.GoldenCore`` on the uploaded config, and the rest — link checks in order,
+``golden.core.NeuronCore`` on the uploaded config, and the rest — link checks in order,
 counters, the stored reply of the last executed command, the event buffers — is modelled
 here, frame by frame.
 """
@@ -21,7 +21,7 @@ class LinkController:
     ``geometry`` replies, frame by frame.
 
     The frames are ``host.codec``'s (bodies, CRC, NAKs, payload structs, event records);
-    the network is ``golden.core.GoldenCore`` on the uploaded config; the rest is the
+    the network is ``golden.core.NeuronCore`` on the uploaded config; the rest is the
     protocol (``docs/protocol.md``): link checks in order, counters, the stored reply of
     the last executed command, event buffers. Steps are only run while nothing else
     happens (a script waits for the run to end), so every reply is determined.
@@ -40,11 +40,11 @@ class LinkController:
     """
 
     def __init__(self, cfg, geometry, **link):
-        from neurofab.golden.core import GoldenCore
+        from neurofab.golden.core import NeuronCore
         self.g = dict(geometry)
         self.link = dict(link)
         self.cfg = cfg
-        self.core = GoldenCore(cfg)
+        self.core = NeuronCore(cfg)
         self.depth = spec.region_depths(self.g["n_neurons"], self.g["n_inputs"],
                                         self.g["syn_capacity"])
         # the static regions as uploaded (the core starts with empty memories)
@@ -239,8 +239,8 @@ class LinkController:
     def run_fits(self, steps):
         """Whether ``steps`` more steps finish without READ_EVENTS (the core would wait for
         room in the output buffer: when it resumes would depend on the script's timing)."""
-        from neurofab.golden.core import GoldenCore
-        core = GoldenCore(self.cfg, self.core.state)
+        from neurofab.golden.core import NeuronCore
+        core = NeuronCore(self.cfg, self.core.state)
         fifo_in, out = list(self.in_fifo), len(self.out_fifo)
         for _ in range(steps):
             if "END" in fifo_in:

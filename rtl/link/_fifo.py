@@ -1,13 +1,17 @@
 """A small block-RAM FIFO for the link's event buffers (not a block: no golden twin)."""
 
 from amaranth import *
-from amaranth.lib import memory
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.utils import exact_log2
+
+from neurofab.checks import check_int, check_pow2
+from neurofab.rtl.util import checked_init
 
 __all__ = ["EventFifo"]
 
 
-class EventFifo(Elaboratable):
+class EventFifo(wiring.Component):
     """Synchronous FIFO of ``depth`` (a power of two) entries in one memory, first word
     fall-through without an output register.
 
@@ -20,27 +24,47 @@ class EventFifo(Elaboratable):
     that is cheaper on iCE40 block RAM (no read-first emulation): a same-address write
     never reaches a head entry.
 
+    Parameters
+    ----------
+    width : int
+        Bits of an entry (>= 1).
+    depth : int
+        Entries, a power of two >= 2.
+
     Attributes
     ----------
-    w_data, w_en, w_rdy : write side (``w_rdy``: not full)
-    r_data, r_en, r_rdy : read side (``r_rdy``: ``r_data`` is the head entry)
-    level : Signal(range(depth + 1))
-    clear : Signal, in
+    w_data : In(width)
+        Entry to write.
+    w_en : In(1)
+        Write ``w_data`` (taken only while ``w_rdy``).
+    w_rdy : Out(1)
+        Not full.
+    r_data : Out(width)
+        The head entry, while ``r_rdy``.
+    r_en : In(1)
+        Take the head entry (only while ``r_rdy``).
+    r_rdy : Out(1)
+        Not empty: ``r_data`` is the head entry.
+    level : Out(range(depth + 1))
+        Entries stored.
+    clear : In(1)
+        Empty the FIFO.
     """
 
+    @checked_init
     def __init__(self, *, width, depth):
-        if depth < 2 or depth & (depth - 1):
-            raise ValueError(f"depth = {depth} must be a power of two >= 2")
-        self.width = width
-        self.depth = depth
-        self.w_data = Signal(width)
-        self.w_en = Signal()
-        self.w_rdy = Signal(init=1)
-        self.r_data = Signal(width)
-        self.r_en = Signal()
-        self.r_rdy = Signal()
-        self.level = Signal(range(depth + 1))
-        self.clear = Signal()
+        self.width = check_int("width", width, 1, None)
+        self.depth = check_pow2("depth", depth, 2, 1 << 24)
+        super().__init__({
+            "w_data": In(width),
+            "w_en": In(1),
+            "w_rdy": Out(1, init=1),
+            "r_data": Out(width),
+            "r_en": In(1),
+            "r_rdy": Out(1),
+            "level": Out(range(depth + 1)),
+            "clear": In(1),
+        })
 
     def elaborate(self, platform):
         m = Module()

@@ -22,7 +22,7 @@ from amaranth.lib.wiring import connect, flipped
 from neurofab import spec
 from neurofab.config import CoreConfig, random_config
 from neurofab.cosim.core import cosim_core, random_inputs, run_core_cosim
-from neurofab.golden.core import GoldenCore
+from neurofab.golden import core as golden_core
 from neurofab.golden.core import run as golden_run
 from neurofab.rtl.core import NeuronCore
 
@@ -90,7 +90,7 @@ def extreme_inputs(steps, n_inputs=VL_INPUTS, seed=3):
 
 def corners_hit(cfg, inputs):
     """Which numeric corners a golden run of ``cfg`` on ``inputs`` reaches."""
-    core = GoldenCore(cfg)
+    core = golden_core.NeuronCore(cfg)
     hit = {"spikes": 0, "i_rail": False, "v_rail": False, "ref_max": False,
            "ref_count_down": False, "acc_big": False}
     for chans in inputs:

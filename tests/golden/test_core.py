@@ -5,7 +5,7 @@ import pytest
 
 from neurofab import Network, compile
 from neurofab.config import random_config
-from neurofab.golden import GoldenCore, run
+from neurofab.golden import NeuronCore, run
 from neurofab.golden.lif import cuba_lif_step
 from neurofab.spec import DELAY_SLOTS
 
@@ -78,7 +78,7 @@ def test_recurrent_spike_counts_in_update_t_plus_d(delay):
 
 def test_accumulator_slots_are_indexed_by_absolute_step():
     cfg = single_synapse_net(delay=3)
-    core = GoldenCore(cfg)
+    core = NeuronCore(cfg)
     core.integrate([0])                       # step 0, delay 3 -> update 2 -> slot 2
     assert core.state.acc[2, 0] == 5 << 3
     assert core.state.acc.sum() == 5 << 3

@@ -5,7 +5,7 @@ import pytest
 
 from neurofab.config import random_config
 from neurofab.golden import core as C
-from neurofab.golden.encoded_core import GoldenEncodedCore, run
+from neurofab.golden.encoded_core import EncodedCore, run
 from neurofab.golden.encoders import spike as G
 from neurofab.spec import encoders as S
 
@@ -33,8 +33,8 @@ def test_resume_and_instance():
     rng = np.random.default_rng(5)
     cfg = random_config(rng, n_neurons=8, n_inputs=4, max_fanout=4)
     values = rng.integers(0, 256, (12, 4))
-    one = GoldenEncodedCore(cfg, "rate", seed=9).run(values)
-    g = GoldenEncodedCore(cfg, G.RateEncoder(4, seed=9))
+    one = EncodedCore(cfg, "rate", seed=9).run(values)
+    g = EncodedCore(cfg, G.RateEncoder(4, seed=9))
     two = g.run(values[:5]) + [g.step(v) for v in values[5:]]
     assert [list(s) for s in one] == [list(s) for s in two]
     assert g.state.step == 12 and g.synaptic_events == g.core.synaptic_events
@@ -42,22 +42,22 @@ def test_resume_and_instance():
 
 def test_channel_defaults():
     cfg = random_config(np.random.default_rng(1), n_neurons=8, n_inputs=7, max_fanout=2)
-    assert GoldenEncodedCore(cfg, "rate").encoder.channels == 7
-    assert GoldenEncodedCore(cfg, "delta").encoder.channels == 3
-    assert GoldenEncodedCore(cfg, "population", fields=3, width=4).encoder.channels == 2
+    assert EncodedCore(cfg, "rate").encoder.channels == 7
+    assert EncodedCore(cfg, "delta").encoder.channels == 3
+    assert EncodedCore(cfg, "population", fields=3, width=4).encoder.channels == 2
 
 
 def test_errors():
     cfg = random_config(np.random.default_rng(2), n_neurons=8, n_inputs=4, max_fanout=2)
     with pytest.raises(ValueError, match="encoder = 'poisson' is not one of"):
-        GoldenEncodedCore(cfg, "poisson")
+        EncodedCore(cfg, "poisson")
     with pytest.raises(ValueError, match="drives 6 core channels, the core has n_inputs = 4"):
-        GoldenEncodedCore(cfg, G.DeltaEncoder(3))
+        EncodedCore(cfg, G.DeltaEncoder(3))
     with pytest.raises(ValueError, match="needs 8 core input channels per value"):
-        GoldenEncodedCore(cfg, "population")
+        EncodedCore(cfg, "population")
     with pytest.raises(TypeError, match="encoder arguments"):
-        GoldenEncodedCore(cfg, G.RateEncoder(4), seed=3)
+        EncodedCore(cfg, G.RateEncoder(4), seed=3)
     with pytest.raises(TypeError, match="encoder must be one of"):
-        GoldenEncodedCore(cfg, 42)
+        EncodedCore(cfg, 42)
     with pytest.raises(ValueError, match="must have shape"):
-        GoldenEncodedCore(cfg, "rate").run(np.zeros(4, dtype=np.int64))
+        EncodedCore(cfg, "rate").run(np.zeros(4, dtype=np.int64))

@@ -8,7 +8,7 @@ import pytest
 from neurofab import golden, spec
 from neurofab.config import Network, compile, random_config
 from neurofab.cosim.core import random_inputs
-from neurofab.golden.fabric import GoldenFabric, run_fabric
+from neurofab.golden.fabric import Fabric, run_fabric
 from neurofab.partition import FabricConfig, compile_fabric
 
 
@@ -54,7 +54,7 @@ def test_full_profile_table_pads_with_a_sink_entry():
     fab = compile_fabric(big, cores=3)
     assert (fab.table.mask == 0).any()
     _check_equal(big, fab, random_inputs(rng, 4, 20))
-    g = GoldenFabric(fab)
+    g = Fabric(fab)
     for c in random_inputs(rng, 4, 10):
         g.step(c)
     assert g.unrouted == 0
@@ -123,7 +123,7 @@ def test_host_port_sees_the_previous_update_as_global_ids():
     big = random_config(4, n_neurons=16, n_inputs=4, max_fanout=10)
     fab = compile_fabric(big, cores=4)
     inputs = random_inputs(4, 4, 20)
-    g = GoldenFabric(fab)
+    g = Fabric(fab)
     spikes = [g.step(c) for c in inputs]
     assert g.host_out[0].size == 0
     for t in range(1, 20):

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from neurofab import spec
 from neurofab.config import CoreConfig, decode_state, random_config, state_addresses
 from neurofab.cosim.streams import get, put, put_all
-from neurofab.golden import GoldenCore
+from neurofab.golden import core as golden_core
 from neurofab.rtl.core import NeuronCore, config_words, memory_init, row_storage
 from neurofab.rtl.lif import CubaLif
 from neurofab.spec import Ctrl, Region
@@ -85,7 +85,7 @@ def run_lockstep(cfg, inputs, *, dut=None, upload=False, seed=0, gap=0.3, stall=
     RTL side only (channels with no fan-out, which must not change anything)."""
     rng = np.random.default_rng(seed)
     dut = dut if dut is not None else NeuronCore(cfg)
-    gold = GoldenCore(cfg)
+    gold = golden_core.NeuronCore(cfg)
     spikes = []          # list of payloads seen on o_spikes, filled by the consumer
 
     async def consumer(ctx):
@@ -358,7 +358,7 @@ def test_reupload_after_running_restarts_cleanly():
         for region, index, word in config_words(cfg):
             await mem_op(ctx, dut, region, index, word, write=True)
         spikes.clear()
-        gold = GoldenCore(cfg)
+        gold = golden_core.NeuronCore(cfg)
         for t, chans in enumerate(inputs):
             await put_all(ctx, dut.i_events, [{"channel": int(c), "eos": 0} for c in chans]
                           + [{"channel": 0, "eos": 1}])
@@ -380,7 +380,7 @@ def test_free_running_steps():
     cfg = random_config(rng, n_neurons=16, n_inputs=6, max_fanout=16)
     inputs = random_inputs(rng, 6, 25)
     dut = NeuronCore(cfg)
-    gold = GoldenCore(cfg)
+    gold = golden_core.NeuronCore(cfg)
     expect = [gold.step(chans).tolist() for chans in inputs]
     got = [[]]
 
@@ -418,7 +418,7 @@ def test_synapse_with_out_of_range_target_is_ignored():
     ref_cfg = directed_config()
     ref_cfg.syn_weight[k] = 0                           # the synapse has no effect
     dut = NeuronCore(cfg)
-    gold = GoldenCore(ref_cfg)
+    gold = golden_core.NeuronCore(ref_cfg)
 
     async def main(ctx):
         ctx.set(dut.o_spikes.ready, 1)
@@ -531,7 +531,7 @@ def measure_step_cycles(cfg, inputs):
             await ctx.tick().repeat(3)
 
     simulate(dut, main, background=[counter])
-    gold = GoldenCore(cfg)
+    gold = golden_core.NeuronCore(cfg)
     counts = np.diff(cfg.fanout_ptr)
     fanouts = []
     for chans in inputs:
