@@ -6,6 +6,7 @@ from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurofab import spec
+from neurofab.checks import check_int
 from neurofab.rtl.util import checked_init
 from neurofab.spec import FrameStatus
 
@@ -46,11 +47,7 @@ class CobsDecoder(wiring.Component):
 
     @checked_init
     def __init__(self, *, max_frame=spec.MAX_BODY):
-        if isinstance(max_frame, bool) or not isinstance(max_frame, int):
-            raise TypeError(f"max_frame must be an int, not {max_frame!r}")
-        if max_frame < 1:
-            raise ValueError(f"max_frame = {max_frame} must be at least 1")
-        self.max_frame = max_frame
+        self.max_frame = check_int("max_frame", max_frame, 1, None)
         super().__init__({
             "i_stream": In(stream.Signature(8)),
             "o_stream": Out(stream.Signature(spec.DecodedByte)),

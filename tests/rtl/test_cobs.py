@@ -174,9 +174,9 @@ def test_encoder_to_decoder_loopback():
 
 
 def test_parameters_validated():
-    with pytest.raises(ValueError, match="max_frame = 0"):
+    with pytest.raises(ValueError, match=r"^max_frame = 0 is below the limit 1$"):
         CobsDecoder(max_frame=0)
-    with pytest.raises(TypeError, match="max_frame"):
+    with pytest.raises(TypeError, match=r"^max_frame must be an integer, not 12\.5$"):
         CobsDecoder(max_frame=12.5)
 
 

@@ -97,7 +97,7 @@ def test_residue_flags_good_frames():
 
 
 def test_parameters_validated():
-    with pytest.raises(TypeError, match="CrcParams"):
+    with pytest.raises(TypeError, match=r"^params must be a CrcParams, not 4129$"):
         Crc16(0x1021)
     with pytest.raises(ValueError, match=r"bad: poly = 0x1020 must have its x\^0 term"):
         CrcParams("bad", 0x1020, 0, False, False, 0, 0)

@@ -209,9 +209,11 @@ def test_golden_waveform_layout():
 
 
 def test_parameters_validated():
-    with pytest.raises(ValueError, match="below the minimum"):
+    with pytest.raises(ValueError,
+                       match=r"^divisor = 3 is below the minimum of 4 clocks per bit$"):
         UartTx(divisor=3)
-    with pytest.raises(TypeError, match="uart_divisor"):
+    with pytest.raises(TypeError, match=r"^divisor must be an int \(clocks per bit\), not 8\.0; "
+                                        r"use neurofab\.spec\.uart_divisor\(clk_hz, baud\)$"):
         UartRx(divisor=8.0)
     assert spec.uart_divisor(12_000_000, 3_000_000) == 4
     assert spec.uart_divisor(12_000_000, 115_200) == 104
