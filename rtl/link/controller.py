@@ -62,7 +62,7 @@ from amaranth.utils import ceil_log2
 from neurofab import spec
 from neurofab.checks import check_int, check_pow2
 from neurofab.rtl.util import checked_init
-from neurofab.spec import Counter, Ctrl, Nak, Opcode, Region
+from neurofab.spec import Counter, Nak, Opcode
 from .counters import Counters
 from .crc import Crc16
 from .event_packer import EventPacker

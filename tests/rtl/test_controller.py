@@ -19,12 +19,10 @@ from neurofab.config import random_config
 from neurofab.cosim.link import ControllerBench
 from neurofab.cosim.streams import get, put
 from neurofab.golden.link.cobs import cobs_encode
-from neurofab.golden.link.crc import crc16
 from neurofab.host import codec
 from neurofab.rtl.core import config_words
 from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController
-from neurofab.spec import region_depths
-from neurofab.spec import Counter, Ctrl, FrameStatus, Nak, Opcode, Region
+from neurofab.spec import Counter, Ctrl, FrameStatus, Nak, Opcode, Region, region_depths
 
 CLK = 12_000_000
 GEOMETRY = dict(n_neurons=16, n_inputs=8, syn_capacity=128)

@@ -6,7 +6,6 @@ from amaranth import Elaboratable, Module
 from amaranth.sim import Simulator
 
 from neurofab import spec
-from neurofab.cosim.streams import put
 from neurofab.host import codec
 from neurofab.rtl.link.crc import Crc16
 from neurofab.rtl.link.receiver import Receiver
