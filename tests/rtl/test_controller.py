@@ -10,7 +10,6 @@ would deliver them). Every reply is parsed by ``neurofab.host.codec``.
 import numpy as np
 import pytest
 from amaranth import Elaboratable, Module
-from amaranth.lib import data
 from amaranth.lib.wiring import connect
 from amaranth.sim import Simulator
 
