@@ -16,8 +16,8 @@ def _rng(rng):
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-async def put(ctx, port, payload, *, rng=None, gap=0.0):
-    """Offer one transaction on ``port`` and return once it has been accepted."""
+async def _offer(ctx, port, payload, rng, gap):
+    """Idle with probability ``gap`` (repeatedly), then drive ``payload`` with ``valid``."""
     if gap:
         rng = _rng(rng)
         while rng.random() < gap:
@@ -25,6 +25,11 @@ async def put(ctx, port, payload, *, rng=None, gap=0.0):
             await ctx.tick()
     ctx.set(port.payload, payload)
     ctx.set(port.valid, 1)
+
+
+async def put(ctx, port, payload, *, rng=None, gap=0.0):
+    """Offer one transaction on ``port`` and return once it has been accepted."""
+    await _offer(ctx, port, payload, rng, gap)
     await ctx.tick().until(port.ready)
     ctx.set(port.valid, 0)
 
@@ -38,13 +43,7 @@ async def put_sampled(ctx, port, payload, *, rng=None, gap=0.0):
     "aclose(): asynchronous generator is already running". Unlike ``until()``, a domain
     reset during the wait is not reported.
     """
-    if gap:
-        rng = _rng(rng)
-        while rng.random() < gap:
-            ctx.set(port.valid, 0)
-            await ctx.tick()
-    ctx.set(port.payload, payload)
-    ctx.set(port.valid, 1)
+    await _offer(ctx, port, payload, rng, gap)
     while True:
         *_, ready = await ctx.tick().sample(port.ready)
         if ready:

@@ -19,6 +19,19 @@ from .console import Console, build_board
 __all__ = ["main"]
 
 
+def _run_on_board(board, inputs, con, desc):
+    """``board.run(inputs)`` with a progress bar: (spikes, seconds, status, link stats)."""
+    with con.progress(len(inputs), desc) as bar:
+        t_run = time.perf_counter()
+        got = board.run(inputs, progress=lambda done, total: bar.update(done - bar.n))
+        t_run = time.perf_counter() - t_run
+    return got, t_run, board.status(), board.stats.as_dict()
+
+
+def _same_spikes(gold, got):
+    return len(gold) == len(got) and all(np.array_equal(a, b) for a, b in zip(gold, got))
+
+
 # --- verbs ---------------------------------------------------------------------------
 def cmd_cosim(args, con):
     from neurofab.cosim.registry import OPTIONS, cosim_block
@@ -65,14 +78,9 @@ def cmd_demo(args, con):
     tb = time.perf_counter()
     with Board.open(url) as board:
         board.load(cfg)
-        with con.progress(args.steps, "board run") as bar:
-            t_run = time.perf_counter()
-            got = board.run(inputs, progress=lambda done, total: bar.update(done - bar.n))
-            t_run = time.perf_counter() - t_run
-        status = board.status()
-        link = board.stats.as_dict()
+        got, t_run, status, link = _run_on_board(board, inputs, con, "board run")
     tb = time.perf_counter() - tb
-    equal = len(got) == len(gold) and all(np.array_equal(a, b) for a, b in zip(gold, got))
+    equal = _same_spikes(gold, got)
     link_bytes = link["tx_bytes"] + link["rx_bytes"]
     con.say(f"board:     golden == board: {equal}; run {t_run:.2f} s, "
             f"{link_bytes} link bytes, {link['commands']} commands, "
@@ -172,14 +180,9 @@ def cmd_run(args, con):
         t_load = time.perf_counter()
         board.load(cfg)
         t_load = time.perf_counter() - t_load
-        with con.progress(args.steps, "run") as bar:
-            t_run = time.perf_counter()
-            got = board.run(inputs, progress=lambda done, total: bar.update(done - bar.n))
-            t_run = time.perf_counter() - t_run
-        status = board.status()
-        link = board.stats.as_dict()
+        got, t_run, status, link = _run_on_board(board, inputs, con, "run")
     gold = golden.run(cfg, inputs)
-    equal = len(gold) == len(got) and all(np.array_equal(a, b) for a, b in zip(gold, got))
+    equal = _same_spikes(gold, got)
     spikes = int(sum(len(s) for s in got))
     con.say(f"load {t_load:.2f} s, run {t_run:.2f} s: {spikes} spikes in {args.steps} steps; "
             f"golden == board: {equal}")
