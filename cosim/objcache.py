@@ -3,10 +3,11 @@
 Every Verilator build compiles the same run-time sources (``verilated.cpp``,
 ``verilated_vpi.cpp``, ``verilated_threads.cpp``, ...) — about two thirds of the compile time
 of a small design. Verilator's makefiles prefix every compile with ``$(OBJCACHE)``;
-:func:`neurofab.cosim.verilator.build` points it at this script, which serves those objects
-from ``$NEUROFAB_OBJCACHE_DIR`` when the command line (output path aside), the source and
-Verilator's configuration header are unchanged, and passes every other compile (the
-design's own code) straight to the compiler.
+:func:`neurofab.toolchain.verilate` (the compiled cosim player, the simulated board) and the
+cocotb builds of :func:`neurofab.cosim.verilator.build` point it at this script, which serves
+those objects from ``$NEUROFAB_OBJCACHE_DIR`` when the command line (output path aside), the
+source and Verilator's configuration header are unchanged, and passes every other compile
+(the design's own code) straight to the compiler.
 
 Usage (by make): ``python objcache.py <compiler> <arguments...>``
 """

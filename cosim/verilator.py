@@ -171,6 +171,47 @@ def _rtlil_to_verilog():
     return lambda text: _convert_rtlil_text(text, strip_internal_attrs=True)
 
 
+def _elaborated(design, name):
+    """Elaborate ``design`` once: ``(fingerprint, to_rtlil)``.
+
+    The fingerprint is a text that changes whenever the Verilog would: Amaranth's netlist
+    of the design plus the names of its signals (about a third of the cost of the RTLIL
+    text, which spells out every memory init bit). ``to_rtlil()`` converts the same
+    elaborated design to RTLIL on a cache miss. Amaranth versions without these internals
+    use the RTLIL text as the fingerprint.
+    """
+    from amaranth.back import rtlil
+    try:
+        from amaranth.hdl import _ast, _ir
+        from amaranth.lib import wiring
+        usable = (hasattr(_ir, "build_netlist") and hasattr(_ir.Fragment, "prepare") and
+                  hasattr(rtlil, "convert_fragment") and
+                  isinstance(getattr(design, "signature", None), wiring.Signature))
+    except ImportError:         # pragma: no cover - other Amaranth versions
+        usable = False
+    if not usable:
+        text = rtlil.convert(design, name=name, emit_src=False)
+        return text, lambda: text
+    ports = {}      # as amaranth.back.rtlil.convert derives them from the signature
+    for path, member, value in design.signature.flatten(design):
+        if isinstance(value, _ast.ValueCastable):
+            value = value.as_value()
+        if isinstance(value, _ast.Value):
+            flow = (_ir.PortDirection.Input if member.flow == wiring.In
+                    else _ir.PortDirection.Output)
+            ports["__".join(map(str, path))] = (value, flow)
+    prepared = _ir.Fragment.get(design, None).prepare(ports=ports, hierarchy=(name,))
+    netlist = _ir.build_netlist(prepared)
+    parts = ["netlist", repr(netlist)]
+    for info in prepared.fragments.values():
+        parts.append("fragment " + " ".join(info.name))
+        for sig, sig_name in info.signal_names.items():
+            parts.append(f"{sig_name} {netlist.signals[sig]!r}" if sig in netlist.signals
+                         else sig_name)
+    return "\n".join(parts), lambda: rtlil.convert_fragment(prepared, name=name,
+                                                            emit_src=False)[0]
+
+
 def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, verbose=False,
           player=None):
     """Compile ``design`` (an Amaranth component or Verilog text) into a cached simulator.
@@ -195,9 +236,10 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
     -------
     VerilatorBuild
 
-    A component is first turned into RTLIL (fast, in-process); a memo maps the hash of that
-    text to the key of the Verilog it converted to last time, so an unchanged design costs
-    neither the Yosys conversion nor a build.
+    A component is first elaborated into Amaranth's netlist (fast, in-process); a memo maps
+    the hash of that netlist (and its signal names) to the key of the Verilog it converted
+    to last time, so an unchanged design costs neither the RTLIL and Yosys conversions nor
+    a build.
     """
     player = _player_of(player)
     root = Path(cache_dir) if cache_dir is not None else cache_root()
@@ -215,16 +257,15 @@ def build(design, *, name="top", trace=False, build_args=(), cache_dir=None, ver
         text = to_verilog(design, name=name)
     else:
         # elaborate once (a design may not support being elaborated twice)
-        from amaranth.back import rtlil
-        rtlil_text = rtlil.convert(design, name=name, emit_src=False)
-        memo_key = design_key(rtlil_text, name, trace=trace, build_args=build_args,
+        fingerprint, to_rtlil = _elaborated(design, name)
+        memo_key = design_key(fingerprint, name, trace=trace, build_args=build_args,
                               player=player)
         memo = vdir / "rtlil-memo" / memo_key
         if memo.exists():
             final = vdir / memo.read_text().strip()
             if (final / "neurofab-build.json").exists():
                 return found(final, final.name.rsplit("-", 1)[-1])
-        text = convert(rtlil_text)
+        text = convert(to_rtlil())
     key = design_key(text, name, trace=trace, build_args=build_args, player=player)
     final = vdir / f"{name}-{key}"
     done = final / "neurofab-build.json"

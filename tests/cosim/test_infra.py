@@ -242,6 +242,38 @@ def test_build_elaborates_once():
                         "addfifo_once") == b.key
 
 
+class Named(wiring.Component):
+    """``o = i`` through a register whose name is a parameter."""
+    i: In(8)
+    o: Out(8)
+
+    def __init__(self, reg="r"):
+        self.reg = reg
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        r = Signal(8, name=self.reg)
+        m.d.sync += r.eq(self.i)
+        m.d.comb += self.o.eq(r)
+        return m
+
+
+def test_build_memo_fingerprint():
+    """The build memo's fingerprint of a component changes with its logic and with the
+    names of its signals (they are in the Verilog), not between two elaborations."""
+    def fingerprint(dut):
+        return V._elaborated(dut, "named")[0]
+    a = fingerprint(Named("r"))
+    assert a == fingerprint(Named("r"))
+    assert a != fingerprint(Named("q"))
+    assert fingerprint(AddFifo(k=3)) != fingerprint(AddFifo(k=4))
+    # on a miss the same elaboration gives the RTLIL that amaranth.back.rtlil would
+    from amaranth.back import rtlil
+    assert V._elaborated(Named("r"), "named")[1]() == rtlil.convert(
+        Named("r"), name="named", emit_src=False)
+
+
 class Negate(wiring.Component):
     """Signed payloads: ``o = -i`` (registered)."""
     i: In(stream.Signature(signed(8)))
