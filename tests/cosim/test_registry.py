@@ -48,3 +48,13 @@ def test_unknown_block_is_refused(capsys):
     assert main(["cosim", "--block", "nope", "--json"]) == 2
     s = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert s["ok"] is False and "--block nope: unknown block" in s["error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block, backend", [("sc-div", "gate-ice40"), ("crc16", "gate-ecp5")])
+def test_gate_level_plays_any_block(block, backend, capsys):
+    """Gate level is a back end of the engine, not of the core alone: the netlist of any
+    block, its own ports made public."""
+    status, s = _cosim(capsys, block, backend)
+    assert status == 0 and s["bit_exact"] is True, s
+    assert s["backend"] == backend and s["build"]["cells"], s
