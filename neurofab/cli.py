@@ -260,10 +260,31 @@ def build_parser():
     return parser
 
 
+#: numeric options and their limits: (lowest, highest, highest included)
+_LIMITS = {"steps": (1, None, True), "neurons": (2, None, True), "cores": (1, None, True),
+           "inputs": (0, None, True), "seed": (0, None, True), "port": (0, 65535, True),
+           "rate": (0.0, 1.0, True), "gap": (0.0, 1.0, False), "stall": (0.0, 1.0, False)}
+
+
+def check_args(args):
+    """Refuse a numeric option out of its range (NaN included), naming option, value and
+    limit."""
+    for name, (lo, hi, closed) in _LIMITS.items():
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        ok = value >= lo and (hi is None or (value <= hi if closed else value < hi))
+        if not ok or value != value:
+            limit = (f"at least {lo}" if hi is None else
+                     f"in [{lo}, {hi}{']' if closed else ')'}")
+            raise ValueError(f"--{name} {value} must be {limit}")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     con = Console(args.json)
     try:
+        check_args(args)
         summary, status = args.func(args, con)
     except (Exception, KeyboardInterrupt) as exc:
         if os.environ.get("NEUROFAB_DEBUG"):

@@ -73,3 +73,21 @@ def test_build_refuses_a_network_that_does_not_fit(capsys, tmp_path):
     assert "network does not fit board tang-nano-9k" in err
     assert "neurons: 512 needed, 256 available (over by 256)" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["cosim", "--steps", "-3"], "--steps -3 must be at least 1"),
+    (["cosim", "--gap", "1"], "--gap 1.0 must be in [0.0, 1.0)"),
+    (["cosim", "--stall", "nan"], "--stall nan must be in [0.0, 1.0)"),
+    (["run", "--url", "tcp://127.0.0.1:1", "--network", "x", "--rate", "7"],
+     "--rate 7.0 must be in [0.0, 1.0]"),
+    (["run", "--url", "tcp://127.0.0.1:1", "--network", "x", "--rate", "nan"],
+     "--rate nan must be in [0.0, 1.0]"),
+    (["demo", "--steps", "0"], "--steps 0 must be at least 1"),
+    (["sim-board", "--port", "70000"], "--port 70000 must be in [0, 65535]"),
+])
+def test_numeric_options_out_of_range_are_refused(argv, message, capsys):
+    assert main(argv + ["--json"]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1]) == {"ok": False, "error": message}
+    assert message in err
