@@ -114,8 +114,9 @@ def _script(family, top, opts):
     # ``rename -hide``: public internal names are hidden before synthesis (a wire named
     # like a bit select trips an ABC9 assertion, see rtl/encoders/cost.py), and wire and
     # cell names after it (a smaller netlist; the long names ``autoname`` gives crash
-    # Verilator 5.048 in a ``--trace`` build); ports keep their names. ``splitnets``: one wire per bit, so that
-    # Verilator sees no false combinational loops through multi-bit wires (UNOPTFLAT).
+    # Verilator 5.048 in a ``--trace`` build); ports keep their names. ``splitnets``: one
+    # wire per bit, so that Verilator sees no false combinational loops through multi-bit
+    # wires (UNOPTFLAT).
     return (f"read_rtlil design.il; rename -hide w:*; "
             f"{synth_cmd} -top {top} {' '.join(opts)}; "
             f"tee -q -o stat.json stat -json; rename -hide w:* c:*; splitnets; "

@@ -21,6 +21,7 @@ A missing tool raises :class:`ToolNotFound`, whose message names the package to 
 
 import contextlib
 import fcntl
+import functools
 import importlib.metadata
 import json
 import os
@@ -230,6 +231,11 @@ def verilator_environ():
 def cxx_version():
     """First line of ``$CXX --version`` (``g++`` by default), or None (for cache keys)."""
     cxx = os.environ.get("CXX", "g++")
+    return _cxx_version(cxx, shutil.which(cxx))     # cached per compiler
+
+
+@functools.lru_cache(maxsize=None)
+def _cxx_version(cxx, path):
     try:
         return subprocess.run([cxx, "--version"], capture_output=True, text=True,
                               timeout=30).stdout.splitlines()[0]
