@@ -302,8 +302,14 @@ def test_signed_payloads_amaranth():
 @pytest.mark.slow
 def test_signed_payloads_verilator(tmp_path):
     script, expect = _negate_script()
-    res = play_verilator(V.build(Negate(), name="negate"), script, workdir=tmp_path)
+    b = V.build(Negate(), name="negate")
+    res = play_verilator(b, script, workdir=tmp_path)
     assert res.phases[0].data[1] == expect
+    # negative integers are taken as two's complement, as on the Amaranth simulator
+    values = [-128, -1, 0, 1, 127, -5]
+    script.phases[0].ops[0].data = values
+    assert play_amaranth(Negate(), script).phases[0].data[1] == expect
+    assert play_verilator(b, script, workdir=tmp_path).phases[0].data[1] == expect
 
 
 # --- the compiled player ----------------------------------------------------------------
