@@ -266,6 +266,12 @@ class LinkController(wiring.Component):
         def load_word(value):
             m.d.sync += word.eq(value)
 
+        def memory_word():            # MemoryAccess assembles and loads words in `word`
+            with m.If(mem.o_word_shift):
+                m.d.sync += word.eq(Cat(word[8:], mem.o_word_byte))
+            with m.If(mem.o_word_load):
+                m.d.sync += word.eq(mem.o_word_value)
+
         # --- event buffers, steps pending, step feeder ------------------------------------
         m.submodules.feeder = feeder = StepFeeder(
             n_neurons=N, n_inputs=self.n_inputs, in_depth=self.in_depth,
@@ -297,10 +303,6 @@ class LinkController(wiring.Component):
                      mem.i_header.eq(word[hdr_lsb:]), mem.i_payload_end.eq(pay_end),
                      mem.i_running.eq(feeder.o_running), mem.i_word.eq(word),
                      mem.i_data.eq(buf.o_data), mem.i_data_valid.eq(rd_ok)]
-        with m.If(mem.o_word_shift):
-            m.d.sync += word.eq(Cat(word[8:], mem.o_word_byte))
-        with m.If(mem.o_word_load):
-            m.d.sync += word.eq(mem.o_word_value)
         m.d.comb += buf.i_advance.eq(rd_take | tx.o_byte_take | inject.o_take | mem.o_take)
 
         # --- stored reply (of the last executed command) and the frame being sent --------
@@ -313,7 +315,8 @@ class LinkController(wiring.Component):
         send_link_nak = Signal()        # sending a link / unknown-opcode NAK
         link_reason = Signal(4)
         m.d.comb += [tx.i_nak.eq(send_link_nak | (last_reason != 0)),
-                     tx.i_opcode.eq(Mux(send_link_nak, cur_op, last_op)),
+                     tx.i_opcode.eq(last_op),
+                     tx.i_nak_opcode.eq(Mux(send_link_nak, cur_op, last_op)),
                      tx.i_seq.eq(Mux(send_link_nak, cur_seq, last_seq)),
                      tx.i_reason.eq(Mux(send_link_nak, link_reason, last_reason)),
                      tx.i_length.eq(last_len)]
@@ -524,6 +527,7 @@ class LinkController(wiring.Component):
 
             # ---------------------------------------------------------------- WRITE/READ_MEM
             with m.State("MEMORY"):
+                memory_word()
                 m.d.comb += [reply_data.eq(mem.o_data), reply_write.eq(mem.o_append)]
                 with m.If(mem.o_done):
                     nak(mem.o_reason)            # (0: an ACK)
@@ -534,6 +538,7 @@ class LinkController(wiring.Component):
                     m.d.comb += [feeder.i_clear.eq(1), mem.i_reset.eq(1)]
                     m.next = "RESET_MEMORY"
             with m.State("RESET_MEMORY"):
+                memory_word()
                 with m.If(mem.o_done):
                     m.d.sync += resetting.eq(0)
                     ack()

@@ -98,7 +98,7 @@ class InjectParser(wiring.Component):
         def enqueue_end():
             m.d.comb += [self.o_write.eq(1), self.o_end.eq(1)]
 
-        with m.FSM(name="inject"):
+        with m.FSM(name="inject") as fsm:
             with m.State("IDLE"):
                 with m.If(self.i_start):
                     m.d.sync += [second.eq(0), field.eq(0), entries.eq(0),
@@ -152,4 +152,5 @@ class InjectParser(wiring.Component):
             with m.State("END"):             # the END entry after the record's last index
                 enqueue_end()
                 m.next = "READ"
+        fsm.state.attrs["fsm_encoding"] = "one-hot"
         return m

@@ -161,7 +161,7 @@ class MemoryAccess(wiring.Component):
         def load_word(value):
             m.d.comb += [self.o_word_load.eq(1), self.o_word_value.eq(value)]
 
-        with m.FSM(name="memory"):
+        with m.FSM(name="memory") as fsm:
             with m.State("IDLE"):
                 with m.If(self.i_start):
                     m.next = "CHECK"
@@ -273,4 +273,5 @@ class MemoryAccess(wiring.Component):
                     with m.Else():
                         m.d.sync += [count.eq(count - 1), index.eq(index + 1)]
                         m.next = "REQUEST"
+        fsm.state.attrs["fsm_encoding"] = "one-hot"
         return m

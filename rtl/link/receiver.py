@@ -107,21 +107,23 @@ class Receiver(wiring.Component):
                      self.o_crc.valid.eq(take), self.o_crc.payload.data.eq(byte),
                      self.o_crc.payload.first.eq(length == 0),
                      self.o_write_addr.eq(length), self.o_write_data.eq(byte)]
-        with m.If(take):
-            with m.If(length == self.max_body):
-                m.d.sync += overflow.eq(1)
-            with m.Else():
-                m.d.comb += self.o_write_en.eq(1)
-                m.d.sync += length.eq(length + 1)
-            with m.If(length == 0):
-                m.d.sync += [self.o_opcode.eq(byte), self.o_seq.eq(0)]
-            with m.If(length == 1):
-                m.d.sync += self.o_seq.eq(byte)
-        with m.If(self.o_done):
-            m.d.sync += [self.o_payload_end.eq(length - spec.CRC_BYTES),
-                         status.eq(frame.payload.status)]
-            with m.If(length == 0):         # no body: the NAK says opcode 0, seq 0
-                m.d.sync += [self.o_opcode.eq(0), self.o_seq.eq(0)]
+        # (everything under one i_enable: the registers' clock enable)
+        with m.If(self.i_enable):
+            with m.If(frame.valid & ~frame.payload.end):
+                with m.If(length == self.max_body):
+                    m.d.sync += overflow.eq(1)
+                with m.Else():
+                    m.d.comb += self.o_write_en.eq(1)
+                    m.d.sync += length.eq(length + 1)
+                with m.If(length == 0):
+                    m.d.sync += [self.o_opcode.eq(byte), self.o_seq.eq(0)]
+                with m.If(length == 1):
+                    m.d.sync += self.o_seq.eq(byte)
+            with m.If(frame.valid & frame.payload.end):
+                m.d.sync += [self.o_payload_end.eq(length - spec.CRC_BYTES),
+                             status.eq(frame.payload.status)]
+                with m.If(length == 0):         # no body: the NAK says opcode 0, seq 0
+                    m.d.sync += [self.o_opcode.eq(0), self.o_seq.eq(0)]
         with m.If(self.i_clear):
             m.d.sync += [length.eq(0), overflow.eq(0)]
         return m

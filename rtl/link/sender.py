@@ -18,7 +18,7 @@ class Sender(wiring.Component):
     """Sends one frame body per ``i_start``: opcode, seq, payload, CRC-16.
 
     The opcode byte is ``spec.NAK_OPCODE`` for a NAK (``i_nak``; payload ``i_reason``,
-    ``i_opcode``), else ``i_opcode | spec.REPLY_FLAG`` followed by ``i_length`` payload
+    ``i_nak_opcode``), else ``i_opcode | spec.REPLY_FLAG`` followed by ``i_length`` payload
     bytes taken from the frame buffer's registered output (``i_byte`` while
     ``i_byte_valid``, one per ``o_byte_take``). Every byte but the CRC goes to ``o_crc``
     (``first`` on the opcode); the CRC (``i_crc``) follows, most significant byte first,
@@ -38,7 +38,9 @@ class Sender(wiring.Component):
     i_nak : In(1)
         The frame is a NAK.
     i_opcode : In(8)
-        The command's opcode.
+        The opcode of the command an ACK replies to.
+    i_nak_opcode : In(8)
+        The opcode byte a NAK names (of the refused frame).
     i_seq : In(8)
         The command's seq.
     i_reason : In(4)
@@ -70,6 +72,7 @@ class Sender(wiring.Component):
             "i_start": In(1),
             "i_nak": In(1),
             "i_opcode": In(8),
+            "i_nak_opcode": In(8),
             "i_seq": In(8),
             "i_reason": In(4),
             "i_length": In(range(max_payload + 1)),
@@ -88,7 +91,7 @@ class Sender(wiring.Component):
         out = self.o_frame
         left = Signal(range(max(self.max_payload, _NAK_BYTES) + 1))   # payload bytes to send
         reason_next = Signal()          # the next NAK payload byte is the reason
-        nak_byte = Mux(reason_next, self.i_reason, self.i_opcode)
+        nak_byte = Mux(reason_next, self.i_reason, self.i_nak_opcode)
 
         # the output register: loaded with `byte` whenever it is empty or being taken
         load = Signal()

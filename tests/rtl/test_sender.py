@@ -54,7 +54,8 @@ def send_frames(frames, *, stall=0.3, seed=0):
             ctx.set(buf.i_seek, 1)                  # (the controller seeks with i_start)
             ctx.set(buf.i_seek_addr, 0)
             ctx.set(tx.i_start, 1)
-            for port, value in ((tx.i_nak, nak), (tx.i_opcode, opcode), (tx.i_seq, seq),
+            for port, value in ((tx.i_nak, nak), (tx.i_opcode, 0 if nak else opcode),
+                                (tx.i_nak_opcode, opcode if nak else 0), (tx.i_seq, seq),
                                 (tx.i_reason, arg if nak else 0),
                                 (tx.i_length, 0 if nak else len(arg))):
                 ctx.set(port, value)
