@@ -10,9 +10,10 @@
 //   #define NF_RST rst                          the sync reset, if any (held low)
 //   #define NF_TRACE 1                          built with --trace (enables --vcd)
 //
-// Usage: player JOB RESULT [--vcd PATH]
+// Usage: player JOB RESULT [--vcd PATH] [--progress-fd FD]
 // Reads the job (binary, below), plays it, writes the result (binary, below). While it runs
-// it prints one line per finished phase on stdout ("<k>\n", flushed) for progress.
+// it writes one line per finished phase ("<k>\n") to file descriptor FD, if given (not to
+// stdout, where the design's own $display output goes).
 // Exit status 0 on success (a timed-out phase included), 2 on a bad job or usage.
 //
 // Semantics (the same as the cocotb player's):
@@ -50,8 +51,10 @@
 #include "verilated_vcd_c.h"
 #endif
 
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
+#include <unistd.h>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -375,14 +378,18 @@ int main(int argc, char** argv) {
     const char* job_path = nullptr;
     const char* result_path = nullptr;
     const char* vcd_path = nullptr;
+    int progress_fd = -1;
+    const char* usage = "usage: player JOB RESULT [--vcd PATH] [--progress-fd FD]";
     for (int a = 1; a < argc; ++a) {
         std::string s = argv[a];
         if (s == "--vcd" && a + 1 < argc) vcd_path = argv[++a];
+        else if (s == "--progress-fd" && a + 1 < argc) progress_fd = std::atoi(argv[++a]);
         else if (!job_path) job_path = argv[a];
         else if (!result_path) result_path = argv[a];
-        else fail("usage: player JOB RESULT [--vcd PATH]");
+        else fail(usage);
     }
-    if (!job_path || !result_path) fail("usage: player JOB RESULT [--vcd PATH]");
+    if (!job_path || !result_path) fail(usage);
+    std::signal(SIGPIPE, SIG_IGN);     // a progress reader that went away is no error
 #ifndef NF_TRACE
     if (vcd_path) fail("--vcd needs a player built with tracing");
 #endif
@@ -546,8 +553,11 @@ int main(int argc, char** argv) {
     auto end_phase = [&](int64_t end) {
         cur.end = end;
         done_phases.push_back(std::move(cur));
-        std::printf("%zu\n", k);
-        std::fflush(stdout);
+        if (progress_fd >= 0) {
+            char line[32];
+            int n = std::snprintf(line, sizeof line, "%zu\n", k);
+            if (write(progress_fd, line, size_t(n)) != n) progress_fd = -1;   // reader gone
+        }
     };
 
     // phases without work end where they start

@@ -397,6 +397,7 @@ def play_verilator(vbuild, script, *, workdir, vcd_path=None, progress=None, per
 
 def _play_compiled(vbuild, script, *, workdir, vcd_path, progress, period_ns):
     import contextlib
+    import os
     import subprocess
     from .verilator import VerilatorError
     workdir = Path(workdir).resolve()
@@ -410,16 +411,30 @@ def _play_compiled(vbuild, script, *, workdir, vcd_path, progress, period_ns):
         vcd_path = Path(vcd_path).resolve()
         vcd_path.parent.mkdir(parents=True, exist_ok=True)
         cmd += ["--vcd", str(vcd_path)]
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=err, cwd=workdir)
+    # progress lines come through a pipe of their own: the design's $display output and
+    # Verilator's messages go to the log
+    read_fd, write_fd = os.pipe()
+    cmd += ["--progress-fd", str(write_fd)]
+    try:
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, cwd=workdir,
+                                    pass_fds=(write_fd,))
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as lines:
         try:
-            for line in proc.stdout:
+            for line in lines:
                 if progress is not None and line.strip():
                     progress(int(line))
-        finally:
-            proc.stdout.close()
-            rc = proc.wait()
+        except BaseException:       # a failing callback, ^C: stop the player too
+            proc.kill()
+            proc.wait()
+            raise
+    rc = proc.wait()
     if rc != 0 or not res.exists():
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
         raise VerilatorError(f"the script player of {vbuild.name} failed (exit {rc}); log "

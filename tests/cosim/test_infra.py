@@ -401,3 +401,26 @@ def test_cocotb_player(tmp_path):
     cb = V.as_player(b, "cocotb")
     assert cb.player == "cocotb" and cb.cached and cb.key != b.key
     assert V.as_player(cb, "compiled").key == b.key
+
+
+class Chatty(AddFifo):
+    """AddFifo that prints every accepted input (``$display`` in the Verilog)."""
+
+    def elaborate(self, platform):
+        from amaranth.hdl import Print
+        m = super().elaborate(platform)
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += Print("got", self.i.payload)
+        return m
+
+
+@pytest.mark.slow
+def test_design_output_does_not_disturb_progress(tmp_path):
+    """What the design prints goes to the player's log, progress through its own pipe."""
+    b = V.build(Chatty(), name="chatty")
+    script, data, reqs = _script(n=10)
+    seen = []
+    res = play_verilator(b, script, workdir=tmp_path, progress=seen.append)
+    _check(res, data, reqs)
+    assert seen == list(range(8))
+    assert "got" in (tmp_path / "player.log").read_text()
