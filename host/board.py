@@ -199,6 +199,9 @@ class Board:
     def load(self, cfg):
         """Upload ``cfg`` (padded to the board's geometry) and reset the network.
 
+        A board still running steps of an earlier host (or holding its events) is reset
+        first: loading replaces that network, its pending steps and buffered events.
+
         Writes the words of ``CoreConfig.memory_image`` region by region in
         ``UPLOAD_ORDER``; the accumulators and the step counter are left to RESET, which
         zeroes them (and the neuron state) without a word on the link.
@@ -206,6 +209,11 @@ class Board:
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         fitted = self.fit(cfg)
+        st = self.status()
+        if st.steps_pending or st.in_level or st.out_level:
+            # a board left running by an interrupted host refuses WRITE_MEM (BUSY): a new
+            # network replaces the old one's pending steps and buffered events
+            self.reset()
         image = fitted.memory_image(n_inputs=self.info.n_inputs,
                                     syn_capacity=self.info.n_synapses)
         for region in UPLOAD_ORDER:
@@ -237,7 +245,12 @@ class Board:
                                  f"buffer holds {self.info.in_depth - 1} per step")
         out, asm = [], codec.StepAssembler()
         sent = 0                 # steps injected and queued
-        free = self.info.in_depth - self.status().in_level
+        st = self.status()
+        if st.steps_pending or st.out_level:
+            raise BoardError(f"the board still has {st.steps_pending} steps pending and "
+                             f"{st.out_level} output events of an earlier run: drain() them "
+                             f"or reset() before run()")
+        free = self.info.in_depth - st.in_level
         while len(out) < steps:
             batch = []
             while sent + len(batch) < steps:
@@ -253,11 +266,19 @@ class Board:
                 sent += len(batch)
             reply = self.transact(codec.read_events())
             done = asm.feed(reply.indices, reply.ends)
+            if len(out) + len(done) > sent:
+                raise BoardError(f"the board returned {len(out) + len(done)} steps, only "
+                                 f"{sent} were run (another host ran steps?)")
             for chans in done:
                 free += inputs[len(out)].size + 1
                 out.append(np.sort(chans))
                 if progress is not None:
                     progress(len(out), steps)
+            if (reply.steps_pending == 0 and reply.remaining == 0 and not asm.partial.size
+                    and len(out) < sent):
+                raise BoardError(f"the board lost {sent - len(out)} queued steps (reset or "
+                                 f"reprogrammed during the run?): {len(out)} of {steps} "
+                                 f"steps completed")
         return out
 
     def drain(self, *replies):

@@ -11,7 +11,7 @@ import pytest
 
 from neurofab import golden, spec
 from neurofab.config import random_config
-from neurofab.host import Board, codec
+from neurofab.host import Board, BoardError, codec
 from neurofab.host.simboard import start_simulated_board
 
 pytestmark = pytest.mark.slow
@@ -139,3 +139,34 @@ def test_unknown_url_and_dead_port_are_clear_errors():
     free.close()
     with pytest.raises(OSError, match=f"cannot connect to tcp://127.0.0.1:{port}"):
         Board.open(f"tcp://127.0.0.1:{port}")
+
+
+def test_a_board_reset_mid_run_is_an_error_not_a_hang(sim):
+    """Queued steps lost on the board (a RESET standing in for a glitch or a reprogram):
+    run() says so instead of polling for ever or pinning later output on lost steps."""
+    rng = np.random.default_rng(12)
+    cfg = random_config(rng, n_neurons=32, n_inputs=8)
+    inputs = random_inputs(rng, 8, 40, per_step=2)
+    with Board.open(sim.url) as board:
+        board.load(cfg)
+
+        def glitch(done, total):
+            if done == 3:
+                board.reset()
+        with pytest.raises(BoardError, match=r"the board lost \d+ queued steps"):
+            board.run(inputs, progress=glitch)
+        assert board.status().steps_pending == 0
+
+
+def test_run_refuses_an_unfinished_earlier_run_and_load_recovers(sim):
+    rng = np.random.default_rng(13)
+    cfg = random_config(rng, n_neurons=32, n_inputs=8)
+    inputs = random_inputs(rng, 8, 10, per_step=3)
+    with Board.open(sim.url) as board:
+        board.load(cfg)
+        board.transact(codec.run(5))                     # an earlier host's run, never read
+        with pytest.raises(BoardError, match="still has .* of an earlier run"):
+            board.run(inputs)
+    with Board.open(sim.url) as board:                   # a new host loads anyway
+        board.load(cfg)
+        assert same(board.run(inputs), golden.run(cfg, inputs))
