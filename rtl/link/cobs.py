@@ -175,13 +175,10 @@ class CobsEncoder(wiring.Component):
                 m.d.comb += i.ready.eq(1)
                 nonzero = i.payload.data != 0
                 filled = fill + nonzero
-                # (fill < _MAX here: the block is full when a non-zero byte arrives with
-                # fill == _MAX - 1, a compare of a register, not of the sum)
-                full = nonzero & (fill == _MAX - 1)
                 m.d.comb += [wr.addr.eq(fill), wr.data.eq(i.payload.data)]
                 with m.If(i.valid):
                     m.d.comb += wr.en.eq(nonzero)
-                    with m.If(~nonzero | full | i.payload.last):
+                    with m.If(~nonzero | (filled == _MAX) | i.payload.last):
                         m.d.sync += [code.eq(filled + 1), blen.eq(filled), fill.eq(0)]
                         with m.If(~i.payload.last):
                             m.d.sync += tail.eq(NONE)
