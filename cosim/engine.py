@@ -254,11 +254,12 @@ def _gate_ports(dut):
 
 class _Player:
     """``play(script, vcd=None, progress=None)`` of one case on one back end; builds are
-    made (or found in the cache) on first use and described in ``info``."""
+    made (or found in the cache) by :meth:`prepare` or on first use, and described in
+    ``info``."""
 
     def __init__(self, case, backend, workdir):
         self.case, self.backend, self.info = case, backend, None
-        self._tmp = None
+        self._tmp, self._ready = None, {}
         if backend != "amaranth" and workdir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="neurofab-cosim-")
             workdir = self._tmp.name
@@ -268,24 +269,39 @@ class _Player:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def play(self, script, vcd=None, progress=None):
+    def prepare(self, trace=False):
+        """The component (Amaranth) or the build (Verilator, gate level) the next
+        :meth:`play` with this ``trace`` uses: made now, so that a caller can keep
+        elaboration and compilation out of its simulation time."""
+        if trace in self._ready:
+            return self._ready[trace]
         dut = self.case.dut(self.backend)
         if self.backend == "amaranth":
-            return play_amaranth(dut, script, vcd_path=vcd, progress=progress)
+            self._ready[trace] = dut
+            return dut
         if self.backend.startswith("gate-"):
             from .gatelevel import gate_build
             b, net = gate_build(dut, self.backend[len("gate-"):], top=self.case.top,
-                                trace=vcd is not None, ports=_gate_ports(dut))
+                                trace=trace, ports=_gate_ports(dut))
         else:
             from .verilator import build
-            b, net = build(dut, name=self.case.top, trace=vcd is not None), None
+            b, net = build(dut, name=self.case.top, trace=trace), None
         if self.info is None:
             self.info = {"cached": b.cached, "build_s": round(b.build_s, 3), "key": b.key,
                          "trace": b.trace}
             if net is not None:
                 self.info.update({"netlist_key": net.key, "synth_cached": net.cached,
                                   "synth_s": round(net.synth_s, 3), "cells": net.cells})
-        return play_verilator(b, script, workdir=self.workdir, vcd_path=vcd,
+        self._ready[trace] = b
+        return b
+
+    def play(self, script, vcd=None, progress=None):
+        target = self.prepare(vcd is not None)
+        # an Amaranth component is elaborated by the run: the next run needs a fresh one
+        if self.backend == "amaranth":
+            del self._ready[vcd is not None]
+            return play_amaranth(target, script, vcd_path=vcd, progress=progress)
+        return play_verilator(target, script, workdir=self.workdir, vcd_path=vcd,
                               progress=progress)
 
 
@@ -332,6 +348,7 @@ def run(case, *, backend="amaranth", seed=0, gap=0.3, stall=0.3, vcd_path=None,
                 progress(*plan.progress[k])
     player = _Player(case, backend, workdir)
     try:
+        player.prepare(want_vcd)                # builds are not simulation time
         t_sim = time.perf_counter()
         res = player.play(plan.script, target if want_vcd else None, on_phase)
         sim_s = time.perf_counter() - t_sim

@@ -14,7 +14,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def neurofab_cache():
-    from neurofab.cosim.verilator import cache_root
+    from neurofab.toolchain import cache_root
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     return root
