@@ -25,6 +25,7 @@ import functools
 import hashlib
 import importlib
 import json
+import pkgutil
 from pathlib import Path
 
 from amaranth import ClockDomain, Module
@@ -58,14 +59,24 @@ LINK_DEFAULTS = {
     "gowin": (spec.MAX_PAYLOAD, 1024, 1024),
 }
 
-#: Modules whose source makes the gateware of a ``BoardTop`` (hashed by ``design_hash``).
+#: Modules whose source makes the gateware of a ``BoardTop`` (hashed by ``design_hash``),
+#: besides every module of the packages of ``_SOURCE_PACKAGES``.
 _SOURCE_MODULES = (
-    "neurofab.spec.core", "neurofab.spec.link", "neurofab.config",
-    "neurofab.rtl.core", "neurofab.rtl.lif",
-    "neurofab.rtl.link.uart", "neurofab.rtl.link.cobs", "neurofab.rtl.link.crc",
-    "neurofab.rtl.link.controller", "neurofab.rtl.link._util",
+    "neurofab.spec.core", "neurofab.spec.link", "neurofab.spec.packing", "neurofab.config",
+    "neurofab.checks", "neurofab.rtl.util", "neurofab.rtl.core", "neurofab.rtl.lif",
     "neurofab.boards.clocks", "neurofab.boards.top",
 )
+#: Packages all of whose modules make the board top (the host link: UART, COBS, CRC, the
+#: controller and its components).
+_SOURCE_PACKAGES = ("neurofab.rtl.link",)
+
+
+def _source_modules():
+    names = list(_SOURCE_MODULES)
+    for package in _SOURCE_PACKAGES:
+        path = importlib.import_module(package).__path__
+        names += [package] + sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(path))
+    return names
 
 
 def link_defaults(board):
@@ -77,7 +88,7 @@ def link_defaults(board):
 @functools.lru_cache(maxsize=None)
 def _source_digest():
     h = hashlib.sha256()
-    for name in _SOURCE_MODULES:
+    for name in _source_modules():
         path = Path(importlib.import_module(name).__file__)
         h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
