@@ -53,9 +53,6 @@ FAMILY_TOOLS = {
     "gowin": ("yosys", "nextpnr-himbaechel", "gowin_pack"),
 }
 
-#: Placer seeds ``build`` tries after nextpnr's default one when timing is not met.
-RETRY_SEEDS = (1, 2)
-
 #: Yosys synthesis options per family: iCE40UP5K has SPRAM and SB_MAC16 DSPs that
 #: ``synth_ice40`` only uses when asked.
 SYNTH_OPTS = {
@@ -379,10 +376,11 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
         Build for another core clock, Hz (default ``board.f_core``): the PLL is re-planned
         for it (nearest setting within 2 %) and the top gets the modified ``Board``.
     nextpnr_seed : int, optional
-        Placer seed. By default the build tries nextpnr's default seed and, if a clock
-        misses its constraint, the seeds of ``RETRY_SEEDS`` in turn: placement of a nearly
-        full device decides which of several paths is critical, and the spread between
-        seeds is several percent. The report names the seed that met timing.
+        Placer seed. By default the build tries the board's ``placer_seeds`` in turn
+        (nextpnr's default, 1, 2 unless the registry says otherwise) until every clock
+        meets its constraint: placement of a nearly full device decides which of several
+        paths is critical, and the spread between seeds is several percent. The report
+        names the seed that met timing.
     cache : bool
         Reuse an earlier build with the same key.
 
@@ -402,7 +400,7 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
     ToolNotFound
         A toolchain package is missing.
     """
-    seeds = (None, *RETRY_SEEDS) if nextpnr_seed is None else (nextpnr_seed,)
+    seeds = get_board(board).placer_seeds if nextpnr_seed is None else (nextpnr_seed,)
     failures = []
     for seed in seeds:
         try:
