@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from neurofab.toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, locked,
-                                pch_make_flags, to_verilog, verilate, verilator_environ,
-                                verilator_root, verilator_version)
+from neurofab.toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, environ,
+                                locked, pch_make_flags, to_verilog, verilate,
+                                verilator_environ, verilator_root, verilator_version)
 
 __all__ = ["VerilatorError", "VerilatorBuild", "PLAYERS", "default_player", "cache_root",
            "verilator_root", "verilator_environ", "to_verilog", "design_key", "build",
@@ -416,18 +416,11 @@ def _pch_include(root):
 def _objcache(folder):
     """Serve Verilator's run-time objects from ``folder`` (see ``objcache.py``)."""
     script = Path(__file__).with_name("objcache.py")
-    saved = {k: os.environ.get(k) for k in ("OBJCACHE", "NEUROFAB_OBJCACHE_DIR")}
-    if " " not in sys.executable + str(script) and not saved["OBJCACHE"]:
-        os.environ["OBJCACHE"] = f"{sys.executable} {script}"
-        os.environ["NEUROFAB_OBJCACHE_DIR"] = str(folder)
-    try:
+    if " " in sys.executable + str(script) or os.environ.get("OBJCACHE"):
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        return
+    with environ(OBJCACHE=f"{sys.executable} {script}", NEUROFAB_OBJCACHE_DIR=str(folder)):
+        yield
 
 
 def run(vbuild, test_module, *, workdir, job=None, arrays=None, module_file=None,

@@ -32,7 +32,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-__all__ = ["ToolNotFound", "ToolError", "cache_root", "locked", "to_verilog",
+__all__ = ["ToolNotFound", "ToolError", "cache_root", "locked", "to_verilog", "environ",
            "find_executable", "YOWASP_TOOLS", "tool_environment", "package_versions",
            "verilator_root", "verilator_environ", "verilator_version", "cxx_version",
            "pch_make_flags", "verilate", "yosys_exe", "yosys_version", "yosys_share",
@@ -211,21 +211,33 @@ def verilator_version():
 
 
 @contextlib.contextmanager
-def verilator_environ():
-    """Set ``VERILATOR_ROOT`` and put Verilator's ``bin/`` first on ``PATH`` (restored
-    after). Yields the root."""
-    root = verilator_root()
-    saved = {k: os.environ.get(k) for k in ("VERILATOR_ROOT", "PATH")}
-    os.environ["VERILATOR_ROOT"] = str(root)
-    os.environ["PATH"] = os.pathsep.join([str(root / "bin"), saved["PATH"] or ""])
+def environ(**values):
+    """Set the environment variables ``values`` for the block (a value of None unsets
+    one); every one is restored after."""
+    saved = {k: os.environ.get(k) for k in values}
+    for k, v in values.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
     try:
-        yield root
+        yield
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def verilator_environ():
+    """Set ``VERILATOR_ROOT`` and put Verilator's ``bin/`` first on ``PATH`` (restored
+    after). Yields the root."""
+    root = verilator_root()
+    path = os.pathsep.join([str(root / "bin"), os.environ.get("PATH") or ""])
+    with environ(VERILATOR_ROOT=str(root), PATH=path):
+        yield root
 
 
 def cxx_version():
