@@ -12,7 +12,7 @@ import numpy as np
 from neurofab.spec import (DECAY_FRAC_BITS, DECAY_ONE, PROFILE_FIELDS, Reset, STATE_MAX,
                            STATE_MIN)
 
-__all__ = ["LifParams", "rtz_decay", "sat16", "cuba_lif_step"]
+__all__ = ["LifParams", "rtz_decay", "sat16", "cuba_lif_step", "step", "initial_state"]
 
 #: The kernel's parameters: the fields of a profile (``spec.PROFILE_FIELDS``).
 PARAM_NAMES = PROFILE_FIELDS
@@ -99,3 +99,16 @@ def cuba_lif_step(i, v, ref, acc, p):
     shape = np.broadcast_shapes(i.shape, v.shape, ref.shape, acc.shape)
     return (np.broadcast_to(i_new, shape).copy(), np.broadcast_to(v_new, shape).copy(),
             np.broadcast_to(ref_new, shape).copy(), np.broadcast_to(spike, shape).copy())
+
+
+def step(state, acc, params):
+    """The kernel contract of ``neurofab.kernels`` (``state``: ``i``, ``v``, ``ref``)."""
+    i, v, ref, spike = cuba_lif_step(state["i"], state["v"], state["ref"], acc, params)
+    return {"i": i, "v": v, "ref": ref}, spike
+
+
+def initial_state(params):
+    """Every neuron starts at rest: ``i = v = ref = 0``."""
+    n = np.broadcast_shapes(*(np.shape(params[name]) for name in PARAM_NAMES))
+    z = np.zeros(n, dtype=np.int64)
+    return {"i": z, "v": z.copy(), "ref": z.copy()}

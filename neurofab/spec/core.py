@@ -26,8 +26,8 @@ __all__ = [
     "NeuronState", "Profile", "PROFILE_FIELDS", "RowPtr", "Synapse",
     "InputEvent", "SpikeEvent",
     "Region", "Ctrl", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
-    "region_depths", "row_storage", "store_rows", "mem_request",
-    "CONFIG_MAGIC", "CONFIG_VERSION",
+    "region_depths", "row_storage", "store_rows", "mem_request", "state_word",
+    "CONFIG_MAGIC", "CONFIG_VERSION", "KERNEL_IDS",
 ]
 
 # --- neuron state ------------------------------------------------------------------
@@ -88,6 +88,14 @@ class Reset(enum.Enum, shape=1):
 
 
 # --- memory words ------------------------------------------------------------------
+def state_word(state):
+    """The state-memory word of a kernel whose per-neuron state is the layout ``state``:
+    its fields, then the neuron's ``profile`` index (configuration that rides along so
+    that the update pipeline needs one read per neuron)."""
+    return data.StructLayout({**{name: field.shape for name, field in state},
+                              "profile": unsigned(PROFILE_INDEX_WIDTH)})
+
+
 #: One word of the state memory. ``profile`` is configuration that rides along so the
 #: update pipeline needs one read per neuron.
 NeuronState = data.StructLayout({
@@ -215,6 +223,11 @@ def store_rows(words, syn_capacity):
     row = unpack(RowPtr, words)
     return pack(layout, **{name: row[name] & ((1 << layout[name].shape.width) - 1)
                            for name in ("start", "count")})
+
+# --- neuron kernels ------------------------------------------------------------------
+#: Number of every neuron kernel (``neurofab.kernels``) as IDENTIFY reports it and a
+#: board's build records it. Never renumber: a number names one kernel forever.
+KERNEL_IDS = {"cuba-lif": 0, "alif": 1, "izhikevich": 2, "adex": 3}
 
 # --- config file -------------------------------------------------------------------
 CONFIG_MAGIC = b"NFCFG\x00"
