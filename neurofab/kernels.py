@@ -24,6 +24,10 @@ A kernel is one :class:`Kernel` object. It declares, each in one place:
   one update every ``ii`` clocks (the initiation interval, 1 for every kernel here) and
   never stalls; the ``profile`` field of the state word passes through unchanged.
 
+Budgets: a state-memory word (``STATE`` plus the 4-bit profile index) and a ``PROFILE``
+word each fit the memory port's ``spec.MEM_DATA_WIDTH`` = 80 bits (``STATE`` at most 76
+bits); ``LATENCY`` is at most 8; every multiplier's operands are at most 18 bits signed.
+
 The core (``rtl/core.py``, ``golden/core.py``), ``CoreConfig``, the memory map, the host
 link, the co-simulation and the board tops take any kernel; ``docs/architecture.md``
 ("Neuron kernels") says how to add one.
