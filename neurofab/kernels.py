@@ -28,6 +28,9 @@ Budgets: a state-memory word (``STATE`` plus the 4-bit profile index) and a ``PR
 word each fit the memory port's ``spec.MEM_DATA_WIDTH`` = 80 bits (``STATE`` at most 76
 bits); ``LATENCY`` is at most 8; every multiplier's operands are at most 18 bits signed.
 
+``cosim/kernel.py`` proves a kernel's RTL against its golden update alone;
+``neurofab.models`` holds the float models that quantise to a kernel's profile.
+
 The core (``rtl/core.py``, ``golden/core.py``), ``CoreConfig``, the memory map, the host
 link, the co-simulation and the board tops take any kernel; ``docs/architecture.md``
 ("Neuron kernels") says how to add one.
