@@ -31,14 +31,14 @@ def _rshift_round(x, shift):
 def exp_term(v, v_t, delta_t):
     """``D_T exp((V - V_T)/D_T)`` in drive units (``D_LSB_MV``), clamped to ``D_MAX``.
 
-    ``z = v - (v_t << VPARAM_SHIFT)``; ``idx = z >> (k - 5)`` (floor, ``k = DT_K0 +
+    ``z = v - (v_t << VT_SHIFT)``; ``idx = z >> (k - 5)`` (floor, ``k = DT_K0 +
     delta_t``); ``j = idx & 31``, ``n = idx >> 5``; ``s = n + delta_t - EXP_SHIFT_BIAS``
     clipped to [-16, 3]; ``E = min(D_MAX, T[j] << s)`` (``T[j] >> -s`` for ``s < 0``).
     """
     v = np.asarray(v, dtype=np.int64)
     v_t = np.asarray(v_t, dtype=np.int64)
     delta_t = np.asarray(delta_t, dtype=np.int64)
-    z = v - (v_t << S.VPARAM_SHIFT)
+    z = v - (v_t << S.VT_SHIFT)
     idx = z >> (S.DT_K0 + delta_t - S.EXP_INDEX_BITS)
     j = idx & ((1 << S.EXP_INDEX_BITS) - 1)
     n = idx >> S.EXP_INDEX_BITS
@@ -81,8 +81,8 @@ def step(state, acc, params):
     w1 = sat(w + _rshift_round(k_w * x, S.KW_FRAC - S.X_SHIFT), S.W_WIDTH)
     v1 = sat(v + _rshift_round(k_m * d, S.KM_FRAC - S.D_SHIFT), S.V_WIDTH)
     # spike and reset
-    spike = v1 >= (v_t << S.VPARAM_SHIFT) + _PEAK[delta_t]
-    v_new = np.where(spike, v_r << S.VPARAM_SHIFT, v1)
+    spike = v1 >= (v_t << S.VT_SHIFT) + _PEAK[delta_t]
+    v_new = np.where(spike, v_r << S.VR_SHIFT, v1)
     w_new = np.where(spike, sat(w1 + (beta << S.BETA_SHIFT), S.W_WIDTH), w1)
     shape = np.broadcast_shapes(v.shape, w.shape, acc.shape,
                                 *(np.shape(params[name]) for name in PARAM_NAMES))
@@ -101,7 +101,6 @@ def initial_state(params):
 def is_silent(params):
     """Whether a neuron of profile ``params`` (``{parameter: int}``) provably never fires
     from the initial state without input: ``k_m = 0`` keeps ``v = 0`` forever (``w``
-    does not act on ``v`` then), and ``0 < (v_t << 11) + PEAK_OFFSET[delta_t]``. A
-    sufficient condition: a profile with ``k_m > 0`` is never called silent."""
-    peak = (int(params["v_t"]) << S.VPARAM_SHIFT) + S.PEAK_OFFSET[int(params["delta_t"])]
-    return int(params["k_m"]) == 0 and peak > 0
+    does not act on ``v`` then), below every peak (``v_t >= 0``). A sufficient condition:
+    a profile with ``k_m > 0`` is never called silent."""
+    return int(params["k_m"]) == 0

@@ -2,12 +2,12 @@
 
 The arithmetic is stated in ``docs/numerics-adex.md`` ("Kernel: adex")::
 
-    E  = min(D_MAX, T[j] * 2**s)          (j, s from z = v - (v_t << 11), see exp_term)
+    E  = min(D_MAX, T[j] * 2**s)          (j, s from z = v - (v_t << 9), see exp_term)
     D  = sat18(acc - (v >> 8) - (w >> 8) + E)
     X  = sat18(((alpha * (v >> 6)) >> 10) - (w >> 7))
-    w1 = sat24(w + round(k_w * X / 2**15))
+    w1 = sat24(w + round(k_w * X / 2**14))
     v1 = sat24(v + round(k_m * D / 2**10))
-    spike = v1 >= (v_t << 11) + PEAK_OFFSET[delta_t]
+    spike = v1 >= (v_t << 9) + PEAK_OFFSET[delta_t]
     if spike: v' = v_r << 11; w' = sat24(w1 + (beta << 10))   else v' = v1; w' = w1
 
 Three multipliers (``alpha * v``, ``k_w * X``, ``k_m * D``), at most 18x18 signed, in
@@ -26,7 +26,7 @@ from .lif import saturate
 __all__ = ["AdEx"]
 
 _STATE_WORD = spec.state_word(S.STATE)
-#: Bits of ``z = v - (v_t << VPARAM_SHIFT)`` (both operands fit V_WIDTH).
+#: Bits of ``z = v - (v_t << VT_SHIFT)`` (both operands fit V_WIDTH).
 _Z_WIDTH = S.V_WIDTH + 1
 #: Rounding right-shifts of the two Euler increments.
 _W_SHIFT = S.KW_FRAC - S.X_SHIFT
@@ -49,7 +49,7 @@ class AdEx(wiring.Component):
 
     Stages (at most one carry chain and one multiplier on any path of a stage):
 
-    1. ``z = v - (v_t << 11)``, ``acc - (v >> 8)``, the peak ``(v_t << 11) + PEAK_OFFSET``
+    1. ``z = v - (v_t << 9)``, ``acc - (v >> 8)``, the peak ``(v_t << 9) + PEAK_OFFSET``
        and the first product ``alpha * (v >> 6)``;
     2. the exponent: ``idx = z >> (9 + delta_t)``, table entry ``T[idx & 31]`` and shift
        ``s = (idx >> 5) + delta_t - 8``; ``X = sat18((alpha v >> 10) - (w >> 7))``;
@@ -108,7 +108,7 @@ class AdEx(wiring.Component):
         st, p = self.i_state, self.i_params
 
         # --- stage 1 ------------------------------------------------------------------
-        vt_scaled = p.v_t << S.VPARAM_SHIFT
+        vt_scaled = p.v_t << S.VT_SHIFT
         peak_off = Array(Const(x, unsigned(S.V_WIDTH)) for x in S.PEAK_OFFSET)
         s1 = carry(1, valid=self.i_valid, v=st.v, w=st.w, profile=st.profile,
                    k_m=p.k_m, k_w=p.k_w, beta=p.beta, v_r=p.v_r, delta_t=p.delta_t)
@@ -164,7 +164,7 @@ class AdEx(wiring.Component):
         m.d.sync += [
             self.o_valid.eq(s5["valid"]),
             self.o_spike.eq(s5["valid"] & spike),
-            self.o_state.v.eq(Mux(spike, s5["v_r"] << S.VPARAM_SHIFT, v1)),
+            self.o_state.v.eq(Mux(spike, s5["v_r"] << S.VR_SHIFT, v1)),
             self.o_state.w.eq(Mux(spike, s5_wb, s5["w1"])),
             self.o_state.profile.eq(s5["profile"]),
         ]

@@ -39,7 +39,7 @@ class AdEx(Model):
     ----------
     C : float, pF (> 0)
     g_L : float, nS (> 0)
-    E_L, V_T : float, mV
+    E_L, V_T : float, mV (the kernel needs E_L <= V_T < E_L + 88.7 mV)
     Delta_T : float, mV (> 0; the kernel uses the nearest of 0.5, 1, 2, 4 mV)
     a : float, nS
     tau_w : float, ms (> 0)
@@ -84,7 +84,8 @@ class AdEx(Model):
     def quantise(self, dt):
         """The integer profile at time step ``dt`` (ms) and what it represents."""
         dt = check_float("dt", dt, 0, lo_open=True)
-        unit_vp = S.V_LSB_MV * (1 << S.VPARAM_SHIFT)
+        unit_vt = S.V_LSB_MV * (1 << S.VT_SHIFT)
+        unit_vr = S.V_LSB_MV * (1 << S.VR_SHIFT)
         unit_beta = S.V_LSB_MV * (1 << S.BETA_SHIFT)
         notes = []
         tau_m = self.C / self.g_L
@@ -96,16 +97,16 @@ class AdEx(Model):
                         f"a/g_L * 2**{S.ALPHA_FRAC}")
         beta = _int_in("beta", self.b / self.g_L / unit_beta, *S.LIMITS["beta"],
                        f"b/g_L / {unit_beta:.4g} mV")
-        v_t = _int_in("v_t", (self.V_T - self.E_L) / unit_vp, *S.LIMITS["v_t"],
-                      f"(V_T - E_L) / {unit_vp:.4g} mV")
-        v_r = _int_in("v_r", (self.V_reset - self.E_L) / unit_vp, *S.LIMITS["v_r"],
-                      f"(V_reset - E_L) / {unit_vp:.4g} mV")
+        v_t = _int_in("v_t", (self.V_T - self.E_L) / unit_vt, *S.LIMITS["v_t"],
+                      f"(V_T - E_L) / {unit_vt:.4g} mV")
+        v_r = _int_in("v_r", (self.V_reset - self.E_L) / unit_vr, *S.LIMITS["v_r"],
+                      f"(V_reset - E_L) / {unit_vr:.4g} mV")
         grid = S.DELTA_T_MV
         delta_t = min(range(len(grid)), key=lambda i: abs(math.log(grid[i] / self.Delta_T)))
         if grid[delta_t] != self.Delta_T:
             notes.append(f"Delta_T = {self.Delta_T:g} mV forced onto the grid "
                          f"{{{', '.join(f'{g:g}' for g in grid)}}} mV: {grid[delta_t]:g} mV")
-        v_t_eff = self.E_L + v_t * unit_vp
+        v_t_eff = self.E_L + v_t * unit_vt
         v_peak_eff = v_t_eff + S.PEAK_OFFSET[delta_t] * S.V_LSB_MV
         if self.V_peak is not None and not math.isclose(self.V_peak,
                                                         self.V_T + 5 * self.Delta_T):
@@ -121,7 +122,7 @@ class AdEx(Model):
                      "a": alpha / 2 ** S.ALPHA_FRAC * self.g_L,
                      "tau_w": dt / (k_w / 2 ** S.KW_FRAC),
                      "b": beta * unit_beta * self.g_L,
-                     "V_reset": self.E_L + v_r * unit_vp, "V_peak": v_peak_eff}
+                     "V_reset": self.E_L + v_r * unit_vr, "V_peak": v_peak_eff}
         notes.append("E_L and g_L are exact: voltages are stored relative to E_L, w and "
                      "the input current in units of g_L")
         return QuantReport(kernel=self.kernel, dt=dt, params=params, values=values,

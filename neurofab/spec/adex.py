@@ -31,7 +31,7 @@ from amaranth.lib import data
 __all__ = ["STATE", "PROFILE", "LIMITS", "SILENT",
            "V_WIDTH", "W_WIDTH", "V_MIN", "V_MAX", "W_MIN", "W_MAX", "V_LSB_MV",
            "KM_WIDTH", "KM_FRAC", "KW_WIDTH", "KW_FRAC", "ALPHA_WIDTH", "ALPHA_FRAC",
-           "BETA_WIDTH", "BETA_SHIFT", "VT_WIDTH", "VR_WIDTH", "VPARAM_SHIFT",
+           "BETA_WIDTH", "BETA_SHIFT", "VT_WIDTH", "VT_SHIFT", "VR_WIDTH", "VR_SHIFT",
            "DT_WIDTH", "DT_K0", "DELTA_T_MV",
            "D_SHIFT", "D_WIDTH", "D_MIN", "D_MAX", "D_LSB_MV",
            "U_TOP_SHIFT", "X_SHIFT", "X_WIDTH",
@@ -51,15 +51,18 @@ V_LSB_MV = math.log(2) * 2.0 ** -15
 #: ``k_m = dt / tau_m`` in units of 2**-KM_FRAC (at most 0.125).
 KM_WIDTH, KM_FRAC = 15, 18
 #: ``k_w = dt / tau_w`` in units of 2**-KW_FRAC (at most 1/64).
-KW_WIDTH, KW_FRAC = 16, 22
-#: ``alpha = a / g_L``, signed, in units of 2**-ALPHA_FRAC (-8 .. 8).
-ALPHA_WIDTH, ALPHA_FRAC = 13, 9
+KW_WIDTH, KW_FRAC = 15, 21
+#: ``alpha = a / g_L``, signed, in units of 2**-ALPHA_FRAC (-4 .. 4).
+ALPHA_WIDTH, ALPHA_FRAC = 12, 9
 #: ``beta = b / g_L`` (spike-triggered jump of ``w``), unsigned, in 2**BETA_SHIFT
-#: voltage units (0 .. 44.3 mV, step 21.7 uV).
-BETA_WIDTH, BETA_SHIFT = 11, 10
-#: ``v_t = V_T - E_L`` and ``v_r = V_reset - E_L``, signed, in 2**VPARAM_SHIFT voltage
-#: units (step 43.3 uV): v_t -88.7 .. 88.7 mV, v_r -44.4 .. 44.3 mV.
-VT_WIDTH, VR_WIDTH, VPARAM_SHIFT = 12, 11, 11
+#: voltage units (0 .. 44.3 mV, step 10.8 uV).
+BETA_WIDTH, BETA_SHIFT = 12, 9
+#: ``v_t = V_T - E_L``, unsigned (V_T >= E_L), in 2**VT_SHIFT voltage units (step
+#: 10.8 uV, 0 .. 88.7 mV): spike timing is sensitive to V_T, so it gets the finest grid.
+VT_WIDTH, VT_SHIFT = 13, 9
+#: ``v_r = V_reset - E_L``, signed, in 2**VR_SHIFT voltage units (step 43.3 uV,
+#: -44.4 .. 44.3 mV).
+VR_WIDTH, VR_SHIFT = 11, 11
 #: ``delta_t`` selects D_T = 2**(DT_K0 + delta_t - 15) mV: 0.5, 1, 2, 4 mV.
 DT_WIDTH, DT_K0 = 2, 14
 DELTA_T_MV = tuple(2.0 ** (DT_K0 + i - 15) for i in range(1 << DT_WIDTH))
@@ -74,7 +77,7 @@ PROFILE = data.StructLayout({
     "k_w": unsigned(KW_WIDTH),
     "alpha": signed(ALPHA_WIDTH),
     "beta": unsigned(BETA_WIDTH),
-    "v_t": signed(VT_WIDTH),
+    "v_t": unsigned(VT_WIDTH),
     "v_r": signed(VR_WIDTH),
     "delta_t": unsigned(DT_WIDTH),
 })
@@ -89,7 +92,7 @@ def _full(width, signed_):
 LIMITS = {name: _full(field.shape.width, field.shape.signed) for name, field in PROFILE}
 
 #: ``k_m = 0``: ``v`` never moves from 0 < ``v_t + 5 D_T``, so it never fires.
-SILENT = {"k_m": 0, "k_w": 0, "alpha": 0, "beta": 0, "v_t": LIMITS["v_t"][1], "v_r": 0,
+SILENT = {"k_m": 0, "k_w": 0, "alpha": 0, "beta": 0, "v_t": 0, "v_r": 0,
           "delta_t": 0}
 
 # --- intermediate formats --------------------------------------------------------------
@@ -130,5 +133,8 @@ assert min(EXP_TABLE) << EXP_LSHIFT_MAX > D_MAX and max(EXP_TABLE) >> EXP_RSHIFT
 #: ``V_peak = V_T + PEAK_DELTAS * D_T``: PEAK_OFFSET[delta_t] voltage units above v_t.
 PEAK_DELTAS = 5
 PEAK_OFFSET = (118186, 236371, 472742, 945485)
+#: The peak lies strictly inside the v range, above rest: ``v' >= peak`` is the same test
+#: before and after ``v'`` saturates, and ``v = 0`` never fires.
+assert 0 < PEAK_OFFSET[0] and (LIMITS["v_t"][1] << VT_SHIFT) + PEAK_OFFSET[-1] < V_MAX
 assert PEAK_OFFSET == tuple(round(PEAK_DELTAS * 2 ** (DT_K0 + i) / math.log(2))
                             for i in range(1 << DT_WIDTH))

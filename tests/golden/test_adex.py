@@ -18,7 +18,7 @@ KERNEL = get_kernel("adex")
 
 def profile(**kw):
     """The ``adapting`` profile of the worked example, with overrides, as int64 arrays."""
-    p = dict(k_m=1573, k_w=1398, alpha=85, beta=231, v_t=462, v_r=277, delta_t=2)
+    p = dict(k_m=1573, k_w=699, alpha=85, beta=462, v_t=1847, v_r=277, delta_t=2)
     p.update(kw)
     return {k: np.asarray(v, dtype=np.int64) for k, v in p.items()}
 
@@ -46,6 +46,7 @@ def run(model, current, dt):
 # --- layout and contract ---------------------------------------------------------------
 def test_budgets_and_limits():
     assert S.STATE.size == 48 and S.PROFILE.size == 80
+    assert KERNEL.profile.size == 80 and KERNEL.state_bits == 48
     assert KERNEL.state_word.size <= spec.MEM_DATA_WIDTH
     assert set(S.LIMITS) == set(KERNEL.param_fields)
     check_params(KERNEL, S.SILENT)
@@ -55,8 +56,9 @@ def test_budgets_and_limits():
         assert math.isclose(d_t * math.log(2) / S.V_LSB_MV, 2 ** (S.DT_K0 + i))
     # the spike threshold lies strictly inside the v range for every profile
     for dt_i in range(4):
-        assert S.LIMITS["v_t"][0] * 2048 + S.PEAK_OFFSET[dt_i] > S.V_MIN
-        assert S.LIMITS["v_t"][1] * 2048 + S.PEAK_OFFSET[dt_i] < S.V_MAX
+        assert 0 < (S.LIMITS["v_t"][0] << S.VT_SHIFT) + S.PEAK_OFFSET[dt_i]
+        assert (S.LIMITS["v_t"][1] << S.VT_SHIFT) + S.PEAK_OFFSET[dt_i] < S.V_MAX
+        assert abs(S.PEAK_OFFSET[dt_i] * S.V_LSB_MV - 5 * S.DELTA_T_MV[dt_i]) <= S.V_LSB_MV
 
 
 def test_initial_state():
@@ -90,7 +92,7 @@ def test_step_is_pure_and_int64():
 def test_worked_example():
     model = BEHAVIOURS["adapting"].model
     rep = model.quantise(0.1)
-    assert rep.params == dict(k_m=1573, k_w=1398, alpha=85, beta=231, v_t=462, v_r=277,
+    assert rep.params == dict(k_m=1573, k_w=699, alpha=85, beta=462, v_t=1847, v_r=277,
                               delta_t=2)
     acc = int(model.to_current([500.0], 0.1)[0])
     assert acc == 7694
@@ -98,13 +100,15 @@ def test_worked_example():
     assert one(0, 0, acc) == (11819, 0, False)
     assert one(11819, 0, acc) == (23567, 1, False)
     assert math.isclose(model.to_voltage(23567), -69.5015, abs_tol=1e-4)
-    # the exponential at V_T (z = -692): T[31] * 2**-7 = 365 (true 2 mV = 366.7 units)
-    assert int(G.exp_term(945484, 462, 2)) == 365
-    # a step that crosses V_peak: E = T[24] = 40186, D = 42065, v1 = 1453536 >= 1418918
-    peak = 462 * 2048 + S.PEAK_OFFSET[2]
-    assert peak == 1418918
-    assert int(G.exp_term(peak - 30000, 462, 2)) == 40186
-    assert one(peak - 30000, 100000, acc) == (277 * 2048, 100044 + 231 * 1024, True)
+    # the exponential at V_T (z = 0): T[0] * 2**-6 = 373 (true: 2 mV = 369.3 units);
+    # just below (z = -692): T[31] * 2**-7 = 365 (true 366.7)
+    assert int(G.exp_term(945664, 1847, 2)) == 373
+    assert int(G.exp_term(945664 - 692, 1847, 2)) == 365
+    # a step that crosses V_peak: E = T[24] = 40186, D = 42067, v1 = 1453027 >= 1418406
+    peak = 1847 * 512 + S.PEAK_OFFSET[2]
+    assert peak == 1418406
+    assert int(G.exp_term(peak - 30000, 1847, 2)) == 40186
+    assert one(peak - 30000, 100000, acc) == (277 * 2048, 100043 + 462 * 512, True)
 
 
 # --- properties ------------------------------------------------------------------------
@@ -146,7 +150,7 @@ def test_state_rails():
     # v at the low rail, pushed further down, stays there
     assert one(S.V_MIN, 0, spec.ACC_MIN, k_m=kmax)[0] == S.V_MIN
     # v at the high rail (beyond every peak) fires and resets
-    assert one(S.V_MAX, 0, spec.ACC_MAX, k_m=kmax, k_w=0) == (277 * 2048, 236544, True)
+    assert one(S.V_MAX, 0, spec.ACC_MAX, k_m=kmax, k_w=0) == (277 * 2048, 462 * 512, True)
     # w at both rails, pushed outwards by alpha v
     kw = S.LIMITS["k_w"][1]
     amax = S.LIMITS["alpha"][1]
@@ -160,10 +164,10 @@ def test_state_rails():
 def test_spike_edge_and_reset():
     # with k_m = 0 v stays put: v = peak fires (>=), peak - 1 does not
     for dt_i in range(4):
-        peak = 462 * 2048 + S.PEAK_OFFSET[dt_i]
+        peak = 1847 * 512 + S.PEAK_OFFSET[dt_i]
         assert one(peak - 1, 0, 0, k_m=0, k_w=0, delta_t=dt_i) == (peak - 1, 0, False)
         assert one(peak, 5000, 0, k_m=0, k_w=0, delta_t=dt_i) == (
-            277 * 2048, 5000 + 231 * 1024, True)
+            277 * 2048, 5000 + 462 * 512, True)
 
 
 def test_silent_profile_never_fires():
@@ -177,11 +181,7 @@ def test_silent_profile_never_fires():
 
 def test_is_silent():
     assert G.is_silent(S.SILENT)
-    # k_m = 0 but the peak at or below rest: fires at once, so not silent
-    loud = {**S.SILENT, "v_t": -58, "delta_t": 0}
-    assert (-58 << 11) + S.PEAK_OFFSET[0] <= 0 and not G.is_silent(loud)
-    p = {k: np.array([v]) for k, v in loud.items()}
-    assert G.step(G.initial_state(p), np.array([0]), p)[1].all()
+    assert G.is_silent({**S.SILENT, "alpha": -2048, "k_w": 32767, "beta": 4095})
     assert not G.is_silent({**S.SILENT, "k_m": 1})
 
 
@@ -212,10 +212,11 @@ def test_bad_float_params_refused(field, value, exc, match):
 
 @pytest.mark.parametrize("field,value,match", [
     ("C", 1.0, r"k_m: .* outside the representable range \[1, 32767\]"),  # tau_m = 0.1 ms
-    ("tau_w", 2.0, r"k_w: .*tau_w = 2 ms.*\[1, 65535\]"),
-    ("a", 100.0, r"alpha: .* outside the representable range \[-4096, 4095\]"),
-    ("b", 1000.0, r"beta: .* outside the representable range \[0, 2047\]"),
-    ("V_T", 30.0, r"v_t: .* \[-2048, 2047\]"),
+    ("tau_w", 2.0, r"k_w: .*tau_w = 2 ms.*\[1, 32767\]"),
+    ("a", 100.0, r"alpha: .* outside the representable range \[-2048, 2047\]"),
+    ("b", 1000.0, r"beta: .* outside the representable range \[0, 4095\]"),
+    ("V_T", 30.0, r"v_t: .* \[0, 8191\]"),
+    ("V_T", -71.0, r"v_t: \(V_T - E_L\) .* = -92.\d+ rounds to -92, outside .*\[0, 8191\]"),
     ("V_reset", -20.0, r"v_r: .* \[-1024, 1023\]"),
 ])
 def test_unrepresentable_profile_refused(field, value, match):
@@ -249,7 +250,7 @@ def test_quantise_report():
     assert rep.params["delta_t"] == 2 and rep.effective["Delta_T"] == 2.0
     assert any("Delta_T = 2.5 mV forced onto the grid" in n for n in rep.notes)
     assert any("V_peak = 0 mV is not representable" in n for n in rep.notes)
-    assert rep.effective["V_peak"] == pytest.approx(-40, abs=0.03)   # V_T grid 43 uV
+    assert rep.effective["V_peak"] == pytest.approx(-40, abs=0.01)   # V_T grid 11 uV
     assert str(rep).startswith("adex profile at dt = 0.1 ms")
 
 

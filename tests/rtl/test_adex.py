@@ -81,7 +81,7 @@ def test_extremes():
         "k_m": [0, lim["k_m"][1]],
         "k_w": [0, lim["k_w"][1]],
         "alpha": list(lim["alpha"]),
-        "v_t": list(lim["v_t"]) + [462],
+        "v_t": list(lim["v_t"]) + [1847],
         "delta_t": [0, 3],
     }
     rng = np.random.default_rng(3)
@@ -92,8 +92,8 @@ def test_extremes():
             row[name] = lim[name][int(rng.integers(2))]
         rows.append(row)
     # the spike edge: k_m = 0 keeps v, so v = peak fires and peak - 1 does not
-    for dt_i, vt, delta in itertools.product(range(4), lim["v_t"] + (0,), (-1, 0, 1)):
-        peak = (vt << S.VPARAM_SHIFT) + S.PEAK_OFFSET[dt_i]
+    for dt_i, vt, delta in itertools.product(range(4), (0, 1847, 8191), (-1, 0, 1)):
+        peak = (vt << S.VT_SHIFT) + S.PEAK_OFFSET[dt_i]
         rows.append(dict(v=peak + delta, w=0, acc=0, k_m=0, k_w=lim["k_w"][1],
                          alpha=lim["alpha"][0], beta=lim["beta"][1], v_t=vt,
                          v_r=lim["v_r"][0], delta_t=dt_i))
