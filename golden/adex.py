@@ -2,7 +2,7 @@
 
 Vectorised over neurons: every argument is a numpy integer array (or a scalar that
 broadcasts). No Python loop per neuron. Every intermediate fits int64 with a wide margin
-(the largest is ``(v << 10) + k_m * D``, under 2**35).
+(the largest is ``acc << 10``, under 2**34).
 """
 
 import numpy as np
@@ -29,11 +29,11 @@ def _rshift_round(x, shift):
 
 
 def exp_term(v, v_t, delta_t):
-    """``D_T exp((V - V_T)/D_T)`` in drive units (``D_LSB_MV``), clamped to ``D_MAX``.
+    """``D_T exp((V - V_T)/D_T)`` in units of ``E_LSB_MV``, clamped to ``E_MAX``.
 
     ``z = v - (v_t << VT_SHIFT)``; ``idx = z >> (k - 5)`` (floor, ``k = DT_K0 +
     delta_t``); ``j = idx & 31``, ``n = idx >> 5``; ``s = n + delta_t - EXP_SHIFT_BIAS``
-    clipped to [-16, 3]; ``E = min(D_MAX, T[j] << s)`` (``T[j] >> -s`` for ``s < 0``).
+    clipped to [-16, 3]; ``E = min(E_MAX, T[j] << s)`` (``T[j] >> -s`` for ``s < 0``).
     """
     v = np.asarray(v, dtype=np.int64)
     v_t = np.asarray(v_t, dtype=np.int64)
@@ -45,7 +45,7 @@ def exp_term(v, v_t, delta_t):
     s = np.clip(n + delta_t - S.EXP_SHIFT_BIAS, -S.EXP_RSHIFT_MAX, S.EXP_LSHIFT_MAX)
     t = _TABLE[j]
     e = np.where(s >= 0, t << np.maximum(s, 0), t >> np.maximum(-s, 0))
-    return np.minimum(e, S.D_MAX)
+    return np.minimum(e, S.E_MAX)
 
 
 def step(state, acc, params):
@@ -70,13 +70,15 @@ def step(state, acc, params):
     k_m, k_w, alpha, beta, v_t, v_r, delta_t = (
         np.asarray(params[name], dtype=np.int64) for name in PARAM_NAMES)
 
-    # membrane drive: D = sat18(acc - v - w + E), all in units of 2**D_SHIFT
+    # membrane drive: D = sat16(round((acc << 10) - v - w + (E << 8)) / 2**10)
     e = exp_term(v, v_t, delta_t)
-    d = sat(acc - (v >> S.D_SHIFT) - (w >> S.D_SHIFT) + e, S.D_WIDTH)
-    # adaptation drive: X = sat18(alpha v - w), in units of 2**X_SHIFT
+    d = sat(_rshift_round((acc << S.D_SHIFT) - v - w + (e << S.E_SHIFT), S.D_SHIFT),
+            S.D_WIDTH)
+    # adaptation drive: X = sat16(round((alpha * (v >> 8) - (w << 1)) / 2**9)); the
+    # product is in 2**(U_TOP_SHIFT - ALPHA_FRAC) = 1/2 voltage units
     p1 = alpha * (v >> S.U_TOP_SHIFT)
-    x = sat((p1 >> (S.ALPHA_FRAC + S.X_SHIFT - S.U_TOP_SHIFT)) - (w >> S.X_SHIFT),
-            S.X_WIDTH)
+    x = sat(_rshift_round(p1 - (w << (S.ALPHA_FRAC - S.U_TOP_SHIFT)),
+                          S.X_SHIFT + S.ALPHA_FRAC - S.U_TOP_SHIFT), S.X_WIDTH)
     # Euler steps from the old (v, w), increments rounded to nearest
     w1 = sat(w + _rshift_round(k_w * x, S.KW_FRAC - S.X_SHIFT), S.W_WIDTH)
     v1 = sat(v + _rshift_round(k_m * d, S.KM_FRAC - S.D_SHIFT), S.V_WIDTH)

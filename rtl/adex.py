@@ -2,16 +2,17 @@
 
 The arithmetic is stated in ``docs/numerics-adex.md`` ("Kernel: adex")::
 
-    E  = min(D_MAX, T[j] * 2**s)          (j, s from z = v - (v_t << 9), see exp_term)
-    D  = sat18(acc - (v >> 8) - (w >> 8) + E)
-    X  = sat18(((alpha * (v >> 6)) >> 10) - (w >> 7))
-    w1 = sat24(w + round(k_w * X / 2**14))
-    v1 = sat24(v + round(k_m * D / 2**10))
+    E  = min(E_MAX, T[j] * 2**s)          (j, s from z = v - (v_t << 9), see exp_term)
+    D  = sat16(((acc << 10) + 2**9 - v - w + (E << 8)) >> 10)
+    X  = sat16((alpha * (v >> 8) - (w << 1) + 2**8) >> 9)
+    w1 = sat24(w + round(k_w * X / 2**13))
+    v1 = sat24(v + round(k_m * D / 2**8))
     spike = v1 >= (v_t << 9) + PEAK_OFFSET[delta_t]
-    if spike: v' = v_r << 11; w' = sat24(w1 + (beta << 10))   else v' = v1; w' = w1
+    if spike: v' = v_r << 11; w' = sat24(w1 + (beta << 9))   else v' = v1; w' = w1
 
-Three multipliers (``alpha * v``, ``k_w * X``, ``k_m * D``), at most 18x18 signed, in
-three different stages. Every width and constant comes from ``neurofab.spec.adex``.
+Three multipliers (``alpha * v``, ``k_w * X``, ``k_m * D``), each 16x16 signed (one
+iCE40 ``SB_MAC16``), in three different stages. Every width and constant comes from
+``neurofab.spec.adex``.
 """
 
 from amaranth import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -31,12 +32,20 @@ _Z_WIDTH = S.V_WIDTH + 1
 #: Rounding right-shifts of the two Euler increments.
 _W_SHIFT = S.KW_FRAC - S.X_SHIFT
 _V_SHIFT = S.KM_FRAC - S.D_SHIFT
+#: ``X`` is the product ``alpha * (v >> U_TOP_SHIFT)`` (2**(U_TOP_SHIFT - ALPHA_FRAC)
+#: voltage units) minus ``w`` at that scale, rounded by this right shift.
+_X_ROUND = S.X_SHIFT + S.ALPHA_FRAC - S.U_TOP_SHIFT
+
+
+def _with_half(x, shift):
+    """``(x << shift) + 2**(shift - 1)`` without an adder (the low bits are zero)."""
+    return Cat(Const(1 << (shift - 1), shift), x).as_signed()
 
 
 def _round_sum(x, product, shift):
     """``x + round(product / 2**shift)`` (halves up) as one adder: the low ``shift`` bits
     of ``x << shift`` are zero, so the rounding half is concatenated, not added."""
-    return (Cat(Const(1 << (shift - 1), shift), x).as_signed() + product) >> shift
+    return (_with_half(x, shift) + product) >> shift
 
 
 class AdEx(wiring.Component):
@@ -49,16 +58,16 @@ class AdEx(wiring.Component):
 
     Stages (at most one carry chain and one multiplier on any path of a stage):
 
-    1. ``z = v - (v_t << 9)``, ``acc - (v >> 8)``, the peak ``(v_t << 9) + PEAK_OFFSET``
-       and the first product ``alpha * (v >> 6)``;
+    1. ``z = v - (v_t << 9)``, ``(acc << 10) + 2**9 - v``, ``(w << 1) - 2**8``, the peak
+       ``(v_t << 9) + PEAK_OFFSET[delta_t]`` and the first product ``alpha * (v >> 8)``;
     2. the exponent: ``idx = z >> (9 + delta_t)``, table entry ``T[idx & 31]`` and shift
-       ``s = (idx >> 5) + delta_t - 8``; ``X = sat18((alpha v >> 10) - (w >> 7))``;
-       ``acc - (v >> 8) - (w >> 8)``; ``v - peak``;
-    3. ``E = min(D_MAX, T << s)`` (a barrel shift, ``s`` clipped to [-16, 3]);
+       ``s = (idx >> 5) + delta_t - 8``; ``X``; ``(acc << 10) + 2**9 - v - w``;
+       ``v - peak``;
+    3. ``E = min(E_MAX, T << s)`` (a barrel shift, ``s`` clipped to [-16, 3]);
        the second product ``k_w * X``;
-    4. ``D = sat18(acc - v - w + E)``; ``w1 = sat24(w + round(k_w X / 2**15))``;
-    5. the third product ``k_m * D``; ``sat24(w1 + (beta << 10))``;
-    6. ``v1 = sat24(v + round(k_m D / 2**10))`` and, in parallel,
+    4. ``D``; ``w1 = sat24(w + round(k_w X / 2**13))``;
+    5. the third product ``k_m * D``; ``sat24(w1 + (beta << 9))``;
+    6. ``v1 = sat24(v + round(k_m D / 2**8))`` and, in parallel,
        ``spike = (v - peak) + round(...) >= 0`` (equal to ``v1 >= peak`` because the peak
        lies strictly inside the s24 range); reset.
 
@@ -113,7 +122,9 @@ class AdEx(wiring.Component):
         s1 = carry(1, valid=self.i_valid, v=st.v, w=st.w, profile=st.profile,
                    k_m=p.k_m, k_w=p.k_w, beta=p.beta, v_r=p.v_r, delta_t=p.delta_t)
         s1_z = stage("s1_z", st.v - vt_scaled)
-        s1_dacc = stage("s1_dacc", self.i_acc - (st.v >> S.D_SHIFT))
+        s1_dacc = stage("s1_dacc", _with_half(self.i_acc, S.D_SHIFT) - st.v)
+        w_scaled = Cat(Const(0, S.ALPHA_FRAC - S.U_TOP_SHIFT), st.w).as_signed()
+        s1_wx = stage("s1_wx", w_scaled - (1 << (_X_ROUND - 1)))
         s1_peak = stage("s1_peak", vt_scaled + peak_off[p.delta_t])
         s1_p1 = stage("s1_p1", p.alpha * (st.v >> S.U_TOP_SHIFT))
 
@@ -128,10 +139,8 @@ class AdEx(wiring.Component):
                    k_m=s1["k_m"], k_w=s1["k_w"], beta=s1["beta"], v_r=s1["v_r"])
         s2_t = stage("s2_t", table[idx[:S.EXP_INDEX_BITS]])
         s2_s = stage("s2_s", (idx >> S.EXP_INDEX_BITS) + s1["delta_t"] - S.EXP_SHIFT_BIAS)
-        x_shift = S.ALPHA_FRAC + S.X_SHIFT - S.U_TOP_SHIFT
-        s2_x = stage("s2_x", saturate((s1_p1 >> x_shift) - (s1["w"] >> S.X_SHIFT),
-                                      S.X_WIDTH))
-        s2_dsum = stage("s2_dsum", s1_dacc - (s1["w"] >> S.D_SHIFT))
+        s2_x = stage("s2_x", saturate((s1_p1 - s1_wx) >> _X_ROUND, S.X_WIDTH))
+        s2_dsum = stage("s2_dsum", s1_dacc - s1["w"])
         s2_vp = stage("s2_vp", s1["v"] - s1_peak)
 
         # --- stage 3 ------------------------------------------------------------------
@@ -140,16 +149,17 @@ class AdEx(wiring.Component):
                               Mux(s2_s < -S.EXP_RSHIFT_MAX, -S.EXP_RSHIFT_MAX, s2_s)))
         e_full = Signal(unsigned(16 + S.EXP_LSHIFT_MAX))
         m.d.comb += e_full.eq(Mux(sc[-1], s2_t >> (-sc)[:5], s2_t << sc[:2]))
-        over_e = e_full[S.D_WIDTH - 1:] != 0
+        over_e = e_full[S.E_WIDTH:] != 0
         s3 = carry(3, valid=s2["valid"], v=s2["v"], w=s2["w"], profile=s2["profile"],
                    k_m=s2["k_m"], beta=s2["beta"], v_r=s2["v_r"], dsum=s2_dsum, vp=s2_vp)
-        s3_e = stage("s3_e", Mux(over_e, S.D_MAX, e_full[:S.D_WIDTH - 1]))
+        s3_e = stage("s3_e", Mux(over_e, S.E_MAX, e_full[:S.E_WIDTH]))
         s3_p2 = stage("s3_p2", s2["k_w"] * s2_x)
 
         # --- stage 4 ------------------------------------------------------------------
         s4 = carry(4, valid=s3["valid"], v=s3["v"], profile=s3["profile"], k_m=s3["k_m"],
                    beta=s3["beta"], v_r=s3["v_r"], vp=s3["vp"])
-        s4_d = stage("s4_d", saturate(s3["dsum"] + s3_e, S.D_WIDTH))
+        e_scaled = Cat(Const(0, S.E_SHIFT), s3_e)
+        s4_d = stage("s4_d", saturate((s3["dsum"] + e_scaled) >> S.D_SHIFT, S.D_WIDTH))
         s4_w1 = stage("s4_w1", saturate(_round_sum(s3["w"], s3_p2, _W_SHIFT), S.W_WIDTH))
 
         # --- stage 5 ------------------------------------------------------------------

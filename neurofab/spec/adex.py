@@ -34,6 +34,7 @@ __all__ = ["STATE", "PROFILE", "LIMITS", "SILENT",
            "BETA_WIDTH", "BETA_SHIFT", "VT_WIDTH", "VT_SHIFT", "VR_WIDTH", "VR_SHIFT",
            "DT_WIDTH", "DT_K0", "DELTA_T_MV",
            "D_SHIFT", "D_WIDTH", "D_MIN", "D_MAX", "D_LSB_MV",
+           "E_SHIFT", "E_WIDTH", "E_MAX", "E_LSB_MV",
            "U_TOP_SHIFT", "X_SHIFT", "X_WIDTH",
            "EXP_INDEX_BITS", "EXP_FRAC", "EXP_TABLE", "EXP_LSHIFT_MAX", "EXP_RSHIFT_MAX",
            "EXP_SHIFT_BIAS", "PEAK_DELTAS", "PEAK_OFFSET"]
@@ -96,17 +97,23 @@ SILENT = {"k_m": 0, "k_w": 0, "alpha": 0, "beta": 0, "v_t": 0, "v_r": 0,
           "delta_t": 0}
 
 # --- intermediate formats --------------------------------------------------------------
-#: The drive ``D = -v + E - w + acc`` (``dt`` times it over ``tau_m`` moves ``v``) is in
-#: units of 2**D_SHIFT voltage units (5.41 uV), saturated to signed D_WIDTH (+-709 mV).
-#: ``acc`` (the input ``I / g_L``) is in the same unit.
-D_SHIFT, D_WIDTH = 8, 18
+# Every multiplier operand is at most 16 bits signed (one iCE40 SB_MAC16 each).
+#: The drive ``D = acc - v - w + E`` (``dt / tau_m`` times it moves ``v``) is in units of
+#: 2**D_SHIFT voltage units (21.66 uV), rounded once and saturated to signed D_WIDTH
+#: (+-709.8 mV). ``acc`` (the input ``I / g_L``) is in the same unit.
+D_SHIFT, D_WIDTH = 10, 16
 D_MIN, D_MAX = -(1 << (D_WIDTH - 1)), (1 << (D_WIDTH - 1)) - 1
 D_LSB_MV = V_LSB_MV * (1 << D_SHIFT)
-#: The multiplier operand of ``alpha * v`` is ``v >> U_TOP_SHIFT`` (signed 18 bits).
-U_TOP_SHIFT = 6
-#: ``X = alpha v - w`` (what ``k_w`` multiplies) in 2**X_SHIFT voltage units, signed
-#: X_WIDTH (+-354.8 mV).
-X_SHIFT, X_WIDTH = 7, 18
+#: The exponential term ``E`` is computed in 2**E_SHIFT voltage units (5.41 uV), unsigned
+#: E_WIDTH bits, clamped to E_MAX (just above the largest drive, D_MAX + 1 - 2**-2).
+E_SHIFT, E_WIDTH = 8, 17
+E_MAX = (1 << E_WIDTH) - 1
+E_LSB_MV = V_LSB_MV * (1 << E_SHIFT)
+#: The multiplier operand of ``alpha * v`` is ``v >> U_TOP_SHIFT`` (signed 16 bits).
+U_TOP_SHIFT = 8
+#: ``X = alpha v - w`` (what ``k_w`` multiplies) in 2**X_SHIFT voltage units (5.41 uV),
+#: rounded once and saturated to signed X_WIDTH (+-177.4 mV).
+X_SHIFT, X_WIDTH = 8, 16
 
 # --- the exponential -------------------------------------------------------------------
 #: The fraction of the base-2 argument indexes a table of 2**EXP_INDEX_BITS entries.
@@ -123,11 +130,11 @@ assert EXP_TABLE == tuple(round(2 ** ((j + 0.5) / 32) / math.log(2) * 2 ** EXP_F
                           for j in range(1 << EXP_INDEX_BITS))
 #: ``E = T[j] * 2**s`` with ``s = n + delta_t - EXP_SHIFT_BIAS`` (``n`` the integer part
 #: of the argument); s is clipped to [-EXP_RSHIFT_MAX, EXP_LSHIFT_MAX] (every table entry
-#: shifted left by 3 exceeds D_MAX, shifted right by 16 is 0), then E is clamped to D_MAX.
-EXP_SHIFT_BIAS = D_SHIFT + EXP_FRAC - DT_K0
+#: shifted left by 3 exceeds E_MAX, shifted right by 16 is 0), then E is clamped to E_MAX.
+EXP_SHIFT_BIAS = E_SHIFT + EXP_FRAC - DT_K0
 EXP_LSHIFT_MAX = 3
 EXP_RSHIFT_MAX = 16
-assert min(EXP_TABLE) << EXP_LSHIFT_MAX > D_MAX and max(EXP_TABLE) >> EXP_RSHIFT_MAX == 0
+assert min(EXP_TABLE) << EXP_LSHIFT_MAX > E_MAX and max(EXP_TABLE) >> EXP_RSHIFT_MAX == 0
 
 # --- spike -----------------------------------------------------------------------------
 #: ``V_peak = V_T + PEAK_DELTAS * D_T``: PEAK_OFFSET[delta_t] voltage units above v_t.

@@ -95,20 +95,23 @@ def test_worked_example():
     assert rep.params == dict(k_m=1573, k_w=699, alpha=85, beta=462, v_t=1847, v_r=277,
                               delta_t=2)
     acc = int(model.to_current([500.0], 0.1)[0])
-    assert acc == 7694
-    # two steps from rest
-    assert one(0, 0, acc) == (11819, 0, False)
-    assert one(11819, 0, acc) == (23567, 1, False)
-    assert math.isclose(model.to_voltage(23567), -69.5015, abs_tol=1e-4)
+    assert acc == 1924                       # 41.667 mV / 21.66 uV
+    # two steps from rest: D = 1924, v1 = round(1573 * 1924 / 256) = 11822; then
+    # D = (1924 * 1024 + 512 - 11822) >> 10 = 1912, v1 = 11822 + round(11748.4),
+    # X = (85 * 46 + 256) >> 9 = 8, w1 = round(699 * 8 / 8192) = 1
+    assert one(0, 0, acc) == (11822, 0, False)
+    assert one(11822, 0, acc) == (23570, 1, False)
+    assert math.isclose(model.to_voltage(23570), -69.5014, abs_tol=1e-4)
     # the exponential at V_T (z = 0): T[0] * 2**-6 = 373 (true: 2 mV = 369.3 units);
     # just below (z = -692): T[31] * 2**-7 = 365 (true 366.7)
     assert int(G.exp_term(945664, 1847, 2)) == 373
     assert int(G.exp_term(945664 - 692, 1847, 2)) == 365
-    # a step that crosses V_peak: E = T[24] = 40186, D = 42067, v1 = 1453027 >= 1418406
+    # a step that crosses V_peak: E = T[24] = 40186, D = 10517, v1 = 1453027 >= 1418406;
+    # X = 510, w1 = 100000 + round(43.5) = 100044, then + (462 << 9)
     peak = 1847 * 512 + S.PEAK_OFFSET[2]
     assert peak == 1418406
     assert int(G.exp_term(peak - 30000, 1847, 2)) == 40186
-    assert one(peak - 30000, 100000, acc) == (277 * 2048, 100043 + 462 * 512, True)
+    assert one(peak - 30000, 100000, acc) == (277 * 2048, 100044 + 462 * 512, True)
 
 
 # --- properties ------------------------------------------------------------------------
@@ -118,12 +121,12 @@ def test_exp_table_error_bound():
     for dt_i, d_t in enumerate(S.DELTA_T_MV):
         v = np.arange(-25 * 2 ** (S.DT_K0 + dt_i), 12 * 2 ** (S.DT_K0 + dt_i), 97)
         e = G.exp_term(v, 0, dt_i)
-        true = d_t * np.exp(v * S.V_LSB_MV / d_t) / S.D_LSB_MV
-        inside = true < S.D_MAX / (1 + bound)
+        true = d_t * np.exp(v * S.V_LSB_MV / d_t) / S.E_LSB_MV
+        inside = true < S.E_MAX / (1 + bound)
         err = np.abs(e - true)[inside]
         # relative table error, table rounding and the truncating right shift (< 1 unit)
         assert (err <= bound * true[inside] + 1 + 1e-9).all()
-        assert (e[true >= S.D_MAX * (1 + bound)] == S.D_MAX).all()
+        assert (e[true >= S.E_MAX * (1 + bound)] == S.E_MAX).all()
         assert (np.diff(e) >= 0).all()             # monotone
         rel = (err / true[inside])[true[inside] > 1000]
         assert rel.max() == pytest.approx(bound, rel=0.05)
@@ -131,7 +134,7 @@ def test_exp_table_error_bound():
 
 def test_exp_term_extremes():
     assert int(G.exp_term(S.V_MIN, S.LIMITS["v_t"][1], 0)) == 0
-    assert int(G.exp_term(S.V_MAX, S.LIMITS["v_t"][0], 3)) == S.D_MAX
+    assert int(G.exp_term(S.V_MAX, S.LIMITS["v_t"][0], 3)) == S.E_MAX
 
 
 def test_drive_saturates_at_both_rails():
@@ -142,7 +145,7 @@ def test_drive_saturates_at_both_rails():
         lo = one(v, w, spec.ACC_MIN, k_m=S.LIMITS["k_m"][1])
         assert lo == one(v, w, -(10 ** 6), k_m=S.LIMITS["k_m"][1])
         # D = -2**17 moves v by round(k_m * D / 1024) exactly
-        assert lo[0] == v + (S.LIMITS["k_m"][1] * S.D_MIN + 512 >> 10)
+        assert lo[0] == v + (S.LIMITS["k_m"][1] * S.D_MIN + 128 >> 8)
 
 
 def test_state_rails():

@@ -115,6 +115,6 @@ def test_perturbed_golden_is_caught(monkeypatch):
     check_kernel("adex", vec)
     original = G.exp_term
     monkeypatch.setattr(G, "exp_term",
-                        lambda *a: np.minimum(original(*a) + 1, S.D_MAX))
+                        lambda *a: np.minimum(original(*a) + 1, S.E_MAX))
     with pytest.raises(AssertionError, match="adex: .* mismatches"):
         check_kernel("adex", vec)
