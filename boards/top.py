@@ -34,6 +34,7 @@ from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from neurofab import spec
+from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from .clocks import ClockGen
 from .registry import get_board
 
@@ -63,7 +64,7 @@ LINK_DEFAULTS = {
 #: besides every module of the packages of ``_SOURCE_PACKAGES``.
 _SOURCE_MODULES = (
     "neurofab.spec.core", "neurofab.spec.link", "neurofab.spec.packing", "neurofab.config",
-    "neurofab.checks", "neurofab.rtl.util", "neurofab.rtl.core", "neurofab.rtl.lif",
+    "neurofab.checks", "neurofab.kernels", "neurofab.rtl.util", "neurofab.rtl.core",
     "neurofab.boards.clocks", "neurofab.boards.top",
 )
 #: Packages all of whose modules make the board top (the host link: UART, COBS, CRC, the
@@ -71,8 +72,11 @@ _SOURCE_MODULES = (
 _SOURCE_PACKAGES = ("neurofab.rtl.link",)
 
 
-def _source_modules():
-    names = list(_SOURCE_MODULES)
+def _source_modules(kernel=DEFAULT_KERNEL):
+    kernel = get_kernel(kernel)
+    names = list(_SOURCE_MODULES) + [f"neurofab.spec.{kernel.module}",
+                                     f"neurofab.golden.{kernel.module}",
+                                     f"neurofab.rtl.{kernel.module}"]
     for package in _SOURCE_PACKAGES:
         path = importlib.import_module(package).__path__
         names += [package] + sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(path))
@@ -86,20 +90,22 @@ def link_defaults(board):
 
 
 @functools.lru_cache(maxsize=None)
-def _source_digest():
+def _source_digest(kernel=DEFAULT_KERNEL):
     h = hashlib.sha256()
-    for name in _source_modules():
+    for name in _source_modules(kernel):
         path = Path(importlib.import_module(name).__file__)
         h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
-def design_hash(**params):
-    """SHA-256 (hex) of the gateware sources and ``params`` (JSON-serialisable values;
-    e.g. board, geometry, link parameters, a configuration digest)."""
+def design_hash(*, kernel=DEFAULT_KERNEL, **params):
+    """SHA-256 (hex) of the gateware sources (those of ``kernel`` among the neuron
+    kernels), the kernel's name and ``params`` (JSON-serialisable values; e.g. board,
+    geometry, link parameters, a configuration digest)."""
+    kernel = get_kernel(kernel)
     h = hashlib.sha256()
-    h.update(f"neurofab-gateware/{spec.PROTOCOL_VERSION}\n".encode())
-    h.update(_source_digest().encode())
+    h.update(f"neurofab-gateware/{spec.PROTOCOL_VERSION}/{kernel.name}\n".encode())
+    h.update(_source_digest(kernel.name).encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     return h.hexdigest()
 
@@ -126,6 +132,8 @@ class BoardTop(wiring.Component):
         memories start empty and the host uploads a configuration.
     sim : bool
         Simulation variant: no PLL, no platform resources; ports ``rx`` and ``tx``.
+    kernel : str or Kernel, optional
+        The neuron kernel (``neurofab.kernels``); default ``cfg.kernel``, else CUBA-LIF.
     n_neurons, n_inputs, syn_capacity, syn_bank_depth : int, optional
         Override the board's default core geometry (``Board.geometry``).
     max_payload, in_depth, out_depth : int, optional
@@ -153,12 +161,18 @@ class BoardTop(wiring.Component):
 
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
-                 out_depth=None, baud=None, build_hash=None):
+                 out_depth=None, baud=None, build_hash=None, kernel=None):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController, UartRx, UartTx
 
         self.board = board = get_board(board)
         self.sim = bool(sim)
+        if cfg is not None:
+            if kernel is not None and get_kernel(kernel) is not cfg.kernel:
+                raise ValueError(f"cfg is a {cfg.kernel.name} config, not one of kernel "
+                                 f"{get_kernel(kernel).name}")
+            kernel = cfg.kernel
+        self.kernel = kernel = get_kernel(DEFAULT_KERNEL if kernel is None else kernel)
         geometry = dict(board.geometry)
         for key, value in (("n_neurons", n_neurons), ("n_inputs", n_inputs),
                            ("syn_capacity", syn_capacity),
@@ -177,13 +191,14 @@ class BoardTop(wiring.Component):
         self.divisor = spec.uart_divisor(self.clk_hz, self.baud)
         self.board_id = 0 if self.sim else BOARD_IDS.get(board.name, 0)
         if build_hash is None:
-            build_hash = design_hash(board=board.name, sim=self.sim, geometry=geometry,
+            build_hash = design_hash(kernel=kernel, board=board.name, sim=self.sim,
+                                     geometry=geometry,
                                      link=link, baud=self.baud, clk_hz=self.clk_hz,
                                      cfg=_cfg_digest(cfg))
         self.build_hash = build_hash
 
-        self.core = NeuronCore(cfg, **geometry)
-        self.link = LinkController(n_neurons=geometry["n_neurons"],
+        self.core = NeuronCore(cfg, kernel=kernel, **geometry)
+        self.link = LinkController(kernel=kernel, n_neurons=geometry["n_neurons"],
                                    n_inputs=geometry["n_inputs"],
                                    syn_capacity=geometry["syn_capacity"], clk_hz=self.clk_hz,
                                    board_id=self.board_id, build_hash=build_hash, **link)

@@ -7,7 +7,8 @@ The same transactions go into both models. The RTL side gets random valid gaps o
   pointers, synapses, ``W_SHIFT``) against the words of the configuration;
 * every ``o_spikes`` transaction of every step, in order (fired neurons, then ``eos``);
 * the full architectural state at every step boundary (``check_state="every"``) or after
-  the last step (``"end"``): ``i``, ``v``, ``ref`` (and ``profile``) of every ``STATE`` word,
+  the last step (``"end"``): every kernel state field (CUBA-LIF: ``i``, ``v``, ``ref``)
+  and ``profile`` of every ``STATE`` word,
   every ``ACC`` slot of every neuron and the ``STEP`` register, read back through ``i_mem``.
 
 On the Amaranth back end the core's memories are initialised from the config. On Verilator
@@ -24,6 +25,7 @@ import numpy as np
 from neurofab import spec
 from neurofab.config import CoreConfig, decode_state, random_config, state_addresses
 from neurofab.golden import core as golden_core
+from neurofab.kernels import DEFAULT_KERNEL
 from neurofab.spec import Ctrl, Region
 
 from .engine import Divergence, StateRead, Step, StepCase, run
@@ -58,16 +60,16 @@ def compare_state(t, cfg, gstate, words, *, block=BLOCK, where=""):
     expected_len = n + n * spec.DELAY_SLOTS + 1
     if len(words) != expected_len:
         return [Divergence(t, block, f"{where}o_mem", "responses", expected_len, len(words))]
-    got = decode_state(words, n)
-    exp = {"i": gstate.i, "v": gstate.v, "ref": gstate.ref, "profile": cfg.profile,
-           "acc": gstate.acc}
+    got = decode_state(words, n, cfg.kernel)
+    fields = (*cfg.kernel.state_fields, "profile")
+    exp = {**gstate.neurons, "profile": cfg.profile, "acc": gstate.acc}
     found = []
-    for order, name in enumerate(("i", "v", "ref", "profile")):
+    for order, name in enumerate(fields):
         for k in np.flatnonzero(got[name] != exp[name]):
             found.append((int(k), order, Divergence(t, block, f"{where}neuron {k}", name,
                                                     int(exp[name][k]), int(got[name][k]))))
     for slot, k in np.argwhere(got["acc"] != exp["acc"]):
-        found.append((int(k), 4 + int(slot), Divergence(
+        found.append((int(k), len(fields) + int(slot), Divergence(
             t, block, f"{where}neuron {k}", f"acc[slot {slot}]", int(exp["acc"][slot, k]),
             int(got["acc"][slot, k]))))
     found.sort(key=lambda x: (x[0], x[1]))
@@ -173,6 +175,8 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
     if core_factory is None:
         from neurofab.rtl.core import NeuronCore as core_factory
     n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
+    # (a factory of tests may predate kernels: it is only told a kernel other than the default)
+    kernel_kw = {} if rtl_cfg.kernel.name == DEFAULT_KERNEL else {"kernel": rtl_cfg.kernel}
     core = golden_core.NeuronCore(cfg)
     steps, states = [], []
     for chans in inputs:
@@ -182,13 +186,13 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
                           {"o_spikes": [_spike(k) for k in fired] + [_spike(eos=1)]},
                           clocks=225 + n + cfg.n_synapses + n_in))
     return StepCase(
-        BLOCK, {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
+        BLOCK, {"kernel": cfg.kernel.name, "neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
                 "synapses": cfg.n_synapses, "check_state": check_state},
         lambda: core_factory(rtl_cfg), steps, {"o_spikes": "spikes"},
         reads=[state_read(cfg, states)], synaptic_events=core.synaptic_events,
         setup=[config_read(rtl_cfg, rtl_cfg.n_inputs)],
         empty_factory=lambda: core_factory(None, n_neurons=n, n_inputs=n_in,
-                                           syn_capacity=cap),
+                                           syn_capacity=cap, **kernel_kw),
         empty_setup=[upload_read(rtl_cfg, n_in), config_read(rtl_cfg, n_in)],
         read_after=check_state, top="neurofab_core")
 
@@ -217,18 +221,19 @@ def run_gate_cosim(cfg, inputs, *, family="ice40", **kwargs):
 
 
 def make(rng, steps, *, neurons=None, n_inputs=None, max_fanout=32, inputs_per_step=4,
-         check_state="every", syn_capacity=None):
-    """Registry builder: a random config (``random_config``, extremes included) of
-    ``neurons`` (default 64) and random inputs."""
+         check_state="every", syn_capacity=None, kernel=None):
+    """Registry builder: a random config of ``kernel`` (``random_config``, extremes
+    included; default CUBA-LIF) of ``neurons`` (default 64) and random inputs."""
     neurons = 64 if neurons is None else neurons
     n_inputs = max(4, neurons // 4) if n_inputs is None else n_inputs
-    cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout)
+    cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout,
+                        kernel=kernel or DEFAULT_KERNEL)
     inputs = random_inputs(rng, n_inputs, steps, per_step=inputs_per_step)
     return core_case(cfg, inputs, check_state=check_state, syn_capacity=syn_capacity)
 
 
 def cosim_core(neurons=64, steps=50, seed=0, backend="amaranth", *, n_inputs=None,
-               max_fanout=32, inputs_per_step=4, **kwargs):
+               max_fanout=32, inputs_per_step=4, kernel=DEFAULT_KERNEL, **kwargs):
     """Random config (``random_config``) + random inputs, then :func:`run_core_cosim`.
 
     ``n_inputs`` defaults to ``neurons // 4`` (at least 4); every step gets
@@ -237,7 +242,8 @@ def cosim_core(neurons=64, steps=50, seed=0, backend="amaranth", *, n_inputs=Non
     """
     rng = np.random.default_rng(seed)
     n_inputs = max(4, neurons // 4) if n_inputs is None else n_inputs
-    cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout)
+    cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout,
+                        kernel=kernel)
     inputs = random_inputs(rng, n_inputs, steps, per_step=inputs_per_step)
     return run_core_cosim(cfg, inputs, backend=backend, seed=seed, **kwargs)
 

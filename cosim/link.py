@@ -202,13 +202,13 @@ class ControllerBench(wiring.Component):
                                             (``o_running`` low): a script waits on it
     """
 
-    def __init__(self, *, cfg=None, n_neurons, n_inputs, syn_capacity, **link):
+    def __init__(self, *, cfg=None, kernel=None, n_neurons, n_inputs, syn_capacity, **link):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import LinkController
         self.core = NeuronCore(cfg, n_neurons=n_neurons, n_inputs=n_inputs,
-                               syn_capacity=syn_capacity)
+                               syn_capacity=syn_capacity, kernel=kernel)
         self.ctrl = LinkController(n_neurons=n_neurons, n_inputs=n_inputs,
-                                   syn_capacity=syn_capacity, **link)
+                                   syn_capacity=syn_capacity, kernel=self.core.kernel, **link)
         super().__init__({"i_frame": In(stream.Signature(spec.DecodedByte)),
                           "o_frame": Out(stream.Signature(spec.FrameByte)),
                           "o_idle": Out(stream.Signature(1))})

@@ -51,7 +51,7 @@ LINK_BLOCKS = ("uart-rx", "uart-tx", "cobs-dec", "cobs-enc", "crc16", "link-cont
 
 #: the command line's block options (``--neurons``, ``--cores``, ``--inputs``) each block
 #: takes, by builder keyword
-OPTIONS = {"core": ("neurons", "inputs_per_step"), "router": ("cores",),
+OPTIONS = {"core": ("neurons", "inputs_per_step", "kernel"), "router": ("cores",),
            "fabric": ("cores",)}
 
 #: steps of a run when none are given

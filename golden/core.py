@@ -4,23 +4,22 @@ Vectorised over neurons and synapses: one step costs a handful of numpy calls,
 whatever the network size. ``docs/numerics.md`` ("Timestep") is the text it follows.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from neurofab import spec
-from .lif import cuba_lif_step
 
 __all__ = ["CoreState", "NeuronCore", "run"]
 
 
-@dataclass
 class CoreState:
     """Full architectural state of a core at a step boundary.
 
     Attributes
     ----------
-    i, v, ref : int64 arrays, shape (n_neurons,)
+    neurons : dict
+        The kernel's per-neuron state: every state field (``kernel.state_fields``;
+        CUBA-LIF: ``i``, ``v``, ``ref``) to an int64 array of shape (n_neurons,). Each
+        field is also an attribute (``state.v``).
     acc : int64 array, shape (DELAY_SLOTS, n_neurons)
         Accumulator slot ``s`` feeds the update of every step ``t`` with ``t % 8 == s``.
     step : int
@@ -28,22 +27,31 @@ class CoreState:
     pending : int64 array
         Spikes of the last update, delivered in the next integrate phase.
     """
-    i: np.ndarray
-    v: np.ndarray
-    ref: np.ndarray
-    acc: np.ndarray
-    step: int
-    pending: np.ndarray
+
+    def __init__(self, neurons, acc, step, pending):
+        self.neurons = {name: np.asarray(value, dtype=np.int64)
+                        for name, value in neurons.items()}
+        self.acc = acc
+        self.step = step
+        self.pending = pending
+
+    def __getattr__(self, name):
+        neurons = self.__dict__.get("neurons", {})
+        if name in neurons:
+            return neurons[name]
+        raise AttributeError(f"CoreState has no field {name!r} (kernel state: "
+                             f"{', '.join(neurons)})")
 
     def copy(self):
-        return CoreState(self.i.copy(), self.v.copy(), self.ref.copy(), self.acc.copy(),
+        return CoreState({k: v.copy() for k, v in self.neurons.items()}, self.acc.copy(),
                          self.step, self.pending.copy())
 
     @classmethod
-    def zeros(cls, n_neurons):
-        z = np.zeros(n_neurons, dtype=np.int64)
-        return cls(z.copy(), z.copy(), z.copy(),
-                   np.zeros((spec.DELAY_SLOTS, n_neurons), dtype=np.int64), 0,
+    def initial(cls, cfg):
+        """The state of a freshly loaded ``cfg``: every neuron at the kernel's initial
+        state, accumulators zero, step 0, nothing pending."""
+        return cls(cfg.initial_state(),
+                   np.zeros((spec.DELAY_SLOTS, cfg.n_neurons), dtype=np.int64), 0,
                    np.zeros(0, dtype=np.int64))
 
 
@@ -65,12 +73,12 @@ class NeuronCore:
     ----------
     cfg : CoreConfig
     state : CoreState, optional
-        Start state (default: all zero, step 0).
+        Start state (default: ``CoreState.initial(cfg)``, the kernel's initial state).
     """
 
     def __init__(self, cfg, state=None):
         self.cfg = cfg.validate()
-        self.state = state.copy() if state is not None else CoreState.zeros(cfg.n_neurons)
+        self.state = state.copy() if state is not None else CoreState.initial(cfg)
         self._params = cfg.neuron_params()
         self.synaptic_events = 0
 
@@ -92,8 +100,7 @@ class NeuronCore:
         """Run every neuron's kernel on its accumulator slot; returns sorted spikes."""
         st = self.state
         slot = st.step % spec.DELAY_SLOTS
-        st.i, st.v, st.ref, spike = cuba_lif_step(st.i, st.v, st.ref, st.acc[slot],
-                                                  self._params)
+        st.neurons, spike = self.cfg.kernel.step(st.neurons, st.acc[slot], self._params)
         st.acc[slot] = 0
         st.step += 1
         st.pending = np.flatnonzero(spike).astype(np.int64)

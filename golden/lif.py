@@ -112,3 +112,9 @@ def initial_state(params):
     n = np.broadcast_shapes(*(np.shape(params[name]) for name in PARAM_NAMES))
     z = np.zeros(n, dtype=np.int64)
     return {"i": z, "v": z.copy(), "ref": z.copy()}
+
+
+def is_silent(params):
+    """A neuron at rest without input never fires iff ``bias <= 0``: ``i`` stays 0, so
+    ``v`` never rises above 0, below every legal threshold (>= 1)."""
+    return int(params["bias"]) <= 0

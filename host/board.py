@@ -16,6 +16,7 @@ import numpy as np
 
 from neurofab import spec
 from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
+from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
 from neurofab.spec import Ctrl, Region
 
 from . import codec
@@ -48,14 +49,27 @@ class LinkStats:
         return dict(self.__dict__)
 
 
-@dataclass
 class BoardState:
-    """Neuron state read back from a board (same fields as ``golden.CoreState``)."""
-    i: np.ndarray
-    v: np.ndarray
-    ref: np.ndarray
-    acc: np.ndarray       # (DELAY_SLOTS, n_neurons)
-    step: int
+    """Neuron state read back from a board (the fields of ``golden.CoreState``).
+
+    Attributes
+    ----------
+    neurons : dict
+        Every state field of the board's kernel (CUBA-LIF: ``i``, ``v``, ``ref``) to an
+        int64 array, one entry per neuron; each is also an attribute (``state.v``).
+    acc : int64 array, shape (DELAY_SLOTS, n_neurons)
+    step : int
+    """
+
+    def __init__(self, neurons, acc, step):
+        self.neurons, self.acc, self.step = dict(neurons), acc, step
+
+    def __getattr__(self, name):
+        neurons = self.__dict__.get("neurons", {})
+        if name in neurons:
+            return neurons[name]
+        raise AttributeError(f"BoardState has no field {name!r} (kernel state: "
+                             f"{', '.join(neurons)})")
 
 
 class Board:
@@ -164,25 +178,45 @@ class Board:
         self.transact(codec.clear_status())
 
     def reset(self):
-        """Zero the network's dynamic state (i, v, ref, accumulators, step); keep config."""
+        """Restart the network: every neuron at the kernel's initial state, accumulators
+        and step zero; keep the config. (RESET zeroes the state words; a kernel whose
+        initial state is not zero gets it written back.)"""
         self.transact(codec.reset())
+        if self.cfg is not None:
+            self._restore_initial_state(self.cfg.padded(
+                self.info.n_neurons, self.info.n_inputs, n_synapses=self.info.n_synapses,
+                n_profiles=self.info.n_profiles))
 
     def echo(self, data):
         return self.transact(codec.echo(data, max_payload=self.max_payload))
 
+    @property
+    def kernel(self):
+        """The neuron kernel of the board's cores (``neurofab.kernels``, from IDENTIFY)."""
+        if self.info is None:
+            return get_kernel(DEFAULT_KERNEL)
+        by_id = {k.kernel_id: k for k in KERNELS.values()}
+        if self.info.kernel not in by_id:
+            raise BoardError(f"board runs kernel number {self.info.kernel}, which this host "
+                             f"does not know (known: "
+                             f"{', '.join(f'{k.kernel_id} {k.name}' for k in by_id.values())})")
+        return by_id[self.info.kernel]
+
     def write_mem(self, region, start, words):
         region = Region(region)
-        per = (self.max_payload - spec.MemHeader.size // 8) // spec.region_word_bytes(region)
+        kernel = self.kernel
+        per = (self.max_payload - spec.MemHeader.size // 8) // kernel.word_bytes[region]
         words = list(words) if not isinstance(words, np.ndarray) else words
         for k in range(0, len(words), per):
             self.transact(codec.write_mem(region, start + k, words[k:k + per],
-                                          max_payload=self.max_payload))
+                                          max_payload=self.max_payload, kernel=kernel))
 
     def read_mem(self, region, start, count):
         region = Region(region)
-        per = self.max_payload // spec.region_word_bytes(region)
+        kernel = self.kernel
+        per = self.max_payload // kernel.word_bytes[region]
         parts = [self.transact(codec.read_mem(region, start + k, min(per, count - k),
-                                              max_payload=self.max_payload))
+                                              max_payload=self.max_payload, kernel=kernel))
                  for k in range(0, count, per)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
@@ -208,7 +242,13 @@ class Board:
         """
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+        if cfg.kernel is not self.kernel:
+            raise BoardError(f"the config is for kernel {cfg.kernel.name}, but board "
+                             f"{self.info.board} runs kernel {self.kernel.name}: build the "
+                             f"board for it (neurofab build --kernel {cfg.kernel.name}) or "
+                             f"compile the network for {self.kernel.name}")
         fitted = self.fit(cfg)
+        self.cfg = None                 # (reset() below must not restore the old network)
         st = self.status()
         if st.steps_pending or st.in_level or st.out_level:
             # a board left running by an interrupted host refuses WRITE_MEM (BUSY): a new
@@ -223,7 +263,15 @@ class Board:
             elif region is not Region.ACC:
                 self.write_mem(region, 0, image[region])
         self.reset()
+        self._restore_initial_state(fitted)
         self.cfg = cfg
+
+    def _restore_initial_state(self, fitted):
+        """RESET zeroes every neuron's state: write the kernel's initial state back where it
+        is not zero (CUBA-LIF's is)."""
+        initial = fitted.initial_state()
+        if any(np.any(v) for v in initial.values()):
+            self.write_mem(Region.STATE, 0, fitted.memory_image()[Region.STATE])
 
     def run(self, inputs, steps=None, *, progress=None):
         """Run ``steps`` steps (default ``len(inputs)``) with per-step input channels.
@@ -306,6 +354,6 @@ class Board:
         words = [*self.read_mem(Region.STATE, 0, n).tolist(),
                  *self.read_mem(Region.ACC, 0, n * spec.DELAY_SLOTS).tolist(),
                  *self.read_mem(Region.CTRL, Ctrl.STEP.value, 1).tolist()]
-        st = decode_state(words, n)
-        return BoardState(st["i"], st["v"], st["ref"], st["acc"], st["step"])
+        st = decode_state(words, n, self.kernel)
+        return BoardState({f: st[f] for f in self.kernel.state_fields}, st["acc"], st["step"])
 

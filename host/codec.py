@@ -27,6 +27,7 @@ import numpy as np
 from amaranth import Shape
 
 from neurofab import spec
+from neurofab.kernels import get_kernel
 from neurofab.spec import Opcode, Nak, Region
 from neurofab.golden.link.cobs import CobsError, CobsOversize, cobs_encode, cobs_decode
 from neurofab.golden.link.crc import crc16
@@ -329,6 +330,7 @@ class Command:
     payload: bytes = b""
     region: Region | None = None     # READ_MEM: how to parse the words of the reply
     count: int = 0                   # READ_MEM: words expected
+    kernel: object = None            # READ_MEM: the core's kernel (its word widths)
 
 
 def _limit(payload, max_payload, what):
@@ -366,23 +368,25 @@ def _mem_header(region, start, count):
     return region, pack_struct(spec.MemHeader, region=region.value, start=start, count=count)
 
 
-def write_mem(region, start, words, *, max_payload=spec.MAX_PAYLOAD):
-    """WRITE_MEM: ``words`` (ints or an integer array, one per index) from ``start``."""
-    data = pack_words(region, words)
-    count = len(data) // spec.region_word_bytes(region)
+def write_mem(region, start, words, *, max_payload=spec.MAX_PAYLOAD, kernel=None):
+    """WRITE_MEM: ``words`` (ints or an integer array, one per index) from ``start``, for
+    a core of ``kernel`` (its STATE and PROFILE word widths; default CUBA-LIF)."""
+    data = pack_words(region, words, kernel=kernel)
+    count = len(data) // _word_bytes(region, kernel)
     region, header = _mem_header(region, int(start), count)
     return Command(Opcode.WRITE_MEM, _limit(header + data, max_payload,
                                             f"WRITE_MEM of {count} {region.name} words"))
 
 
-def read_mem(region, start, count, *, max_payload=spec.MAX_PAYLOAD):
-    """READ_MEM of ``count`` words; the reply must fit ``max_payload``."""
+def read_mem(region, start, count, *, max_payload=spec.MAX_PAYLOAD, kernel=None):
+    """READ_MEM of ``count`` words of a core of ``kernel`` (default CUBA-LIF); the reply
+    must fit ``max_payload``."""
     region, header = _mem_header(region, int(start), int(count))
-    size = int(count) * spec.region_word_bytes(region)
+    size = int(count) * _word_bytes(region, kernel)
     if size > max_payload:
         raise ValueError(f"READ_MEM of {count} {region.name} words: reply of {size} bytes "
                          f"exceeds max_payload = {max_payload}")
-    return Command(Opcode.READ_MEM, header, region, int(count))
+    return Command(Opcode.READ_MEM, header, region, int(count), kernel)
 
 
 def inject(steps, *, close=True, max_payload=spec.MAX_PAYLOAD):
@@ -472,8 +476,8 @@ def parse_reply(cmd, frame):
         return p
     if op == Opcode.READ_MEM:
         if cmd.region is not None:
-            _expect_len(op, p, cmd.count * spec.region_word_bytes(cmd.region))
-            return unpack_words(cmd.region, p)
+            _expect_len(op, p, cmd.count * _word_bytes(cmd.region, cmd.kernel))
+            return unpack_words(cmd.region, p, kernel=cmd.kernel)
         return p
     if op == Opcode.READ_EVENTS:
         n = spec.EventsHeader.size // 8
@@ -578,15 +582,28 @@ class StepAssembler:
 
 
 # --- memory words ----------------------------------------------------------------------
-def pack_words(region, words):
+def _word_width(region, kernel):
+    if kernel is None:
+        return spec.REGION_WORD_WIDTH[Region(region)]
+    return get_kernel(kernel).word_widths[Region(region)]
+
+
+def _word_bytes(region, kernel):
+    if kernel is None:
+        return spec.REGION_WORD_BYTES[Region(region)]
+    return get_kernel(kernel).word_bytes[Region(region)]
+
+
+def pack_words(region, words, *, kernel=None):
     """Wire bytes of ``words`` of ``region``: ``region_word_bytes`` each, little endian.
 
-    ``words`` are unsigned ints below ``2**REGION_WORD_WIDTH[region]`` (a numpy array is
-    packed without a Python loop when the words fit 64 bits).
+    ``words`` are unsigned ints below ``2**width`` (the region's word width on a core of
+    ``kernel``, ``Kernel.word_widths``; default CUBA-LIF's ``spec.REGION_WORD_WIDTH``). A
+    numpy array is packed without a Python loop when the words fit 64 bits.
     """
     region = Region(region)
-    width = spec.REGION_WORD_WIDTH[region]
-    nbytes = spec.REGION_WORD_BYTES[region]
+    width = _word_width(region, kernel)
+    nbytes = _word_bytes(region, kernel)
     if width <= 63:
         arr = np.asarray(words, dtype=np.int64).reshape(-1) if len(words) else \
             np.zeros(0, np.int64)
@@ -605,10 +622,11 @@ def pack_words(region, words):
     return bytes(out)
 
 
-def unpack_words(region, data):
-    """Words of ``region`` from wire bytes: uint64 array (object ints above 64 bits)."""
+def unpack_words(region, data, *, kernel=None):
+    """Words of ``region`` (of a core of ``kernel``, default CUBA-LIF) from wire bytes:
+    uint64 array (object ints above 64 bits)."""
     region = Region(region)
-    nbytes = spec.REGION_WORD_BYTES[region]
+    nbytes = _word_bytes(region, kernel)
     data = bytes(data)
     if len(data) % nbytes:
         raise ValueError(f"{len(data)} bytes are not a whole number of {nbytes}-byte "

@@ -354,8 +354,8 @@ class SimBoardProcess:
         return f"SimBoardProcess({self.url or self.binary}, divisor={self.divisor})"
 
 
-def _board_top(board, divisor):
-    """``(component, divisor)`` for a board name or component."""
+def _board_top(board, divisor, kernel=None):
+    """``(component, divisor)`` for a board name (with the neuron ``kernel``) or component."""
     if not isinstance(board, str):
         if divisor is None:
             raise ValueError("a simulated board from a component needs its UART divisor "
@@ -378,19 +378,20 @@ def _board_top(board, divisor):
         raise ValueError(f"no simulated top level for board {board!r} yet "
                          f"(neurofab.boards provides no sim_top); board 'loopback', "
                          f"a UART echo, is always there")
-    top, d = hook(board)
+    top, d = hook(board) if kernel is None else hook(board, kernel=kernel)
     return top, d if divisor is None else divisor
 
 
-def start_simulated_board(board, *, divisor=None, port=0, trace=False, **kwargs):
+def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=None, **kwargs):
     """Build (cached) and start a simulated board; returns a running :class:`SimBoardProcess`.
 
     ``board`` is a board name — ``"loopback"`` (:class:`UartEcho`), or any board whose
     registry entry provides a simulation top (``neurofab.boards.sim_top(name)`` returning
     ``(component, divisor)``) — or an Amaranth component with ``rx``/``tx`` ports, in which
-    case ``divisor`` (clocks per UART bit) is required. Close it when done.
+    case ``divisor`` (clocks per UART bit) is required. ``kernel`` names the neuron kernel
+    of a board's cores (default CUBA-LIF). Close it when done.
     """
-    top, divisor = _board_top(board, divisor)
+    top, divisor = _board_top(board, divisor, kernel)
     binary = build_simboard(top, trace=trace)
     return SimBoardProcess(binary, divisor, port, **kwargs)
 

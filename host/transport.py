@@ -3,7 +3,8 @@
 * ``serial:///dev/ttyUSB1?baud=3000000`` — a real board over a UART (pyserial);
 * ``tcp://127.0.0.1:PORT`` — anything speaking the byte stream over TCP (a simulated
   board, a network bridge);
-* ``sim://BOARD`` — start a simulated board of that name and connect to it over TCP;
+* ``sim://BOARD`` — start a simulated board of that name and connect to it over TCP
+  (``sim://BOARD?kernel=izhikevich``: its cores run that neuron kernel);
 * ``loop://`` — pyserial's loopback (what is written is read back), for tests.
 
 Every transport has the same small interface: ``write(data)``, ``read(n, timeout)``
@@ -135,7 +136,12 @@ def open_transport(url, *, connect_timeout=5.0):
     if scheme == "sim":
         from .simboard import start_simulated_board
         board = parsed.netloc or parsed.path.strip("/")
-        proc = start_simulated_board(board)
+        query = parse_qs(parsed.query)
+        unknown = sorted(set(query) - {"kernel"})
+        if unknown:
+            raise ValueError(f"{url}: unknown option {unknown[0]!r} (sim://BOARD?kernel=NAME)")
+        kernel = query.get("kernel", [None])[-1]
+        proc = start_simulated_board(board, kernel=kernel)
         try:
             return TcpTransport("127.0.0.1", proc.port, connect_timeout=connect_timeout,
                                 url=url, owner=proc)

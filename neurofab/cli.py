@@ -1,5 +1,5 @@
-"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | build | program |
-bench``.
+"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | kernels | build |
+program | bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
@@ -35,8 +35,13 @@ def _same_spikes(gold, got):
 # --- verbs ---------------------------------------------------------------------------
 def cmd_cosim(args, con):
     from neurofab.cosim.registry import OPTIONS, cosim_block
-    given = {"neurons": args.neurons, "cores": args.cores, "inputs_per_step": args.inputs}
+    given = {"neurons": args.neurons, "cores": args.cores, "inputs_per_step": args.inputs,
+             "kernel": args.kernel}
     params = {k: given[k] for k in OPTIONS.get(args.block, ())}
+    if args.kernel is not None and "kernel" not in OPTIONS.get(args.block, ()):
+        raise ValueError(f"--kernel is an option of the blocks "
+                         f"{', '.join(b for b, o in OPTIONS.items() if 'kernel' in o)}, "
+                         f"not of {args.block}")
     with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
         result = cosim_block(args.block, backend=args.backend, seed=args.seed,
                              steps=args.steps, gap=args.gap, stall=args.stall,
@@ -117,10 +122,22 @@ def cmd_bench(args, con):
     return results, 0
 
 
+def cmd_kernels(args, con):
+    from neurofab.kernels import KERNELS
+    rows = [k.as_dict() for k in KERNELS.values()]
+    con.say(f"{'kernel':12} {'state bits':>10} {'profile bits':>12} {'ii':>3} {'latency':>7}"
+            f"  description")
+    for r in rows:
+        con.say(f"{r['name']:12} {r['state_bits']:>10} {r['profile_bits']:>12} {r['ii']:>3} "
+                f"{r['latency']:>7}  {r['summary']}")
+    return {"kernels": rows}, 0
+
+
 def cmd_build(args, con):
     from neurofab.config import CoreConfig
     cfg = None if args.network is None else CoreConfig.load(args.network)
-    report, summary = build_board(args.board, con, cfg=cfg, out_dir=args.out)
+    report, summary = build_board(args.board, con, cfg=cfg, out_dir=args.out,
+                                  kernel=args.kernel)
     con.say(report.summary())
     if cfg is not None:
         net = summary["network"]
@@ -198,6 +215,8 @@ def cmd_run(args, con):
 
 # --- parser --------------------------------------------------------------------------
 def build_parser():
+    from neurofab.kernels import KERNELS
+    kernel_names = list(KERNELS)
     parser = argparse.ArgumentParser(prog="neurofab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
 
@@ -218,6 +237,8 @@ def build_parser():
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--inputs", type=int, default=4, help="core: input events per step (mean)")
+    p.add_argument("--kernel", choices=kernel_names, default=None,
+                   help="core: neuron kernel (default cuba-lif)")
     p.add_argument("--gap", type=float, default=0.3, help="probability of an idle input cycle")
     p.add_argument("--stall", type=float, default=0.3, help="probability of ready low")
     p.add_argument("--vcd", default=None, help="waveform path on mismatch")
@@ -244,8 +265,13 @@ def build_parser():
 
     verb("boards", cmd_boards, "list the supported boards and their capacity")
 
+    verb("kernels", cmd_kernels, "list the neuron kernels (state bits, initiation interval, "
+                                 "latency)")
+
     p = verb("build", cmd_build, "build a bitstream and its resource/timing report (cached)")
     p.add_argument("--board", required=True)
+    p.add_argument("--kernel", choices=kernel_names, default=None,
+                   help="neuron kernel of the core (default: the network's, else cuba-lif)")
     p.add_argument("--network", default=None,
                    help="bake this .nfcfg network into the bitstream (default: load at run time)")
     p.add_argument("--out", default="build", help="build directory")

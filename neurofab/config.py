@@ -14,28 +14,23 @@ import numpy as np
 
 from neurofab import spec
 from neurofab.checks import check_int, check_pow2
+from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
 from neurofab.spec import Ctrl, Region, Reset
+from neurofab.spec import lif as lif_spec
 
 __all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "DoesNotFit",
            "random_config", "PROFILE_FIELDS", "PROFILE_LIMITS", "UPLOAD_ORDER",
            "state_addresses", "decode_state"]
 
-#: Profile parameters (``spec.PROFILE_FIELDS``: the ``Profile`` layout's fields, the
-#: parameters of ``neurofab.golden.lif``).
+#: Profile parameters of the CUBA-LIF kernel (``spec.PROFILE_FIELDS``; any kernel's are
+#: ``kernel.param_fields``).
 PROFILE_FIELDS = spec.PROFILE_FIELDS
 
-#: Inclusive legal range of every profile parameter (``docs/numerics.md``).
-PROFILE_LIMITS = {
-    "decay_i": (0, spec.DECAY_ONE),
-    "decay_v": (0, spec.DECAY_ONE),
-    "threshold": (1, spec.STATE_MAX),
-    "bias": (spec.STATE_MIN, spec.STATE_MAX),
-    "v_reset": (spec.STATE_MIN, spec.STATE_MAX),
-    "reset": (0, 1),
-    "refractory": (0, spec.REF_MAX),
-}
+#: Inclusive legal range of every CUBA-LIF profile parameter (``spec.lif.LIMITS``; any
+#: kernel's are ``kernel.limits``).
+PROFILE_LIMITS = lif_spec.LIMITS
 
-_ARRAY_FIELDS = PROFILE_FIELDS + ("profile", "fanout_ptr", "syn_target", "syn_weight", "syn_delay")
+_STRUCTURE_FIELDS = ("profile", "fanout_ptr", "syn_target", "syn_weight", "syn_delay")
 _SCALAR_FIELDS = ("n_neurons", "n_inputs", "w_shift")
 
 
@@ -64,13 +59,14 @@ def state_addresses(n_neurons):
             + [(Region.CTRL, Ctrl.STEP.value)])
 
 
-def decode_state(words, n_neurons):
+def decode_state(words, n_neurons, kernel=DEFAULT_KERNEL):
     """The state a core's readback words hold (``words`` in :func:`state_addresses` order:
     ``n_neurons`` STATE words, ``n_neurons * DELAY_SLOTS`` ACC words, the STEP register).
 
-    Returns a dict: ``i``, ``v``, ``ref``, ``profile`` (int64 arrays, one per neuron),
+    Returns a dict: every state field of ``kernel`` (CUBA-LIF: ``i``, ``v``, ``ref``) and
+    ``profile`` (int64 arrays, one per neuron),
     ``acc`` (int64, ``[slot, neuron]``, sign-extended from ``ACC_WIDTH`` bits) and ``step``
-    (an int). Bits above a word's width (``NeuronState.size``, ``ACC_WIDTH``,
+    (an int). Bits above a word's width (``kernel.state_word.size``, ``ACC_WIDTH``,
     ``STEP_WIDTH``) are ignored.
     """
     n, slots = n_neurons, spec.DELAY_SLOTS
@@ -78,7 +74,7 @@ def decode_state(words, n_neurons):
     if len(words) != n + n * slots + 1:
         raise ValueError(f"{len(words)} state words, expected {n + n * slots + 1} for "
                          f"n_neurons = {n}")
-    out = spec.unpack(spec.NeuronState, np.array(words[:n], dtype=object))
+    out = spec.unpack(get_kernel(kernel).state_word, np.array(words[:n], dtype=object))
     acc_mask = (1 << spec.ACC_WIDTH) - 1
     acc = np.array([w & acc_mask for w in words[n:n + n * slots]], dtype=np.int64)
     acc = np.where(acc >> (spec.ACC_WIDTH - 1), acc - (1 << spec.ACC_WIDTH), acc)
@@ -87,8 +83,12 @@ def decode_state(words, n_neurons):
     return out
 
 
-#: Profile given to padding neurons when no existing profile can serve (see ``_silent_index``).
-SILENT_PROFILE = (0, 0, spec.STATE_MAX, 0, 0, Reset.TO_VRESET.value, 0)
+#: CUBA-LIF profile given to padding neurons when no existing profile can serve (any
+#: kernel's is ``kernel.silent``; see ``_silent_index``).
+SILENT_PROFILE = tuple(lif_spec.SILENT[name] for name in PROFILE_FIELDS)
+
+#: Defaults of ``Network.population``'s CUBA-LIF parameters.
+SILENT_DEFAULTS = (0, 0, 1, 0, 0, Reset.TO_VRESET.value, 0)
 
 
 def _overflows(needs):
@@ -98,20 +98,16 @@ def _overflows(needs):
                      for what, have, cap in needs if have > cap)
 
 
-def _silent_index(profiles):
-    """Index of a profile under which a neuron without synapses never fires, or ``None``.
-
-    Such a neuron starts at ``i = v = 0`` and gets no input, so ``i`` stays 0 and with
-    ``bias <= 0`` its ``v`` never rises above 0, below every legal threshold (>= 1).
-    """
-    bias = PROFILE_FIELDS.index("bias")
+def _silent_index(profiles, kernel=DEFAULT_KERNEL):
+    """Index of a profile (a tuple in ``kernel.param_fields`` order) under which a neuron
+    without synapses never fires (``Kernel.is_silent``), or ``None``."""
+    kernel = get_kernel(kernel)
     for k, prof in enumerate(profiles):
-        if prof[bias] <= 0:
+        if kernel.is_silent(dict(zip(kernel.param_fields, prof))):
             return k
     return None
 
 
-@dataclass(eq=False)
 class CoreConfig:
     """Everything one neuron core needs, as integers.
 
@@ -124,8 +120,12 @@ class CoreConfig:
         ``n_neurons + c``.
     w_shift : int
         Core-wide weight shift (0 .. ``spec.W_SHIFT_MAX``).
-    decay_i, decay_v, threshold, bias, v_reset, reset, refractory : int arrays
-        One entry per profile (1 .. ``spec.PROFILE_COUNT`` profiles).
+    kernel : str or Kernel
+        The neuron model (``neurofab.kernels``), default ``"cuba-lif"``.
+    **params : int arrays
+        One array per profile parameter of the kernel (``kernel.param_fields``; CUBA-LIF:
+        ``decay_i, decay_v, threshold, bias, v_reset, reset, refractory``), one entry
+        per profile (1 .. ``spec.PROFILE_COUNT`` profiles). Readable as attributes.
     profile : int array, shape (n_neurons,)
         Profile index of each neuron.
     fanout_ptr : int array, shape (n_neurons + n_inputs + 1,)
@@ -133,37 +133,51 @@ class CoreConfig:
     syn_target, syn_weight, syn_delay : int arrays, shape (n_synapses,)
         Target neuron, signed 8-bit weight and delay in steps (1..8) of each synapse.
     """
-    n_neurons: int
-    n_inputs: int
-    w_shift: int
-    decay_i: np.ndarray
-    decay_v: np.ndarray
-    threshold: np.ndarray
-    bias: np.ndarray
-    v_reset: np.ndarray
-    reset: np.ndarray
-    refractory: np.ndarray
-    profile: np.ndarray
-    fanout_ptr: np.ndarray
-    syn_target: np.ndarray
-    syn_weight: np.ndarray
-    syn_delay: np.ndarray
 
-    def __post_init__(self):
+    def __init__(self, n_neurons, n_inputs, w_shift, *, profile, fanout_ptr, syn_target,
+                 syn_weight, syn_delay, kernel=DEFAULT_KERNEL, **params):
+        self.kernel = get_kernel(kernel)
+        unknown = sorted(set(params) - set(self.kernel.param_fields))
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not a parameter of kernel "
+                             f"{self.kernel.name} (parameters: "
+                             f"{', '.join(self.kernel.param_fields)})")
+        missing = [f for f in self.kernel.param_fields if f not in params]
+        if missing:
+            raise ValueError(f"parameter {missing[0]!r} of kernel {self.kernel.name} is "
+                             f"missing")
+        self.n_neurons, self.n_inputs, self.w_shift = n_neurons, n_inputs, w_shift
         for name in _SCALAR_FIELDS:
             value = getattr(self, name)
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{name} must be an integer, not {value!r}")
             setattr(self, name, int(value))
-        for name in _ARRAY_FIELDS:
-            raw = getattr(self, name)
-            if name == "reset":
+        given = dict(params, profile=profile, fanout_ptr=fanout_ptr, syn_target=syn_target,
+                     syn_weight=syn_weight, syn_delay=syn_delay)
+        for name in self.array_fields:
+            raw = given[name]
+            if name == "reset" and self.kernel.name == DEFAULT_KERNEL:
                 raw = [r.value if isinstance(r, Reset) else r for r in np.atleast_1d(
                     np.asarray(raw, dtype=object))]
             arr = np.asarray(raw)
             if arr.size and not np.issubdtype(arr.dtype, np.integer):
                 raise ValueError(f"{name} must hold integers, not {arr.dtype}")
             setattr(self, name, arr.astype(np.int64).reshape(-1))
+
+    @property
+    def param_fields(self):
+        """The profile parameters of the config's kernel."""
+        return self.kernel.param_fields
+
+    @property
+    def array_fields(self):
+        """Every array of the config: the kernel's parameters, then the structure."""
+        return self.kernel.param_fields + _STRUCTURE_FIELDS
+
+    def __repr__(self):
+        return (f"<CoreConfig {self.kernel.name}: {self.n_neurons} neurons, "
+                f"{self.n_inputs} inputs, {self.n_synapses} synapses, "
+                f"{self.n_profiles} profiles>")
 
     # --- derived views ---------------------------------------------------------------
     @property
@@ -176,7 +190,11 @@ class CoreConfig:
 
     @property
     def n_profiles(self):
-        return int(self.threshold.size)
+        return int(getattr(self, self.kernel.param_fields[-1]).size)
+
+    def profile_table(self):
+        """``{parameter: int64 array}``, one entry per profile."""
+        return {name: getattr(self, name) for name in self.kernel.param_fields}
 
     @property
     def fanout_count(self):
@@ -184,7 +202,12 @@ class CoreConfig:
 
     def neuron_params(self):
         """Per-neuron kernel parameters (a dict of arrays, profile-gathered)."""
-        return {name: getattr(self, name)[self.profile] for name in PROFILE_FIELDS}
+        return {name: getattr(self, name)[self.profile] for name in self.kernel.param_fields}
+
+    def initial_state(self):
+        """The kernel state every neuron starts from (``{field: int64 array}``)."""
+        return {name: np.asarray(value, dtype=np.int64).copy() for name, value in
+                self.kernel.initial_state(self.neuron_params()).items()}
 
     def acc_bounds(self):
         """Worst-case (most negative, most positive) accumulator slot sum per neuron."""
@@ -203,12 +226,12 @@ class CoreConfig:
         n_prof = self.n_profiles
         if not 1 <= n_prof <= spec.PROFILE_COUNT:
             raise ValueError(f"profiles = {n_prof} is outside the limit [1, {spec.PROFILE_COUNT}]")
-        for name in PROFILE_FIELDS:
+        for name in self.kernel.param_fields:
             arr = getattr(self, name)
             if arr.size != n_prof:
                 raise ValueError(f"{name} has {arr.size} entries, expected one per profile "
                                  f"({n_prof})")
-            _check_range(name, arr, *PROFILE_LIMITS[name])
+            _check_range(name, arr, *self.kernel.limits[name])
         if self.profile.size != n:
             raise ValueError(f"profile has {self.profile.size} entries, expected n_neurons = {n}")
         _check_range("profile", self.profile, 0, n_prof - 1)
@@ -264,10 +287,11 @@ class CoreConfig:
         The padded config produces the same spikes for the original neurons.
         """
         self.validate()
-        cols = np.stack([getattr(self, f) for f in PROFILE_FIELDS], axis=1)
+        fields = self.kernel.param_fields
+        cols = np.stack([getattr(self, f) for f in fields], axis=1)
         existing = [tuple(int(x) for x in row) for row in cols]
         pad = n_neurons > self.n_neurons
-        silent = _silent_index(existing) if pad else None
+        silent = _silent_index(existing, self.kernel) if pad else None
         profiles = len(existing) + (pad and silent is None)
         over = _overflows((
             ("neurons", self.n_neurons, n_neurons), ("input channels", self.n_inputs, n_inputs),
@@ -279,7 +303,7 @@ class CoreConfig:
         if not pad and n_inputs == self.n_inputs:
             return self
         if pad and silent is None:
-            cols = np.vstack([cols, SILENT_PROFILE])
+            cols = np.vstack([cols, [self.kernel.silent[f] for f in fields]])
             silent = len(existing)
         profile = np.concatenate([self.profile,
                                   np.full(n_neurons - self.n_neurons, silent or 0)])
@@ -287,7 +311,7 @@ class CoreConfig:
         ptr = np.concatenate([ptr[:n], np.full(n_neurons - n, ptr[n]), ptr[n:],
                               np.full(n_inputs - self.n_inputs, ptr[-1])])
         return CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=self.w_shift,
-                          **dict(zip(PROFILE_FIELDS, cols.T)), profile=profile,
+                          kernel=self.kernel, **dict(zip(fields, cols.T)), profile=profile,
                           fanout_ptr=ptr, syn_target=self.syn_target,
                           syn_weight=self.syn_weight, syn_delay=self.syn_delay).validate()
 
@@ -335,8 +359,7 @@ class CoreConfig:
                              f"{self.n_synapses} synapses")
         n = self.n_neurons
         profile = np.zeros(spec.PROFILE_COUNT, dtype=object)
-        profile[:self.n_profiles] = spec.pack(
-            spec.Profile, **{name: getattr(self, name) for name in PROFILE_FIELDS})
+        profile[:self.n_profiles] = spec.pack(self.kernel.profile, **self.profile_table())
         ptr = self.fanout_ptr
         starts = np.concatenate([ptr[:-1], np.full(n_inputs - self.n_inputs, ptr[-1])])
         counts = np.concatenate([np.diff(ptr), np.zeros(n_inputs - self.n_inputs, np.int64)])
@@ -344,7 +367,8 @@ class CoreConfig:
         ctrl[Ctrl.W_SHIFT.value] = self.w_shift
         ctrl[Ctrl.STEP.value] = 0
         return {
-            Region.STATE: spec.pack(spec.NeuronState, profile=self.profile),
+            Region.STATE: spec.pack(self.kernel.state_word, **self.initial_state(),
+                                    profile=self.profile),
             Region.ACC: np.zeros(n * spec.DELAY_SLOTS, dtype=np.uint64),
             Region.PROFILE: profile,
             Region.ROWPTR: spec.pack(spec.RowPtr, start=starts, count=counts),
@@ -373,28 +397,34 @@ class CoreConfig:
     def __eq__(self, other):
         if not isinstance(other, CoreConfig):
             return NotImplemented
-        return all(getattr(self, f) == getattr(other, f) for f in _SCALAR_FIELDS) and all(
-            np.array_equal(getattr(self, f), getattr(other, f)) for f in _ARRAY_FIELDS)
+        return (self.kernel is other.kernel and
+                all(getattr(self, f) == getattr(other, f) for f in _SCALAR_FIELDS) and
+                all(np.array_equal(getattr(self, f), getattr(other, f))
+                    for f in self.array_fields))
 
     def to_bytes(self):
         """The ``.nfcfg`` file format (``docs/architecture.md``, "Config files")."""
         buf = io.BytesIO()
-        np.savez(buf, **{f: np.asarray(getattr(self, f), dtype=np.int64)
-                         for f in _SCALAR_FIELDS + _ARRAY_FIELDS})
+        np.savez(buf, kernel=np.asarray(self.kernel.name),
+                 **{f: np.asarray(getattr(self, f), dtype=np.int64)
+                    for f in _SCALAR_FIELDS + self.array_fields})
         payload = buf.getvalue()
         header = spec.CONFIG_MAGIC + struct.pack("<HQ", spec.CONFIG_VERSION, len(payload))
         return header + hashlib.sha256(payload).digest() + payload
 
     @classmethod
-    def from_bytes(cls, blob, *, name="config"):
+    def from_bytes(cls, blob, *, name="config", kernel=None):
+        """A config from the ``.nfcfg`` bytes ``blob``; with ``kernel``, refuse a file
+        written for another kernel. Version 1 files (written before kernels) hold
+        CUBA-LIF configs."""
         head = len(spec.CONFIG_MAGIC) + 10
         if len(blob) < head + 32 or not blob.startswith(spec.CONFIG_MAGIC):
             raise ValueError(f"{name}: not a neurofab config file (bad magic or shorter than "
                              f"the {head + 32}-byte header)")
         version, length = struct.unpack_from("<HQ", blob, len(spec.CONFIG_MAGIC))
-        if version != spec.CONFIG_VERSION:
+        if version not in (1, spec.CONFIG_VERSION):
             raise ValueError(f"{name}: config format version {version} is not supported "
-                             f"(this neurofab reads version {spec.CONFIG_VERSION})")
+                             f"(this neurofab reads versions 1 to {spec.CONFIG_VERSION})")
         digest, payload = blob[head:head + 32], blob[head + 32:]
         if len(payload) != length:
             raise ValueError(f"{name}: truncated or padded: header announces {length} payload "
@@ -403,12 +433,24 @@ class CoreConfig:
             raise ValueError(f"{name}: corrupted: SHA-256 of the payload does not match the "
                              f"header")
         with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-            missing = [f for f in _SCALAR_FIELDS + _ARRAY_FIELDS if f not in z.files]
+            found = DEFAULT_KERNEL
+            if version >= 2:
+                if "kernel" not in z.files:
+                    raise ValueError(f"{name}: missing fields ['kernel']")
+                found = str(z["kernel"])
+                if found not in KERNELS:
+                    raise ValueError(f"{name}: kernel {found!r} is not a neuron kernel of "
+                                     f"this neurofab (available: {', '.join(KERNELS)})")
+            if kernel is not None and get_kernel(kernel).name != found:
+                raise ValueError(f"{name}: the config is for kernel {found}, not "
+                                 f"{get_kernel(kernel).name}")
+            arrays = KERNELS[found].param_fields + _STRUCTURE_FIELDS
+            missing = [f for f in _SCALAR_FIELDS + arrays if f not in z.files]
             if missing:
                 raise ValueError(f"{name}: missing fields {missing}")
             kw = {f: int(z[f]) for f in _SCALAR_FIELDS}
-            kw.update({f: z[f] for f in _ARRAY_FIELDS})
-        return cls(**kw).validate()
+            kw.update({f: z[f] for f in arrays})
+        return cls(kernel=found, **kw).validate()
 
     def save(self, path):
         self.validate()
@@ -416,9 +458,10 @@ class CoreConfig:
             f.write(self.to_bytes())
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, *, kernel=None):
+        """The config saved at ``path``; with ``kernel``, refuse one for another kernel."""
         with open(path, "rb") as f:
-            return cls.from_bytes(f.read(), name=str(path))
+            return cls.from_bytes(f.read(), name=str(path), kernel=kernel)
 
 
 # --- the builder -------------------------------------------------------------------
@@ -429,6 +472,8 @@ class Population:
     size: int
     profile: int
     name: str = ""
+    #: the ``neurofab.models.QuantReport`` of a population given as a float model
+    report: object = None
 
     @property
     def indices(self):
@@ -449,15 +494,20 @@ class InputGroup:
 
 @dataclass
 class Network:
-    """Populations of CUBA-LIF neurons, external inputs and projections between them.
+    """Populations of neurons of one kernel, external inputs and projections between them.
 
     >>> net = Network(w_shift=2)
     >>> exc = net.population(80, threshold=400, decay_v=256, decay_i=1024)
     >>> inp = net.inputs(8)
     >>> net.project(inp, exc, weight=60, p=0.5, seed=1)
     >>> cfg = compile(net)
+
+    ``kernel`` (``neurofab.kernels``) is the neuron model of every population; ``None``
+    (default) takes it from the first population (a float model's kernel, else
+    CUBA-LIF).
     """
     w_shift: int = 0
+    kernel: object = None
     profiles: list = field(default_factory=list)
     populations: list = field(default_factory=list)
     input_groups: list = field(default_factory=list)
@@ -471,19 +521,70 @@ class Network:
     def n_inputs(self):
         return sum(g.size for g in self.input_groups)
 
-    def population(self, size, *, name="", decay_i=0, decay_v=0, threshold=1, bias=0,
-                   v_reset=0, reset=Reset.TO_VRESET, refractory=0):
-        """Add ``size`` neurons with one parameter profile (identical profiles are shared)."""
-        if size < 1:
-            raise ValueError(f"population size = {size} must be at least 1")
-        prof = (int(decay_i), int(decay_v), int(threshold), int(bias), int(v_reset),
-                Reset(reset).value, int(refractory))
-        for fname, value in zip(PROFILE_FIELDS, prof):
-            _check_range(f"population {name or len(self.populations)}: {fname}", value,
-                         *PROFILE_LIMITS[fname])
+    def _use_kernel(self, kernel, where):
+        kernel = get_kernel(kernel)
+        if self.kernel is None:
+            self.kernel = kernel
+        elif get_kernel(self.kernel) is not kernel:
+            raise ValueError(f"{where}: a {kernel.name} population cannot join a network of "
+                             f"kernel {get_kernel(self.kernel).name} (one kernel per core)")
+        self.kernel = kernel
+        return kernel
+
+    def population(self, size, *, name="", model=None, dt=None, **params):
+        """Add ``size`` neurons with one parameter profile (identical profiles are shared).
+
+        Parameters
+        ----------
+        size : int
+            Neurons, at least 1.
+        name : str
+        model : neurofab.models.Model, optional
+            A float model (physical units), quantised at ``dt`` to the integer profile of
+            its kernel; the returned population's ``report`` says what quantising did.
+        dt : float
+            Time step in ms (with ``model`` only).
+        **params : int
+            Without ``model``: the integer profile, one value per parameter of the
+            network's kernel (CUBA-LIF: ``decay_i=0, decay_v=0, threshold=1, bias=0,
+            v_reset=0, reset=Reset.TO_VRESET, refractory=0`` by default).
+        """
+        where = f"population {name or len(self.populations)}"
+        check_int(f"{where}: size", size, 1, spec.MAX_NEURONS)
+        report = None
+        if model is not None:
+            if params:
+                raise ValueError(f"{where}: give either model or integer parameters "
+                                 f"({', '.join(params)}), not both")
+            if dt is None:
+                raise ValueError(f"{where}: a float model needs dt (the time step in ms)")
+            kernel = self._use_kernel(getattr(model, "kernel", None) or "", where)
+            report = model.quantise(dt)
+            params = dict(report.params)
+        else:
+            if dt is not None:
+                raise ValueError(f"{where}: dt is for a float model; integer parameters "
+                                 f"have no time step")
+            kernel = self._use_kernel(self.kernel or DEFAULT_KERNEL, where)
+            if kernel.name == DEFAULT_KERNEL:
+                params = {**dict(zip(PROFILE_FIELDS, SILENT_DEFAULTS)), **params}
+                if isinstance(params["reset"], Reset):
+                    params["reset"] = params["reset"].value
+        unknown = sorted(set(params) - set(kernel.param_fields))
+        if unknown:
+            raise ValueError(f"{where}: {unknown[0]!r} is not a parameter of kernel "
+                             f"{kernel.name} (parameters: {', '.join(kernel.param_fields)})")
+        prof = []
+        for fname in kernel.param_fields:
+            if fname not in params:
+                raise ValueError(f"{where}: parameter {fname!r} of kernel {kernel.name} is "
+                                 f"missing")
+            lo, hi = kernel.limits[fname]
+            prof.append(check_int(f"{where}: {fname}", params[fname], lo, hi))
+        prof = tuple(prof)
         if prof not in self.profiles:
             self.profiles.append(prof)
-        pop = Population(self.n_neurons, int(size), self.profiles.index(prof), name)
+        pop = Population(self.n_neurons, int(size), self.profiles.index(prof), name, report)
         self.populations.append(pop)
         return pop
 
@@ -543,14 +644,15 @@ def compile(network, *, n_neurons=None, target=None):
     size = n_neurons if n_neurons is not None else max(2, 1 << (used - 1).bit_length())
     if size < used:
         raise ValueError(f"n_neurons = {size} is below the {used} neurons of the network")
+    kernel = get_kernel(network.kernel or DEFAULT_KERNEL)
     profiles = list(network.profiles)
     profile = np.zeros(size, dtype=np.int64)
     for pop in network.populations:
         profile[pop.start:pop.start + pop.size] = pop.profile
     if size > used:
-        silent = _silent_index(profiles)
+        silent = _silent_index(profiles, kernel)
         if silent is None:
-            profiles.append(SILENT_PROFILE)
+            profiles.append(tuple(kernel.silent[f] for f in kernel.param_fields))
             silent = len(profiles) - 1
         profile[used:] = silent
     if len(profiles) > spec.PROFILE_COUNT:
@@ -569,9 +671,10 @@ def compile(network, *, n_neurons=None, target=None):
     order = np.argsort(src, kind="stable")
     counts = np.bincount(src, minlength=size + n_inputs)
     ptr = np.concatenate([[0], np.cumsum(counts)])
-    cols = np.array(profiles, dtype=np.int64).reshape(-1, len(PROFILE_FIELDS)).T
+    cols = np.array(profiles, dtype=np.int64).reshape(-1, len(kernel.param_fields)).T
     cfg = CoreConfig(n_neurons=size, n_inputs=n_inputs, w_shift=network.w_shift,
-                     **dict(zip(PROFILE_FIELDS, cols)), profile=profile, fanout_ptr=ptr,
+                     kernel=kernel, **dict(zip(kernel.param_fields, cols)), profile=profile,
+                     fanout_ptr=ptr,
                      syn_target=tgt[order], syn_weight=w[order], syn_delay=d[order])
     return cfg.validate()
 
@@ -585,8 +688,9 @@ def _compile_for_board(network, target):
     board = get_board(target)
     # The network's own counts, not its power-of-two core: 300 neurons on a 256-neuron
     # board are over by 44, not by 256.
+    kernel = get_kernel(network.kernel or DEFAULT_KERNEL)
     profiles = len(network.profiles) + (network.n_neurons < board.n_neurons and
-                                        _silent_index(network.profiles) is None)
+                                        _silent_index(network.profiles, kernel) is None)
     over = _overflows((
         ("neurons", network.n_neurons, board.n_neurons),
         ("input channels", network.n_inputs, board.n_inputs),
@@ -598,16 +702,45 @@ def _compile_for_board(network, target):
         board.n_neurons, board.n_inputs, n_synapses=board.syn_capacity)
 
 
-def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=True):
-    """A random valid config that exercises the corners of the numerics.
+def _random_profiles(kernel, rng, n_prof, extremes):
+    """Random profiles of a kernel other than CUBA-LIF: the golden module's
+    ``random_params(rng, n)`` (values where neurons do something) when it has one, else
+    uniform inside the limits; with ``extremes`` every parameter also takes both ends of
+    its limit in some profile."""
+    make = getattr(kernel._golden, "random_params", None)
+    if make is not None:
+        prof = {k: np.asarray(v, dtype=np.int64) for k, v in make(rng, n_prof).items()}
+    else:
+        prof = {name: rng.integers(lo, hi + 1, n_prof)
+                for name, (lo, hi) in kernel.limits.items()}
+    if extremes:
+        for name, (lo, hi) in kernel.limits.items():
+            k = int(rng.integers(n_prof))
+            prof[name][k], prof[name][(k + 1) % n_prof] = lo, hi
+    return prof
 
-    With ``extremes`` the profiles include decay 0 and 4096, both reset modes, refractory
-    0 and 15, biases and weights at the rails, one hub neuron hears every source at a
-    weight rail (maximum fan-in, trimmed only where the accumulator proof demands), and
-    every delay 1..8 occurs.
+
+def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=True,
+                  kernel=DEFAULT_KERNEL):
+    """A random valid config of ``kernel`` that exercises the corners of the numerics.
+
+    With ``extremes`` the profiles include every parameter's limits (CUBA-LIF: decay 0 and
+    4096, both reset modes, refractory 0 and 15, biases at the rails), one hub neuron
+    hears every source at a weight rail (maximum fan-in, trimmed only where the
+    accumulator proof demands), and every delay 1..8 occurs.
     """
     rng = np.random.default_rng(rng)
+    kernel = get_kernel(kernel)
     n_prof = int(rng.integers(2 if extremes else 1, spec.PROFILE_COUNT + 1))
+    if kernel.name != DEFAULT_KERNEL:
+        prof = _random_profiles(kernel, rng, n_prof, extremes)
+    else:
+        prof = _random_lif_profiles(rng, n_prof, extremes)
+    return _random_structure(rng, kernel, prof, n_prof, n_neurons, n_inputs, max_fanout,
+                             extremes)
+
+
+def _random_lif_profiles(rng, n_prof, extremes):
     lim = PROFILE_LIMITS
     prof = {name: rng.integers(lo, hi + 1, n_prof) for name, (lo, hi) in lim.items()}
     # Mostly moderate thresholds/biases so that neurons actually fire.
@@ -624,6 +757,10 @@ def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=Tr
         for name, (low, high) in corners.items():
             k = int(rng.integers(n_prof))
             prof[name][k], prof[name][(k + 1) % n_prof] = low, high
+    return prof
+
+
+def _random_structure(rng, kernel, prof, n_prof, n_neurons, n_inputs, max_fanout, extremes):
     w_shift = int(rng.integers(0, spec.W_SHIFT_MAX + 1))
     n_src = n_neurons + n_inputs
     max_fanout = max_fanout or 2 * n_neurons
@@ -653,7 +790,8 @@ def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=Tr
     order = np.argsort(src, kind="stable")
     src, target, weight, delay = src[order], target[order], weight[order], delay[order]
     ptr = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=n_src))])
-    cfg = CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=w_shift, **prof,
+    cfg = CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=w_shift, kernel=kernel,
+                     **prof,
                      profile=rng.integers(0, n_prof, n_neurons), fanout_ptr=ptr,
                      syn_target=target, syn_weight=weight, syn_delay=delay)
     return cfg.validate()

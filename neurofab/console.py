@@ -22,21 +22,28 @@ class Console:
                     disable=None, dynamic_ncols=True)
 
 
-def build_board(board_name, con, *, cfg=None, out_dir="build"):
+def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None):
     """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``.
 
     With ``cfg`` (a ``CoreConfig``) the network is first fitted to the board (a
     ``ValueError`` names what overflows) and baked into the bitstream's memories — except
     on boards whose synapse memory is SPRAM, which has no initial contents: there the
     bitstream is the board's generic top and the network is uploaded at run time.
+    ``kernel`` (default ``cfg.kernel``, else CUBA-LIF) is the neuron kernel of the core.
     """
     import functools
     from neurofab.boards import get_board
     from neurofab.boards.build import build
     from neurofab.boards.top import board_top_factory
 
+    from neurofab.kernels import DEFAULT_KERNEL, get_kernel
+
     board = get_board(board_name)
-    factory = board_top_factory
+    if cfg is not None and kernel is not None and get_kernel(kernel) is not cfg.kernel:
+        raise ValueError(f"--kernel {get_kernel(kernel).name} does not match the network's "
+                         f"kernel {cfg.kernel.name}")
+    kernel = get_kernel(cfg.kernel if cfg is not None else (kernel or DEFAULT_KERNEL))
+    factory = functools.partial(board_top_factory, kernel=kernel)
     network = None
     if cfg is not None:
         try:
@@ -45,7 +52,7 @@ def build_board(board_name, con, *, cfg=None, out_dir="build"):
             raise ValueError(f"network does not fit board {board.name}: {exc}") from None
         baked = board.syn_memory != "spram"
         if baked:
-            factory = functools.partial(board_top_factory, cfg=fitted)
+            factory = functools.partial(board_top_factory, cfg=fitted, kernel=kernel)
         network = {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
                    "synapses": cfg.n_synapses, "in_bitstream": baked}
     with con.progress(1, f"build {board.name}") as bar:
@@ -55,7 +62,7 @@ def build_board(board_name, con, *, cfg=None, out_dir="build"):
             bar.update(done - bar.n)
         report = build(board, factory, out_dir=out_dir, progress=progress)
     lut = report.resources["lut"]
-    summary = {"board": board.name, "bitstream": str(report.bitstream),
+    summary = {"board": board.name, "kernel": kernel.name, "bitstream": str(report.bitstream),
                "fmax_mhz": round(report.fmax / 1e6, 2),
                "target_mhz": round(report.f_target / 1e6, 2),
                "luts": lut.used, "luts_total": lut.available,

@@ -77,6 +77,18 @@ class Kernel:
     def __repr__(self):
         return f"<Kernel {self.name}>"
 
+    # a kernel is a constant: copies of a config share it, pickles name it
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        if KERNELS.get(self.name) is self:
+            return (get_kernel, (self.name,))
+        return (Kernel, (self.name, self.module, self.rtl_class, self.summary, self.ii))
+
     # --- declarations (neurofab.spec.<module>) ----------------------------------------
     @cached_property
     def _spec(self):
@@ -107,6 +119,15 @@ class Kernel:
         """A profile (``{parameter: int}``) under which a neuron without input never fires."""
         return self._spec.SILENT
 
+    def is_silent(self, params):
+        """Whether a neuron of profile ``params`` (``{parameter: int}``) that starts from
+        the initial state and never gets input never fires: the golden module's
+        ``is_silent`` if it has one, else ``params`` equals :attr:`silent`."""
+        test = getattr(self._golden, "is_silent", None)
+        if test is not None:
+            return bool(test(params))
+        return all(int(params[name]) == int(value) for name, value in self.silent.items())
+
     @cached_property
     def state_fields(self):
         """Names of the state fields, in layout order."""
@@ -121,6 +142,17 @@ class Kernel:
     def state_word(self):
         """Layout of a state-memory word: the state, then the profile index."""
         return spec.state_word(self.state)
+
+    @cached_property
+    def word_widths(self):
+        """Width of one word of each memory region on a core of this kernel (the memory
+        port and the host link carry these)."""
+        return spec.region_word_widths(self.state_word, self.profile)
+
+    @cached_property
+    def word_bytes(self):
+        """Bytes of one word of each region on the host link."""
+        return spec.region_word_byte_counts(self.state_word, self.profile)
 
     @property
     def state_bits(self):

@@ -1,6 +1,6 @@
 """Time-multiplexed neuron core: the RTL twin of ``neurofab.golden.core.NeuronCore``.
 
-N neurons share one pipelined ``CubaLif`` kernel. State, accumulators, profiles, CSR row
+N neurons share one pipelined neuron kernel (``neurofab.kernels``; CUBA-LIF by default). State, accumulators, profiles, CSR row
 pointers, synapses and the spike queue live in synchronous-read block memories. A step
 has two phases (``docs/numerics.md``, "Timestep"):
 
@@ -32,8 +32,8 @@ from amaranth.utils import ceil_log2, exact_log2
 from neurofab import spec
 from neurofab.checks import check_int, check_pow2
 from neurofab.config import CoreConfig
+from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.spec import Ctrl, Region
-from .lif import CubaLif
 
 __all__ = ["NeuronCore", "memory_init", "config_words", "row_storage"]
 
@@ -131,13 +131,17 @@ def config_words(cfg, *, n_inputs=None, clear_acc=True):
 
 
 class NeuronCore(wiring.Component):
-    """Time-multiplexed CUBA-LIF neuron core.
+    """Time-multiplexed neuron core, generic over its neuron kernel.
 
     Parameters
     ----------
     cfg : CoreConfig or None
         Network to load as memory init. ``None``: all memories zero (load a configuration
         through ``i_mem`` with the words of ``config_words``).
+    kernel : str or Kernel
+        The neuron model (``neurofab.kernels``). Default ``cfg.kernel``, else CUBA-LIF;
+        with a ``cfg`` it must be the config's kernel. The state memory holds
+        ``kernel.state_word`` words and the profile memory ``kernel.profile`` words.
     n_neurons : int
         Neurons, a power of two in [2, ``spec.MAX_NEURONS``]. Default ``cfg.n_neurons``;
         with a ``cfg`` it must equal ``cfg.n_neurons``. Required without a ``cfg``.
@@ -191,7 +195,10 @@ class NeuronCore(wiring.Component):
     Clocks per step with ``i_events`` offered at full rate and ``o_spikes`` always ready
     (``o_idle`` low from the first event to the end-of-step marker)::
 
-        cycles = n_neurons + S + Z + CubaLif.LATENCY + 14        (= N + S + Z + 18)
+        cycles = ii * (n_neurons - 1) + 1 + S + Z + LATENCY + 13
+
+    (CUBA-LIF: ``ii = 1``, ``LATENCY = 4``: ``N + S + Z + 18``). ``ii`` and ``LATENCY`` are
+    the kernel's (``neurofab.kernels``).
 
     ``S``: synapses delivered (fan-out of the pending spikes and of the external events);
     ``Z``: delivered events with no fan-out (one walker clock each). When the step's last
@@ -216,11 +223,15 @@ class NeuronCore(wiring.Component):
     o_idle: Out(1)
 
     def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None,
-                 syn_bank_depth=None):
+                 syn_bank_depth=None, kernel=None):
         if cfg is not None:
             if not isinstance(cfg, CoreConfig):
                 raise TypeError(f"cfg must be a CoreConfig or None, not {cfg!r}")
             cfg.validate()
+            if kernel is not None and get_kernel(kernel) is not cfg.kernel:
+                raise ValueError(f"cfg is a {cfg.kernel.name} config, not one of kernel "
+                                 f"{get_kernel(kernel).name}")
+            kernel = cfg.kernel
             n_neurons = cfg.n_neurons if n_neurons is None else n_neurons
             n_inputs = cfg.n_inputs if n_inputs is None else n_inputs
             syn_capacity = max(1, cfg.n_synapses) if syn_capacity is None else syn_capacity
@@ -249,6 +260,7 @@ class NeuronCore(wiring.Component):
             if depth > 1 << spec.MEM_INDEX_WIDTH:
                 raise ValueError(f"{region.name} region of {depth} words does not fit the "
                                  f"{spec.MEM_INDEX_WIDTH}-bit memory index")
+        self.kernel = get_kernel(DEFAULT_KERNEL if kernel is None else kernel)
         self.cfg = cfg
         self.n_neurons = n_neurons
         self.n_inputs = n_inputs
@@ -258,7 +270,7 @@ class NeuronCore(wiring.Component):
         else:
             self.syn_banks = -(-syn_capacity // syn_bank_depth)
             self.syn_bank_depth = syn_bank_depth
-        self.pipeline_depth = 4 + CubaLif.LATENCY
+        self.pipeline_depth = 4 + self.kernel.latency
         # Output FIFO: room for every neuron in flight plus a little slack, so that a
         # freely flowing o_spikes never throttles the update phase.
         self.spike_fifo_depth = 1 << ceil_log2(self.pipeline_depth + 4)
@@ -278,9 +290,10 @@ class NeuronCore(wiring.Component):
             m.submodules[name] = mm = memory.Memory(shape=shape, depth=depth, init=words)
             return mm
 
-        state_mem = mem("state_mem", unsigned(spec.NeuronState.size), N, Region.STATE)
+        kernel = self.kernel
+        state_mem = mem("state_mem", unsigned(kernel.state_word.size), N, Region.STATE)
         acc_mem = mem("acc_mem", signed(spec.ACC_WIDTH), N * spec.DELAY_SLOTS)
-        prof_mem = mem("prof_mem", unsigned(spec.Profile.size), spec.PROFILE_COUNT,
+        prof_mem = mem("prof_mem", unsigned(kernel.profile.size), spec.PROFILE_COUNT,
                        Region.PROFILE)
         # row pointers: only the bits the synapse capacity can use (``row_storage``)
         row_layout = spec.row_storage(self.syn_capacity)
@@ -312,7 +325,7 @@ class NeuronCore(wiring.Component):
             syn_ports.append((bank.write_port(), bank.read_port()))
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
 
-        m.submodules.lif = lif = CubaLif()
+        m.submodules.kernel = lif = kernel.rtl()
         # the output FIFO holds the neuron's NB bits and eos (zero-extended on output)
         m.submodules.spike_fifo = sfifo = _SpikeFifo(width=NB + 1,
                                                      depth=self.spike_fifo_depth)
@@ -374,9 +387,9 @@ class NeuronCore(wiring.Component):
         # Capture registers of memory-port reads (loaded in MEM_DATA). The update
         # pipeline's registers of the state, accumulator and profile words load the read
         # data every clock: they capture those three memories' reads too.
-        u2_state = Signal(spec.NeuronState)
+        u2_state = Signal(kernel.state_word)
         u2_acc = Signal(signed(spec.ACC_WIDTH))
-        u4_params = Signal(spec.Profile)
+        u4_params = Signal(kernel.profile)
         m.d.sync += [u2_state.eq(st_rd.data), u2_acc.eq(acc_rd.data),
                      u4_params.eq(prof_rd.data)]
         cap_row = Signal(row_layout)
@@ -457,6 +470,16 @@ class NeuronCore(wiring.Component):
         u1_addr = Signal(range(N * spec.DELAY_SLOTS))
         u2_valid = Signal()
         u_issue = Signal()
+        # a kernel with an initiation interval ii > 1 takes a neuron every ii clocks
+        if kernel.ii > 1:
+            ii_wait = Signal(range(kernel.ii))
+            ii_ready = ii_wait == 0
+            with m.If(u_issue):
+                m.d.sync += ii_wait.eq(kernel.ii - 1)
+            with m.Elif(~ii_ready):
+                m.d.sync += ii_wait.eq(ii_wait - 1)
+        else:
+            ii_ready = 1
         u_acc_addr = Cat(slot_now, n_issue[:NB])
 
         with m.FSM(name="core_fsm") as fsm:
@@ -484,9 +507,9 @@ class NeuronCore(wiring.Component):
                 ]
                 req_row = spec.RowPtr(req.data[:spec.RowPtr.size])
                 for region, port, word in (
-                        (Region.STATE, st_wr, req.data[:spec.NeuronState.size]),
+                        (Region.STATE, st_wr, req.data[:kernel.state_word.size]),
                         (Region.ACC, acc_wr, req.data[:spec.ACC_WIDTH]),
-                        (Region.PROFILE, prof_wr, req.data[:spec.Profile.size]),
+                        (Region.PROFILE, prof_wr, req.data[:kernel.profile.size]),
                         # (the low bits of start and count: see row_storage)
                         (Region.ROWPTR, row_wr, Cat(req_row.start[:len(cap_row.start)],
                                                     req_row.count[:len(cap_row.count)]))):
@@ -588,7 +611,7 @@ class NeuronCore(wiring.Component):
 
             with m.State("UPDATE"):
                 # U0: issue neuron n_issue if the output FIFO has room for all in flight
-                m.d.comb += u_issue.eq((n_issue != N) &
+                m.d.comb += u_issue.eq((n_issue != N) & ii_ready &
                                        (sfifo.level + inflight < self.spike_fifo_depth))
                 m.d.comb += [st_rd.addr.eq(n_issue[:NB]), acc_rd.addr.eq(u_acc_addr)]
                 with m.If(u_issue):
@@ -624,10 +647,10 @@ class NeuronCore(wiring.Component):
         # U3: the profile arrives (registered, with the state and accumulator word)
         # U4: kernel
         u3_valid = Signal()
-        u3_state = Signal(spec.NeuronState)
+        u3_state = Signal(kernel.state_word)
         u3_acc = Signal(signed(spec.ACC_WIDTH))
         u4_valid = Signal()
-        u4_state = Signal(spec.NeuronState)
+        u4_state = Signal(kernel.state_word)
         u4_acc = Signal(signed(spec.ACC_WIDTH))
         m.d.sync += [
             u3_valid.eq(u2_valid), u3_state.eq(u2_state), u3_acc.eq(u2_acc),

@@ -112,7 +112,8 @@ class LinkController:
                 build=self.link["build_hash"], clk_hz=self.link["clk_hz"],
                 max_payload=g["max_payload"], n_cores=1, n_profiles=spec.PROFILE_COUNT,
                 n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
-                n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"])
+                n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"],
+                kernel=self.cfg.kernel.kernel_id)
         if op == Opcode.STATUS:
             return codec.pack_struct(
                 spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},
@@ -122,7 +123,7 @@ class LinkController:
             return b""
         if op == Opcode.RESET:
             st = self.core.state
-            for a in (st.i, st.v, st.ref, st.acc):
+            for a in (*st.neurons.values(), st.acc):
                 a[...] = 0
             st.step, st.pending = 0, np.zeros(0, dtype=np.int64)
             self.in_fifo, self.out_fifo = [], []
@@ -158,7 +159,8 @@ class LinkController:
         if h["region"] >= len(Region):
             return Nak.BAD_REGION
         region = Region(h["region"])
-        start, count, nb = h["start"], h["count"], spec.region_word_bytes(region)
+        kernel = self.cfg.kernel
+        start, count, nb = h["start"], h["count"], kernel.word_bytes[region]
         if start + count > self.depth[region]:
             return Nak.BAD_RANGE
         size = len(p) - n
@@ -166,8 +168,9 @@ class LinkController:
                 (size != 0 or count * nb > self.g["max_payload"]):
             return Nak.BAD_LENGTH
         if op == Opcode.READ_MEM:
-            return codec.pack_words(region, self.words(region)[start:start + count])
-        words = [int(w) for w in codec.unpack_words(region, p[n:])]
+            return codec.pack_words(region, self.words(region)[start:start + count],
+                                    kernel=kernel)
+        words = [int(w) for w in codec.unpack_words(region, p[n:], kernel=kernel)]
         self._write(region, start, words)
         return b""
 
@@ -176,8 +179,9 @@ class LinkController:
         # neuron uses: the golden core keeps running ``cfg``)
         st, end = self.core.state, start + len(words)
         if region == Region.STATE:
-            f = codec.words_to_fields(spec.NeuronState, words)
-            st.i[start:end], st.v[start:end], st.ref[start:end] = f["i"], f["v"], f["ref"]
+            f = codec.words_to_fields(self.cfg.kernel.state_word, words)
+            for name in self.cfg.kernel.state_fields:
+                st.neurons[name][start:end] = f[name]
             self.profile[start:end] = f["profile"]
         elif region == Region.ACC:
             w = spec.REGION_WORD_WIDTH[Region.ACC]
@@ -196,7 +200,7 @@ class LinkController:
         st, n = self.core.state, self.g["n_neurons"]
         if region == Region.STATE:
             return [int(w) for w in codec.fields_to_words(
-                spec.NeuronState, i=st.i, v=st.v, ref=st.ref, profile=self.profile)]
+                self.cfg.kernel.state_word, **st.neurons, profile=self.profile)]
         if region == Region.ACC:
             mask = (1 << spec.REGION_WORD_WIDTH[Region.ACC]) - 1
             return [int(st.acc[k % spec.DELAY_SLOTS, k // spec.DELAY_SLOTS]) & mask

@@ -231,4 +231,5 @@ KERNEL_IDS = {"cuba-lif": 0, "alif": 1, "izhikevich": 2, "adex": 3}
 
 # --- config file -------------------------------------------------------------------
 CONFIG_MAGIC = b"NFCFG\x00"
-CONFIG_VERSION = 1
+#: 2: the file records its kernel (``neurofab.kernels``); 1: CUBA-LIF only.
+CONFIG_VERSION = 2

@@ -37,6 +37,7 @@ __all__ = [
     "MemHeader", "RunRequest", "NakPayload", "IdentifyReply", "StatusReply", "EventsHeader",
     "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
     "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
+    "region_word_widths", "region_word_byte_counts",
     "DEFAULT_TIMEOUT", "DEFAULT_RETRIES",
 ]
 
@@ -198,7 +199,9 @@ CrcByte = data.StructLayout({
 })
 
 # --- protocol ----------------------------------------------------------------------
-PROTOCOL_VERSION = 1
+#: 2: IDENTIFY reports the core's neuron kernel (``kernel``), and the widths of STATE and
+#: PROFILE words are the kernel's (``region_word_widths``).
+PROTOCOL_VERSION = 2
 #: A successful reply's opcode is the command's opcode with this bit set.
 REPLY_FLAG = 0x80
 #: Opcode of a negative reply; its payload is ``NakPayload``.
@@ -283,6 +286,7 @@ IdentifyReply = data.StructLayout({
     "n_synapses": unsigned(32),    #: depth of region SYNAPSE
     "in_depth": unsigned(32),      #: input event buffer, entries (events + step ends)
     "out_depth": unsigned(32),     #: output event buffer, entries (spikes + step ends)
+    "kernel": unsigned(8),         #: the cores' neuron kernel (``KERNEL_IDS``)
 })
 
 StatusReply = data.StructLayout(
@@ -309,17 +313,31 @@ RECORD_END = 0x8000
 RECORD_COUNT_MAX = RECORD_END - 1
 
 # --- memory words --------------------------------------------------------------------
-#: Width of one word of each region as carried by WRITE_MEM / READ_MEM.
-REGION_WORD_WIDTH = {
-    Region.STATE: NeuronState.size,
-    Region.ACC: ACC_WIDTH,
-    Region.PROFILE: Profile.size,
-    Region.ROWPTR: RowPtr.size,
-    Region.SYNAPSE: Synapse.size,
-    Region.CTRL: STEP_WIDTH,          # widest control register
-}
-#: Bytes per word on the wire: ``ceil(width / 8)``, little endian, unused high bits zero.
-REGION_WORD_BYTES = {r: _bytes(w) for r, w in REGION_WORD_WIDTH.items()}
+def region_word_widths(state_word=NeuronState, profile=Profile):
+    """Width of one word of each region as carried by WRITE_MEM / READ_MEM, for a core
+    whose kernel has the state-memory word ``state_word`` and the profile ``profile``
+    (``Kernel.state_word``, ``Kernel.profile``; default CUBA-LIF's)."""
+    return {
+        Region.STATE: state_word.size,
+        Region.ACC: ACC_WIDTH,
+        Region.PROFILE: profile.size,
+        Region.ROWPTR: RowPtr.size,
+        Region.SYNAPSE: Synapse.size,
+        Region.CTRL: STEP_WIDTH,          # widest control register
+    }
+
+
+def region_word_byte_counts(state_word=NeuronState, profile=Profile):
+    """Bytes per word on the wire of each region (``ceil(width / 8)``, little endian,
+    unused high bits zero), for the kernel words given as in :func:`region_word_widths`."""
+    return {r: _bytes(w) for r, w in region_word_widths(state_word, profile).items()}
+
+
+#: Width of one word of each region of a CUBA-LIF core (any kernel's:
+#: ``region_word_widths``).
+REGION_WORD_WIDTH = region_word_widths()
+#: Bytes per word on the wire of a CUBA-LIF core (any kernel's: ``region_word_byte_counts``).
+REGION_WORD_BYTES = region_word_byte_counts()
 #: Struct layout of a region's word (``None``: a plain integer, signed for ACC).
 REGION_LAYOUT = {
     Region.STATE: NeuronState, Region.ACC: None, Region.PROFILE: Profile,
@@ -330,9 +348,11 @@ assert max(IdentifyReply.size, StatusReply.size) // 8 <= MIN_MAX_PAYLOAD
 assert DELAY_SLOTS >= 1
 
 
-def region_word_bytes(region):
-    """Bytes of one word of ``region`` (a ``Region`` or its value) on the wire."""
-    return REGION_WORD_BYTES[Region(region)]
+def region_word_bytes(region, word_bytes=None):
+    """Bytes of one word of ``region`` (a ``Region`` or its value) on the wire, from the
+    dict ``word_bytes`` of a kernel (:func:`region_word_byte_counts`; default
+    CUBA-LIF's)."""
+    return (REGION_WORD_BYTES if word_bytes is None else word_bytes)[Region(region)]
 
 
 # --- host behaviour ------------------------------------------------------------------

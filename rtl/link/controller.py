@@ -61,6 +61,7 @@ from amaranth.utils import ceil_log2
 
 from neurofab import spec
 from neurofab.checks import check_int, check_pow2
+from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.rtl.util import checked_init
 from neurofab.spec import Counter, Nak, Opcode
 from .counters import Counters
@@ -82,13 +83,14 @@ _HDR_BYTES = spec.MemHeader.size // 8
 
 
 def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, in_depth,
-                     out_depth, board_id, build_hash):
-    """The IDENTIFY reply payload (``spec.IdentifyReply``, 40 bytes) of a controller."""
+                     out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL):
+    """The IDENTIFY reply payload (``spec.IdentifyReply``, 41 bytes) of a controller."""
     value = spec.IdentifyReply.const({
         "protocol": spec.PROTOCOL_VERSION, "board": board_id, "build": build_hash,
         "clk_hz": clk_hz, "max_payload": max_payload, "n_cores": 1,
         "n_profiles": spec.PROFILE_COUNT, "n_neurons": n_neurons, "n_inputs": n_inputs,
         "n_synapses": syn_capacity, "in_depth": in_depth, "out_depth": out_depth,
+        "kernel": get_kernel(kernel).kernel_id,
     }).as_value().value
     return value.to_bytes(spec.IdentifyReply.size // 8, "little")
 
@@ -153,7 +155,8 @@ class LinkController(wiring.Component):
     @checked_init
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, clk_hz,
                  max_payload=spec.MAX_PAYLOAD, in_depth=1024, out_depth=1024, board_id=0,
-                 build_hash=0):
+                 build_hash=0, kernel=DEFAULT_KERNEL):
+        self.kernel = get_kernel(kernel)
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
@@ -184,11 +187,12 @@ class LinkController(wiring.Component):
         })
 
     def identify_payload(self):
-        """The 40-byte IDENTIFY reply payload this controller sends."""
+        """The IDENTIFY reply payload this controller sends."""
         return identify_payload(
             n_neurons=self.n_neurons, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
             clk_hz=self.clk_hz, max_payload=self.max_payload, in_depth=self.in_depth,
-            out_depth=self.out_depth, board_id=self.board_id, build_hash=self.build_hash)
+            out_depth=self.out_depth, board_id=self.board_id, build_hash=self.build_hash,
+            kernel=self.kernel)
 
     def elaborate(self, platform):
         m = Module()
@@ -295,7 +299,7 @@ class LinkController(wiring.Component):
         # --- WRITE_MEM, READ_MEM, RESET: the core's memory port ----------------------------
         m.submodules.memory = mem = MemoryAccess(
             n_neurons=N, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
-            max_payload=MAXP)
+            max_payload=MAXP, kernel=self.kernel)
         connect(m, mem.o_mem, flipped(self.o_mem))
         connect(m, flipped(self.i_mem), mem.i_mem)
         m.d.comb += [mem.i_read_mem.eq(cur_op == Opcode.READ_MEM.value),

@@ -7,6 +7,7 @@ from amaranth.utils import ceil_log2
 
 from neurofab import spec
 from neurofab.checks import check_int, check_pow2
+from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.rtl.util import checked_init
 from neurofab.spec import Ctrl, Nak, Region
 
@@ -41,6 +42,9 @@ class MemoryAccess(wiring.Component):
     max_payload : int
         Longest payload, ``[spec.MIN_MAX_PAYLOAD, spec.MAX_PAYLOAD]``: a READ_MEM reply
         longer than it is refused.
+    kernel : str or Kernel
+        The core's neuron kernel (``neurofab.kernels``): the widths of its STATE and
+        PROFILE words.
 
     Attributes
     ----------
@@ -88,7 +92,9 @@ class MemoryAccess(wiring.Component):
     """
 
     @checked_init
-    def __init__(self, *, n_neurons, n_inputs, syn_capacity, max_payload=spec.MAX_PAYLOAD):
+    def __init__(self, *, n_neurons, n_inputs, syn_capacity, max_payload=spec.MAX_PAYLOAD,
+                 kernel=DEFAULT_KERNEL):
+        self.kernel = get_kernel(kernel)
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
@@ -144,9 +150,10 @@ class MemoryAccess(wiring.Component):
                                       total + _WORDS_START != self.i_payload_end))
         regions = list(Region)
         depth_of = Array(C(self.depths[r], len(total)) for r in regions)
-        nbytes_of = Array(C(spec.REGION_WORD_BYTES[r], 4) for r in regions)
-        nbytes1_of = Array(C(spec.REGION_WORD_BYTES[r] - 1, 4) for r in regions)
-        profile = spec.NeuronState["profile"]
+        word_bytes = self.kernel.word_bytes
+        nbytes_of = Array(C(word_bytes[r], 4) for r in regions)
+        nbytes1_of = Array(C(word_bytes[r] - 1, 4) for r in regions)
+        profile = self.kernel.state_word["profile"]
         profile_mask = ((1 << profile.width) - 1) << profile.offset
         hdr = self.i_header
 

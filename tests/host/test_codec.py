@@ -133,7 +133,7 @@ def reply(cmd, payload=b"", seq=0):
 def test_identify_and_status():
     values = dict(protocol=1, board=3, build=2**64 - 1, clk_hz=12_000_000, max_payload=508,
                   n_cores=1, n_profiles=16, n_neurons=256, n_inputs=64, n_synapses=4096,
-                  in_depth=1024, out_depth=2048)
+                  in_depth=1024, out_depth=2048, kernel=2)
     cmd = codec.identify()
     assert cmd.opcode == Opcode.IDENTIFY and cmd.payload == b""
     ident = codec.parse_reply(cmd, reply(cmd, codec.pack_struct(spec.IdentifyReply, **values)))
@@ -143,9 +143,9 @@ def test_identify_and_status():
     st_ = codec.parse_reply(codec.status(), reply(codec.status(), codec.pack_struct(
         spec.StatusReply, **counters, steps_pending=5, in_level=6, out_level=7)))
     assert st_.crc_errors == 1001 and st_.rx_overruns == 1008 and st_.out_level == 7
-    with pytest.raises(codec.ReplyError, match="IDENTIFY reply has 39 payload bytes, "
-                                               "expected 40"):
-        codec.parse_reply(cmd, reply(cmd, bytes(39)))
+    with pytest.raises(codec.ReplyError, match="IDENTIFY reply has 40 payload bytes, "
+                                               "expected 41"):
+        codec.parse_reply(cmd, reply(cmd, bytes(40)))
     with pytest.raises(ValueError, match="build = 18446744073709551616 does not fit"):
         codec.pack_struct(spec.IdentifyReply, build=2**64)
     with pytest.raises(ValueError, match="unknown fields"):

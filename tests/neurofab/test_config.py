@@ -103,7 +103,7 @@ def test_builder_compiles_and_pads_with_a_silent_profile():
 
 def test_builder_errors():
     net = Network()
-    with pytest.raises(ValueError, match=r"threshold\[0\] = 0 is outside"):
+    with pytest.raises(ValueError, match=r"population 0: threshold = 0 is outside the limit \[1, 32767\]"):
         net.population(3, threshold=0)
     pop = net.population(3, threshold=5)
     with pytest.raises(ValueError, match=r"weight\[0\] = 300 is outside the limit \[-128, 127\]"):
@@ -192,7 +192,7 @@ def test_truncated_and_corrupted_files_are_refused(tmp_path):
         CoreConfig.from_bytes(b"PK\x03\x04" + blob)
     newer = bytearray(blob)
     newer[len(spec.CONFIG_MAGIC)] = spec.CONFIG_VERSION + 1
-    with pytest.raises(ValueError, match="version 2 is not supported"):
+    with pytest.raises(ValueError, match=f"version {spec.CONFIG_VERSION + 1} is not supported"):
         CoreConfig.from_bytes(bytes(newer))
     path = tmp_path / "cut.nfcfg"
     path.write_bytes(blob[:40])
@@ -327,3 +327,44 @@ def test_decode_state_round_trip():
     assert got["acc"].shape == (spec.DELAY_SLOTS, n) and got["step"] == 12345
     with pytest.raises(ValueError, match="72 state words, expected 73 for n_neurons = 8"):
         decode_state(words[:-1], n)
+
+
+def test_config_file_records_its_kernel():
+    import hashlib
+    import io
+    import struct
+    cfg = random_config(3, n_neurons=8, n_inputs=2)
+    blob = cfg.to_bytes()
+    assert CoreConfig.from_bytes(blob, kernel="cuba-lif") == cfg
+    with pytest.raises(ValueError, match="the config is for kernel cuba-lif, not izhikevich"):
+        CoreConfig.from_bytes(blob, kernel="izhikevich")
+    # a version-1 file (written before kernels) holds a CUBA-LIF config
+    buf = io.BytesIO()
+    np.savez(buf, **{f: np.asarray(getattr(cfg, f), dtype=np.int64)
+                     for f in ("n_neurons", "n_inputs", "w_shift") + cfg.array_fields})
+    payload = buf.getvalue()
+    old = (spec.CONFIG_MAGIC + struct.pack("<HQ", 1, len(payload)) +
+           hashlib.sha256(payload).digest() + payload)
+    assert CoreConfig.from_bytes(old) == cfg
+    # a file naming an unknown kernel is refused by name
+    buf = io.BytesIO()
+    np.savez(buf, kernel=np.asarray("hodgkin-huxley"),
+             **{f: np.asarray(getattr(cfg, f), dtype=np.int64)
+                for f in ("n_neurons", "n_inputs", "w_shift") + cfg.array_fields})
+    payload = buf.getvalue()
+    bad = (spec.CONFIG_MAGIC + struct.pack("<HQ", spec.CONFIG_VERSION, len(payload)) +
+           hashlib.sha256(payload).digest() + payload)
+    with pytest.raises(ValueError, match="kernel 'hodgkin-huxley' is not a neuron kernel"):
+        CoreConfig.from_bytes(bad)
+
+
+def test_config_refuses_parameters_of_another_kernel():
+    cfg = random_config(4, n_neurons=4, n_inputs=1)
+    kw = {f: getattr(cfg, f) for f in ("n_neurons", "n_inputs", "w_shift") + cfg.array_fields}
+    with pytest.raises(ValueError, match="'tau' is not a parameter of kernel cuba-lif"):
+        CoreConfig(**kw, tau=[1])
+    del kw["bias"]
+    with pytest.raises(ValueError, match="parameter 'bias' of kernel cuba-lif is missing"):
+        CoreConfig(**kw)
+    with pytest.raises(ValueError, match="kernel = 'lif' is not a neuron kernel"):
+        CoreConfig(**kw, bias=[0], kernel="lif")

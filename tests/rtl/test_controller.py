@@ -231,9 +231,9 @@ def test_identify_payload_is_the_codec_struct():
     c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=200, in_depth=128, out_depth=64,
                        board_id=3, build_hash=5)
     ident = codec.unpack_struct(spec.IdentifyReply, c.identify_payload())
-    assert ident == dict(protocol=1, board=3, build=5, clk_hz=CLK, max_payload=200, n_cores=1,
-                         n_profiles=16, n_neurons=16, n_inputs=8, n_synapses=128, in_depth=128,
-                         out_depth=64)
+    assert ident == dict(protocol=spec.PROTOCOL_VERSION, board=3, build=5, clk_hz=CLK,
+                         max_payload=200, n_cores=1, n_profiles=16, n_neurons=16, n_inputs=8,
+                         n_synapses=128, in_depth=128, out_depth=64, kernel=0)
     idf = codec.Identify(**ident)
     assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
 
@@ -274,7 +274,7 @@ def test_identify():
         assert ident.n_neurons == 16 and ident.n_inputs == 8 and ident.n_synapses == 128
         assert ident.board == 7 and ident.build == 0x0123456789ABCDEF and ident.clk_hz == CLK
         assert ident.in_depth == 32 and ident.out_depth == 16
-        assert ident.max_payload == spec.MAX_PAYLOAD and ident.protocol == 1
+        assert ident.max_payload == spec.MAX_PAYLOAD and ident.protocol == spec.PROTOCOL_VERSION
         await bad_length(h, Opcode.IDENTIFY, b"\x00")
         assert await h.call(codec.identify()) == ident
 
