@@ -1,5 +1,5 @@
-"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | kernels | build |
-program | bench``.
+"""The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | kernels |
+fidelity | build | program | bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
@@ -131,6 +131,20 @@ def cmd_kernels(args, con):
         con.say(f"{r['name']:12} {r['state_bits']:>10} {r['profile_bits']:>12} {r['ii']:>3} "
                 f"{r['latency']:>7}  {r['summary']}")
     return {"kernels": rows}, 0
+
+
+def cmd_fidelity(args, con):
+    from neurofab import fidelity
+    with con.progress(len(fidelity.behaviours(args.kernel)), "fidelity") as bar:
+        rows, results = fidelity.fidelity_table(
+            args.kernel, progress=lambda done, total: bar.update(done - bar.n))
+    con.say(fidelity.markdown(rows))
+    png = fidelity.gallery(results, args.out)
+    con.say(f"gallery: {png}")
+    if args.docs:
+        fidelity.write_docs(rows, args.docs)
+        con.say(f"table written into {args.docs}")
+    return {"rows": rows, "gallery": str(png)}, 0
 
 
 def cmd_build(args, con):
@@ -267,6 +281,14 @@ def build_parser():
 
     verb("kernels", cmd_kernels, "list the neuron kernels (state bits, initiation interval, "
                                  "latency)")
+
+    p = verb("fidelity", cmd_fidelity, "integer kernels against float64 references: spike "
+                                       "counts, spike-time errors, a gallery of traces")
+    p.add_argument("--kernel", choices=kernel_names, default=None, help="default: every kernel")
+    p.add_argument("--out", default="out/kernel_gallery.png", help="gallery PNG path")
+    p.add_argument("--docs", default=None,
+                   help="also write the table into this Markdown file (between "
+                        "<!-- fidelity --> markers), e.g. docs/fidelity.md")
 
     p = verb("build", cmd_build, "build a bitstream and its resource/timing report (cached)")
     p.add_argument("--board", required=True)
