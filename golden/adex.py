@@ -1,4 +1,4 @@
-"""Bit-true golden model of the AdEx kernel (``docs/numerics-adex.md``, "Kernel: adex").
+"""Bit-true golden model of the AdEx kernel (``docs/numerics.md``, "Kernel: adex").
 
 Vectorised over neurons: every argument is a numpy integer array (or a scalar that
 broadcasts). No Python loop per neuron. Every intermediate fits int64 with a wide margin

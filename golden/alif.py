@@ -1,4 +1,4 @@
-"""Bit-true golden model of the ALIF kernel (``docs/numerics-alif.md``).
+"""Bit-true golden model of the ALIF kernel (``docs/numerics.md``, "Kernel: alif").
 
 The CUBA-LIF update of :func:`neurofab.golden.lif.cuba_lif_step`, run against the adapted
 threshold, plus the update of the adaptation variable ``a`` (u24, 8 fraction bits)::

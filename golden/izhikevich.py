@@ -1,4 +1,5 @@
-"""Bit-true golden model of the Izhikevich kernel (``docs/numerics-izhikevich.md``).
+"""Bit-true golden model of the Izhikevich kernel (``docs/numerics.md``, "Kernel:
+izhikevich").
 
 One update is 1 ms: two 0.5 ms explicit Euler half-steps of ``v``, one 1 ms step of
 ``u`` from the old ``v``, then the spike test and the reset::

@@ -1,6 +1,6 @@
 """Pipelined AdEx kernel: the RTL twin of ``neurofab.golden.adex.step``.
 
-The arithmetic is stated in ``docs/numerics-adex.md`` ("Kernel: adex")::
+The arithmetic is stated in ``docs/numerics.md`` ("Kernel: adex")::
 
     E  = min(E_MAX, T[j] * 2**s)          (j, s from z = v - (v_t << 9), see exp_term)
     D  = sat16(((acc << 10) + 2**9 - v - w + (E << 8)) >> 10)

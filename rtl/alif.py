@@ -1,6 +1,6 @@
 """Pipelined ALIF kernel: the RTL twin of ``neurofab.golden.alif.alif_step``.
 
-The arithmetic is stated in ``docs/numerics-alif.md``::
+The arithmetic is stated in ``docs/numerics.md`` ("Kernel: alif")::
 
     theta = min(threshold + (a >> (8 + adapt_shift)), 32767)
     i' = sat16( rtz(i * (4096 - decay_i) / 4096) + acc )

@@ -1,8 +1,8 @@
 """Time-multiplexed neuron core: the RTL twin of ``neurofab.golden.core.NeuronCore``.
 
-N neurons share one pipelined neuron kernel (``neurofab.kernels``; CUBA-LIF by default). State, accumulators, profiles, CSR row
-pointers, synapses and the spike queue live in synchronous-read block memories. A step
-has two phases (``docs/numerics.md``, "Timestep"):
+N neurons share one pipelined neuron kernel (``neurofab.kernels``; CUBA-LIF by default).
+State, accumulators, profiles, CSR row pointers, synapses and the spike queue live in
+synchronous-read block memories. A step has two phases (``docs/numerics.md``, "Timestep"):
 
 * **integrate** — the spikes the core emitted in its previous update (spike queue), then
   the external events of ``i_events`` up to the end-of-step marker, are delivered: the CSR

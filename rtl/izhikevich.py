@@ -1,6 +1,6 @@
 """Pipelined Izhikevich kernel: the RTL twin of ``neurofab.golden.izhikevich``.
 
-The arithmetic is stated in ``docs/numerics-izhikevich.md``::
+The arithmetic is stated in ``docs/numerics.md`` ("Kernel: izhikevich")::
 
     I   = sat16(acc + bias)
     Q   = K_HALF - 16 u + 4096 I

@@ -1,7 +1,7 @@
 """AdEx kernel formats: per-neuron state, profile, legal ranges, the exp table.
 
 Adaptive exponential integrate-and-fire (Brette & Gerstner 2005), forward Euler, in the
-units of ``docs/numerics.md`` ("Kernel: adex"; drafted in ``docs/numerics-adex.md``)::
+units of ``docs/numerics.md`` ("Kernel: adex")::
 
     C dV/dt  = -g_L (V - E_L) + g_L D_T exp((V - V_T)/D_T) - w + I
     t_w dw/dt = a (V - E_L) - w;      V >= V_peak:  V <- V_reset,  w <- w + b

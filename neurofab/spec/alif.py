@@ -1,4 +1,6 @@
-"""ALIF kernel formats: per-neuron state, profile, legal ranges (``docs/numerics-alif.md``).
+"""ALIF kernel formats: per-neuron state, profile, legal ranges.
+
+``docs/numerics.md``, "Kernel: alif", states the arithmetic.
 
 Adaptive LIF (LSNN, Bellec et al. 2018; e-prop ALIF, Bellec et al. 2020) on top of the
 CUBA-LIF arithmetic of ``docs/numerics.md``: a per-neuron adaptation variable ``a``
@@ -18,7 +20,8 @@ A spike adds ``adapt_inc << ADAPT_FRAC_BITS``.
 Budgets (``neurofab.kernels``): ``STATE`` 60 bits (76 allowed), ``PROFILE`` exactly 80.
 To fit the three adaptation fields into the 80-bit profile word beside the full CUBA-LIF
 parameter set, the voltage-like parameters are narrower than CUBA-LIF's (whose profile
-alone is 79 bits); each width is argued in ``docs/numerics-alif.md`` ("Why these widths"):
+alone is 79 bits); each width is argued in ``docs/numerics.md`` ("Kernel: alif", "Why
+these widths"):
 
 * ``threshold`` u10 (1 .. 1023): the *baseline*; ``v`` keeps 16 bits, so ``v`` and the
   adapted threshold have 32 times the largest baseline of headroom;

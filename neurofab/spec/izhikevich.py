@@ -5,7 +5,8 @@ Izhikevich (2003), in the units of the paper (v in mV, t in ms, u and I in mV/ms
     v' = 0.04 v^2 + 5 v + 140 - u + I
     u' = a (b v - u);          v >= 30 mV:  v <- c,  u <- u + d
 
-``docs/numerics-izhikevich.md`` states the integer update; this module holds its numbers.
+``docs/numerics.md`` ("Kernel: izhikevich") states the integer update; this module holds
+its numbers.
 
 Design (one 16x16 square per ``v`` half-step, no constant multiplier):
 
