@@ -11,21 +11,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurofab import spec as core_spec
 from neurofab.spec import adex as S
 
-from . import Behaviour, Model, QuantReport, check_float
+from .base import (Behaviour, Model, QuantReport, check_float, fit_int,
+                   quantise_current)
 
 __all__ = ["AdEx", "reference", "BEHAVIOURS", "NAUD_2008"]
 
 
 def _int_in(name, value, lo, hi, what):
     """``round(value)``, refused with a message if outside ``[lo, hi]``."""
-    q = int(round(value))
-    if not lo <= q <= hi:
-        raise ValueError(f"{name}: {what} = {value:.6g} rounds to {q}, outside the "
-                         f"representable range [{lo}, {hi}] of kernel adex")
-    return q
+    return fit_int(name, value, lo, hi, what, "adex")
 
 
 @dataclass(frozen=True)
@@ -133,17 +129,7 @@ class AdEx(Model):
         ``round(I / g_L / D_LSB_MV)`` (the current holds for the whole step, so ``dt``
         does not enter). Refuses a value outside the accumulator's s24 range."""
         check_float("dt", dt, 0, lo_open=True)
-        x = np.asarray(current, dtype=np.float64)
-        if not np.all(np.isfinite(x)):
-            raise ValueError("current must be finite")
-        q = np.rint(x / self.g_L / S.D_LSB_MV)
-        bad = (q < core_spec.ACC_MIN) | (q > core_spec.ACC_MAX)
-        if bad.any():
-            k = int(np.flatnonzero(bad.ravel())[0])
-            raise ValueError(f"current[{k}] = {x.ravel()[k]:g} pA is outside the "
-                             f"accumulator range [{core_spec.ACC_MIN}, {core_spec.ACC_MAX}] "
-                             f"x {S.D_LSB_MV * self.g_L:.4g} pA")
-        return q.astype(np.int64)
+        return quantise_current(current, 1.0 / (self.g_L * S.D_LSB_MV), "pA")
 
     def to_voltage(self, v):
         """Integer ``v`` (voltage units relative to E_L) as absolute mV."""

@@ -34,63 +34,16 @@ from neurofab import spec as core_spec
 from neurofab.spec import Reset
 from neurofab.spec import alif as S
 
-from . import Behaviour, Model, QuantReport, check_float
+from .base import (Behaviour, Model, QuantReport, check_float, check_tau,
+                   decay_of, exp_factor, fit_int, parse_reset, quantise_current,
+                   tau_of)
 
 __all__ = ["AdaptiveLif", "reference", "BEHAVIOURS", "decay_of", "tau_of"]
 
 
-def decay_of(tau, dt):
-    """The integer decay ``round(4096 * (1 - exp(-dt/tau)))`` of a time constant (ms):
-    0 for ``tau = inf`` (no leak), 4096 for ``tau = 0`` (memoryless)."""
-    if math.isinf(tau):
-        return 0
-    if tau == 0:
-        return core_spec.DECAY_ONE
-    return int(round(core_spec.DECAY_ONE * -math.expm1(-dt / tau)))
-
-
-def tau_of(decay, dt):
-    """The time constant (ms) an integer decay stands for: ``-dt / ln(1 - decay/4096)``
-    (``inf`` for 0, 0 for 4096)."""
-    if decay == 0:
-        return math.inf
-    if decay >= core_spec.DECAY_ONE:
-        return 0.0
-    return -dt / math.log1p(-decay / core_spec.DECAY_ONE)
-
-
-def _factor(tau, dt):
-    """``exp(-dt/tau)``: 1 for ``tau = inf``, 0 for ``tau = 0``."""
-    return 0.0 if tau == 0 else math.exp(-dt / tau)
-
-
 def _fit(name, value, lo, hi, what):
     """``round(value)``, refused with a message if outside ``[lo, hi]``."""
-    q = int(round(value))
-    if not lo <= q <= hi:
-        raise ValueError(f"{name}: {what} = {value:.6g} rounds to {q}, outside the "
-                         f"representable range [{lo}, {hi}] of kernel alif")
-    return q
-
-
-def _tau(name, value, *, lo_open=False):
-    """A time constant (ms): ``check_float`` from 0 (open with ``lo_open``), ``inf``
-    allowed."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == math.inf:
-        return math.inf
-    return check_float(name, value, 0, lo_open=lo_open)
-
-
-def _reset(value):
-    if isinstance(value, Reset):
-        return value
-    if isinstance(value, str):
-        names = {"subtract": Reset.SUBTRACT, "to_vreset": Reset.TO_VRESET,
-                 "v_reset": Reset.TO_VRESET}
-        if value.lower() in names:
-            return names[value.lower()]
-    raise ValueError(f"reset = {value!r} is not a reset mode (Reset.SUBTRACT, "
-                     f"Reset.TO_VRESET, 'subtract' or 'to_vreset')")
+    return fit_int(name, value, lo, hi, what, "alif")
 
 
 @dataclass(frozen=True)
@@ -134,9 +87,9 @@ class AdaptiveLif(Model):
     kernel = "alif"
 
     def __post_init__(self):
-        _tau("tau_mem", self.tau_mem)
+        check_tau("tau_mem", self.tau_mem)
         check_float("tau_syn", self.tau_syn, 0)
-        _tau("tau_adapt", self.tau_adapt, lo_open=True)
+        check_tau("tau_adapt", self.tau_adapt, lo_open=True)
         check_float("threshold", self.threshold, 0, lo_open=True)
         check_float("adapt_increment", self.adapt_increment, 0)
         check_float("v_reset", self.v_reset)
@@ -144,7 +97,7 @@ class AdaptiveLif(Model):
         check_float("bias", self.bias)
         if self.scale is not None:
             check_float("scale", self.scale, 0, lo_open=True)
-        object.__setattr__(self, "reset", _reset(self.reset))
+        object.__setattr__(self, "reset", parse_reset(self.reset))
 
     @property
     def voltage_scale(self):
@@ -237,18 +190,8 @@ class AdaptiveLif(Model):
         if decay_i == 0:
             raise ValueError(f"tau_syn = {self.tau_syn:g} ms at dt = {dt:g} ms: the "
                              f"synaptic current never takes input (decay_i = 0)")
-        x = np.asarray(current, dtype=np.float64)
-        if not np.all(np.isfinite(x)):
-            raise ValueError("current must be finite")
         unit = dt * self.voltage_scale * decay_i / core_spec.DECAY_ONE
-        q = np.rint(x * unit)
-        bad = (q < core_spec.ACC_MIN) | (q > core_spec.ACC_MAX)
-        if bad.any():
-            k = int(np.flatnonzero(bad.ravel())[0])
-            raise ValueError(f"current[{k}] = {x.ravel()[k]:g} V/ms is outside the "
-                             f"accumulator range [{core_spec.ACC_MIN}, {core_spec.ACC_MAX}] "
-                             f"x {1 / unit:.4g} V/ms")
-        return q.astype(np.int64)
+        return quantise_current(current, unit, "V/ms")
 
     def to_voltage(self, v):
         """Integer ``v`` (or ``theta``) in V."""
@@ -270,9 +213,9 @@ def reference(model, current, dt):
     (v, spikes) : float array of ``v`` (V) after each step, int array of the spiking steps
     """
     current = np.asarray(current, dtype=np.float64)
-    k_s = _factor(model.tau_syn, dt)
-    k_m = _factor(model.tau_mem, dt)
-    k_a = _factor(model.tau_adapt, dt)
+    k_s = exp_factor(model.tau_syn, dt)
+    k_m = exp_factor(model.tau_mem, dt)
+    k_a = exp_factor(model.tau_adapt, dt)
     n_ref = int(round(model.refractory / dt))
     subtract = model.reset == Reset.SUBTRACT
     i = v = a = 0.0

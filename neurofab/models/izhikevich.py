@@ -16,7 +16,7 @@ import numpy as np
 
 from neurofab.spec import izhikevich as S
 
-from . import Behaviour, Model, QuantReport, check_float
+from .base import Behaviour, Model, QuantReport, check_float, quantise_current
 
 __all__ = ["Izhikevich", "reference", "rest", "StepCurrent", "BEHAVIOURS", "FIGURE_2003",
            "PEAK_MV", "FLOOR_MV"]
@@ -119,17 +119,10 @@ class Izhikevich(Model):
         ``round(I * 163.84)``. The kernel saturates ``acc + bias`` to +-200 mV/ms, so a
         current outside that range is refused rather than clipped."""
         _check_dt(dt)
-        x = np.asarray(current, dtype=np.float64)
-        if not np.isfinite(x).all():
-            raise ValueError("current must be finite")
-        q = np.rint(x * S.V_PER_MV).astype(np.int64)
-        bad = (q < S.I_MIN) | (q > S.I_MAX)
-        if bad.any():
-            k = int(np.flatnonzero(bad.ravel())[0])
-            raise ValueError(f"current[{k}] = {x.ravel()[k]:g} mV/ms is outside the range "
-                             f"[{S.I_MIN * S.V_LSB_MV:g}, {S.I_MAX * S.V_LSB_MV:g}] of the "
-                             f"izhikevich kernel's input")
-        return q
+        return quantise_current(current, S.V_PER_MV, "mV/ms", lo=S.I_MIN, hi=S.I_MAX,
+                                limit=f"the range [{S.I_MIN * S.V_LSB_MV:g}, "
+                                      f"{S.I_MAX * S.V_LSB_MV:g}] of the izhikevich "
+                                      f"kernel's input")
 
     def to_voltage(self, v):
         """Integer ``v`` (voltage units) in mV."""
