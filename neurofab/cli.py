@@ -125,11 +125,18 @@ def cmd_bench(args, con):
 def cmd_kernels(args, con):
     from neurofab.kernels import KERNELS
     rows = [k.as_dict() for k in KERNELS.values()]
+    if args.cost:
+        with con.progress(len(rows), "synth_ice40 per kernel") as bar:
+            for r in rows:
+                r["ice40_cost"] = KERNELS[r["name"]].cost()
+                bar.update(1)
     con.say(f"{'kernel':12} {'state bits':>10} {'profile bits':>12} {'ii':>3} {'latency':>7}"
-            f"  description")
+            + ("  iCE40 LUT4 / FF / SB_MAC16" if args.cost else "") + "  description")
     for r in rows:
+        cost = r.get("ice40_cost")
+        extra = f"  {cost['lut']:>5} / {cost['ff']:>4} / {cost['dsp']}" if cost else ""
         con.say(f"{r['name']:12} {r['state_bits']:>10} {r['profile_bits']:>12} {r['ii']:>3} "
-                f"{r['latency']:>7}  {r['summary']}")
+                f"{r['latency']:>7}{extra}  {r['summary']}")
     return {"kernels": rows}, 0
 
 
@@ -279,8 +286,10 @@ def build_parser():
 
     verb("boards", cmd_boards, "list the supported boards and their capacity")
 
-    verb("kernels", cmd_kernels, "list the neuron kernels (state bits, initiation interval, "
-                                 "latency)")
+    p = verb("kernels", cmd_kernels, "list the neuron kernels (state bits, initiation "
+                                     "interval, latency, cost)")
+    p.add_argument("--cost", action="store_true",
+                   help="also synthesise each kernel alone for iCE40 (LUT4, FF, SB_MAC16)")
 
     p = verb("fidelity", cmd_fidelity, "integer kernels against float64 references: spike "
                                        "counts, spike-time errors, a gallery of traces")

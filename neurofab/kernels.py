@@ -184,6 +184,13 @@ class Kernel:
         """Clocks from a neuron's update entering the RTL kernel to its result."""
         return self.rtl.LATENCY
 
+    def cost(self):
+        """iCE40 cost of the kernel's RTL alone: ``synth_ice40 -dsp`` cell counts
+        (``lut``, ``ff``, ``carry``, ``dsp``); runs Yosys (tens of seconds)."""
+        from neurofab.rtl.encoders.cost import synth_ice40
+        c = synth_ice40(self.rtl(), dsp=True)
+        return {k: c[k] for k in ("lut", "ff", "carry", "dsp")}
+
     def as_dict(self):
         """Name, sizes and timing, as ``neurofab kernels --json`` prints them."""
         return {"name": self.name, "id": self.kernel_id, "summary": self.summary,

@@ -23,9 +23,10 @@ __all__ = ["synth_ice40", "lane_blocks", "fixed_blocks", "lane_costs", "fixed_co
 LANES = (1, 8, 32)
 
 
-def synth_ice40(component, *, name="top"):
-    """Synthesise ``component`` for iCE40; returns ``{"lut", "ff", "carry", "ram",
-    "cells"}`` (``cells``: every cell type and its count)."""
+def synth_ice40(component, *, name="top", dsp=False):
+    """Synthesise ``component`` for iCE40 (with ``dsp``: multipliers into ``SB_MAC16``, as
+    the board builds do); returns ``{"lut", "ff", "carry", "ram", "dsp", "cells"}``
+    (``cells``: every cell type and its count)."""
     from amaranth.back import rtlil
     from neurofab.toolchain import ToolError, run_yosys, yosys_cells
     text = rtlil.convert(component, name=name, emit_src=False)
@@ -34,7 +35,8 @@ def synth_ice40(component, *, name="top"):
         (tmp / "top.il").write_text(text)
         # internal names are hidden first: a wire named like a bit select
         # (``o_count__payload[0]``) trips an assertion in Yosys' ABC9 reintegration
-        script = (f"read_rtlil top.il; rename -hide w:*; synth_ice40 -top {name}; "
+        script = (f"read_rtlil top.il; rename -hide w:*; synth_ice40 -top {name}"
+                  f"{' -dsp' if dsp else ''}; "
                   f"tee -q -o stat.json stat -json")
         try:
             run_yosys(script, cwd=tmp, log="yosys.log")
@@ -48,6 +50,7 @@ def synth_ice40(component, *, name="top"):
         "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
         "carry": cells.get("SB_CARRY", 0),
         "ram": sum(v for k, v in cells.items() if k.startswith("SB_RAM")),
+        "dsp": cells.get("SB_MAC16", 0),
         "cells": cells,
     }
 
