@@ -83,6 +83,108 @@ def bench_golden(say, quick):
             "golden_vs_loop_ratio": round(g_rate / l_rate, 1)}
 
 
+def _kernel_params(kernel, rng, n):
+    """Per-neuron parameters of ``n`` neurons of ``kernel``: the profiles of a random config
+    (every parameter at both ends of its limit in some profile), drawn at random."""
+    from .config import random_config
+    cfg = random_config(rng, n_neurons=16, n_inputs=4, max_fanout=4, kernel=kernel)
+    idx = rng.integers(0, len(getattr(cfg, kernel.param_fields[0])), n)
+    return {name: np.asarray(getattr(cfg, name), dtype=np.int64)[idx]
+            for name in kernel.param_fields}
+
+
+def _bench_kernel_step(kernel, n, steps, seed):
+    """Neuron updates per second of ``kernel.step`` alone on ``n`` neurons (random
+    profiles, random accumulator inputs, the state fed back)."""
+    rng = np.random.default_rng(seed)
+    params = _kernel_params(kernel, rng, n)
+    state = kernel.initial_state(params)
+    accs = [rng.integers(-(1 << 11), 1 << 11, n) for _ in range(4)]
+    spikes = 0
+    t = time.perf_counter()
+    for k in range(steps):
+        state, spk = kernel.step(state, accs[k % len(accs)], params)
+        spikes += int(np.count_nonzero(spk))
+    wall = time.perf_counter() - t
+    return n * steps / wall, spikes
+
+
+def _bench_kernel_core(kernel, n, steps, seed):
+    """``golden.run`` on a random config of ``kernel``: neuron updates and synaptic events
+    per second."""
+    from .config import random_config
+    from .examples import poisson_inputs
+    from .golden.core import NeuronCore
+    cfg = random_config(np.random.default_rng(seed), n_neurons=n, n_inputs=256,
+                        max_fanout=32, kernel=kernel)
+    inputs = cfg.check_inputs(poisson_inputs(cfg.n_inputs, steps, rate=0.1, seed=seed))
+    core = NeuronCore(cfg)
+    t = time.perf_counter()
+    spikes = sum(len(core.step(c)) for c in inputs)
+    wall = time.perf_counter() - t
+    return n * steps / wall, core.synaptic_events / wall, spikes, cfg.n_synapses
+
+
+#: Core geometry of the per-kernel Verilator cosim: (neurons, inputs, synapse capacity,
+#: steps), full and quick. The quick geometry is the one ``tests/cosim/test_kernels.py``
+#: builds, so a test session shares its Verilator builds.
+KERNEL_COSIM = {False: (256, 64, 8192, 20), True: (32, 6, 512, 5)}
+
+
+def _bench_kernel_cosim(kernel, quick, seed):
+    """The Verilator core cosim of ``kernel`` (random config with extremes, the densest
+    fan-out whose worst case fits the synapse memory, random inputs, gap = stall = 0.3,
+    full state compared after every step): its summary, the build made before timing."""
+    from .config import random_config
+    from .cosim.core import random_inputs, run_core_cosim
+    from .cosim.verilator import build as vbuild
+    from .rtl.core import NeuronCore
+    n, n_in, cap, steps = KERNEL_COSIM[quick]
+    rng = np.random.default_rng([seed, 0x4B])
+    cfg = random_config(rng, n_neurons=n, n_inputs=n_in,
+                        max_fanout=max(1, (cap - (n + n_in)) // (n + n_in)),
+                        kernel=kernel)
+    inputs = random_inputs(rng, n_in, steps, per_step=4)
+    vbuild(NeuronCore(None, n_neurons=n, n_inputs=n_in, syn_capacity=cap, kernel=kernel),
+           name="neurofab_core")
+    return run_core_cosim(cfg, inputs, backend="verilator", seed=seed, gap=0.3, stall=0.3,
+                          check_state="every", syn_capacity=cap).summary()
+
+
+def bench_kernels(say, quick):
+    """Per neuron kernel: golden ``kernel.step`` alone (65536 neurons), the golden core on
+    a random config of the kernel (16384 neurons, 256 inputs, fan-out up to 32), and the
+    Verilator core cosim (256 neurons, full state compared every step): simulated cycles/s.
+    Returns ``{"kernels": {name: {...}}}``."""
+    from .kernels import KERNELS
+    n_step = 8192 if quick else 65536
+    step_steps = 10 if quick else 40
+    n_core = 2048 if quick else 16384
+    core_steps = 10 if quick else 30
+    out = {}
+    for j, (name, kernel) in enumerate(KERNELS.items()):
+        step_rate, _ = _bench_kernel_step(kernel, n_step, step_steps, seed=j)
+        core_rate, syn_rate, spikes, n_syn = _bench_kernel_core(kernel, n_core, core_steps,
+                                                                seed=j)
+        cos = _bench_kernel_cosim(kernel, quick, seed=j)
+        out[name] = {
+            "step_neurons": n_step, "step_neuron_updates_per_s": round(step_rate),
+            "core_neurons": n_core, "core_synapses": int(n_syn), "core_steps": core_steps,
+            "core_spikes": int(spikes), "core_neuron_updates_per_s": round(core_rate),
+            "core_synaptic_events_per_s": round(syn_rate),
+            "cosim_neurons": cos["params"]["neurons"], "cosim_steps": cos["steps"],
+            "cosim_bit_exact": cos["bit_exact"], "cosim_cycles": cos["sim_cycles"],
+            "cosim_cycles_per_step": cos["cycles_per_step"],
+            "cosim_verilator_cycles_per_s": cos["cycles_per_s"],
+            "cosim_wall_s": cos["wall_s"]}
+        say(f"{name:11} golden step {step_rate / 1e6:6.2f} M updates/s ({n_step} neurons); "
+            f"golden core {core_rate / 1e6:5.2f} M updates/s, {syn_rate / 1e6:5.2f} M "
+            f"synaptic events/s ({n_core} neurons); Verilator cosim "
+            f"{cos['cycles_per_s'] / 1e6:.2f} M cycles/s ({cos['params']['neurons']} "
+            f"neurons, bit_exact {cos['bit_exact']})")
+    return {"kernels": out}
+
+
 def bench_simboard(say, quick):
     from .boards import sim_top
     from .host.simboard import measure_cycles_per_second
@@ -187,8 +289,9 @@ def bench_boards(say, quick):
     return out
 
 
-SECTIONS = [("golden", bench_golden), ("cosim", bench_cosim), ("gate level", bench_gatelevel),
-            ("host link", bench_link), ("simulated board", bench_simboard),
+SECTIONS = [("golden", bench_golden), ("kernels", bench_kernels), ("cosim", bench_cosim),
+            ("gate level", bench_gatelevel), ("host link", bench_link),
+            ("simulated board", bench_simboard),
             ("stochastic computing", bench_stochastic), ("AER fabric", bench_fabric),
             ("boards", bench_boards)]
 

@@ -31,6 +31,23 @@ def test_bench_quick_json(capsys, monkeypatch):
     assert summary["golden_vs_loop_ratio"] > 1
 
 
+def test_bench_kernels_quick_json(capsys, monkeypatch):
+    """Per kernel: golden step and core rates, Verilator core cosim bit-exact with its rate
+    (the quick geometry shares tests/cosim/test_kernels.py's Verilator builds)."""
+    from neurofab import bench
+    from neurofab.kernels import KERNELS
+    monkeypatch.setattr(bench, "SECTIONS", [("kernels", bench.bench_kernels)])
+    assert main(["bench", "--quick", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    kernels = json.loads(out[-1])["kernels"]
+    assert list(kernels) == list(KERNELS)
+    for name, r in kernels.items():
+        assert r["step_neuron_updates_per_s"] > 0 and r["core_neuron_updates_per_s"] > 0, name
+        assert r["core_synaptic_events_per_s"] > 0, name
+        assert r["cosim_bit_exact"] is True, name
+        assert r["cosim_verilator_cycles_per_s"] > 0 and r["cosim_steps"] > 0, name
+
+
 @pytest.mark.slow
 def test_demo_json(capsys, tmp_path, monkeypatch):
     # the main job without its bitstream (built by the next test and tests/boards)
