@@ -396,15 +396,17 @@ def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=No
     return SimBoardProcess(binary, divisor, port, **kwargs)
 
 
-def serve(top, divisor=None, port=0, *, trace=False, vcd=None, stats=False, out=None):
+def serve(top, divisor=None, port=0, *, trace=False, vcd=None, stats=False, out=None,
+          kernel=None):
     """Serve a simulated board until SIGTERM/SIGINT (the ``neurofab sim-board`` verb).
 
-    ``top`` is a board name or a component (see :func:`start_simulated_board`). Prints the
+    ``top`` is a board name (whose cores run ``kernel``, default CUBA-LIF) or a component
+    (see :func:`start_simulated_board`). Prints the
     board's ``tcp://127.0.0.1:PORT`` line on ``out`` (stdout) and its stderr passes through.
     Returns the exit code (0 after a clean stop).
     """
     out = sys.stdout if out is None else out
-    top, divisor = _board_top(top, divisor)
+    top, divisor = _board_top(top, divisor, kernel)
     print("building the simulated board (Verilator; cached after the first time) ...",
           file=sys.stderr, flush=True)
     binary = build_simboard(top, trace=trace or vcd is not None)

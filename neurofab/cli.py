@@ -60,9 +60,10 @@ def cmd_demo(args, con):
     from neurofab.plot import raster
 
     t0 = time.perf_counter()
-    cfg = demo_config(seed=args.seed)
+    cfg = demo_config(seed=args.seed, kernel=args.kernel)
+    kernel = cfg.kernel.name
     inputs = poisson_inputs(cfg.n_inputs, args.steps, rate=0.1, seed=args.seed)
-    con.say(f"network:   {cfg.n_neurons}-neuron core (200 exc + 50 inh + padding), "
+    con.say(f"network:   {cfg.n_neurons}-neuron {kernel} core (200 exc + 50 inh + padding), "
             f"{cfg.n_inputs} input channels, {cfg.n_synapses} synapses, {args.steps} steps")
     tg = time.perf_counter()
     gold = golden.run(cfg, inputs)
@@ -78,7 +79,7 @@ def cmd_demo(args, con):
     con.say(f"cosim:     RTL == golden (full state every step, Verilator): {cs['bit_exact']}; "
             f"{cs['cycles_per_step']:.0f} cycles/step, {cs['wall_s']:.1f} s")
 
-    url = f"sim://{args.board}"
+    url = f"sim://{args.board}" + ("" if kernel == "cuba-lif" else f"?kernel={kernel}")
     con.say(f"board:     {url} (the real top level under Verilator; first start builds it)")
     tb = time.perf_counter()
     with Board.open(url) as board:
@@ -103,12 +104,13 @@ def cmd_demo(args, con):
                                    else "is uploaded at run time"))
 
     png = raster(args.out, gold, compare=got,
-                 title=f"neurofab demo: {cfg.n_neurons}-neuron core, golden (dots) vs "
+                 title=f"neurofab demo: {cfg.n_neurons}-neuron {kernel} core, golden (dots) vs "
                        f"simulated board (rings): equal = {equal}",
                  groups=[("exc", 0, 200), ("inh", 200, 50)])
     con.say(f"raster:    {png}")
     ok = equal and cs["bit_exact"]
-    summary = {"golden_equals_board": bool(equal), "golden_equals_rtl": bool(cs["bit_exact"]),
+    summary = {"kernel": kernel,
+               "golden_equals_board": bool(equal), "golden_equals_rtl": bool(cs["bit_exact"]),
                "steps": args.steps, "spikes": n_spikes, "link_bytes": link_bytes,
                "link": link, "board_s": round(tb, 3), "cycles_per_step": cs["cycles_per_step"],
                "neurons": cfg.n_neurons, "synapses": cfg.n_synapses, "raster": str(png),
@@ -198,7 +200,7 @@ def cmd_sim_board(args, con):
     from neurofab.boards import get_board
     get_board(args.board)                      # a clear error for an unknown name
     con.say(f"building the simulated {args.board} (cached after the first time)...")
-    return None, serve(args.board, port=args.port)
+    return None, serve(args.board, port=args.port, kernel=args.kernel)
 
 
 def cmd_run(args, con):
@@ -271,6 +273,8 @@ def build_parser():
     p.add_argument("--board", default="icebreaker", help="simulated board and bitstream target")
     p.add_argument("--no-build", action="store_true", help="skip the bitstream build")
     p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
+    p.add_argument("--kernel", choices=kernel_names, default="cuba-lif",
+                   help="neuron kernel of the demo network and of the board's core")
 
     p = verb("run", cmd_run, "run a saved network on a board (any URL) and compare with golden")
     p.add_argument("--url", required=True,
@@ -282,6 +286,8 @@ def build_parser():
 
     p = verb("sim-board", cmd_sim_board, "serve a simulated board over TCP until stopped")
     p.add_argument("--board", default="icebreaker")
+    p.add_argument("--kernel", choices=kernel_names, default=None,
+                   help="neuron kernel of the board's core (default cuba-lif)")
     p.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
 
     verb("boards", cmd_boards, "list the supported boards and their capacity")

@@ -58,3 +58,16 @@ def test_a_config_of_another_kernel_is_refused(board):
     with pytest.raises(BoardError, match="the config is for kernel cuba-lif, but board 0 runs "
                                          "kernel izhikevich"):
         board.load(cfg)
+
+
+def test_demo_with_another_kernel_json(capsys, tmp_path, monkeypatch):
+    """``neurofab demo --kernel izhikevich``: its E/I network, golden == RTL (Verilator)
+    == the simulated board of that kernel."""
+    import json
+
+    from neurofab.cli import main
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--kernel", KERNEL, "--steps", "20", "--no-build", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["kernel"] == KERNEL and summary["spikes"] > 0
+    assert summary["golden_equals_board"] is True and summary["golden_equals_rtl"] is True
