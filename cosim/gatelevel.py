@@ -24,10 +24,10 @@ but the netlist Yosys maps onto the FPGA's cells. This module simulates that net
 
 Every neuron kernel (``neurofab.kernels``) runs at gate level: the cores of all four map
 their multipliers onto DSP cells that these models cover. On iCE40 ``SB_MAC16`` comes as
-Yosys emits it (signed or unsigned 16 x 16; for Izhikevich with the 8 x 8 product,
-16 x 16 pipeline and ``B`` input registers absorbed), simulated by the shipped model; on
-ECP5 ``MULT18X18D`` is always unregistered (``synth_ecp5`` absorbs no registers), which
-:data:`MULT18X18D_BODY` models and anything else stops with ``$fatal``.
+Yosys emits it (signed 16 x 16, for ALIF unsigned too; for Izhikevich with the 8 x 8
+product, 16 x 16 pipeline and ``B`` input registers absorbed), simulated by the shipped
+model; on ECP5 ``MULT18X18D`` is always unregistered (``synth_ecp5`` absorbs no
+registers), which :data:`MULT18X18D_BODY` models and anything else stops with ``$fatal``.
 
 ``neurofab.bench_gatelevel`` times a gate-level run against the RTL Verilator run of the
 same script and reports the netlists' cell counts. See ``docs/cosim.md``, "Gate-level
