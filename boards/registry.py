@@ -8,6 +8,7 @@ memory while meeting the core clock. ``docs/boards.md`` tabulates them with meas
 figures.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -80,6 +81,12 @@ class Board:
         constraint (``None``: nextpnr's default seed). On a nearly full device placement
         decides which of several paths is critical; a board whose design is known to
         close on one seed lists it first, so a build costs one placement, not three.
+    kernels : dict
+        What differs on this board for a neuron kernel (``neurofab.kernels``), by kernel
+        name: a dict of the fields to replace (e.g. ``{"f_core": 67.5e6}`` where the
+        kernel's board top does not close timing at the board's default clock, or a
+        smaller ``n_neurons``), or a string: why the kernel does not fit the device
+        (measured; ``for_kernel`` refuses it with that sentence).
     """
     name: str
     description: str
@@ -110,6 +117,7 @@ class Board:
     notes: str = ""
     syn_bank_depth: int = None
     placer_seeds: tuple = DEFAULT_PLACER_SEEDS
+    kernels: dict = field(default_factory=dict, repr=False)
     pll_tolerance: float = field(default=0.001, repr=False)
 
     def __post_init__(self):
@@ -127,6 +135,18 @@ class Board:
                              f"must be a power of two")
         # validates the clock plan at import time: a bad registry entry fails loudly
         self.pll
+
+    def for_kernel(self, kernel):
+        """This board as it hosts ``kernel`` (a name or ``Kernel``): the registry entry
+        with the kernel's overrides (``kernels``); a ``ValueError`` naming the board, the
+        kernel and the reason where the kernel does not fit."""
+        from neurofab.kernels import get_kernel
+        name = get_kernel(kernel).name
+        over = self.kernels.get(name, {})
+        if isinstance(over, str):
+            raise ValueError(f"kernel {name} does not fit board {self.name} ({self.device}): "
+                             f"{over}")
+        return dataclasses.replace(self, **over) if over else self
 
     @property
     def pll(self):
@@ -233,6 +253,9 @@ BOARDS = {b.name: b for b in (
         bram_count=26, bram_bits=18432, spram_count=0, spram_bits=0,
         n_neurons=256, n_inputs=256, syn_capacity=8192, syn_memory="bram",
         programmers=(("openFPGALoader", "-b", "tangnano9k"),), bitstream_ext="fs",
+        # AdEx: 68.4 / 71.8 / 70.4 MHz with the three placer seeds at 72 MHz; 66 MHz keeps
+        # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
+        kernels={"adex": {"f_core": 66e6}},
     ),
 )}
 

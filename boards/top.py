@@ -165,7 +165,6 @@ class BoardTop(wiring.Component):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController, UartRx, UartTx
 
-        self.board = board = get_board(board)
         self.sim = bool(sim)
         if cfg is not None:
             if kernel is not None and get_kernel(kernel) is not cfg.kernel:
@@ -173,6 +172,8 @@ class BoardTop(wiring.Component):
                                  f"{get_kernel(kernel).name}")
             kernel = cfg.kernel
         self.kernel = kernel = get_kernel(DEFAULT_KERNEL if kernel is None else kernel)
+        # (the board as it hosts the kernel: its clock or geometry may differ)
+        self.board = board = get_board(board).for_kernel(kernel)
         geometry = dict(board.geometry)
         for key, value in (("n_neurons", n_neurons), ("n_inputs", n_inputs),
                            ("syn_capacity", syn_capacity),

@@ -685,10 +685,14 @@ class DoesNotFit(ValueError):
 
 def _compile_for_board(network, target):
     from neurofab.boards.registry import get_board
+    kernel = get_kernel(network.kernel or DEFAULT_KERNEL)
     board = get_board(target)
+    try:
+        board = board.for_kernel(kernel)
+    except ValueError as exc:
+        raise DoesNotFit(str(exc)) from None
     # The network's own counts, not its power-of-two core: 300 neurons on a 256-neuron
     # board are over by 44, not by 256.
-    kernel = get_kernel(network.kernel or DEFAULT_KERNEL)
     profiles = len(network.profiles) + (network.n_neurons < board.n_neurons and
                                         _silent_index(network.profiles, kernel) is None)
     over = _overflows((

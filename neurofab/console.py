@@ -43,6 +43,7 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None):
         raise ValueError(f"--kernel {get_kernel(kernel).name} does not match the network's "
                          f"kernel {cfg.kernel.name}")
     kernel = get_kernel(cfg.kernel if cfg is not None else (kernel or DEFAULT_KERNEL))
+    board = board.for_kernel(kernel)
     factory = functools.partial(board_top_factory, kernel=kernel)
     network = None
     if cfg is not None:

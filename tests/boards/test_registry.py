@@ -117,3 +117,19 @@ def test_ulx3s_plans():
         assert board.f_core == 90e6 >= board.f_goal
         assert board.uart_clocks_per_bit == 30
         assert board.syn_bank_depth == 4096
+
+
+def test_a_board_as_it_hosts_a_kernel():
+    import dataclasses
+    from neurofab.boards import get_board
+    tang = get_board("tang-nano-9k")
+    assert tang.for_kernel("cuba-lif") is tang
+    adex = tang.for_kernel("adex")
+    assert adex.f_core == 66e6 and adex.pll.f_out == 66e6 and adex.f_core >= adex.f_goal
+    assert (adex.n_neurons, adex.syn_capacity) == (tang.n_neurons, tang.syn_capacity)
+    small = dataclasses.replace(tang, kernels={"alif": "too few LUTs (measured)"})
+    with pytest.raises(ValueError, match=r"kernel alif does not fit board tang-nano-9k "
+                                         r"\(GW1NR-9C\): too few LUTs \(measured\)"):
+        small.for_kernel("alif")
+    with pytest.raises(ValueError, match="kernel = 'lif' is not a neuron kernel"):
+        tang.for_kernel("lif")
