@@ -230,6 +230,18 @@ BOARDS = {b.name: b for b in (
         n_neurons=256, n_inputs=256, syn_capacity=32768, syn_memory="spram",
         programmers=(("iceprog", "-S"), ("openFPGALoader", "-b", "icebreaker")),
         bitstream_ext="bin",
+        # CUBA-LIF's top is 3479 LUT4 + 732 carry + 2622 FF (5007 of 5280 logic cells);
+        # every other kernel adds more logic than the 273 cells left (synth_ice40 of the
+        # whole top, measured; docs/boards.md, "Kernels on the boards").
+        kernels={
+            "alif": "the board top needs 3653 LUT4 + 794 carry + 2850 FF and 31 block RAMs "
+                    "at 256 neurons (30 on the device); at 128 neurons the block RAMs fit "
+                    "but 3629 LUT4 + 2812 FF find no placement in 5280 logic cells",
+            "izhikevich": "the board top needs 3617 LUT4 + 886 carry + 2810 FF: no "
+                          "placement in the 5280 logic cells (CUBA-LIF's top uses 5007)",
+            "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
+                    "(5280 logic cells, 30 block RAMs on the device)",
+        },
     ),
     # ECP5: a DP16KD read without its output register has a 5.8 ns clock-to-output, so
     # fmax is set by block-RAM outputs and the routing after them. The core banks its

@@ -51,6 +51,20 @@ def cmd_cosim(args, con):
     return result.summary(), 0 if result.bit_exact else 1
 
 
+def _demo_board(cfg):
+    """The demo's board: the iCEBreaker, else the first registry board that hosts the
+    config's kernel (``Board.for_kernel``) and holds the network."""
+    from neurofab.boards import BOARDS
+    for name in ("icebreaker", "tang-nano-9k", "ulx3s", *BOARDS):
+        try:
+            b = BOARDS[name].for_kernel(cfg.kernel)
+            cfg.padded(b.n_neurons, b.n_inputs, n_synapses=b.syn_capacity)
+            return name
+        except ValueError:
+            continue
+    raise ValueError(f"no board of the registry hosts the {cfg.kernel.name} demo network")
+
+
 def cmd_demo(args, con):
     """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
     from neurofab import golden
@@ -79,7 +93,8 @@ def cmd_demo(args, con):
     con.say(f"cosim:     RTL == golden (full state every step, Verilator): {cs['bit_exact']}; "
             f"{cs['cycles_per_step']:.0f} cycles/step, {cs['wall_s']:.1f} s")
 
-    url = f"sim://{args.board}" + ("" if kernel == "cuba-lif" else f"?kernel={kernel}")
+    board_name = args.board or _demo_board(cfg)
+    url = f"sim://{board_name}" + ("" if kernel == "cuba-lif" else f"?kernel={kernel}")
     con.say(f"board:     {url} (the real top level under Verilator; first start builds it)")
     tb = time.perf_counter()
     with Board.open(url) as board:
@@ -95,7 +110,7 @@ def cmd_demo(args, con):
 
     bitstream = None
     if not args.no_build:
-        report, bs = build_board(args.board, con, cfg=cfg)
+        report, bs = build_board(board_name, con, cfg=cfg)
         bitstream = bs
         con.say(f"bitstream: {bs['bitstream']}  fmax {bs['fmax_mhz']} MHz (target "
                 f"{bs['target_mhz']}), {bs['luts']}/{bs['luts_total']} LUTs, {bs['neurons']} "
@@ -109,7 +124,7 @@ def cmd_demo(args, con):
                  groups=[("exc", 0, 200), ("inh", 200, 50)])
     con.say(f"raster:    {png}")
     ok = equal and cs["bit_exact"]
-    summary = {"kernel": kernel,
+    summary = {"kernel": kernel, "board": board_name,
                "golden_equals_board": bool(equal), "golden_equals_rtl": bool(cs["bit_exact"]),
                "steps": args.steps, "spikes": n_spikes, "link_bytes": link_bytes,
                "link": link, "board_s": round(tb, 3), "cycles_per_step": cs["cycles_per_step"],
@@ -270,7 +285,9 @@ def build_parser():
                                 "bitstream, raster plot")
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--board", default="icebreaker", help="simulated board and bitstream target")
+    p.add_argument("--board", default=None,
+                   help="simulated board and bitstream target (default: icebreaker, or the "
+                        "first board that hosts the kernel)")
     p.add_argument("--no-build", action="store_true", help="skip the bitstream build")
     p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
     p.add_argument("--kernel", choices=kernel_names, default="cuba-lif",

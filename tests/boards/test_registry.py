@@ -133,3 +133,9 @@ def test_a_board_as_it_hosts_a_kernel():
         small.for_kernel("alif")
     with pytest.raises(ValueError, match="kernel = 'lif' is not a neuron kernel"):
         tang.for_kernel("lif")
+    ice = get_board("icebreaker")
+    assert ice.for_kernel("cuba-lif") is ice
+    for kernel in ("alif", "izhikevich", "adex"):
+        with pytest.raises(ValueError, match=rf"kernel {kernel} does not fit board icebreaker "
+                                             rf"\(iCE40UP5K\): the board top needs"):
+            ice.for_kernel(kernel)

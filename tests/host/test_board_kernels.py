@@ -1,4 +1,4 @@
-"""A board whose core runs another neuron kernel: the simulated iCEBreaker top with the
+"""A board whose core runs another neuron kernel: the simulated Tang Nano 9K top with the
 Izhikevich kernel (the real top level under Verilator), driven by the real host driver.
 
 Izhikevich is the kernel of choice here: its state words (v, u) differ from CUBA-LIF's and
@@ -17,11 +17,13 @@ from neurofab.host import Board, BoardError
 pytestmark = pytest.mark.slow
 
 KERNEL = "izhikevich"
+#: (the iCE40UP5K has no room for it: ``Board.kernels``)
+BOARD = "tang-nano-9k"
 
 
 @pytest.fixture(scope="module")
 def board():
-    with Board.open(f"sim://icebreaker?kernel={KERNEL}") as b:
+    with Board.open(f"sim://{BOARD}?kernel={KERNEL}") as b:
         yield b
 
 
@@ -70,4 +72,6 @@ def test_demo_with_another_kernel_json(capsys, tmp_path, monkeypatch):
     assert main(["demo", "--kernel", KERNEL, "--steps", "20", "--no-build", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["kernel"] == KERNEL and summary["spikes"] > 0
+    # the first board that hosts the kernel and holds the network (10620 synapses)
+    assert summary["board"] == "ulx3s"
     assert summary["golden_equals_board"] is True and summary["golden_equals_rtl"] is True
