@@ -1,93 +1,25 @@
-"""CubaLif RTL kernel vs the golden ``cuba_lif_step``, bit for bit."""
+"""CubaLif RTL kernel vs the golden ``cuba_lif_step``, bit for bit (through the kernel
+harness of ``cosim/kernel.py``, which every kernel's RTL test uses)."""
 
 import itertools
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from neurofab import spec
-from neurofab.config import PROFILE_FIELDS, PROFILE_LIMITS
-from neurofab.golden.lif import cuba_lif_step
+from neurofab.config import PROFILE_LIMITS
+from neurofab.cosim.kernel import check_kernel
 from neurofab.rtl.lif import CubaLif
-
-STATE_FIELDS = ("i", "v", "ref", "acc")
-
-
-def run_kernel(vectors, *, gap=0.0, seed=0):
-    """Stream ``vectors`` (dict of equal-length int arrays) through the kernel, one per
-    clock (with random idle cycles if ``gap``); returns (i, v, ref, profile, spike) arrays
-    and checks that ``o_valid`` follows ``i_valid`` by exactly ``LATENCY`` clocks."""
-    dut = CubaLif()
-    lat = dut.LATENCY
-    assert lat == CubaLif.LATENCY and lat >= 1
-    n = len(vectors["i"])
-    rng = np.random.default_rng(seed)
-    # schedule: per clock, the vector index presented (or -1 for an idle clock)
-    sched = []
-    for k in range(n):
-        while gap and rng.random() < gap:
-            sched.append(-1)
-        sched.append(k)
-    sched += [-1] * lat
-    results = {name: np.zeros(n, dtype=np.int64) for name in ("i", "v", "ref", "profile",
-                                                                "spike")}
-    seen = []
-
-    async def tb(ctx):
-        for clock, k in enumerate(sched):
-            if k >= 0:
-                ctx.set(dut.i_valid, 1)
-                ctx.set(dut.i_state, {"i": int(vectors["i"][k]), "v": int(vectors["v"][k]),
-                                      "ref": int(vectors["ref"][k]),
-                                      "profile": int(vectors["profile"][k])})
-                ctx.set(dut.i_acc, int(vectors["acc"][k]))
-                ctx.set(dut.i_params, {name: (spec.Reset(int(vectors[name][k]))
-                                              if name == "reset" else int(vectors[name][k]))
-                                       for name in PROFILE_FIELDS})
-            else:
-                ctx.set(dut.i_valid, 0)
-            await ctx.tick()
-            # after edge ``clock`` the outputs belong to the input of clock - lat + 1
-            src = clock - lat + 1
-            expect = sched[src] if src >= 0 else -1
-            valid = ctx.get(dut.o_valid)
-            assert valid == (expect >= 0), f"o_valid={valid} at clock {clock}"
-            if valid:
-                st = ctx.get(dut.o_state)
-                results["i"][expect] = st.i
-                results["v"][expect] = st.v
-                results["ref"][expect] = st.ref
-                results["profile"][expect] = st.profile
-                results["spike"][expect] = ctx.get(dut.o_spike)
-                seen.append(expect)
-            else:
-                assert ctx.get(dut.o_spike) == 0
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(tb)
-    sim.run()
-    assert seen == list(range(n))
-    return results
 
 
 def check(vectors, **kw):
-    got = run_kernel(vectors, **kw)
-    params = {name: vectors[name] for name in PROFILE_FIELDS}
-    i, v, ref, spike = cuba_lif_step(vectors["i"], vectors["v"], vectors["ref"],
-                                     vectors["acc"], params)
-    expect = {"i": i, "v": v, "ref": ref, "spike": spike.astype(np.int64),
-              "profile": vectors["profile"]}
-    for name in ("spike", "i", "v", "ref", "profile"):
-        bad = np.flatnonzero(got[name] != expect[name])
-        if bad.size:
-            k = int(bad[0])
-            inputs = {f: int(vectors[f][k]) for f in vectors}
-            pytest.fail(f"{bad.size} mismatches in {name}; first at vector {k}: "
-                        f"expected {int(expect[name][k])}, got {int(got[name][k])}; "
-                        f"inputs {inputs}")
-    return got
+    """``vectors`` through the RTL kernel against the golden ``cuba_lif_step``
+    (``cosim/kernel.py``); returns the RTL's outputs."""
+    assert CubaLif.LATENCY >= 1
+    try:
+        return check_kernel("cuba-lif", vectors, **kw)
+    except AssertionError as exc:
+        pytest.fail(str(exc))
 
 
 def random_vectors(rng, n):
