@@ -558,7 +558,11 @@ class Network:
                                  f"({', '.join(params)}), not both")
             if dt is None:
                 raise ValueError(f"{where}: a float model needs dt (the time step in ms)")
-            kernel = self._use_kernel(getattr(model, "kernel", None) or "", where)
+            from neurofab.models import Model
+            if not isinstance(model, Model):
+                raise TypeError(f"{where}: model must be a float model of neurofab.models "
+                                f"(CubaLif, AdaptiveLif, Izhikevich, AdEx), not {model!r}")
+            kernel = self._use_kernel(model.kernel, where)
             report = model.quantise(dt)
             params = dict(report.params)
         else:

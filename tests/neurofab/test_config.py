@@ -368,3 +368,9 @@ def test_config_refuses_parameters_of_another_kernel():
         CoreConfig(**kw)
     with pytest.raises(ValueError, match="kernel = 'lif' is not a neuron kernel"):
         CoreConfig(**kw, bias=[0], kernel="lif")
+
+
+def test_population_model_must_be_a_float_model():
+    with pytest.raises(TypeError, match=r"population 0: model must be a float model of "
+                                        r"neurofab.models .*not 'izhikevich'"):
+        Network().population(3, model="izhikevich", dt=1.0)
