@@ -182,7 +182,7 @@ def test_unrepresentable_model_refused_by_the_builder(kernel, kwargs, match):
 
 
 def test_not_a_model_refused():
-    with pytest.raises(ValueError, match="not a neuron kernel"):
+    with pytest.raises(TypeError, match="model must be a float model of neurofab.models"):
         Network().population(4, model=object(), dt=1.0)
 
 
