@@ -8,7 +8,7 @@ init and what the host driver uploads. ``Network`` is the small builder users wr
 import hashlib
 import io
 import struct
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -88,7 +88,7 @@ def decode_state(words, n_neurons, kernel=DEFAULT_KERNEL):
 SILENT_PROFILE = tuple(lif_spec.SILENT[name] for name in PROFILE_FIELDS)
 
 #: Defaults of ``Network.population``'s CUBA-LIF parameters.
-SILENT_DEFAULTS = (0, 0, 1, 0, 0, Reset.TO_VRESET.value, 0)
+_LIF_DEFAULTS = (0, 0, 1, 0, 0, Reset.TO_VRESET.value, 0)
 
 
 def _overflows(needs):
@@ -571,7 +571,7 @@ class Network:
                                  f"have no time step")
             kernel = self._use_kernel(self.kernel or DEFAULT_KERNEL, where)
             if kernel.name == DEFAULT_KERNEL:
-                params = {**dict(zip(PROFILE_FIELDS, SILENT_DEFAULTS)), **params}
+                params = {**dict(zip(PROFILE_FIELDS, _LIF_DEFAULTS)), **params}
                 if isinstance(params["reset"], Reset):
                     params["reset"] = params["reset"].value
         unknown = sorted(set(params) - set(kernel.param_fields))
