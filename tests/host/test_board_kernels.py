@@ -1,4 +1,4 @@
-"""A board whose core runs another neuron kernel: the simulated Tang Nano 9K top with the
+"""A board whose core runs another neuron kernel: the simulated ULX3S top with the
 Izhikevich kernel (the real top level under Verilator), driven by the real host driver.
 
 Izhikevich is the kernel of choice here: its state words (v, u) differ from CUBA-LIF's and
@@ -17,8 +17,9 @@ from neurofab.host import Board, BoardError
 pytestmark = pytest.mark.slow
 
 KERNEL = "izhikevich"
-#: (the iCE40UP5K has no room for it: ``Board.kernels``)
-BOARD = "tang-nano-9k"
+#: (the iCE40UP5K has no room for it, ``Board.kernels``; the ULX3S also holds the demo
+#: network below, so both tests share one simulated board build)
+BOARD = "ulx3s"
 
 
 @pytest.fixture(scope="module")
@@ -73,5 +74,5 @@ def test_demo_with_another_kernel_json(capsys, tmp_path, monkeypatch):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["kernel"] == KERNEL and summary["spikes"] > 0
     # the first board that hosts the kernel and holds the network (10620 synapses)
-    assert summary["board"] == "ulx3s"
+    assert summary["board"] == BOARD
     assert summary["golden_equals_board"] is True and summary["golden_equals_rtl"] is True
