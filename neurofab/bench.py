@@ -127,8 +127,8 @@ def _bench_kernel_core(kernel, n, steps, seed):
 
 #: Core geometry of the per-kernel Verilator cosim: (neurons, inputs, synapse capacity,
 #: steps), full and quick. The quick geometry is the one ``tests/cosim/test_kernels.py``
-#: builds, so a test session shares its Verilator builds.
-KERNEL_COSIM = {False: (256, 64, 8192, 20), True: (32, 6, 512, 5)}
+#: and ``tests/cosim/test_core.py`` build, so a test session shares its Verilator builds.
+KERNEL_COSIM = {False: (256, 64, 8192, 20), True: (32, 8, 2048, 5)}
 
 
 def _bench_kernel_cosim(kernel, quick, seed):

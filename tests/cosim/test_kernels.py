@@ -39,10 +39,11 @@ def test_kernel_core_amaranth(kernel, tmp_path):
 
 @pytest.mark.parametrize("kernel", NAMES)
 def test_kernel_core_verilator(kernel, tmp_path):
-    # the geometry of `neurofab bench --quick`'s kernel cosim: one build serves both
-    cfg, inputs = _case(kernel, 2, neurons=32, steps=40)
-    res = run_core_cosim(cfg, inputs, backend="verilator", seed=2, gap=0.3, stall=0.3,
-                         syn_capacity=512, vcd_path=tmp_path / "fail.vcd")
+    # the geometry of `neurofab bench --quick`'s kernel cosim and of tests/cosim/test_core.py
+    # (32 neurons, 8 inputs, 2048 synapses): one build per kernel serves all three
+    cfg, inputs = _case(kernel, 4, neurons=32, steps=40, n_inputs=8)   # (every kernel fires)
+    res = run_core_cosim(cfg, inputs, backend="verilator", seed=4, gap=0.3, stall=0.3,
+                         syn_capacity=2048, vcd_path=tmp_path / "fail.vcd")
     assert res.bit_exact, res.report()
     assert res.output_spikes > 0
 
