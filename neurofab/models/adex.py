@@ -14,7 +14,7 @@ import numpy as np
 from neurofab.spec import adex as S
 
 from .base import (Behaviour, Model, QuantReport, check_float, fit_int,
-                   quantise_current)
+                   quantise_current, step_current)
 
 __all__ = ["AdEx", "reference", "BEHAVIOURS", "NAUD_2008"]
 
@@ -183,12 +183,8 @@ NAUD_2008 = {
 ONSET, DURATION, DT = 10.0, 500.0, 0.1
 
 
-def _step_current(amp, onset=ONSET):
-    return lambda t: amp if t >= onset else 0.0
-
-
 BEHAVIOURS = {
-    name: Behaviour(name, AdEx(*p[:9]), current=_step_current(float(p[9])),
+    name: Behaviour(name, AdEx(*p[:9]), current=step_current(float(p[9]), ONSET),
                     duration=DURATION, dt=DT)
     for name, p in NAUD_2008.items()
 }

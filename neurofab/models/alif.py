@@ -35,8 +35,8 @@ from neurofab.spec import Reset
 from neurofab.spec import alif as S
 
 from .base import (Behaviour, Model, QuantReport, check_float, check_tau,
-                   decay_of, exp_factor, fit_int, parse_reset, quantise_current,
-                   tau_of)
+                   decay_of, exp_factor, fit_int, parse_reset, step_current, tau_of)
+from .lif import synaptic_input
 
 __all__ = ["AdaptiveLif", "reference", "BEHAVIOURS", "decay_of", "tau_of"]
 
@@ -181,17 +181,8 @@ class AdaptiveLif(Model):
                            effective=effective, notes=notes)
 
     def to_current(self, current, dt):
-        """Input current (V/ms, one value per step) as the integer ``acc`` of each step:
-        ``round(I * dt * scale * decay_i / 4096)``, which holds ``i`` at ``I`` (times
-        ``dt * scale``) in steady state. Refuses ``tau_syn = inf`` (the synaptic current
-        takes no input) and a value outside the accumulator's s24 range."""
-        dt = check_float("dt", dt, 0, lo_open=True)
-        decay_i = decay_of(self.tau_syn, dt)
-        if decay_i == 0:
-            raise ValueError(f"tau_syn = {self.tau_syn:g} ms at dt = {dt:g} ms: the "
-                             f"synaptic current never takes input (decay_i = 0)")
-        unit = dt * self.voltage_scale * decay_i / core_spec.DECAY_ONE
-        return quantise_current(current, unit, "V/ms")
+        """The CUBA-LIF conversion, ``neurofab.models.lif.synaptic_input``."""
+        return synaptic_input(self, current, dt)
 
     def to_voltage(self, v):
         """Integer ``v`` (or ``theta``) in V."""
@@ -245,19 +236,15 @@ def reference(model, current, dt):
 ONSET, DURATION, DT, CURRENT = 20.0, 1000.0, 1.0, 0.15
 
 
-def _step_current(amp, onset=ONSET):
-    return lambda t: amp if t >= onset else 0.0
-
-
 #: Two firing patterns under a step current: the same neuron without adaptation (tonic:
 #: constant inter-spike intervals) and with it (adapting: intervals that lengthen, as in
 #: LSNN and e-prop's ALIF).
 BEHAVIOURS = {
     "tonic": Behaviour("tonic", AdaptiveLif(tau_mem=20.0, tau_syn=5.0, tau_adapt=200.0,
                                             refractory=2.0),
-                       current=_step_current(CURRENT), duration=DURATION, dt=DT),
+                       current=step_current(CURRENT, ONSET), duration=DURATION, dt=DT),
     "adapting": Behaviour("adapting", AdaptiveLif(tau_mem=20.0, tau_syn=5.0,
                                                   tau_adapt=200.0, adapt_increment=0.2,
                                                   refractory=2.0),
-                          current=_step_current(CURRENT), duration=DURATION, dt=DT),
+                          current=step_current(CURRENT, ONSET), duration=DURATION, dt=DT),
 }

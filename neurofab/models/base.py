@@ -14,7 +14,8 @@ from neurofab import spec as core_spec
 from neurofab.spec import Reset
 
 __all__ = ["Model", "QuantReport", "Behaviour", "check_float", "check_tau", "decay_of",
-           "tau_of", "exp_factor", "fit_int", "parse_reset", "quantise_current"]
+           "tau_of", "exp_factor", "fit_int", "parse_reset", "quantise_current",
+           "step_current"]
 
 
 def check_float(name, value, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False):
@@ -202,3 +203,9 @@ def quantise_current(current, per_unit, unit, *, lo=core_spec.ACC_MIN, hi=core_s
         k = int(np.flatnonzero(bad.ravel())[0])
         raise ValueError(f"current[{k}] = {x.ravel()[k]:g} {unit} is outside {limit}")
     return q.astype(np.int64)
+
+
+def step_current(amp, onset):
+    """The current of a step-current behaviour: 0 before ``onset`` ms, ``amp`` from then
+    on (a ``Behaviour.current``)."""
+    return lambda t: amp if t >= onset else 0.0

@@ -33,7 +33,8 @@ from neurofab.spec import Reset
 from neurofab.spec import lif as S
 
 from .base import (Behaviour, Model, QuantReport, check_float, check_tau, decay_of,
-                   exp_factor, fit_int, parse_reset, quantise_current, tau_of)
+                   exp_factor, fit_int, parse_reset, quantise_current, step_current,
+                   tau_of)
 
 __all__ = ["CubaLif", "reference", "BEHAVIOURS", "V_UNITS"]
 
@@ -144,21 +145,27 @@ class CubaLif(Model):
                            effective=effective, notes=notes)
 
     def to_current(self, current, dt):
-        """Input current (V/ms, one value per step) as the integer ``acc`` of each step:
-        ``round(I * dt * scale * decay_i / 4096)``, which holds the integer ``i`` at
-        ``I * dt * scale`` in steady state. Refuses ``decay_i = 0`` (the synaptic current
-        takes no input) and a value outside the accumulator's s24 range."""
-        dt = check_float("dt", dt, 0, lo_open=True)
-        decay_i = decay_of(self.tau_syn, dt)
-        if decay_i == 0:
-            raise ValueError(f"tau_syn = {self.tau_syn:g} ms at dt = {dt:g} ms: the "
-                             f"synaptic current never takes input (decay_i = 0)")
-        unit = dt * self.voltage_scale * decay_i / core_spec.DECAY_ONE
-        return quantise_current(current, unit, "V/ms")
+        """Input current (V/ms) as ``acc`` per step: :func:`synaptic_input`."""
+        return synaptic_input(self, current, dt)
 
     def to_voltage(self, v):
         """Integer ``v`` in V."""
         return np.asarray(v, dtype=np.float64) / self.voltage_scale
+
+
+def synaptic_input(model, current, dt):
+    """Input current (V/ms, one value per step) of a LIF model (``model.tau_syn``,
+    ``model.voltage_scale``: ``CubaLif``, ``AdaptiveLif``) as the integer ``acc`` of each
+    step: ``round(I * dt * scale * decay_i / 4096)``, which holds the integer ``i`` at
+    ``I * dt * scale`` in steady state. Refuses ``decay_i = 0`` (``tau_syn = inf``: the
+    synaptic current takes no input) and a value outside the accumulator's s24 range."""
+    dt = check_float("dt", dt, 0, lo_open=True)
+    decay_i = decay_of(model.tau_syn, dt)
+    if decay_i == 0:
+        raise ValueError(f"tau_syn = {model.tau_syn:g} ms at dt = {dt:g} ms: the "
+                         f"synaptic current never takes input (decay_i = 0)")
+    unit = dt * model.voltage_scale * decay_i / core_spec.DECAY_ONE
+    return quantise_current(current, unit, "V/ms")
 
 
 def reference(model, current, dt):
@@ -201,10 +208,6 @@ def reference(model, current, dt):
 ONSET, DURATION, DT = 20.0, 1000.0, 1.0
 
 
-def _step_current(amp, onset=ONSET):
-    return lambda t: amp if t >= onset else 0.0
-
-
 #: Firing under a step current (V/ms): tonic (a moderate current, constant intervals set
 #: by the leak), refractory-limited (a strong current: the neuron fires as soon as its
 #: refractory period ends, one spike every ``refractory / dt + 1`` steps) and subtract
@@ -212,12 +215,12 @@ def _step_current(amp, onset=ONSET):
 BEHAVIOURS = {
     "tonic": Behaviour("tonic", CubaLif(tau_mem=20.0, tau_syn=5.0, threshold=1.0,
                                         refractory=2.0),
-                       current=_step_current(0.15), duration=DURATION, dt=DT),
+                       current=step_current(0.15, ONSET), duration=DURATION, dt=DT),
     "refractory-limited": Behaviour(
         "refractory-limited", CubaLif(tau_mem=20.0, tau_syn=2.0, threshold=1.0,
                                       refractory=5.0),
-        current=_step_current(1.5), duration=DURATION, dt=DT),
+        current=step_current(1.5, ONSET), duration=DURATION, dt=DT),
     "subtract": Behaviour("subtract", CubaLif(tau_mem=10.0, tau_syn=5.0, threshold=1.0,
                                               reset="subtract"),
-                          current=_step_current(0.3), duration=DURATION, dt=DT),
+                          current=step_current(0.3, ONSET), duration=DURATION, dt=DT),
 }
