@@ -160,8 +160,8 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
     rtl_cfg : CoreConfig, optional
         A different config for the RTL (tests of the engine itself).
     core_factory : callable, optional
-        ``core_factory(cfg, n_neurons=, n_inputs=, syn_capacity=)`` → the component under
-        test (default ``neurofab.rtl.core.NeuronCore``).
+        ``core_factory(cfg, n_neurons=, n_inputs=, syn_capacity=, kernel=)`` → the
+        component under test (default ``neurofab.rtl.core.NeuronCore``).
     syn_capacity : int, optional
         Synapse memory depth of the empty-memory build (default: next power of two).
     """
@@ -175,8 +175,6 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
     if core_factory is None:
         from neurofab.rtl.core import NeuronCore as core_factory
     n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
-    # (a factory of tests may predate kernels: it is only told a kernel other than the default)
-    kernel_kw = {} if rtl_cfg.kernel.name == DEFAULT_KERNEL else {"kernel": rtl_cfg.kernel}
     core = golden_core.NeuronCore(cfg)
     steps, states = [], []
     for chans in inputs:
@@ -192,7 +190,7 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
         reads=[state_read(cfg, states)], synaptic_events=core.synaptic_events,
         setup=[config_read(rtl_cfg, rtl_cfg.n_inputs)],
         empty_factory=lambda: core_factory(None, n_neurons=n, n_inputs=n_in,
-                                           syn_capacity=cap, **kernel_kw),
+                                           syn_capacity=cap, kernel=rtl_cfg.kernel),
         empty_setup=[upload_read(rtl_cfg, n_in), config_read(rtl_cfg, n_in)],
         read_after=check_state, top="neurofab_core")
 

@@ -97,6 +97,7 @@ class Board:
         self._seq = int.from_bytes(os.urandom(1), "little")
         self.info = None
         self.cfg = None
+        self._initial_words = None      # STATE words reset() writes back (None: all zero)
         self.info = self.identify()
 
     @classmethod
@@ -182,10 +183,8 @@ class Board:
         and step zero; keep the config. (RESET zeroes the state words; a kernel whose
         initial state is not zero gets it written back.)"""
         self.transact(codec.reset())
-        if self.cfg is not None:
-            self._restore_initial_state(self.cfg.padded(
-                self.info.n_neurons, self.info.n_inputs, n_synapses=self.info.n_synapses,
-                n_profiles=self.info.n_profiles))
+        if self._initial_words is not None:
+            self.write_mem(Region.STATE, 0, self._initial_words)
 
     def echo(self, data):
         return self.transact(codec.echo(data, max_payload=self.max_payload))
@@ -248,7 +247,7 @@ class Board:
                              f"board for it (neurofab build --kernel {cfg.kernel.name}) or "
                              f"compile the network for {self.kernel.name}")
         fitted = self.fit(cfg)
-        self.cfg = None                 # (reset() below must not restore the old network)
+        self._initial_words = None      # (reset() below must not restore the old network)
         st = self.status()
         if st.steps_pending or st.in_level or st.out_level:
             # a board left running by an interrupted host refuses WRITE_MEM (BUSY): a new
@@ -262,16 +261,12 @@ class Board:
                                image[region][Ctrl.W_SHIFT.value:Ctrl.W_SHIFT.value + 1])
             elif region is not Region.ACC:
                 self.write_mem(region, 0, image[region])
+        # RESET zeroes every neuron's state: a kernel whose initial state is not zero
+        # (CUBA-LIF's is) gets its STATE words written back by reset()
+        if any(np.any(v) for v in fitted.initial_state().values()):
+            self._initial_words = image[Region.STATE]
         self.reset()
-        self._restore_initial_state(fitted)
         self.cfg = cfg
-
-    def _restore_initial_state(self, fitted):
-        """RESET zeroes every neuron's state: write the kernel's initial state back where it
-        is not zero (CUBA-LIF's is)."""
-        initial = fitted.initial_state()
-        if any(np.any(v) for v in initial.values()):
-            self.write_mem(Region.STATE, 0, fitted.memory_image()[Region.STATE])
 
     def run(self, inputs, steps=None, *, progress=None):
         """Run ``steps`` steps (default ``len(inputs)``) with per-step input channels.

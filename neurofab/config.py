@@ -523,9 +523,7 @@ class Network:
 
     def _use_kernel(self, kernel, where):
         kernel = get_kernel(kernel)
-        if self.kernel is None:
-            self.kernel = kernel
-        elif get_kernel(self.kernel) is not kernel:
+        if self.kernel is not None and get_kernel(self.kernel) is not kernel:
             raise ValueError(f"{where}: a {kernel.name} population cannot join a network of "
                              f"kernel {get_kernel(self.kernel).name} (one kernel per core)")
         self.kernel = kernel
