@@ -27,7 +27,7 @@ import numpy as np
 from amaranth import Shape
 
 from neurofab import spec
-from neurofab.kernels import get_kernel
+from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.spec import Opcode, Nak, Region
 from neurofab.golden.link.cobs import CobsError, CobsOversize, cobs_encode, cobs_decode
 from neurofab.golden.link.crc import crc16
@@ -583,15 +583,11 @@ class StepAssembler:
 
 # --- memory words ----------------------------------------------------------------------
 def _word_width(region, kernel):
-    if kernel is None:
-        return spec.REGION_WORD_WIDTH[Region(region)]
-    return get_kernel(kernel).word_widths[Region(region)]
+    return get_kernel(kernel or DEFAULT_KERNEL).word_widths[Region(region)]
 
 
 def _word_bytes(region, kernel):
-    if kernel is None:
-        return spec.REGION_WORD_BYTES[Region(region)]
-    return get_kernel(kernel).word_bytes[Region(region)]
+    return get_kernel(kernel or DEFAULT_KERNEL).word_bytes[Region(region)]
 
 
 def pack_words(region, words, *, kernel=None):
