@@ -8,7 +8,17 @@ import numpy as np
 
 from neurofab import spec
 
-__all__ = ["CoreState", "NeuronCore", "run"]
+__all__ = ["CoreState", "NeuronCore", "run", "neuron_field"]
+
+
+def neuron_field(state, name):
+    """``state.neurons[name]``, the attribute view of a kernel state field (``CoreState``,
+    ``host.BoardState``); an ``AttributeError`` naming the fields otherwise."""
+    neurons = state.__dict__.get("neurons", {})
+    if name in neurons:
+        return neurons[name]
+    raise AttributeError(f"{type(state).__name__} has no field {name!r} (kernel state: "
+                         f"{', '.join(neurons)})")
 
 
 class CoreState:
@@ -36,11 +46,7 @@ class CoreState:
         self.pending = pending
 
     def __getattr__(self, name):
-        neurons = self.__dict__.get("neurons", {})
-        if name in neurons:
-            return neurons[name]
-        raise AttributeError(f"CoreState has no field {name!r} (kernel state: "
-                             f"{', '.join(neurons)})")
+        return neuron_field(self, name)
 
     def copy(self):
         return CoreState({k: v.copy() for k, v in self.neurons.items()}, self.acc.copy(),

@@ -16,6 +16,7 @@ import numpy as np
 
 from neurofab import spec
 from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
+from neurofab.golden.core import neuron_field
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
 from neurofab.spec import Ctrl, Region
 
@@ -65,11 +66,7 @@ class BoardState:
         self.neurons, self.acc, self.step = dict(neurons), acc, step
 
     def __getattr__(self, name):
-        neurons = self.__dict__.get("neurons", {})
-        if name in neurons:
-            return neurons[name]
-        raise AttributeError(f"BoardState has no field {name!r} (kernel state: "
-                             f"{', '.join(neurons)})")
+        return neuron_field(self, name)
 
 
 class Board:
