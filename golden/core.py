@@ -8,6 +8,8 @@ import numpy as np
 
 from neurofab import spec
 
+from . import learning as plasticity
+
 __all__ = ["CoreState", "NeuronCore", "run", "neuron_field"]
 
 
@@ -36,21 +38,30 @@ class CoreState:
         Number of steps completed (the next update consumes slot ``step % 8``).
     pending : int64 array
         Spikes of the last update, delivered in the next integrate phase.
+    learn : dict or None
+        A learning core's learning state (``golden.learning.LEARN_FIELDS``: traces ``x``
+        per source, ``y``, ``fired``, ``theta`` per neuron, ``weight``, ``frac``,
+        ``elig`` per synapse); ``None`` without learning.
+    modulator : int
+        The modulator register ``M`` (learning cores; 0 after a load).
     """
 
-    def __init__(self, neurons, acc, step, pending):
+    def __init__(self, neurons, acc, step, pending, learn=None, modulator=0):
         self.neurons = {name: np.asarray(value, dtype=np.int64)
                         for name, value in neurons.items()}
         self.acc = acc
         self.step = step
         self.pending = pending
+        self.learn = learn
+        self.modulator = modulator
 
     def __getattr__(self, name):
         return neuron_field(self, name)
 
     def copy(self):
+        learn = None if self.learn is None else {k: v.copy() for k, v in self.learn.items()}
         return CoreState({k: v.copy() for k, v in self.neurons.items()}, self.acc.copy(),
-                         self.step, self.pending.copy())
+                         self.step, self.pending.copy(), learn, self.modulator)
 
     @classmethod
     def initial(cls, cfg):
@@ -58,7 +69,8 @@ class CoreState:
         state, accumulators zero, step 0, nothing pending."""
         return cls(cfg.initial_state(),
                    np.zeros((spec.DELAY_SLOTS, cfg.n_neurons), dtype=np.int64), 0,
-                   np.zeros(0, dtype=np.int64))
+                   np.zeros(0, dtype=np.int64),
+                   None if cfg.learning is None else plasticity.initial(cfg))
 
 
 def expand_rows(ptr, sources):
@@ -87,17 +99,27 @@ class NeuronCore:
         self.state = state.copy() if state is not None else CoreState.initial(cfg)
         self._params = cfg.neuron_params()
         self.synaptic_events = 0
+        self._pre = np.zeros(cfg.n_sources, dtype=bool)     # this step's pre events
+
+    def set_modulator(self, value):
+        """Write the modulator register ``M`` (a learning core's reward; it stays until
+        written again)."""
+        from neurofab.checks import check_int
+        self.state.modulator = check_int("modulator", value, spec.MOD_MIN, spec.MOD_MAX)
 
     def integrate(self, channels):
         """Deliver last update's spikes and this step's external events."""
         cfg, st = self.cfg, self.state
         sources = np.concatenate([st.pending, cfg.n_neurons + np.asarray(channels, np.int64)])
+        if st.learn is not None:
+            self._pre[sources] = True
         syn = expand_rows(cfg.fanout_ptr, sources)
         self.synaptic_events += syn.size
         if syn.size:
             slot = (st.step + cfg.syn_delay[syn] - 1) % spec.DELAY_SLOTS
             flat = slot * cfg.n_neurons + cfg.syn_target[syn]
-            contrib = cfg.syn_weight[syn] << cfg.w_shift
+            weight = cfg.syn_weight if st.learn is None else st.learn["weight"]
+            contrib = weight[syn] << cfg.w_shift
             # float64 sums are exact here: |sum| < 2**24 is proven by CoreConfig.validate.
             add = np.bincount(flat, weights=contrib, minlength=st.acc.size)
             st.acc += add.astype(np.int64).reshape(st.acc.shape)
@@ -106,8 +128,15 @@ class NeuronCore:
         """Run every neuron's kernel on its accumulator slot; returns sorted spikes."""
         st = self.state
         slot = st.step % spec.DELAY_SLOTS
-        st.neurons, spike = self.cfg.kernel.step(st.neurons, st.acc[slot], self._params)
+        params = self._params
+        if st.learn is not None and self.cfg.kernel.homeostasis is not None:
+            params = plasticity.homeostatic_params(params, st.learn, self.cfg)
+        st.neurons, spike = self.cfg.kernel.step(st.neurons, st.acc[slot], params)
         st.acc[slot] = 0
+        if st.learn is not None:
+            plasticity.after_update(st.learn, spike, self.cfg)
+            plasticity.learn(st.learn, self._pre, self.cfg, st.modulator)
+            self._pre = np.zeros(self.cfg.n_sources, dtype=bool)
         st.step += 1
         st.pending = np.flatnonzero(spike).astype(np.int64)
         return st.pending.copy()
@@ -117,16 +146,26 @@ class NeuronCore:
         return self.update()
 
 
-def run(cfg, inputs, trace=False, state=None):
+def run(cfg, inputs, trace=False, state=None, reward=None):
     """Simulate ``cfg`` on per-step input channel arrays.
 
     Returns the list of sorted fired-neuron arrays, one per step; with ``trace=True``
     returns ``(spikes, states)`` where ``states[t]`` is the ``CoreState`` after step ``t``.
+    ``reward`` (a learning config): one modulator value per step, written before the step.
     """
     core = NeuronCore(cfg, state)
     inputs = cfg.check_inputs(inputs)
+    if reward is not None:
+        if cfg.learning is None:
+            raise ValueError("reward is for a learning config (cfg.learning is None)")
+        reward = list(reward)
+        if len(reward) != len(inputs):
+            raise ValueError(f"reward has {len(reward)} values, expected one per step "
+                             f"({len(inputs)})")
     spikes, states = [], []
-    for chans in inputs:
+    for t, chans in enumerate(inputs):
+        if reward is not None:
+            core.set_modulator(reward[t])
         spikes.append(core.step(chans))
         if trace:
             states.append(core.state.copy())

@@ -582,24 +582,30 @@ class StepAssembler:
 
 
 # --- memory words ----------------------------------------------------------------------
-def _word_width(region, kernel):
-    return get_kernel(kernel or DEFAULT_KERNEL).word_widths[Region(region)]
+def _word_width(region, kernel, learning=False):
+    k = get_kernel(kernel or DEFAULT_KERNEL)
+    width = (spec.region_word_widths(k.state_word, k.profile, learning=True) if learning
+             else k.word_widths)[Region(region)]
+    if width == 0:
+        raise ValueError(f"region {Region(region).name} exists on learning cores only")
+    return width
 
 
-def _word_bytes(region, kernel):
-    return get_kernel(kernel or DEFAULT_KERNEL).word_bytes[Region(region)]
+def _word_bytes(region, kernel, learning=False):
+    return (_word_width(region, kernel, learning) + 7) // 8
 
 
-def pack_words(region, words, *, kernel=None):
+def pack_words(region, words, *, kernel=None, learning=False):
     """Wire bytes of ``words`` of ``region``: ``region_word_bytes`` each, little endian.
 
     ``words`` are unsigned ints below ``2**width`` (the region's word width on a core of
-    ``kernel``, ``Kernel.word_widths``; default CUBA-LIF's ``spec.REGION_WORD_WIDTH``). A
-    numpy array is packed without a Python loop when the words fit 64 bits.
+    ``kernel``, ``Kernel.word_widths``; default CUBA-LIF's ``spec.REGION_WORD_WIDTH``; a
+    ``learning`` core's: ``spec.region_word_widths(..., learning=True)``). A numpy array
+    is packed without a Python loop when the words fit 64 bits.
     """
     region = Region(region)
-    width = _word_width(region, kernel)
-    nbytes = _word_bytes(region, kernel)
+    width = _word_width(region, kernel, learning)
+    nbytes = _word_bytes(region, kernel, learning)
     if width <= 63:
         arr = np.asarray(words, dtype=np.int64).reshape(-1) if len(words) else \
             np.zeros(0, np.int64)
@@ -618,11 +624,11 @@ def pack_words(region, words, *, kernel=None):
     return bytes(out)
 
 
-def unpack_words(region, data, *, kernel=None):
-    """Words of ``region`` (of a core of ``kernel``, default CUBA-LIF) from wire bytes:
-    uint64 array (object ints above 64 bits)."""
+def unpack_words(region, data, *, kernel=None, learning=False):
+    """Words of ``region`` (of a core of ``kernel``, default CUBA-LIF; with or without
+    ``learning``) from wire bytes: uint64 array (object ints above 64 bits)."""
     region = Region(region)
-    nbytes = _word_bytes(region, kernel)
+    nbytes = _word_bytes(region, kernel, learning)
     data = bytes(data)
     if len(data) % nbytes:
         raise ValueError(f"{len(data)} bytes are not a whole number of {nbytes}-byte "

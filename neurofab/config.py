@@ -15,11 +15,12 @@ import numpy as np
 from neurofab import spec
 from neurofab.checks import check_int, check_pow2
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
+from neurofab.learning import Learning
 from neurofab.spec import Ctrl, Region, Reset
 from neurofab.spec import lif as lif_spec
 
 __all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "DoesNotFit",
-           "random_config", "PROFILE_FIELDS", "PROFILE_LIMITS", "UPLOAD_ORDER",
+           "random_config", "random_learning", "PROFILE_FIELDS", "PROFILE_LIMITS", "UPLOAD_ORDER",
            "state_addresses", "decode_state"]
 
 #: Profile parameters of the CUBA-LIF kernel (``spec.PROFILE_FIELDS``; any kernel's are
@@ -46,7 +47,8 @@ def _check_range(name, values, lo, hi):
 
 
 #: Regions in the order a configuration is uploaded (``CoreConfig.upload_words``).
-UPLOAD_ORDER = (Region.PROFILE, Region.STATE, Region.ROWPTR, Region.SYNAPSE, Region.ACC,
+UPLOAD_ORDER = (Region.PROFILE, Region.STATE, Region.POST, Region.PRE, Region.ROWPTR,
+                Region.SYNAPSE, Region.ACC,
                 Region.CTRL)
 
 
@@ -132,11 +134,18 @@ class CoreConfig:
         CSR row pointers: source ``s`` owns synapses ``fanout_ptr[s] .. fanout_ptr[s+1]-1``.
     syn_target, syn_weight, syn_delay : int arrays, shape (n_synapses,)
         Target neuron, signed 8-bit weight and delay in steps (1..8) of each synapse.
+    learning : neurofab.learning.Learning, optional
+        Plasticity (rules, traces, homeostasis; ``docs/numerics.md``, "Learning"): the
+        config runs on a learning core. ``None``: weights are fixed.
     """
 
     def __init__(self, n_neurons, n_inputs, w_shift, *, profile, fanout_ptr, syn_target,
-                 syn_weight, syn_delay, kernel=DEFAULT_KERNEL, **params):
+                 syn_weight, syn_delay, kernel=DEFAULT_KERNEL, learning=None, **params):
         self.kernel = get_kernel(kernel)
+        if learning is not None and not isinstance(learning, Learning):
+            raise TypeError(f"learning must be a neurofab.learning.Learning or None, not "
+                            f"{learning!r}")
+        self.learning = learning
         unknown = sorted(set(params) - set(self.kernel.param_fields))
         if unknown:
             raise ValueError(f"{unknown[0]!r} is not a parameter of kernel "
@@ -200,6 +209,11 @@ class CoreConfig:
     def fanout_count(self):
         return np.diff(self.fanout_ptr)
 
+    @property
+    def syn_source(self):
+        """The source (CSR row) of every synapse."""
+        return np.repeat(np.arange(self.n_sources, dtype=np.int64), self.fanout_count)
+
     def neuron_params(self):
         """Per-neuron kernel parameters (a dict of arrays, profile-gathered)."""
         return {name: getattr(self, name)[self.profile] for name in self.kernel.param_fields}
@@ -210,11 +224,19 @@ class CoreConfig:
                 self.kernel.initial_state(self.neuron_params()).items()}
 
     def acc_bounds(self):
-        """Worst-case (most negative, most positive) accumulator slot sum per neuron."""
-        scaled = self.syn_weight << self.w_shift
+        """Worst-case (most negative, most positive) accumulator slot sum per neuron (a
+        plastic synapse counts with the bounds of its rule)."""
+        hi = lo = self.syn_weight
+        if self.learning is not None and self.learning.syn_rule.size == self.n_synapses:
+            rule = self.learning.syn_rule
+            plastic = rule != 0
+            hi = np.where(plastic, self.learning.w_max[rule], hi)
+            lo = np.where(plastic, self.learning.w_min[rule], lo)
         n = self.n_neurons
-        pos = np.bincount(self.syn_target, weights=np.maximum(scaled, 0), minlength=n)
-        neg = np.bincount(self.syn_target, weights=np.minimum(scaled, 0), minlength=n)
+        pos = np.bincount(self.syn_target, weights=np.maximum(hi << self.w_shift, 0),
+                          minlength=n)
+        neg = np.bincount(self.syn_target, weights=np.minimum(lo << self.w_shift, 0),
+                          minlength=n)
         return neg.astype(np.int64), pos.astype(np.int64)
 
     # --- validation ------------------------------------------------------------------
@@ -258,6 +280,8 @@ class CoreConfig:
         _check_range("syn_target", self.syn_target, 0, n - 1)
         _check_range("syn_weight", self.syn_weight, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
         _check_range("syn_delay", self.syn_delay, spec.DELAY_MIN, spec.DELAY_MAX)
+        if self.learning is not None:
+            self.learning.validate(self)
         neg, pos = self.acc_bounds()
         if (pos > spec.ACC_MAX).any() or (neg < spec.ACC_MIN).any():
             k = int(np.flatnonzero((pos > spec.ACC_MAX) | (neg < spec.ACC_MIN))[0])
@@ -310,10 +334,13 @@ class CoreConfig:
         n, ptr = self.n_neurons, self.fanout_ptr
         ptr = np.concatenate([ptr[:n], np.full(n_neurons - n, ptr[n]), ptr[n:],
                               np.full(n_inputs - self.n_inputs, ptr[-1])])
+        learning = (None if self.learning is None else
+                    self.learning.with_profiles(cols.shape[0]))
         return CoreConfig(n_neurons=n_neurons, n_inputs=n_inputs, w_shift=self.w_shift,
                           kernel=self.kernel, **dict(zip(fields, cols.T)), profile=profile,
                           fanout_ptr=ptr, syn_target=self.syn_target,
-                          syn_weight=self.syn_weight, syn_delay=self.syn_delay).validate()
+                          syn_weight=self.syn_weight, syn_delay=self.syn_delay,
+                          learning=learning).validate()
 
     # --- memory image ----------------------------------------------------------------
     def memory_image(self, *, n_neurons=None, n_inputs=None, syn_capacity=None):
@@ -363,20 +390,41 @@ class CoreConfig:
         ptr = self.fanout_ptr
         starts = np.concatenate([ptr[:-1], np.full(n_inputs - self.n_inputs, ptr[-1])])
         counts = np.concatenate([np.diff(ptr), np.zeros(n_inputs - self.n_inputs, np.int64)])
-        ctrl = np.zeros(len(Ctrl), dtype=np.uint64)
+        lc = self.learning
+        ctrl = np.zeros(2 if lc is None else spec.CTRL_HOMEO + spec.PROFILE_COUNT,
+                        dtype=np.uint64 if lc is None else object)
         ctrl[Ctrl.W_SHIFT.value] = self.w_shift
         ctrl[Ctrl.STEP.value] = 0
-        return {
+        image = {
             Region.STATE: spec.pack(self.kernel.state_word, **self.initial_state(),
                                     profile=self.profile),
             Region.ACC: np.zeros(n * spec.DELAY_SLOTS, dtype=np.uint64),
             Region.PROFILE: profile,
             Region.ROWPTR: spec.pack(spec.RowPtr, start=starts, count=counts),
-            Region.SYNAPSE: spec.pack(spec.Synapse, target=self.syn_target,
-                                      weight=self.syn_weight,
-                                      delay=self.syn_delay - spec.DELAY_MIN),
             Region.CTRL: ctrl,
         }
+        if lc is None:
+            image[Region.SYNAPSE] = spec.pack(spec.Synapse, target=self.syn_target,
+                                              weight=self.syn_weight,
+                                              delay=self.syn_delay - spec.DELAY_MIN)
+            return image
+        image[Region.SYNAPSE] = spec.pack(
+            spec.PlasticSynapse, target=self.syn_target, weight=self.syn_weight,
+            delay=self.syn_delay - spec.DELAY_MIN, rule=lc.syn_rule, frac=0,
+            source=self.syn_source, elig=0)
+        ctrl[:] = 0
+        ctrl[Ctrl.W_SHIFT.value] = self.w_shift
+        ctrl[Ctrl.TRACES.value] = int(spec.pack(spec.Traces, **lc.traces()))
+        ctrl[Ctrl.LEARN_END.value] = lc.learn_end
+        rules = spec.pack(spec.Rule, **lc.rule_table())
+        ctrl[spec.CTRL_RULE:spec.CTRL_RULE + spec.RULE_COUNT] = [int(w) for w in rules]
+        homeo = spec.pack(spec.Homeo, **lc.homeo_table())
+        ctrl[spec.CTRL_HOMEO:spec.CTRL_HOMEO + self.n_profiles] = [int(w) for w in homeo]
+        image.update({
+            Region.PRE: np.zeros(n + n_inputs, dtype=np.uint64),
+            Region.POST: np.zeros(n, dtype=np.uint64),
+        })
+        return image
 
     def upload_words(self, *, n_inputs=None, syn_capacity=None, clear_acc=True):
         """The memory-port writes that load this config into a core (and restart it at
@@ -388,7 +436,7 @@ class CoreConfig:
         image = self.memory_image(n_inputs=n_inputs, syn_capacity=syn_capacity)
         words = []
         for region in UPLOAD_ORDER:
-            if region is Region.ACC and not clear_acc:
+            if region not in image or (region is Region.ACC and not clear_acc):
                 continue
             words.extend((region, k, word) for k, word in enumerate(image[region].tolist()))
         return words
@@ -397,7 +445,7 @@ class CoreConfig:
     def __eq__(self, other):
         if not isinstance(other, CoreConfig):
             return NotImplemented
-        return (self.kernel is other.kernel and
+        return (self.kernel is other.kernel and self.learning == other.learning and
                 all(getattr(self, f) == getattr(other, f) for f in _SCALAR_FIELDS) and
                 all(np.array_equal(getattr(self, f), getattr(other, f))
                     for f in self.array_fields))
@@ -405,7 +453,9 @@ class CoreConfig:
     def to_bytes(self):
         """The ``.nfcfg`` file format (``docs/architecture.md``, "Config files")."""
         buf = io.BytesIO()
-        np.savez(buf, kernel=np.asarray(self.kernel.name),
+        learn = ({} if self.learning is None else
+                 {f"learn_{k}": v for k, v in self.learning.arrays().items()})
+        np.savez(buf, kernel=np.asarray(self.kernel.name), **learn,
                  **{f: np.asarray(getattr(self, f), dtype=np.int64)
                     for f in _SCALAR_FIELDS + self.array_fields})
         payload = buf.getvalue()
@@ -450,6 +500,13 @@ class CoreConfig:
                 raise ValueError(f"{name}: missing fields {missing}")
             kw = {f: int(z[f]) for f in _SCALAR_FIELDS}
             kw.update({f: z[f] for f in arrays})
+            learn = {f[len("learn_"):]: z[f] for f in z.files if f.startswith("learn_")}
+        if learn:
+            syn_rule = learn.pop("syn_rule", None)
+            if syn_rule is None:
+                raise ValueError(f"{name}: missing fields ['learn_syn_rule']")
+            scalars = {k: int(learn.pop(k)) for k in list(learn) if learn[k].ndim == 0}
+            kw["learning"] = Learning(syn_rule, **scalars, **learn)
         return cls(kernel=found, **kw).validate()
 
     def save(self, path):
@@ -724,6 +781,77 @@ def _random_profiles(kernel, rng, n_prof, extremes):
             k = int(rng.integers(n_prof))
             prof[name][k], prof[name][(k + 1) % n_prof] = lo, hi
     return prof
+
+
+def random_learning(rng, cfg, *, rules=("stdp", "rstdp", "homeostasis"), extremes=True):
+    """``cfg`` with random learning: ``rules`` names what to exercise — ``"stdp"``,
+    ``"rstdp"`` (rule-table entries of each kind) and ``"homeostasis"`` (a random
+    homeostasis table; needs a kernel with a homeostasis field). Plastic synapses start
+    inside their rule's bounds (clipped). With ``extremes``: bounds as narrow as one
+    weight and as wide as the whole range, amplitudes at their rails (weights hit the
+    bounds; all-to-all traces saturate), eligibility decays 0 and 4096, ``m_shift`` 0."""
+    rng = np.random.default_rng(rng)
+    rules = (rules,) if isinstance(rules, str) else tuple(rules)
+    unknown = sorted(set(rules) - {"stdp", "rstdp", "homeostasis"})
+    if unknown:
+        raise ValueError(f"rules: {unknown[0]!r} is not one of stdp, rstdp, homeostasis")
+    kinds = [k for k in ("stdp", "rstdp") if k in rules]
+    n_rules = spec.RULE_COUNT
+    table = {name: np.zeros(n_rules, dtype=np.int64) for name in spec.RULE_FIELDS}
+    for r in range(1, n_rules):
+        if not kinds:
+            break
+        kind = kinds[(r - 1) % len(kinds)]
+        table["kind"][r] = int(kind == "rstdp")
+        big = extremes and rng.random() < 0.3
+        table["a_plus"][r] = spec.AMP_MAX if big else rng.integers(0, 8192)
+        table["a_minus"][r] = spec.AMP_MAX if (big and rng.random() < 0.5) else \
+            rng.integers(0, 8192)
+        lo, hi = np.sort(rng.integers(spec.WEIGHT_MIN, spec.WEIGHT_MAX + 1, 2))
+        if extremes and r == 1:
+            lo, hi = spec.WEIGHT_MIN, spec.WEIGHT_MAX
+        if extremes and r == 2:
+            hi = lo
+        table["w_min"][r], table["w_max"][r] = lo, hi
+        table["elig_decay"][r] = (rng.choice([0, spec.DECAY_ONE]) if extremes and
+                                  rng.random() < 0.3 else rng.integers(0, 1024)) * \
+            table["kind"][r]
+        table["m_shift"][r] = (0 if extremes and rng.random() < 0.2 else
+                               rng.integers(0, spec.M_SHIFT_MAX + 1)) * table["kind"][r]
+    used = [r for r in range(1, n_rules) if kinds]
+    syn_rule = np.zeros(cfg.n_synapses, dtype=np.int64)
+    if used:
+        plastic = rng.random(cfg.n_synapses) < 0.7
+        syn_rule[plastic] = rng.choice(used, int(plastic.sum()))
+    homeo = {name: np.zeros(cfg.n_profiles, dtype=np.int64) for name in spec.HOMEO_FIELDS}
+    if "homeostasis" in rules:
+        if cfg.kernel.homeostasis is None:
+            raise ValueError(f"kernel {cfg.kernel.name} has no homeostasis field")
+        homeo["up"] = rng.integers(0, 4096, cfg.n_profiles)
+        homeo["down"] = rng.integers(0, 512, cfg.n_profiles)
+        lo, hi = np.sort(rng.integers(spec.THETA_MIN, spec.THETA_MAX + 1,
+                                      (2, cfg.n_profiles)), axis=0)
+        if extremes:
+            lo[0], hi[0] = spec.THETA_MIN, spec.THETA_MAX
+            homeo["up"][-1] = spec.HOMEO_STEP_MAX
+        homeo["lo"], homeo["hi"] = lo, hi
+    big_amp = extremes and rng.random() < 0.5
+    learning = Learning(
+        syn_rule, pre_decay=int(rng.integers(0, spec.DECAY_ONE + 1)),
+        pre_amp=spec.TRACE_MAX if big_amp else int(rng.integers(0, spec.TRACE_MAX + 1)),
+        post_decay=int(rng.integers(0, spec.DECAY_ONE + 1)),
+        post_amp=int(rng.integers(0, spec.TRACE_MAX + 1)), mode=int(rng.integers(2)),
+        **table, **homeo)
+    weight = cfg.syn_weight.copy()
+    plastic = syn_rule != 0
+    weight[plastic] = np.clip(weight[plastic], table["w_min"][syn_rule[plastic]],
+                              table["w_max"][syn_rule[plastic]])
+    fields = cfg.kernel.param_fields
+    return CoreConfig(n_neurons=cfg.n_neurons, n_inputs=cfg.n_inputs, w_shift=cfg.w_shift,
+                      kernel=cfg.kernel, **cfg.profile_table(), profile=cfg.profile,
+                      fanout_ptr=cfg.fanout_ptr, syn_target=cfg.syn_target,
+                      syn_weight=weight, syn_delay=cfg.syn_delay,
+                      learning=learning).validate() if fields else None
 
 
 def random_config(rng, *, n_neurons=16, n_inputs=8, max_fanout=None, extremes=True,

@@ -119,6 +119,12 @@ class Kernel:
         """A profile (``{parameter: int}``) under which a neuron without input never fires."""
         return self._spec.SILENT
 
+    @property
+    def homeostasis(self):
+        """``(field, sign)``: the profile field a homeostatic offset moves and its sign
+        (``docs/numerics.md``, "Learning"), or ``None`` for a kernel without one."""
+        return getattr(self._spec, "HOMEOSTASIS", None)
+
     def is_silent(self, params):
         """Whether a neuron of profile ``params`` (``{parameter: int}``) that starts from
         the initial state and never gets input never fires: the golden module's

@@ -355,7 +355,8 @@ class NeuronCore(wiring.Component):
         del depths[Region.CTRL]             # registers, decoded one by one below
         hits = {region: (p.region == region) & (p.index < depth)
                 for region, depth in depths.items()}
-        for reg in Ctrl:
+        for reg in list(Ctrl)[:spec.region_depths(N, self.n_inputs, self.syn_capacity)[
+                Region.CTRL]]:
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
         rd_sel = {key: Signal(name=f"rd_{key.name.lower()}") for key in hits}
         wr_sel = {key: Signal(name=f"wr_{key.name.lower()}") for key in hits}

@@ -11,6 +11,7 @@ other's way; everything is re-exported so users write ``from neurofab.spec impor
 
 from .packing import *       # noqa: F401,F403  pack / unpack: fields <-> layout words
 from .core import *          # noqa: F401,F403  neuron core: state, profiles, CSR, events, memory map
+from .learning import *      # noqa: F401,F403  plasticity: traces, plastic synapses, rules
 from .link import *          # noqa: F401,F403  host link: framing, CRC, opcodes
 from .encoders import *      # noqa: F401,F403  bitstream encoders and stochastic computing
 from .aer import *  # noqa

@@ -145,3 +145,7 @@ PEAK_OFFSET = (118186, 236371, 472742, 945485)
 assert 0 < PEAK_OFFSET[0] and (LIMITS["v_t"][1] << VT_SHIFT) + PEAK_OFFSET[-1] < V_MAX
 assert PEAK_OFFSET == tuple(round(PEAK_DELTAS * 2 ** (DT_K0 + i) / math.log(2))
                             for i in range(1 << DT_WIDTH))
+
+#: The profile field a homeostatic offset moves, and its sign (``docs/numerics.md``,
+#: "Learning"): a rising offset raises the threshold ``v_t``.
+HOMEOSTASIS = ("v_t", 1)

@@ -120,3 +120,7 @@ assert list(LIMITS) == [name for name, _ in PROFILE]
 SILENT = {"decay_i": 0, "decay_v": 0, "threshold": THRESHOLD_MAX, "bias": 0, "v_reset": 0,
           "reset": Reset.TO_VRESET.value, "refractory": 0, "decay_a": 0, "adapt_inc": 0,
           "adapt_shift": 0}
+
+#: The profile field a homeostatic offset moves, and its sign (``docs/numerics.md``,
+#: "Learning"): a rising offset raises the threshold.
+HOMEOSTASIS = ("threshold", 1)

@@ -25,7 +25,7 @@ __all__ = [
     "Reset",
     "NeuronState", "Profile", "PROFILE_FIELDS", "RowPtr", "Synapse",
     "InputEvent", "SpikeEvent",
-    "Region", "Ctrl", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
+    "Region", "LEARN_REGIONS", "RULE_COUNT", "Ctrl", "CTRL_RULE", "CTRL_HOMEO", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
     "region_depths", "row_storage", "store_rows", "mem_request", "state_word",
     "CONFIG_MAGIC", "CONFIG_VERSION", "KERNEL_IDS",
 ]
@@ -149,19 +149,39 @@ SpikeEvent = data.StructLayout({
 
 # --- memory access port (config upload, state readback) ----------------------------
 class Region(enum.Enum, shape=3):
-    """Memory regions reachable through the core's memory-access port."""
+    """Memory regions reachable through the core's memory-access port. ``PRE`` and ``POST``
+    exist on learning cores only (``neurofab.spec.learning``)."""
     STATE = 0     #: ``NeuronState`` words, index = neuron
     ACC = 1       #: accumulator words (``ACC_WIDTH`` signed), index = neuron * DELAY_SLOTS + slot
     PROFILE = 2   #: ``Profile`` words, index = profile
     ROWPTR = 3    #: ``RowPtr`` words, index = source
-    SYNAPSE = 4   #: ``Synapse`` words, index = synapse address
+    SYNAPSE = 4   #: ``Synapse`` words (a learning core: ``PlasticSynapse``), index = address
     CTRL = 5      #: control registers, index = ``Ctrl``
+    PRE = 6       #: ``PreTrace`` words, index = source
+    POST = 7      #: ``PostTrace`` words, index = neuron
+
+
+#: Rules of a learning core (region ``RULE``; rule 0 is static), ``neurofab.spec.learning``.
+RULE_COUNT = 4
+
+#: The regions of a learning core only.
+LEARN_REGIONS = (Region.PRE, Region.POST)
 
 
 class Ctrl(enum.Enum, shape=16):
     """Control registers (region ``CTRL``)."""
     W_SHIFT = 0   #: core-wide weight shift, ``W_SHIFT_WIDTH`` bits
     STEP = 1      #: step counter, ``STEP_WIDTH`` bits; slot of the next update = STEP % 8
+    TRACES = 2    #: learning core: ``Traces`` word (trace decays, amplitudes, mode)
+    MODULATOR = 3  #: learning core: the modulator ``M``, ``MOD_WIDTH`` bits signed
+    LEARN_END = 4  #: learning core: the learn phase visits synapses 0 .. LEARN_END - 1
+
+
+#: Learning core: ``CTRL`` index of rule ``r``'s ``Rule`` word is ``CTRL_RULE + r``
+#: (``r < RULE_COUNT``; rule 0, static, reads 0 and ignores writes) and of profile ``p``'s
+#: ``Homeo`` word ``CTRL_HOMEO + p``. The tables are registers, next to the others.
+CTRL_RULE = 8
+CTRL_HOMEO = 16
 
 
 MEM_INDEX_WIDTH = 24
@@ -187,15 +207,22 @@ def mem_request(region, index, write=0, data=0):
 
 
 # --- memory map ----------------------------------------------------------------------
-def region_depths(n_neurons, n_inputs, syn_capacity, *, n_profiles=PROFILE_COUNT):
+def region_depths(n_neurons, n_inputs, syn_capacity, *, n_profiles=PROFILE_COUNT,
+                  learning=False):
     """Words of every ``Region`` on a core of this geometry (indices ``0 .. depth - 1``):
     ``STATE`` one per neuron, ``ACC`` ``DELAY_SLOTS`` per neuron (index ``neuron *
     DELAY_SLOTS + slot``), ``PROFILE`` ``n_profiles``, ``ROWPTR`` one per source
     (``n_neurons + n_inputs``), ``SYNAPSE`` ``syn_capacity``, ``CTRL`` one per ``Ctrl``
-    register."""
+    register (without learning: ``W_SHIFT`` and ``STEP``; a learning core: up to
+    ``CTRL_HOMEO + PROFILE_COUNT``, the rule and homeostasis tables). A ``learning`` core
+    adds ``PRE`` one per source and ``POST`` one per neuron; a core without learning has
+    neither (depth 0)."""
     return {Region.STATE: n_neurons, Region.ACC: n_neurons * DELAY_SLOTS,
             Region.PROFILE: n_profiles, Region.ROWPTR: n_neurons + n_inputs,
-            Region.SYNAPSE: syn_capacity, Region.CTRL: len(Ctrl)}
+            Region.SYNAPSE: syn_capacity,
+            Region.CTRL: CTRL_HOMEO + PROFILE_COUNT if learning else Ctrl.STEP.value + 1,
+            Region.PRE: (n_neurons + n_inputs) * learning,
+            Region.POST: n_neurons * learning}
 
 
 def row_storage(syn_capacity):
@@ -231,5 +258,6 @@ KERNEL_IDS = {"cuba-lif": 0, "alif": 1, "izhikevich": 2, "adex": 3}
 
 # --- config file -------------------------------------------------------------------
 CONFIG_MAGIC = b"NFCFG\x00"
-#: 2: the file records its kernel (``neurofab.kernels``); 1: CUBA-LIF only.
-CONFIG_VERSION = 2
+#: 3: learning (rules, homeostasis, plastic synapses) may be recorded; 2: the file records
+#: its kernel (``neurofab.kernels``); 1: CUBA-LIF only.
+CONFIG_VERSION = 3

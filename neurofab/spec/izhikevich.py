@@ -131,3 +131,7 @@ assert Fraction(1, 2) * Fraction(4, 100) * Fraction(100, 16384) * (1 << HALF_SHI
 X_WIDTH = 16
 X_MIN, X_MAX = -(1 << (X_WIDTH - 1)), (1 << (X_WIDTH - 1)) - 1
 DU_SHIFT = A_FRAC - U_SHIFT
+
+#: The profile field a homeostatic offset moves, and its sign (``docs/numerics.md``,
+#: "Learning"): a rising offset lowers the drive ``bias``.
+HOMEOSTASIS = ("bias", -1)

@@ -40,3 +40,7 @@ LIMITS = {
 #: ``i = v = 0`` without input and ``bias = 0``: ``v`` stays 0, below every threshold.
 SILENT = {"decay_i": 0, "decay_v": 0, "threshold": STATE_MAX, "bias": 0, "v_reset": 0,
           "reset": Reset.TO_VRESET.value, "refractory": 0}
+
+#: The profile field a homeostatic offset moves, and its sign (``docs/numerics.md``,
+#: "Learning"): a rising offset raises the threshold.
+HOMEOSTASIS = ("threshold", 1)

@@ -21,6 +21,7 @@ from .core import (
     Region, NeuronState, Profile, RowPtr, Synapse, ACC_WIDTH, STEP_WIDTH,
     NEURON_ADDR_WIDTH, CHANNEL_WIDTH, MEM_INDEX_WIDTH, DELAY_SLOTS,
 )
+from .learning import Homeo, PlasticSynapse, PostTrace, PreTrace, Rule, Traces
 
 __all__ = [
     # physical layer
@@ -313,24 +314,30 @@ RECORD_END = 0x8000
 RECORD_COUNT_MAX = RECORD_END - 1
 
 # --- memory words --------------------------------------------------------------------
-def region_word_widths(state_word=NeuronState, profile=Profile):
+def region_word_widths(state_word=NeuronState, profile=Profile, *, learning=False):
     """Width of one word of each region as carried by WRITE_MEM / READ_MEM, for a core
     whose kernel has the state-memory word ``state_word`` and the profile ``profile``
-    (``Kernel.state_word``, ``Kernel.profile``; default CUBA-LIF's)."""
+    (``Kernel.state_word``, ``Kernel.profile``; default CUBA-LIF's), with or without
+    ``learning`` (``neurofab.spec.learning``: wider synapses, the ``TRACES`` register and
+    the learning regions; width 0 on a core without them)."""
     return {
         Region.STATE: state_word.size,
         Region.ACC: ACC_WIDTH,
         Region.PROFILE: profile.size,
         Region.ROWPTR: RowPtr.size,
-        Region.SYNAPSE: Synapse.size,
-        Region.CTRL: STEP_WIDTH,          # widest control register
+        Region.SYNAPSE: PlasticSynapse.size if learning else Synapse.size,
+        # widest control register (a learning core: the rule table's words)
+        Region.CTRL: max(Traces.size, Rule.size, Homeo.size) if learning else STEP_WIDTH,
+        Region.PRE: PreTrace.size * learning,
+        Region.POST: PostTrace.size * learning,
     }
 
 
-def region_word_byte_counts(state_word=NeuronState, profile=Profile):
+def region_word_byte_counts(state_word=NeuronState, profile=Profile, *, learning=False):
     """Bytes per word on the wire of each region (``ceil(width / 8)``, little endian,
-    unused high bits zero), for the kernel words given as in :func:`region_word_widths`."""
-    return {r: _bytes(w) for r, w in region_word_widths(state_word, profile).items()}
+    unused high bits zero), for the core given as in :func:`region_word_widths`."""
+    return {r: _bytes(w) for r, w in
+            region_word_widths(state_word, profile, learning=learning).items()}
 
 
 #: Width of one word of each region of a CUBA-LIF core (any kernel's:
@@ -342,6 +349,7 @@ REGION_WORD_BYTES = region_word_byte_counts()
 REGION_LAYOUT = {
     Region.STATE: NeuronState, Region.ACC: None, Region.PROFILE: Profile,
     Region.ROWPTR: RowPtr, Region.SYNAPSE: Synapse, Region.CTRL: None,
+    Region.PRE: PreTrace, Region.POST: PostTrace,
 }
 assert set(REGION_WORD_WIDTH) == set(Region)
 assert max(IdentifyReply.size, StatusReply.size) // 8 <= MIN_MAX_PAYLOAD

@@ -138,7 +138,7 @@ def test_identify_and_status():
     assert cmd.opcode == Opcode.IDENTIFY and cmd.payload == b""
     ident = codec.parse_reply(cmd, reply(cmd, codec.pack_struct(spec.IdentifyReply, **values)))
     assert ident == codec.Identify(**values)
-    assert [ident.region_depth(r) for r in Region] == [256, 2048, 16, 320, 4096, 2]
+    assert [ident.region_depth(r) for r in Region] == [256, 2048, 16, 320, 4096, 2, 0, 0]
     counters = {c.name.lower(): 1000 + c.value for c in Counter}
     st_ = codec.parse_reply(codec.status(), reply(codec.status(), codec.pack_struct(
         spec.StatusReply, **counters, steps_pending=5, in_level=6, out_level=7)))
@@ -192,7 +192,7 @@ def test_memory_commands():
     with pytest.raises(ValueError, match="start = 16777216 is outside"):
         codec.read_mem(Region.STATE, 1 << 24, 1)
     with pytest.raises(ValueError, match="not a valid Region"):
-        codec.read_mem(7, 0, 1)
+        codec.read_mem(8, 0, 1)
     w = codec.write_mem(Region.ACC, 2, [0xFFFFFF, 1])
     assert w.payload == b"\x01\x02\x00\x00\x00\x02\x00" + b"\xff\xff\xff\x01\x00\x00"
     with pytest.raises(ValueError, match="ACC word 1 = 16777216 does not fit 24 bits"):
@@ -201,17 +201,23 @@ def test_memory_commands():
         codec.write_mem(Region.STATE, 0, np.zeros(20, np.int64), max_payload=100)
 
 
+@pytest.mark.parametrize("learning", [False, True])
 @pytest.mark.parametrize("region", list(Region))
-def test_words_round_trip(region):
+def test_words_round_trip(region, learning):
     rng = np.random.default_rng(region.value)
-    width = spec.REGION_WORD_WIDTH[region]
+    width = spec.region_word_widths(learning=learning)[region]
+    if width == 0:
+        with pytest.raises(ValueError, match=f"region {region.name} exists on learning"):
+            codec.pack_words(region, [0], learning=learning)
+        return
+    nbytes = (width + 7) // 8
     words = [int.from_bytes(rng.bytes(16), "little") >> (128 - width) for _ in range(20)]
     words += [0, (1 << width) - 1]
     arr = words if width > 63 else np.array(words, dtype=np.int64)
-    data = codec.pack_words(region, arr)
-    assert len(data) == len(words) * spec.region_word_bytes(region)
-    assert data == b"".join(w.to_bytes(spec.region_word_bytes(region), "little") for w in words)
-    assert [int(w) for w in codec.unpack_words(region, data)] == words
+    data = codec.pack_words(region, arr, learning=learning)
+    assert len(data) == len(words) * nbytes
+    assert data == b"".join(w.to_bytes(nbytes, "little") for w in words)
+    assert [int(w) for w in codec.unpack_words(region, data, learning=learning)] == words
 
 
 LAYOUTS = [spec.NeuronState, spec.Profile, spec.RowPtr, spec.Synapse]
@@ -370,5 +376,9 @@ def test_doc_crc_and_word_tables():
         assert crc16(bytes.fromhex(hexpart)) == int(cells[1].strip("`"), 16), cells
     for region, layout, width, nbytes in tables["words"]:
         r = Region[region]
-        assert (int(width), int(nbytes)) == (spec.REGION_WORD_WIDTH[r],
-                                             spec.REGION_WORD_BYTES[r]), region
+        learning = r in spec.LEARN_REGIONS
+        assert (int(width), int(nbytes)) == (
+            spec.region_word_widths(learning=learning)[r],
+            spec.region_word_byte_counts(learning=learning)[r]), region
+    learn = spec.region_word_widths(learning=True)
+    assert (learn[Region.SYNAPSE], learn[Region.CTRL]) == (70, 67)

@@ -303,6 +303,8 @@ def test_write_mem_and_read_mem():
         # round trips of every region, first and last words
         depths = region_depths(**GEOMETRY)
         for region in Region:
+            if region in spec.LEARN_REGIONS:       # not on a core without learning
+                continue
             width = spec.REGION_WORD_WIDTH[region]
             nb = spec.region_word_bytes(region)
             depth = depths[region]
@@ -342,7 +344,7 @@ def test_write_mem_and_read_mem():
         rep = await h.raw(Opcode.READ_MEM.value,
                           codec.pack_struct(spec.MemHeader, region=4, start=0, count=128))
         assert rep.payload == bytes([Nak.BAD_LENGTH.value, Opcode.READ_MEM.value])
-        for region in (6, 7, 255):
+        for region in (8, 9, 255):
             rep = await h.raw(Opcode.READ_MEM.value,
                               codec.pack_struct(spec.MemHeader, region=region, start=0, count=1))
             assert rep.payload == bytes([Nak.BAD_REGION.value, Opcode.READ_MEM.value])

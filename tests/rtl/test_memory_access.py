@@ -151,7 +151,7 @@ def test_write_then_read_every_region():
 
 
 def test_checks_in_order():
-    state = [("raw", 6, 0, 1, bytes(5)),                         # no such region
+    state = [("raw", 8, 0, 1, bytes(5)),                         # no such region
              ("raw", Region.STATE, 16, 1, bytes(5)),             # beyond the region
              ("raw", Region.STATE, 1 << 24, 0, b""),             # start beyond any region
              ("raw", Region.STATE, 0, 2, bytes(5)),              # one word short
