@@ -19,7 +19,7 @@ from neurofab.learning import Learning
 from neurofab.spec import Ctrl, Region, Reset
 from neurofab.spec import lif as lif_spec
 
-__all__ = ["CoreConfig", "Population", "InputGroup", "Network", "compile", "DoesNotFit",
+__all__ = ["CoreConfig", "Population", "InputGroup", "Projection", "Network", "compile", "DoesNotFit",
            "random_config", "random_learning", "PROFILE_FIELDS", "PROFILE_LIMITS", "UPLOAD_ORDER",
            "state_addresses", "decode_state"]
 
@@ -531,10 +531,36 @@ class Population:
     name: str = ""
     #: the ``neurofab.models.QuantReport`` of a population given as a float model
     report: object = None
+    #: the ``neurofab.learning.LearnReport`` of its homeostasis, if any
+    homeo_report: object = None
 
     @property
     def indices(self):
         return np.arange(self.start, self.start + self.size)
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Synapses from ``pre`` to ``post`` (``Network.project``): local index pairs, integer
+    weights and delays, and the learning rule (``None``: static)."""
+    pre: object
+    post: object
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+    delay: np.ndarray
+    #: the float rule (``neurofab.learning.STDP`` / ``RSTDP``) or ``None``
+    rule: object = None
+    #: index of the rule in the core's rule table (1 ..), 0 for a static projection
+    rule_index: int = 0
+    #: the ``LearnReport`` of quantising ``rule``
+    report: object = None
+
+    def __iter__(self):          # (pre, post, src, dst, weight, delay), as before rules
+        return iter((self.pre, self.post, self.src, self.dst, self.weight, self.delay))
+
+    def __len__(self):
+        return int(self.src.size)
 
 
 @dataclass(frozen=True)
@@ -562,13 +588,25 @@ class Network:
     ``kernel`` (``neurofab.kernels``) is the neuron model of every population; ``None``
     (default) takes it from the first population (a float model's kernel, else
     CUBA-LIF).
+
+    Learning (``docs/learning.md``): ``project(..., rule=STDP(...) or RSTDP(...), dt=...)``
+    makes a projection plastic, ``population(..., homeostasis=Homeostasis(...), dt=...)``
+    gives a population a homeostatic threshold; ``compile`` then returns a learning
+    config. All plastic projections of a core share one set of trace time constants, and
+    a core has at most ``RULE_COUNT - 1`` = 3 distinct rules.
     """
     w_shift: int = 0
     kernel: object = None
     profiles: list = field(default_factory=list)
     populations: list = field(default_factory=list)
     input_groups: list = field(default_factory=list)
-    projections: list = field(default_factory=list)   # (pre, post, src idx, dst idx, w, d)
+    projections: list = field(default_factory=list)   # Projection
+    #: the homeostasis table entry (``spec.Homeo`` fields) of every profile
+    homeo: list = field(default_factory=list)
+    #: the rule table entries (``spec.Rule`` field dicts) of rules 1, 2, ...
+    rules: list = field(default_factory=list)
+    #: the core-wide trace integers (``spec.Traces`` fields) of the plastic projections
+    traces: dict = None
 
     @property
     def n_neurons(self):
@@ -586,7 +624,7 @@ class Network:
         self.kernel = kernel
         return kernel
 
-    def population(self, size, *, name="", model=None, dt=None, **params):
+    def population(self, size, *, name="", model=None, dt=None, homeostasis=None, **params):
         """Add ``size`` neurons with one parameter profile (identical profiles are shared).
 
         Parameters
@@ -598,7 +636,10 @@ class Network:
             A float model (physical units), quantised at ``dt`` to the integer profile of
             its kernel; the returned population's ``report`` says what quantising did.
         dt : float
-            Time step in ms (with ``model`` only).
+            Time step in ms (with ``model`` or ``homeostasis`` only).
+        homeostasis : neurofab.learning.Homeostasis, optional
+            A homeostatic threshold (needs ``dt``); its ``LearnReport`` is
+            ``population.homeo_report``.
         **params : int
             Without ``model``: the integer profile, one value per parameter of the
             network's kernel (CUBA-LIF: ``decay_i=0, decay_v=0, threshold=1, bias=0,
@@ -621,9 +662,9 @@ class Network:
             report = model.quantise(dt)
             params = dict(report.params)
         else:
-            if dt is not None:
-                raise ValueError(f"{where}: dt is for a float model; integer parameters "
-                                 f"have no time step")
+            if dt is not None and homeostasis is None:
+                raise ValueError(f"{where}: dt is for a float model or homeostasis; integer "
+                                 f"parameters have no time step")
             kernel = self._use_kernel(self.kernel or DEFAULT_KERNEL, where)
             if kernel.name == DEFAULT_KERNEL:
                 params = {**dict(zip(PROFILE_FIELDS, _LIF_DEFAULTS)), **params}
@@ -641,9 +682,29 @@ class Network:
             lo, hi = kernel.limits[fname]
             prof.append(check_int(f"{where}: {fname}", params[fname], lo, hi))
         prof = tuple(prof)
-        if prof not in self.profiles:
+        homeo, homeo_report = (0, 0, 0, 0), None
+        if homeostasis is not None:
+            from neurofab.learning import Homeostasis
+            if not isinstance(homeostasis, Homeostasis):
+                raise TypeError(f"{where}: homeostasis must be a neurofab.learning."
+                                f"Homeostasis, not {homeostasis!r}")
+            if dt is None:
+                raise ValueError(f"{where}: homeostasis needs dt (the time step in ms)")
+            if kernel.homeostasis is None:
+                raise ValueError(f"{where}: kernel {kernel.name} has no field a homeostatic "
+                                 f"offset can move")
+            table = homeostasis.table(dt)
+            homeo = tuple(table[f] for f in spec.HOMEO_FIELDS)
+            homeo_report = homeostasis.report(dt)
+        for k, (p, h) in enumerate(zip(self.profiles, self.homeo)):
+            if p == prof and h == homeo:
+                index = k
+                break
+        else:
             self.profiles.append(prof)
-        pop = Population(self.n_neurons, int(size), self.profiles.index(prof), name, report)
+            self.homeo.append(homeo)
+            index = len(self.profiles) - 1
+        pop = Population(self.n_neurons, int(size), index, name, report, homeo_report)
         self.populations.append(pop)
         return pop
 
@@ -655,13 +716,17 @@ class Network:
         self.input_groups.append(group)
         return group
 
-    def project(self, pre, post, weight, *, delay=1, p=None, seed=None, pairs=None):
-        """Connect ``pre`` (Population or InputGroup) to ``post`` (Population).
+    def project(self, pre, post, weight, *, delay=1, p=None, seed=None, pairs=None,
+                rule=None, dt=None):
+        """Connect ``pre`` (Population or InputGroup) to ``post`` (Population); returns
+        the ``Projection``.
 
         ``weight`` and ``delay`` are scalars or (pre.size, post.size) arrays. Without
         ``p`` or ``pairs`` every pair with a non-zero weight is connected; ``p`` keeps each
         pair with that probability (``seed`` for reproducibility); ``pairs`` is an explicit
-        ``(pre_idx, post_idx)`` tuple of local index arrays.
+        ``(pre_idx, post_idx)`` tuple of local index arrays. ``rule`` (``STDP`` or
+        ``RSTDP`` of ``neurofab.learning``, with ``dt`` in ms) makes the synapses plastic;
+        their weights must lie inside the rule's ``[w_min, w_max]``.
         """
         if not isinstance(post, Population):
             raise ValueError("projection target must be a Population, not "
@@ -681,7 +746,54 @@ class Network:
         ws, ds = w[src, dst], d[src, dst]
         _check_range("weight", ws, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
         _check_range("delay", ds, spec.DELAY_MIN, spec.DELAY_MAX)
-        self.projections.append((pre, post, src, dst, ws, ds))
+        index, report = 0, None
+        if rule is not None:
+            index, report = self._add_rule(rule, dt, ws)
+        elif dt is not None:
+            raise ValueError("project: dt is for a learning rule (rule=...)")
+        proj = Projection(pre, post, src, dst, ws, ds, rule, index, report)
+        self.projections.append(proj)
+        return proj
+
+    def _add_rule(self, rule, dt, ws):
+        from neurofab.learning import STDP
+        where = f"projection {len(self.projections)}"
+        if not isinstance(rule, STDP):
+            raise TypeError(f"{where}: rule must be neurofab.learning.STDP or RSTDP, not "
+                            f"{rule!r}")
+        if dt is None:
+            raise ValueError(f"{where}: a learning rule needs dt (the time step in ms)")
+        traces, entry = rule.traces(dt), rule.rule(dt)
+        if self.traces is not None and traces != self.traces:
+            raise ValueError(f"{where}: trace parameters {traces} differ from those of an "
+                             f"earlier plastic projection ({self.traces}): a core has one "
+                             f"set of trace time constants and one trace mode")
+        out = np.flatnonzero((ws < rule.w_min) | (ws > rule.w_max))
+        if out.size:
+            raise ValueError(f"{where}: weight {int(ws[out[0]])} is outside the rule's "
+                             f"bounds [{rule.w_min}, {rule.w_max}]")
+        if entry not in self.rules:
+            if len(self.rules) == spec.RULE_COUNT - 1:
+                raise ValueError(f"{where}: a core has at most {spec.RULE_COUNT - 1} "
+                                 f"distinct learning rules")
+            self.rules.append(entry)
+        self.traces = traces
+        return self.rules.index(entry) + 1, rule.report(dt)
+
+    def learning(self):
+        """The ``Learning`` tables of the network (``syn_rule`` in projection order, to be
+        sorted by ``compile``), or ``None`` if nothing learns."""
+        homeo = np.array(self.homeo, dtype=np.int64).reshape(-1, len(spec.HOMEO_FIELDS))
+        if not self.rules and not homeo.any():
+            return None
+        table = {f: np.zeros(spec.RULE_COUNT, dtype=np.int64) for f in spec.RULE_FIELDS}
+        for k, entry in enumerate(self.rules, start=1):
+            for f in spec.RULE_FIELDS:
+                table[f][k] = entry[f]
+        syn_rule = np.concatenate([np.full(len(p), p.rule_index, dtype=np.int64)
+                                   for p in self.projections] or [np.zeros(0, np.int64)])
+        return Learning(syn_rule, **(self.traces or {}), **table,
+                        **dict(zip(spec.HOMEO_FIELDS, homeo.T)))
 
 
 def compile(network, *, n_neurons=None, target=None):
@@ -708,6 +820,7 @@ def compile(network, *, n_neurons=None, target=None):
     profile = np.zeros(size, dtype=np.int64)
     for pop in network.populations:
         profile[pop.start:pop.start + pop.size] = pop.profile
+    learning = network.learning()
     if size > used:
         silent = _silent_index(profiles, kernel)
         if silent is None:
@@ -731,10 +844,13 @@ def compile(network, *, n_neurons=None, target=None):
     counts = np.bincount(src, minlength=size + n_inputs)
     ptr = np.concatenate([[0], np.cumsum(counts)])
     cols = np.array(profiles, dtype=np.int64).reshape(-1, len(kernel.param_fields)).T
+    if learning is not None:
+        learning = learning.with_rules(learning.syn_rule[order]).with_profiles(len(profiles))
     cfg = CoreConfig(n_neurons=size, n_inputs=n_inputs, w_shift=network.w_shift,
                      kernel=kernel, **dict(zip(kernel.param_fields, cols)), profile=profile,
                      fanout_ptr=ptr,
-                     syn_target=tgt[order], syn_weight=w[order], syn_delay=d[order])
+                     syn_target=tgt[order], syn_weight=w[order], syn_delay=d[order],
+                     learning=learning)
     return cfg.validate()
 
 
@@ -757,7 +873,7 @@ def _compile_for_board(network, target):
     over = _overflows((
         ("neurons", network.n_neurons, board.n_neurons),
         ("input channels", network.n_inputs, board.n_inputs),
-        ("synapses", sum(len(p[2]) for p in network.projections), board.syn_capacity),
+        ("synapses", sum(len(p) for p in network.projections), board.syn_capacity),
         ("profiles", profiles, spec.PROFILE_COUNT)))
     if over:
         raise DoesNotFit(f"network does not fit board {board.name} ({board.device}): {over}")
