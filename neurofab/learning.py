@@ -351,7 +351,7 @@ class Homeostasis:
     target_rate : float
         Hz.
     eta : float
-        Threshold units a spike adds; resolution 1/256.
+        Threshold units a spike adds; resolution 1/16 (``THETA_FRAC_BITS``).
     lo, hi : float
         Bounds of the offset, threshold units.
     """
@@ -362,9 +362,10 @@ class Homeostasis:
 
     def __post_init__(self):
         _positive("target_rate", self.target_rate)
-        _number("eta", self.eta, 0, spec.HOMEO_STEP_MAX / 256)
-        _number("lo", self.lo, spec.THETA_MIN / 256, spec.THETA_MAX / 256)
-        _number("hi", self.hi, spec.THETA_MIN / 256, spec.THETA_MAX / 256)
+        unit = 1 << spec.THETA_FRAC_BITS
+        _number("eta", self.eta, 0, spec.HOMEO_STEP_MAX / unit)
+        _number("lo", self.lo, spec.THETA_MIN / unit, spec.THETA_MAX / unit)
+        _number("hi", self.hi, spec.THETA_MIN / unit, spec.THETA_MAX / unit)
         if self.lo > self.hi:
             raise ValueError(f"lo = {self.lo} is above hi = {self.hi}")
 
@@ -383,8 +384,9 @@ class Homeostasis:
     def report(self, dt):
         t = self.table(dt)
         r = self.target_rate * dt / 1000.0
+        unit = 1 << spec.THETA_FRAC_BITS
         eff_rate = t["down"] / max(t["up"], 1) * 1000.0 / dt
         return LearnReport([
             _row("target_rate (Hz)", self.target_rate, t["down"], eff_rate),
-            _row("eta up (threshold units)", self.eta, t["up"], t["up"] / 256),
-            _row("eta down (threshold units)", self.eta * r, t["down"], t["down"] / 256)])
+            _row("eta up (threshold units)", self.eta, t["up"], t["up"] / unit),
+            _row("eta down (threshold units)", self.eta * r, t["down"], t["down"] / unit)])

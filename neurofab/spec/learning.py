@@ -55,12 +55,12 @@ M_SHIFT_WIDTH = 5
 M_SHIFT_MAX = 31
 
 # --- homeostasis -------------------------------------------------------------------
-#: Each neuron's homeostatic offset ``theta``: signed 16-bit with 8 fraction bits (in units
-#: of the kernel's threshold field / 256).
+#: Each neuron's homeostatic offset ``theta``: signed 16-bit with 4 fraction bits (in units
+#: of the kernel's threshold field / 16): offsets of ±2048 field units at 1/16 resolution.
 THETA_WIDTH = 16
 THETA_MIN = -(1 << (THETA_WIDTH - 1))
 THETA_MAX = (1 << (THETA_WIDTH - 1)) - 1
-THETA_FRAC_BITS = 8
+THETA_FRAC_BITS = 4
 #: ``up`` and ``down`` steps of ``theta`` (unsigned 16-bit).
 HOMEO_STEP_MAX = (1 << 16) - 1
 
