@@ -27,7 +27,7 @@ import numpy as np
 from amaranth import Shape
 
 from neurofab import spec
-from neurofab.kernels import DEFAULT_KERNEL, get_kernel
+from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
 from neurofab.spec import Opcode, Nak, Region
 from neurofab.golden.link.cobs import CobsError, CobsOversize, cobs_encode, cobs_decode
 from neurofab.golden.link.crc import crc16
@@ -297,14 +297,34 @@ def _struct_class(name, layout, doc, **methods):
 
 
 def _region_depth(self, region):
-    """Words in ``region`` on this board (indices ``0 .. depth - 1``, ``spec.region_depths``)."""
+    """Words in ``region`` on this board (indices ``0 .. depth - 1``, ``spec.region_depths``
+    of its geometry, with or without ``learning``)."""
     return spec.region_depths(self.n_neurons, self.n_inputs, self.n_synapses,
-                              n_profiles=self.n_profiles)[Region(region)]
+                              n_profiles=self.n_profiles,
+                              learning=bool(self.learning))[Region(region)]
+
+
+def _kernel_of(self):
+    """The ``Kernel`` (``neurofab.kernels``) whose number IDENTIFY reports; ``ValueError``
+    for a number this host does not know."""
+    by_id = {k.kernel_id: k for k in KERNELS.values()}
+    if self.kernel not in by_id:
+        raise ValueError(f"kernel number {self.kernel} is unknown to this host (known: "
+                         f"{', '.join(f'{k.kernel_id} {k.name}' for k in by_id.values())})")
+    return by_id[self.kernel]
+
+
+def _word_bytes_of(self):
+    """Bytes per word on the wire of every region of this board's cores (its kernel, with
+    or without learning: ``spec.region_word_byte_counts``)."""
+    k = _kernel_of(self)
+    return spec.region_word_byte_counts(k.state_word, k.profile, learning=bool(self.learning))
 
 
 Identify = _struct_class("Identify", spec.IdentifyReply,
                          "IDENTIFY reply (``spec.IdentifyReply`` fields).",
-                         region_depth=_region_depth)
+                         region_depth=_region_depth, kernel_info=property(_kernel_of),
+                         word_bytes=property(_word_bytes_of))
 Status = _struct_class("Status", spec.StatusReply,
                        "STATUS reply (``spec.StatusReply``: counters, steps_pending, levels).")
 
@@ -331,6 +351,7 @@ class Command:
     region: Region | None = None     # READ_MEM: how to parse the words of the reply
     count: int = 0                   # READ_MEM: words expected
     kernel: object = None            # READ_MEM: the core's kernel (its word widths)
+    learning: bool = False           # READ_MEM: the core learns (its word widths)
 
 
 def _limit(payload, max_payload, what):
@@ -368,25 +389,28 @@ def _mem_header(region, start, count):
     return region, pack_struct(spec.MemHeader, region=region.value, start=start, count=count)
 
 
-def write_mem(region, start, words, *, max_payload=spec.MAX_PAYLOAD, kernel=None):
+def write_mem(region, start, words, *, max_payload=spec.MAX_PAYLOAD, kernel=None,
+              learning=False):
     """WRITE_MEM: ``words`` (ints or an integer array, one per index) from ``start``, for
-    a core of ``kernel`` (its STATE and PROFILE word widths; default CUBA-LIF)."""
-    data = pack_words(region, words, kernel=kernel)
-    count = len(data) // _word_bytes(region, kernel)
+    a core of ``kernel`` (its STATE and PROFILE word widths; default CUBA-LIF), with or
+    without ``learning`` (its SYNAPSE and CTRL word widths, the regions PRE and POST)."""
+    data = pack_words(region, words, kernel=kernel, learning=learning)
+    count = len(data) // _word_bytes(region, kernel, learning)
     region, header = _mem_header(region, int(start), count)
     return Command(Opcode.WRITE_MEM, _limit(header + data, max_payload,
                                             f"WRITE_MEM of {count} {region.name} words"))
 
 
-def read_mem(region, start, count, *, max_payload=spec.MAX_PAYLOAD, kernel=None):
-    """READ_MEM of ``count`` words of a core of ``kernel`` (default CUBA-LIF); the reply
-    must fit ``max_payload``."""
+def read_mem(region, start, count, *, max_payload=spec.MAX_PAYLOAD, kernel=None,
+             learning=False):
+    """READ_MEM of ``count`` words of a core of ``kernel`` (default CUBA-LIF), with or
+    without ``learning``; the reply must fit ``max_payload``."""
     region, header = _mem_header(region, int(start), int(count))
-    size = int(count) * _word_bytes(region, kernel)
+    size = int(count) * _word_bytes(region, kernel, learning)
     if size > max_payload:
         raise ValueError(f"READ_MEM of {count} {region.name} words: reply of {size} bytes "
                          f"exceeds max_payload = {max_payload}")
-    return Command(Opcode.READ_MEM, header, region, int(count), kernel)
+    return Command(Opcode.READ_MEM, header, region, int(count), kernel, bool(learning))
 
 
 def inject(steps, *, close=True, max_payload=spec.MAX_PAYLOAD):
@@ -476,8 +500,8 @@ def parse_reply(cmd, frame):
         return p
     if op == Opcode.READ_MEM:
         if cmd.region is not None:
-            _expect_len(op, p, cmd.count * _word_bytes(cmd.region, cmd.kernel))
-            return unpack_words(cmd.region, p, kernel=cmd.kernel)
+            _expect_len(op, p, cmd.count * _word_bytes(cmd.region, cmd.kernel, cmd.learning))
+            return unpack_words(cmd.region, p, kernel=cmd.kernel, learning=cmd.learning)
         return p
     if op == Opcode.READ_EVENTS:
         n = spec.EventsHeader.size // 8
@@ -606,9 +630,12 @@ def pack_words(region, words, *, kernel=None, learning=False):
     region = Region(region)
     width = _word_width(region, kernel, learning)
     nbytes = _word_bytes(region, kernel, learning)
-    if width <= 63:
+    try:
         arr = np.asarray(words, dtype=np.int64).reshape(-1) if len(words) else \
             np.zeros(0, np.int64)
+    except OverflowError:           # a word beyond 64 bits: the loop below names it
+        arr = None
+    if width <= 63 and arr is not None:
         bad = (arr < 0) | (arr >= (1 << width))
         if bad.any():
             k = int(np.flatnonzero(bad)[0])

@@ -113,7 +113,7 @@ class LinkController:
                 max_payload=g["max_payload"], n_cores=1, n_profiles=spec.PROFILE_COUNT,
                 n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
                 n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"],
-                kernel=self.cfg.kernel.kernel_id)
+                kernel=self.cfg.kernel.kernel_id, learning=int(self.cfg.learning is not None))
         if op == Opcode.STATUS:
             return codec.pack_struct(
                 spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},

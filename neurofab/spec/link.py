@@ -200,9 +200,11 @@ CrcByte = data.StructLayout({
 })
 
 # --- protocol ----------------------------------------------------------------------
+#: 3: IDENTIFY reports whether the core learns (``learning``); a learning core has the
+#: regions PRE and POST, 70-bit SYNAPSE and 67-bit CTRL words (``region_word_widths``).
 #: 2: IDENTIFY reports the core's neuron kernel (``kernel``), and the widths of STATE and
-#: PROFILE words are the kernel's (``region_word_widths``).
-PROTOCOL_VERSION = 2
+#: PROFILE words are the kernel's.
+PROTOCOL_VERSION = 3
 #: A successful reply's opcode is the command's opcode with this bit set.
 REPLY_FLAG = 0x80
 #: Opcode of a negative reply; its payload is ``NakPayload``.
@@ -288,6 +290,7 @@ IdentifyReply = data.StructLayout({
     "in_depth": unsigned(32),      #: input event buffer, entries (events + step ends)
     "out_depth": unsigned(32),     #: output event buffer, entries (spikes + step ends)
     "kernel": unsigned(8),         #: the cores' neuron kernel (``KERNEL_IDS``)
+    "learning": unsigned(8),       #: 1: the cores learn (``neurofab.spec.learning``), else 0
 })
 
 StatusReply = data.StructLayout(

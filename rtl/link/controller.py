@@ -60,7 +60,7 @@ from amaranth.lib.wiring import In, Out, connect, flipped
 from amaranth.utils import ceil_log2
 
 from neurofab import spec
-from neurofab.checks import check_int, check_pow2
+from neurofab.checks import check_bool, check_int, check_pow2
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.rtl.util import checked_init
 from neurofab.spec import Counter, Nak, Opcode
@@ -83,14 +83,14 @@ _HDR_BYTES = spec.MemHeader.size // 8
 
 
 def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, in_depth,
-                     out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL):
-    """The IDENTIFY reply payload (``spec.IdentifyReply``, 41 bytes) of a controller."""
+                     out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL, learning=False):
+    """The IDENTIFY reply payload (``spec.IdentifyReply``, 42 bytes) of a controller."""
     value = spec.IdentifyReply.const({
         "protocol": spec.PROTOCOL_VERSION, "board": board_id, "build": build_hash,
         "clk_hz": clk_hz, "max_payload": max_payload, "n_cores": 1,
         "n_profiles": spec.PROFILE_COUNT, "n_neurons": n_neurons, "n_inputs": n_inputs,
         "n_synapses": syn_capacity, "in_depth": in_depth, "out_depth": out_depth,
-        "kernel": get_kernel(kernel).kernel_id,
+        "kernel": get_kernel(kernel).kernel_id, "learning": int(bool(learning)),
     }).as_value().value
     return value.to_bytes(spec.IdentifyReply.size // 8, "little")
 
@@ -131,6 +131,13 @@ class LinkController(wiring.Component):
         Board id for IDENTIFY (0: simulated board).
     build_hash : int, bytes or str
         Gateware build hash for IDENTIFY: a u64, or a digest whose first 8 bytes are used.
+    kernel : str or Kernel
+        The core's neuron kernel (``neurofab.kernels``), announced by IDENTIFY; it sets
+        the widths of STATE and PROFILE words.
+    learning : bool
+        The core learns (``NeuronCore(learning=True)``): announced by IDENTIFY; the
+        regions PRE and POST exist, SYNAPSE and CTRL words are 9 bytes, and RESET also
+        clears the learning dynamics (``MemoryAccess``).
 
     Attributes
     ----------
@@ -155,8 +162,9 @@ class LinkController(wiring.Component):
     @checked_init
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, clk_hz,
                  max_payload=spec.MAX_PAYLOAD, in_depth=1024, out_depth=1024, board_id=0,
-                 build_hash=0, kernel=DEFAULT_KERNEL):
+                 build_hash=0, kernel=DEFAULT_KERNEL, learning=False):
         self.kernel = get_kernel(kernel)
+        self.learning = check_bool("learning", learning)
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
@@ -167,7 +175,8 @@ class LinkController(wiring.Component):
         self.out_depth = check_pow2("out_depth", out_depth, 2, 1 << 24)
         self.board_id = check_int("board_id", board_id, 0, 0xFFFF)
         self.build_hash = _build_hash(build_hash)
-        self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity)
+        self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity,
+                                         learning=self.learning)
         for region, depth in self.depths.items():
             if depth > 1 << spec.MEM_INDEX_WIDTH:
                 raise ValueError(f"{region.name} region of {depth} words does not fit the "
@@ -192,7 +201,7 @@ class LinkController(wiring.Component):
             n_neurons=self.n_neurons, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
             clk_hz=self.clk_hz, max_payload=self.max_payload, in_depth=self.in_depth,
             out_depth=self.out_depth, board_id=self.board_id, build_hash=self.build_hash,
-            kernel=self.kernel)
+            kernel=self.kernel, learning=self.learning)
 
     def elaborate(self, platform):
         m = Module()
@@ -299,7 +308,7 @@ class LinkController(wiring.Component):
         # --- WRITE_MEM, READ_MEM, RESET: the core's memory port ----------------------------
         m.submodules.memory = mem = MemoryAccess(
             n_neurons=N, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
-            max_payload=MAXP, kernel=self.kernel)
+            max_payload=MAXP, kernel=self.kernel, learning=self.learning)
         connect(m, mem.o_mem, flipped(self.o_mem))
         connect(m, flipped(self.i_mem), mem.i_mem)
         m.d.comb += [mem.i_read_mem.eq(cur_op == Opcode.READ_MEM.value),

@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from neurofab import spec
-from neurofab.checks import check_int, check_pow2
+from neurofab.checks import check_bool, check_int, check_pow2
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.rtl.util import checked_init
 from neurofab.spec import Ctrl, Nak, Region
@@ -31,7 +31,11 @@ class MemoryAccess(wiring.Component):
     from the core's held response.
 
     **RESET** (``i_reset``): every neuron's state is read and written back with only its
-    profile kept, every accumulator slot is zeroed and the step counter cleared.
+    profile kept, every accumulator slot is zeroed and the step counter cleared. A
+    ``learning`` core's learning dynamics restart as well: the modulator is zeroed, every
+    ``PRE`` and ``POST`` word (traces, fired flags, homeostatic offsets) is zeroed and every
+    synapse is read and written back with its eligibility zeroed (its weight and fraction
+    bits, what it has learned, are kept).
 
     Each ends with ``o_done`` and ``o_reason`` (0: ACK, else the ``Nak``).
 
@@ -45,6 +49,9 @@ class MemoryAccess(wiring.Component):
     kernel : str or Kernel
         The core's neuron kernel (``neurofab.kernels``): the widths of its STATE and
         PROFILE words.
+    learning : bool
+        The core learns: its regions ``PRE`` and ``POST`` exist and its ``SYNAPSE`` and
+        ``CTRL`` words are wider (``spec.region_word_widths(..., learning=True)``).
 
     Attributes
     ----------
@@ -93,14 +100,19 @@ class MemoryAccess(wiring.Component):
 
     @checked_init
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, max_payload=spec.MAX_PAYLOAD,
-                 kernel=DEFAULT_KERNEL):
+                 kernel=DEFAULT_KERNEL, learning=False):
         self.kernel = get_kernel(kernel)
+        self.learning = check_bool("learning", learning)
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
         self.max_payload = check_int("max_payload", max_payload, spec.MIN_MAX_PAYLOAD,
                                      spec.MAX_PAYLOAD)
-        self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity)
+        self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity,
+                                         learning=self.learning)
+        #: Bytes of one word of every region on the wire.
+        self.word_bytes = spec.region_word_byte_counts(
+            self.kernel.state_word, self.kernel.profile, learning=self.learning)
         super().__init__({
             "i_start": In(1),
             "i_reset": In(1),
@@ -143,18 +155,22 @@ class MemoryAccess(wiring.Component):
         nbytes1 = Signal(range(_WORD_BYTES))         # nbytes - 1
         left = Signal(range(_WORD_BYTES + 1))        # LOAD: bytes of the word still to read
         byte_count = Signal(range(_WORD_BYTES + 1))
-        reset_phase = Signal(2)
+        reset_phase = Signal(range(9 if self.learning else 4))
         range_bad = Signal()
         length_bad = Signal()           # registered, valid once total is the size
         m.d.sync += length_bad.eq(Mux(self.i_read_mem, total > self.max_payload,
                                       total + _WORDS_START != self.i_payload_end))
         regions = list(Region)
         depth_of = Array(C(self.depths[r], len(total)) for r in regions)
-        word_bytes = self.kernel.word_bytes
+        word_bytes = self.word_bytes
         nbytes_of = Array(C(word_bytes[r], 4) for r in regions)
         nbytes1_of = Array(C(word_bytes[r] - 1, 4) for r in regions)
         profile = self.kernel.state_word["profile"]
         profile_mask = ((1 << profile.width) - 1) << profile.offset
+        elig = spec.PlasticSynapse["elig"]
+        keep_learned = (1 << elig.offset) - 1           # a synapse without its eligibility
+        assert elig.offset + elig.width == spec.PlasticSynapse.size
+        n_sources = self.n_neurons + self.n_inputs
         hdr = self.i_header
 
         m.d.comb += [self.o_mem.payload.index.eq(index), self.o_mem.payload.region.eq(region),
@@ -265,6 +281,10 @@ class MemoryAccess(wiring.Component):
                                                  region.eq(Region.CTRL), reset_phase.eq(3)]
                                 with m.Else():
                                     m.d.sync += index.eq(index + 1)
+                            if self.learning:
+                                self._reset_learning(m, index, region, write, reset_phase,
+                                                     resp, load_word, finish, n_sources,
+                                                     keep_learned)
                             with m.Default():
                                 finish()
             # the core holds its response until it is taken: its bytes go straight out
@@ -282,3 +302,33 @@ class MemoryAccess(wiring.Component):
                         m.next = "REQUEST"
         fsm.state.attrs["fsm_encoding"] = "one-hot"
         return m
+
+    def _reset_learning(self, m, index, region, write, reset_phase, resp, load_word, finish,
+                        n_sources, keep_learned):
+        """RESET's phases 3 .. 8 on a learning core (cases of the ``reset_phase`` switch,
+        entered with the word register zero and ``write`` set): MODULATOR, every PRE word,
+        every POST word zeroed, then every synapse read (7) and written back without its
+        eligibility (8)."""
+        with m.Case(3):                 # STEP written -> MODULATOR
+            m.d.sync += [index.eq(Ctrl.MODULATOR.value), reset_phase.eq(4)]
+        with m.Case(4):                 # MODULATOR written -> PRE
+            m.d.sync += [index.eq(0), region.eq(Region.PRE), reset_phase.eq(5)]
+        with m.Case(5):
+            with m.If(index == n_sources - 1):
+                m.d.sync += [index.eq(0), region.eq(Region.POST), reset_phase.eq(6)]
+            with m.Else():
+                m.d.sync += index.eq(index + 1)
+        with m.Case(6):
+            with m.If(index == self.n_neurons - 1):
+                m.d.sync += [index.eq(0), region.eq(Region.SYNAPSE), write.eq(0),
+                             reset_phase.eq(7)]
+            with m.Else():
+                m.d.sync += index.eq(index + 1)
+        with m.Case(7):                 # a synapse read -> written back, eligibility 0
+            load_word(resp & keep_learned)
+            m.d.sync += [write.eq(1), reset_phase.eq(8)]
+        with m.Case(8):
+            with m.If(index == self.syn_capacity - 1):
+                finish()
+            with m.Else():
+                m.d.sync += [index.eq(index + 1), write.eq(0), reset_phase.eq(7)]

@@ -133,23 +133,65 @@ def reply(cmd, payload=b"", seq=0):
 def test_identify_and_status():
     values = dict(protocol=1, board=3, build=2**64 - 1, clk_hz=12_000_000, max_payload=508,
                   n_cores=1, n_profiles=16, n_neurons=256, n_inputs=64, n_synapses=4096,
-                  in_depth=1024, out_depth=2048, kernel=2)
+                  in_depth=1024, out_depth=2048, kernel=2, learning=0)
     cmd = codec.identify()
     assert cmd.opcode == Opcode.IDENTIFY and cmd.payload == b""
     ident = codec.parse_reply(cmd, reply(cmd, codec.pack_struct(spec.IdentifyReply, **values)))
     assert ident == codec.Identify(**values)
     assert [ident.region_depth(r) for r in Region] == [256, 2048, 16, 320, 4096, 2, 0, 0]
+    assert ident.kernel_info.name == "izhikevich"
+    assert ident.word_bytes == ident.kernel_info.word_bytes
     counters = {c.name.lower(): 1000 + c.value for c in Counter}
     st_ = codec.parse_reply(codec.status(), reply(codec.status(), codec.pack_struct(
         spec.StatusReply, **counters, steps_pending=5, in_level=6, out_level=7)))
     assert st_.crc_errors == 1001 and st_.rx_overruns == 1008 and st_.out_level == 7
-    with pytest.raises(codec.ReplyError, match="IDENTIFY reply has 40 payload bytes, "
-                                               "expected 41"):
-        codec.parse_reply(cmd, reply(cmd, bytes(40)))
+    with pytest.raises(codec.ReplyError, match="IDENTIFY reply has 41 payload bytes, "
+                                               "expected 42"):
+        codec.parse_reply(cmd, reply(cmd, bytes(41)))
     with pytest.raises(ValueError, match="build = 18446744073709551616 does not fit"):
         codec.pack_struct(spec.IdentifyReply, build=2**64)
     with pytest.raises(ValueError, match="unknown fields"):
         codec.pack_struct(spec.RunRequest, step=1)
+
+
+def test_identify_of_a_learning_core():
+    """IDENTIFY's ``learning`` byte: the learning depths (PRE, POST, 32 CTRL registers)
+    and word widths (9-byte SYNAPSE and CTRL words) of the board's cores."""
+    values = dict(protocol=spec.PROTOCOL_VERSION, board=0, build=1, clk_hz=12_000_000,
+                  max_payload=508, n_cores=1, n_profiles=16, n_neurons=64, n_inputs=32,
+                  n_synapses=1024, in_depth=256, out_depth=256, kernel=0, learning=1)
+    payload = codec.pack_struct(spec.IdentifyReply, **values)
+    assert len(payload) == 42 and payload[-2:] == b"\x00\x01"
+    ident = codec.parse_reply(codec.identify(), reply(codec.identify(), payload))
+    assert [ident.region_depth(r) for r in Region] == [64, 512, 16, 96, 1024, 32, 96, 64]
+    assert ident.word_bytes == spec.region_word_byte_counts(learning=True)
+    assert ident.word_bytes[Region.SYNAPSE] == ident.word_bytes[Region.CTRL] == 9
+    with pytest.raises(ValueError, match="kernel number 9 is unknown to this host"):
+        codec.Identify(**dict(values, kernel=9)).word_bytes
+
+
+def test_learning_memory_words():
+    """WRITE_MEM / READ_MEM of a learning core: 9-byte SYNAPSE and CTRL words, PRE and
+    POST exist; a core without learning has no PRE or POST words."""
+    syn = spec.pack(spec.PlasticSynapse, target=3, weight=-2, delay=7, rule=3, frac=255,
+                    source=(1 << 17) - 1, elig=-32768)
+    assert int(syn) >> 69 == 1
+    cmd = codec.write_mem(Region.SYNAPSE, 5, [int(syn)], learning=True)
+    assert cmd.payload[7:] == int(syn).to_bytes(9, "little")
+    ctrl = codec.write_mem(Region.CTRL, spec.Ctrl.MODULATOR.value, [0xFFFF], learning=True)
+    assert ctrl.payload[7:] == b"\xff\xff" + bytes(7)
+    with pytest.raises(ValueError, match="SYNAPSE word 0 = .* does not fit 27 bits"):
+        codec.write_mem(Region.SYNAPSE, 0, [int(syn)])
+    with pytest.raises(ValueError, match="region PRE exists on learning cores only"):
+        codec.write_mem(Region.PRE, 0, [1])
+    rd = codec.read_mem(Region.SYNAPSE, 0, 2, learning=True)
+    assert rd.learning and rd.count == 2
+    words = codec.parse_reply(rd, reply(rd, int(syn).to_bytes(9, "little") * 2))
+    assert list(words) == [int(syn)] * 2
+    post = codec.read_mem(Region.POST, 0, 1, learning=True)
+    assert codec.parse_reply(post, reply(post, b"\x01\x10\x00\x00")).tolist() == [0x1001]
+    with pytest.raises(ValueError, match="READ_MEM of 57 SYNAPSE words: reply of 513 bytes"):
+        codec.read_mem(Region.SYNAPSE, 0, 57, learning=True)
 
 
 def test_acks_and_naks():

@@ -233,14 +233,34 @@ def test_identify_payload_is_the_codec_struct():
     ident = codec.unpack_struct(spec.IdentifyReply, c.identify_payload())
     assert ident == dict(protocol=spec.PROTOCOL_VERSION, board=3, build=5, clk_hz=CLK,
                          max_payload=200, n_cores=1, n_profiles=16, n_neurons=16, n_inputs=8,
-                         n_synapses=128, in_depth=128, out_depth=64, kernel=0)
+                         n_synapses=128, in_depth=128, out_depth=64, kernel=0, learning=0)
     idf = codec.Identify(**ident)
     assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
+    assert idf.region_depth(Region.PRE) == idf.region_depth(Region.POST) == 0
 
 
-def test_converts_to_verilog():
+def test_identify_payload_of_a_learning_core():
+    """IDENTIFY says the core learns; its region depths (PRE, POST, 32 CTRL registers)
+    and word bytes (9-byte SYNAPSE and CTRL words) follow."""
+    c = LinkController(**GEOMETRY, clk_hz=CLK, kernel="alif", learning=True)
+    c._MustUse__silence = True
+    assert c.depths == region_depths(16, 8, 128, learning=True)
+    ident = codec.Identify(**codec.unpack_struct(spec.IdentifyReply, c.identify_payload()))
+    assert (ident.learning, ident.kernel) == (1, 1)           # (alif)
+    assert {r: ident.region_depth(r) for r in Region} == region_depths(16, 8, 128,
+                                                                        learning=True)
+    assert ident.region_depth(Region.PRE) == 24 and ident.region_depth(Region.POST) == 16
+    assert ident.region_depth(Region.CTRL) == spec.CTRL_HOMEO + spec.PROFILE_COUNT
+    assert ident.word_bytes[Region.SYNAPSE] == ident.word_bytes[Region.CTRL] == 9
+    with pytest.raises(TypeError, match=r"^learning must be a bool, not 'yes'$"):
+        LinkController(**GEOMETRY, clk_hz=CLK, learning="yes")
+
+
+@pytest.mark.parametrize("learning", [False, True])
+def test_converts_to_verilog(learning):
     from amaranth.back import verilog
-    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=64, in_depth=16, out_depth=8)
+    c = LinkController(**GEOMETRY, clk_hz=CLK, max_payload=64, in_depth=16, out_depth=8,
+                       learning=learning)
     assert "module top" in verilog.convert(c, name="top")
 
 

@@ -17,8 +17,8 @@ WORDS_START = 2 + spec.MemHeader.size // 8       # opcode, seq, MemHeader
 class Bench(Elaboratable):
     """MemoryAccess with a frame buffer and the controller's word register."""
 
-    def __init__(self, max_payload=spec.MAX_PAYLOAD):
-        self.mem = MemoryAccess(**GEOMETRY, max_payload=max_payload)
+    def __init__(self, max_payload=spec.MAX_PAYLOAD, learning=False):
+        self.mem = MemoryAccess(**GEOMETRY, max_payload=max_payload, learning=learning)
         self.buf = FrameBuffer(depth=1024)
         self.word = Signal(spec.MEM_DATA_WIDTH)
 
@@ -39,10 +39,11 @@ class Bench(Elaboratable):
 class Core:
     """The core's memory port: every request answered after a random delay."""
 
-    def __init__(self, dut, rng):
+    def __init__(self, dut, rng, learning=False):
         self.dut = dut
         self.rng = rng
-        self.words = {r: [0] * d for r, d in spec.region_depths(**GEOMETRY).items()}
+        self.words = {r: [0] * d for r, d in
+                      spec.region_depths(**GEOMETRY, learning=learning).items()}
         self.log = []
 
     async def serve(self, ctx):
@@ -66,13 +67,14 @@ class Core:
             ctx.set(dut.i_mem.valid, 0)
 
 
-def run(commands, *, running=0, seed=0, core_words=None):
+def run(commands, *, running=0, seed=0, core_words=None, learning=False):
     """``commands``: ``("write", region, start, words)``, ``("read", region, start, count)``,
     ``("raw", region, start, count, payload_bytes)`` (a WRITE_MEM) or ``("reset",)``.
     Returns ``[(reason, reply bytes)]`` and the model core."""
-    bench = Bench()
+    bench = Bench(learning=learning)
     mem, buf = bench.mem, bench.buf
-    core = Core(mem, np.random.default_rng(seed))
+    core = Core(mem, np.random.default_rng(seed), learning)
+    word_bytes = spec.region_word_byte_counts(learning=learning)
     if core_words:
         for region, words in core_words.items():
             core.words[region][:len(words)] = words
@@ -88,7 +90,7 @@ def run(commands, *, running=0, seed=0, core_words=None):
             else:
                 region, first, count = cmd[1], cmd[2], cmd[3]
                 if kind == "write":
-                    nb = spec.region_word_bytes(region)
+                    nb = word_bytes[region]
                     words, count = count, len(count)
                     payload = b"".join(int(w).to_bytes(nb, "little") for w in words)
                 else:
@@ -186,3 +188,68 @@ def test_parameters_validated():
         MemoryAccess(**GEOMETRY, max_payload=63)
     with pytest.raises(ValueError, match=r"^syn_capacity = 0 is outside the limit"):
         MemoryAccess(**dict(GEOMETRY, syn_capacity=0))
+
+
+def test_learning_core_word_widths_and_depths():
+    """A learning core: SYNAPSE and CTRL words of 9 bytes, PRE and POST regions; on a core
+    without learning PRE and POST have depth 0."""
+    widths = spec.region_word_widths(learning=True)
+    nbytes = spec.region_word_byte_counts(learning=True)
+    depths = spec.region_depths(**GEOMETRY, learning=True)
+    assert (nbytes[Region.SYNAPSE], nbytes[Region.CTRL]) == (9, 9)
+    assert (nbytes[Region.PRE], nbytes[Region.POST]) == (2, 4)
+    unit = MemoryAccess(**GEOMETRY, learning=True)
+    unit._MustUse__silence = True                      # (never elaborated)
+    assert unit.word_bytes == nbytes
+    rng = np.random.default_rng(3)
+    cmds = []
+    for region in Region:
+        words = [int(w) % (1 << widths[region]) for w in
+                 rng.integers(0, 1 << 62, min(depths[region], 4), dtype=np.int64)]
+        words[0] = (1 << widths[region]) - 1              # every bit of the widest word
+        cmds += [("write", region, depths[region] - len(words), words),
+                 ("read", region, depths[region] - len(words), len(words))]
+    cmds += [("read", Region.PRE, 24, 1), ("read", Region.POST, 16, 1)]   # beyond: NAK
+    results, core = run(cmds, seed=2, learning=True)
+    for (kind, region, start, arg), (reason, reply) in zip(cmds, results):
+        if start >= depths[region]:
+            assert reason == Nak.BAD_RANGE.value
+            continue
+        assert reason == 0, (kind, region)
+        if kind == "write":
+            assert core.words[region][start:start + len(arg)] == arg
+        else:
+            assert reply == b"".join(int(w).to_bytes(nbytes[region], "little")
+                                     for w in core.words[region][start:start + arg])
+    results, _ = run([("read", Region.PRE, 0, 1), ("read", Region.POST, 0, 1)])
+    assert [r for r, _ in results] == [Nak.BAD_RANGE.value] * 2
+
+
+def test_reset_of_a_learning_core_restarts_the_learning_dynamics():
+    """RESET also zeroes the modulator and every PRE and POST word and every synapse's
+    eligibility; the synapses keep everything else (what they learned)."""
+    rng = np.random.default_rng(5)
+    depths = spec.region_depths(**GEOMETRY, learning=True)
+    syn = [int(w) for w in rng.integers(0, 1 << 62, depths[Region.SYNAPSE], dtype=np.int64)]
+    syn = [w | (int(e) << 54) for w, e in zip(syn, rng.integers(0, 1 << 16, len(syn)))]
+    ctrl = list(range(100, 100 + depths[Region.CTRL]))
+    results, core = run([("reset",)], learning=True, core_words={
+        Region.STATE: [0x1234] * 16, Region.ACC: [7] * 128, Region.CTRL: ctrl,
+        Region.PRE: [5] * depths[Region.PRE], Region.POST: [9] * depths[Region.POST],
+        Region.SYNAPSE: syn})
+    assert results == [(0, b"")]
+    elig = spec.PlasticSynapse["elig"]
+    assert elig.offset == 54
+    assert core.words[Region.SYNAPSE] == [w & ((1 << 54) - 1) for w in syn]
+    assert core.words[Region.PRE] == [0] * 24 and core.words[Region.POST] == [0] * 16
+    expect = list(ctrl)
+    expect[Ctrl.STEP.value] = expect[Ctrl.MODULATOR.value] = 0
+    assert core.words[Region.CTRL] == expect          # traces, LEARN_END, tables kept
+    assert core.words[Region.ACC] == [0] * 128 and core.words[Region.STATE] == [0] * 16
+    assert len(core.log) == 2 * 16 + 128 + 1 + 1 + 24 + 16 + 2 * 128
+    assert core.log[-2:] == [(Region.SYNAPSE, 127, 0), (Region.SYNAPSE, 127, 1)]
+
+
+def test_learning_flag_validated():
+    with pytest.raises(TypeError, match=r"^learning must be a bool, not 1$"):
+        MemoryAccess(**GEOMETRY, learning=1)
