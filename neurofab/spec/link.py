@@ -237,7 +237,7 @@ class Nak(enum.Enum, shape=8):
     OVERSIZE = 0x03        #: body longer than ``MAX_BODY`` (``OVERSIZE_FRAMES``)
     UNKNOWN_OPCODE = 0x04  #: CRC good, opcode not a command (``UNKNOWN_OPCODES``)
     BAD_LENGTH = 0x05      #: payload length wrong for the command or over ``max_payload``
-    BAD_REGION = 0x06      #: region byte is not a ``Region``
+    BAD_REGION = 0x06      #: region byte is not a ``Region`` of this core
     BAD_RANGE = 0x07       #: ``start + count`` beyond the region's depth on this board
     BAD_ARG = 0x08         #: a field out of range (channel >= n_inputs, steps overflow)
     BUSY = 0x09            #: WRITE_MEM / READ_MEM while steps are running

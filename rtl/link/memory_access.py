@@ -160,7 +160,10 @@ class MemoryAccess(wiring.Component):
         length_bad = Signal()           # registered, valid once total is the size
         m.d.sync += length_bad.eq(Mux(self.i_read_mem, total > self.max_payload,
                                       total + _WORDS_START != self.i_payload_end))
-        regions = list(Region)
+        # the regions of this core (a core without learning has no PRE, POST: their
+        # numbers are answered BAD_REGION, and its decode stays that of six regions)
+        regions = [r for r in Region if self.depths[r]]
+        assert [r.value for r in regions] == list(range(len(regions)))
         depth_of = Array(C(self.depths[r], len(total)) for r in regions)
         word_bytes = self.word_bytes
         nbytes_of = Array(C(word_bytes[r], 4) for r in regions)
