@@ -9,7 +9,14 @@ The same transactions go into both models. The RTL side gets random valid gaps o
 * the full architectural state at every step boundary (``check_state="every"``) or after
   the last step (``"end"``): every kernel state field (CUBA-LIF: ``i``, ``v``, ``ref``)
   and ``profile`` of every ``STATE`` word,
-  every ``ACC`` slot of every neuron and the ``STEP`` register, read back through ``i_mem``.
+  every ``ACC`` slot of every neuron and the ``STEP`` register, read back through ``i_mem``;
+* on a learning config (``cfg.learning``) also the learning state at the same boundaries
+  (:func:`learn_read`): the trace ``x`` of every source (``PRE``), ``y``, ``fired``,
+  ``theta`` of every neuron (``POST``) and every field of every synapse word (``weight``,
+  ``frac``, ``elig`` and the unchanging ones); the configuration read before step 0 also
+  covers ``TRACES``, ``LEARN_END`` and the rule and homeostasis tables. A per-step
+  ``reward`` is written to ``Ctrl.MODULATOR`` through ``i_mem`` before each step (golden:
+  ``set_modulator``).
 
 On the Amaranth back end the core's memories are initialised from the config. On Verilator
 and gate level the core is built with zero memories for the config's geometry (neurons,
@@ -23,8 +30,10 @@ neuron core (the encoded core, the fabric).
 import numpy as np
 
 from neurofab import spec
-from neurofab.config import CoreConfig, decode_state, random_config, state_addresses
+from neurofab.config import (CoreConfig, decode_state, random_config, random_learning,
+                             state_addresses)
 from neurofab.golden import core as golden_core
+from neurofab.golden.learning import LEARN_FIELDS
 from neurofab.kernels import DEFAULT_KERNEL
 from neurofab.spec import Ctrl, Region
 
@@ -32,7 +41,11 @@ from .engine import Divergence, StateRead, Step, StepCase, run
 
 __all__ = ["core_case", "run_core_cosim", "cosim_core", "compare_backends", "random_inputs",
            "core_geometry", "state_read", "upload_read", "config_read", "compare_state",
-           "readback_requests", "run_gate_cosim", "make"]
+           "readback_requests", "run_gate_cosim", "make", "learn_read", "modulator_write",
+           "random_rewards", "LEARNING_RULES"]
+
+#: ``--learning`` choices: each exercises one of ``random_learning``'s rules
+LEARNING_RULES = ("stdp", "rstdp", "homeostasis")
 
 BLOCK = "core"
 
@@ -88,6 +101,61 @@ def state_read(cfg, states, *, req="i_mem", resp="o_mem", block=BLOCK, where="")
                                                     where=where), label="state")
 
 
+def learn_read(cfg, states, *, req="i_mem", resp="o_mem", block=BLOCK):
+    """The :class:`StateRead` of a learning core's learning state after step ``t`` against
+    ``states[t].learn``: ``PRE`` of every source, ``POST`` of every neuron and every
+    synapse word (all its fields), each divergence named by place and field."""
+    lc, n, n_src, n_syn = cfg.learning, cfg.n_neurons, cfg.n_sources, cfg.n_synapses
+    requests = ([spec.mem_request(Region.PRE, k) for k in range(n_src)]
+                + [spec.mem_request(Region.POST, k) for k in range(n)]
+                + [spec.mem_request(Region.SYNAPSE, k) for k in range(n_syn)])
+    fixed = {"target": cfg.syn_target, "delay": cfg.syn_delay - spec.DELAY_MIN,
+             "rule": lc.syn_rule, "source": cfg.syn_source}
+
+    def compare(t, words):
+        if len(words) != len(requests):
+            return [Divergence(t, block, "o_mem", "learning responses", len(requests),
+                               len(words))]
+        words = np.array([int(w) for w in words], dtype=object)
+        got = {"x": spec.unpack(spec.PreTrace, words[:n_src])["x"],
+               **spec.unpack(spec.PostTrace, words[n_src:n_src + n]),
+               **spec.unpack(spec.PlasticSynapse, words[n_src + n:])}
+        exp = {**states[t].learn, **fixed}
+        out = []
+        for name in (*LEARN_FIELDS, *fixed):
+            where = ("source" if name == "x" else "neuron" if name in ("y", "fired", "theta")
+                     else "synapse")
+            bad = np.flatnonzero(np.asarray(got[name], dtype=np.int64) != exp[name])
+            out += [Divergence(t, block, f"{where} {k}", name, int(exp[name][k]),
+                               int(got[name][k])) for k in bad]
+        return out
+    return StateRead(req, resp, requests, compare, label="learning state")
+
+
+def _joined(first, second):
+    """Two reads on one port pair as one (a phase uses a port once)."""
+    k = len(first.requests)
+    return StateRead(first.req, first.resp, first.requests + second.requests,
+                     lambda t, words: first.compare(t, words[:k]) +
+                     second.compare(t, words[k:]), label=first.label)
+
+
+def modulator_write(value, *, req="i_mem", resp="o_mem"):
+    """The write of ``Ctrl.MODULATOR`` (a learning core's reward, signed 16-bit)."""
+    word = int(value) & ((1 << spec.MOD_WIDTH) - 1)
+    return StateRead(req, resp, [spec.mem_request(Region.CTRL, Ctrl.MODULATOR.value, 1, word)],
+                     None, label="modulator")
+
+
+def random_rewards(rng, steps):
+    """A random reward per step: mostly small, sometimes 0 or at either rail."""
+    rng = np.random.default_rng(rng)
+    r = rng.integers(-2000, 2001, steps)
+    pick = rng.random(steps)
+    r = np.where(pick < 0.1, spec.MOD_MIN, np.where(pick < 0.2, spec.MOD_MAX, r))
+    return np.where((pick >= 0.2) & (pick < 0.35), 0, r).astype(np.int64)
+
+
 def upload_read(cfg, n_inputs, *, req="i_mem", resp="o_mem"):
     """Writes of ``cfg`` (for a core of ``n_inputs`` input channels) through the memory
     port: the set-up of an empty-memory build."""
@@ -99,11 +167,16 @@ def config_read(cfg, n_inputs, *, req="i_mem", resp="o_mem", block=BLOCK):
     """Reads of the configuration memories (profiles, row pointers, the config's synapses,
     ``W_SHIFT``) compared with the words of ``cfg``: what the RTL holds is what it was
     given (memory init or upload). Reports the first differing word."""
+    ctrl = {Ctrl.W_SHIFT.value}
+    if cfg.learning is not None:    # TRACES, LEARN_END, the rule and homeostasis tables
+        ctrl |= {Ctrl.TRACES.value, Ctrl.LEARN_END.value,
+                 *range(spec.CTRL_RULE, spec.CTRL_HOMEO + spec.PROFILE_COUNT)}
     items = [(region, k, w) for region, k, w in cfg.upload_words(n_inputs=n_inputs)
              if region in (Region.PROFILE, Region.ROWPTR) or
              (region is Region.SYNAPSE and k < cfg.n_synapses) or
-             (region is Region.CTRL and k == Ctrl.W_SHIFT.value)]
-    names = [f"{region.name}[{k}]" if region is not Region.CTRL else "register W_SHIFT"
+             (region is Region.CTRL and k in ctrl)]
+    names = [f"{region.name}[{k}]" if region is not Region.CTRL else
+             (f"register {Ctrl(k).name}" if k < spec.CTRL_RULE else f"CTRL[{k}]")
              for region, k, _ in items]
     words = [w for _, _, w in items]
 
@@ -145,7 +218,7 @@ def core_geometry(cfg, syn_capacity=None):
 
 # --- the case -------------------------------------------------------------------------
 def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=None,
-              syn_capacity=None):
+              syn_capacity=None, reward=None):
     """The :class:`StepCase` of a ``NeuronCore`` running ``cfg`` on per-step input channels
     ``inputs`` against its golden twin ``golden.core.NeuronCore``.
 
@@ -164,6 +237,8 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
         component under test (default ``neurofab.rtl.core.NeuronCore``).
     syn_capacity : int, optional
         Synapse memory depth of the empty-memory build (default: next power of two).
+    reward : sequence of int, optional
+        A learning config: the modulator of every step, written before it.
     """
     if check_state not in ("every", "end"):
         raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
@@ -175,32 +250,49 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
     if core_factory is None:
         from neurofab.rtl.core import NeuronCore as core_factory
     n, n_in, cap = core_geometry(rtl_cfg, syn_capacity)
+    learning = cfg.learning is not None
+    if reward is not None:
+        if not learning:
+            raise ValueError("reward is for a learning config (cfg.learning is None)")
+        reward = [int(r) for r in reward]
+        if len(reward) != len(inputs):
+            raise ValueError(f"reward has {len(reward)} values, expected one per step "
+                             f"({len(inputs)})")
     core = golden_core.NeuronCore(cfg)
     steps, states = [], []
-    for chans in inputs:
+    for t, chans in enumerate(inputs):
+        if reward is not None:
+            core.set_modulator(reward[t])
         fired = core.step(chans)
         states.append(core.state.copy())
         steps.append(Step({"i_events": [_event(c) for c in chans] + [_event(eos=1)]},
                           {"o_spikes": [_spike(k) for k in fired] + [_spike(eos=1)]},
-                          clocks=225 + n + cfg.n_synapses + n_in))
+                          clocks=225 + n + (1 + learning) * cfg.n_synapses + n_in,
+                          before=[] if reward is None else [modulator_write(reward[t])]))
+    reads = [state_read(cfg, states)]
+    if learning:
+        reads = [_joined(reads[0], learn_read(cfg, states))]
+    params = {"kernel": cfg.kernel.name, "neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
+              "synapses": cfg.n_synapses, "check_state": check_state}
+    if learning:
+        params.update(learn_end=cfg.learning.learn_end, reward=reward is not None)
     return StepCase(
-        BLOCK, {"kernel": cfg.kernel.name, "neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
-                "synapses": cfg.n_synapses, "check_state": check_state},
-        lambda: core_factory(rtl_cfg), steps, {"o_spikes": "spikes"},
-        reads=[state_read(cfg, states)], synaptic_events=core.synaptic_events,
+        BLOCK, params, lambda: core_factory(rtl_cfg), steps, {"o_spikes": "spikes"},
+        reads=reads, synaptic_events=core.synaptic_events,
         setup=[config_read(rtl_cfg, rtl_cfg.n_inputs)],
         empty_factory=lambda: core_factory(None, n_neurons=n, n_inputs=n_in,
-                                           syn_capacity=cap, kernel=rtl_cfg.kernel),
+                                           syn_capacity=cap, kernel=rtl_cfg.kernel,
+                                           **({"learning": True} if learning else {})),
         empty_setup=[upload_read(rtl_cfg, n_in), config_read(rtl_cfg, n_in)],
         read_after=check_state, top="neurofab_core")
 
 
 def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.3,
                    check_state="every", vcd_path=None, progress=None, rtl_cfg=None,
-                   core_factory=None, syn_capacity=None, workdir=None):
+                   core_factory=None, syn_capacity=None, workdir=None, reward=None):
     """:func:`core_case` played by :func:`neurofab.cosim.engine.run` (see both)."""
     case = core_case(cfg, inputs, check_state=check_state, rtl_cfg=rtl_cfg,
-                     core_factory=core_factory, syn_capacity=syn_capacity)
+                     core_factory=core_factory, syn_capacity=syn_capacity, reward=reward)
     res = run(case, backend=backend, seed=seed, gap=gap, stall=stall, vcd_path=vcd_path,
               progress=progress, workdir=workdir)
     res.extra.update(neurons=cfg.n_neurons, check_state=check_state)
@@ -219,15 +311,25 @@ def run_gate_cosim(cfg, inputs, *, family="ice40", **kwargs):
 
 
 def make(rng, steps, *, neurons=None, n_inputs=None, max_fanout=32, inputs_per_step=4,
-         check_state="every", syn_capacity=None, kernel=None):
+         check_state="every", syn_capacity=None, kernel=None, learning=None):
     """Registry builder: a random config of ``kernel`` (``random_config``, extremes
-    included; default CUBA-LIF) of ``neurons`` (default 64) and random inputs."""
+    included; default CUBA-LIF) of ``neurons`` (default 64) and random inputs.
+    ``learning`` (one of :data:`LEARNING_RULES`): a learning core exercising that rule
+    (``random_learning(..., rules=(learning,))``), with a random reward every step."""
     neurons = 64 if neurons is None else neurons
     n_inputs = max(4, neurons // 4) if n_inputs is None else n_inputs
+    if learning is not None and learning not in LEARNING_RULES:
+        raise ValueError(f"--learning {learning}: must be one of {', '.join(LEARNING_RULES)}")
     cfg = random_config(rng, n_neurons=neurons, n_inputs=n_inputs, max_fanout=max_fanout,
                         kernel=kernel or DEFAULT_KERNEL)
+    reward = None
+    if learning is not None:
+        cfg = random_learning(rng, cfg, rules=(learning,))
     inputs = random_inputs(rng, n_inputs, steps, per_step=inputs_per_step)
-    return core_case(cfg, inputs, check_state=check_state, syn_capacity=syn_capacity)
+    if learning is not None:
+        reward = random_rewards(rng, steps)
+    return core_case(cfg, inputs, check_state=check_state, syn_capacity=syn_capacity,
+                     reward=reward)
 
 
 def cosim_core(neurons=64, steps=50, seed=0, backend="amaranth", *, n_inputs=None,

@@ -476,6 +476,9 @@ class Step:
     gets: dict                    #: output port -> expected payloads (ints)
     state: dict = field(default_factory=dict)   #: probe word name -> expected int
     clocks: int = 0               #: clocks the step needs without gaps (timeout budget)
+    #: memory-port transactions (:class:`StateRead`) played before the step, e.g. a register
+    #: the host writes between steps (a learning core's modulator)
+    before: list = field(default_factory=list)
 
 
 _EOS = spec.InputEvent["eos"].offset
@@ -651,6 +654,11 @@ class StepCase:
             kinds.append(("setup", r))
         last = len(self.steps) - 1
         for t, st in enumerate(self.steps):
+            for r in st.before:
+                phases.append(Phase([Mem(r.req, r.resp, r.requests, gap=gap, stall=stall)],
+                                    f"{r.label} {t}",
+                                    timeout=int((200 + 8 * len(r.requests)) * slow)))
+                kinds.append(("before", (t, r)))
             ops = [Put(port, data, gap=0.0 if port in self.timed else gap)
                    for port, data in st.puts.items()]
             for port, exp in st.gets.items():
@@ -694,6 +702,16 @@ class StepCase:
                     break
                 if r.compare is not None:
                     found(k, r.compare(-1, got))
+                continue
+            if kind == "before":
+                (t, r), got = t, ph.data[0] or []
+                if hung:
+                    found(k, [Divergence(t, block, f"{r.req}/{r.resp}", f"{r.label} responses",
+                                         len(r.requests), f"{len(got)} within {hung} cycles "
+                                         "(hung)")])
+                    break
+                if r.compare is not None:
+                    found(k, r.compare(t, got))
                 continue
             if kind == "step":
                 st = self.steps[t]

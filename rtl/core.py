@@ -24,7 +24,7 @@ driver and the co-simulation harness (through ``i_mem``) use exactly these words
 ``memory_init`` / ``config_words`` are those two under their older names.
 """
 
-from amaranth import Cat, Elaboratable, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Elaboratable, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
@@ -34,6 +34,8 @@ from neurofab.checks import check_int, check_pow2
 from neurofab.config import CoreConfig
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.spec import Ctrl, Region
+
+from .learning import LearnUnit, PostUpdate
 
 __all__ = ["NeuronCore", "memory_init", "config_words", "row_storage"]
 
@@ -223,7 +225,11 @@ class NeuronCore(wiring.Component):
     o_idle: Out(1)
 
     def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None,
-                 syn_bank_depth=None, kernel=None):
+                 syn_bank_depth=None, kernel=None, learning=None):
+        if learning is None:
+            learning = cfg is not None and getattr(cfg, "learning", None) is not None
+        if not isinstance(learning, bool):
+            raise TypeError(f"learning must be a bool or None, not {learning!r}")
         if cfg is not None:
             if not isinstance(cfg, CoreConfig):
                 raise TypeError(f"cfg must be a CoreConfig or None, not {cfg!r}")
@@ -256,7 +262,15 @@ class NeuronCore(wiring.Component):
             if cfg.n_synapses > syn_capacity:
                 raise ValueError(f"cfg.n_synapses = {cfg.n_synapses} exceeds syn_capacity = "
                                  f"{syn_capacity}")
-        for region, depth in spec.region_depths(n_neurons, n_inputs, syn_capacity).items():
+            if cfg.learning is not None and not learning:
+                raise ValueError("cfg has learning (cfg.learning is not None): it needs a "
+                                 "learning core (learning=True)")
+        if learning and syn_bank_depth is not None and syn_bank_depth < syn_capacity:
+            raise ValueError(f"syn_bank_depth = {syn_bank_depth} would split the synapse "
+                             f"memory of {syn_capacity} words: a learning core keeps one "
+                             f"(syn_bank_depth None or at least syn_capacity)")
+        for region, depth in spec.region_depths(n_neurons, n_inputs, syn_capacity,
+                                                learning=learning).items():
             if depth > 1 << spec.MEM_INDEX_WIDTH:
                 raise ValueError(f"{region.name} region of {depth} words does not fit the "
                                  f"{spec.MEM_INDEX_WIDTH}-bit memory index")
@@ -270,7 +284,9 @@ class NeuronCore(wiring.Component):
         else:
             self.syn_banks = -(-syn_capacity // syn_bank_depth)
             self.syn_bank_depth = syn_bank_depth
-        self.pipeline_depth = 4 + self.kernel.latency
+        self.learning = learning
+        # a learning core has one more update stage (the homeostatic parameter, PostUpdate)
+        self.pipeline_depth = 4 + learning + self.kernel.latency
         # Output FIFO: room for every neuron in flight plus a little slack, so that a
         # freely flowing o_spikes never throttles the update phase.
         self.spike_fifo_depth = 1 << ceil_log2(self.pipeline_depth + 4)
@@ -315,15 +331,26 @@ class NeuronCore(wiring.Component):
         n_banks, bank_depth = self.syn_banks, self.syn_bank_depth
         bank_bits = exact_log2(bank_depth) if n_banks > 1 else ceil_log2(self.syn_capacity)
         syn_init = init.get(Region.SYNAPSE, [])
+        syn_layout = spec.PlasticSynapse if self.learning else spec.Synapse
         syn_ports = []
         for k in range(n_banks):
             depth = min(bank_depth, self.syn_capacity - k * bank_depth)
             name = "syn_mem" if n_banks == 1 else f"syn_mem_{k}"
             m.submodules[name] = bank = memory.Memory(
-                shape=unsigned(spec.Synapse.size), depth=depth,
+                shape=unsigned(syn_layout.size), depth=depth,
                 init=syn_init[k * bank_depth:(k + 1) * bank_depth])
             syn_ports.append((bank.write_port(), bank.read_port()))
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
+        if self.learning:
+            # PRE, POST and the homeostasis table: simple dual-port memories
+            post_mem = mem("post_mem", unsigned(spec.PostTrace.size), N, Region.POST)
+            pre_mem = mem("pre_mem", unsigned(spec.TRACE_WIDTH), n_src, Region.PRE)
+            homeo = init.get(Region.CTRL, [])[spec.CTRL_HOMEO:]
+            m.submodules.homeo_mem = homeo_mem = memory.Memory(
+                shape=unsigned(spec.Homeo.size), depth=spec.PROFILE_COUNT, init=homeo)
+            post_wr, post_rd = post_mem.write_port(), post_mem.read_port()
+            pre_wr, pre_rd = pre_mem.write_port(), pre_mem.read_port()
+            homeo_wr, homeo_rd = homeo_mem.write_port(), homeo_mem.read_port()
 
         m.submodules.kernel = lif = kernel.rtl()
         # the output FIFO holds the neuron's NB bits and eos (zero-extended on output)
@@ -344,6 +371,24 @@ class NeuronCore(wiring.Component):
         step = Signal(spec.STEP_WIDTH)
         sq_count = Signal(range(N + 1))      # spikes of the last update, in the spike queue
         slot_now = step[:SLOT_BITS]
+        if self.learning:
+            ctrl_init = init.get(Region.CTRL, [])
+
+            def reg(shape, index, name):
+                word = int(ctrl_init[index]) if index < len(ctrl_init) else 0
+                if isinstance(shape, data.Layout):
+                    return shape(Signal(shape.size, name=name, init=word))
+                return Signal(shape, name=name, init=word)
+            traces = reg(spec.Traces, Ctrl.TRACES.value, "traces")
+            modulator = reg(signed(spec.MOD_WIDTH), Ctrl.MODULATOR.value, "modulator")
+            learn_end = reg(ceil_log2(self.syn_capacity + 1), Ctrl.LEARN_END.value,
+                            "learn_end")
+            rules = [reg(spec.Rule, spec.CTRL_RULE + r, f"rule{r}")
+                     for r in range(1, spec.RULE_COUNT)]
+            m.submodules.learn = learn = LearnUnit(N, n_src, self.syn_capacity)
+            m.d.comb += [learn.i_traces.eq(traces), learn.i_modulator.eq(modulator),
+                         learn.i_learn_end.eq(learn_end),
+                         *[learn.i_rules[r + 1].eq(rule) for r, rule in enumerate(rules)]]
 
         # --- memory port request register ----------------------------------------------
         # The request is decoded when it is accepted: one read and one write flag per
@@ -351,15 +396,20 @@ class NeuronCore(wiring.Component):
         # no wide compare sits on the access path.
         req = Signal(spec.MemRequest)
         p = self.i_mem.payload
-        depths = spec.region_depths(N, self.n_inputs, self.syn_capacity)
-        del depths[Region.CTRL]             # registers, decoded one by one below
+        depths = spec.region_depths(N, self.n_inputs, self.syn_capacity,
+                                    learning=self.learning)
+        n_ctrl = depths.pop(Region.CTRL)    # registers, decoded one by one below
         hits = {region: (p.region == region) & (p.index < depth)
                 for region, depth in depths.items()}
-        for reg in list(Ctrl)[:spec.region_depths(N, self.n_inputs, self.syn_capacity)[
-                Region.CTRL]]:
+        for reg in list(Ctrl)[:n_ctrl]:
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
-        rd_sel = {key: Signal(name=f"rd_{key.name.lower()}") for key in hits}
-        wr_sel = {key: Signal(name=f"wr_{key.name.lower()}") for key in hits}
+        if self.learning:                   # the rule (1..3) and homeostasis tables
+            for r in range(1, spec.RULE_COUNT):
+                hits[f"rule{r}"] = (p.region == Region.CTRL) & (p.index == spec.CTRL_RULE + r)
+            hits["homeo"] = ((p.region == Region.CTRL) & (p.index >= spec.CTRL_HOMEO) &
+                             (p.index < spec.CTRL_HOMEO + spec.PROFILE_COUNT))
+        rd_sel = {key: Signal(name=f"rd_{getattr(key, 'name', key).lower()}") for key in hits}
+        wr_sel = {key: Signal(name=f"wr_{getattr(key, 'name', key).lower()}") for key in hits}
         # one write pulse per synapse bank
         wr_bank = [Signal(name=f"wr_syn_bank_{k}") for k in range(n_banks)]
         bank_hits = [hits[Region.SYNAPSE] & p.write &
@@ -371,11 +421,11 @@ class NeuronCore(wiring.Component):
 
         # Synapse bank outputs, registered every clock (the integrate pipeline's first
         # register, and the capture register of memory-port reads).
-        r1_bank = [Signal(spec.Synapse.size, name=f"r1_syn_{k}") for k in range(n_banks)]
+        r1_bank = [Signal(syn_layout.size, name=f"r1_syn_{k}") for k in range(n_banks)]
         m.d.sync += [r1.eq(rd.data) for r1, (_, rd) in zip(r1_bank, syn_ports)]
 
         def select_bank(sel):
-            word = Signal(spec.Synapse.size)
+            word = Signal(syn_layout.size)
             if n_banks == 1:
                 m.d.comb += word.eq(r1_bank[0])
             else:
@@ -393,6 +443,11 @@ class NeuronCore(wiring.Component):
         u4_params = Signal(kernel.profile)
         m.d.sync += [u2_state.eq(st_rd.data), u2_acc.eq(acc_rd.data),
                      u4_params.eq(prof_rd.data)]
+        if self.learning:                  # (and likewise POST, PRE and HOMEO)
+            u2_post, x_cap = Signal(spec.PostTrace), Signal(spec.TRACE_WIDTH)
+            u4_homeo = Signal(spec.Homeo)
+            m.d.sync += [u2_post.eq(post_rd.data), x_cap.eq(pre_rd.data),
+                         u4_homeo.eq(homeo_rd.data)]
         cap_row = Signal(row_layout)
         row_word = Signal(spec.RowPtr)       # cap_row zero-extended to a RowPtr word
         m.d.comb += [row_word.start.eq(cap_row.start), row_word.count.eq(cap_row.count)]
@@ -400,6 +455,13 @@ class NeuronCore(wiring.Component):
                     Region.PROFILE: u4_params.as_value(), Region.ROWPTR: row_word.as_value(),
                     Region.SYNAPSE: select_bank(req.index >> bank_bits),
                     Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step}
+        if self.learning:
+            captured.update({Region.PRE: x_cap, Region.POST: u2_post.as_value(),
+                             Ctrl.TRACES: traces.as_value(),
+                             Ctrl.MODULATOR: modulator.as_unsigned(),
+                             Ctrl.LEARN_END: learn_end, "homeo": u4_homeo.as_value(),
+                             **{f"rule{r + 1}": rule.as_value()
+                                for r, rule in enumerate(rules)}})
 
         # --- integrate-phase pipeline --------------------------------------------------
         sq_ptr = Signal(range(N + 1))        # next spike-queue entry to read
@@ -420,7 +482,7 @@ class NeuronCore(wiring.Component):
         m.d.comb += w_addr.eq(Mux(w_popped, w_start, w_addr_r))
         for (wr, rd), pulse in zip(syn_ports, wr_bank):
             m.d.comb += [rd.addr.eq(w_addr), wr.addr.eq(w_addr), wr.en.eq(pulse),
-                         rd.en.eq(~pulse), wr.data.eq(req.data[:spec.Synapse.size])]
+                         rd.en.eq(~pulse), wr.data.eq(req.data[:syn_layout.size])]
         w_left = Signal(len(cap_row.count))  # walker: synapses left in the current row
         s1_valid = Signal()                  # the synapse bank outputs hold a synapse
         s1_bank = Signal(range(n_banks))     # ... of this bank
@@ -450,7 +512,7 @@ class NeuronCore(wiring.Component):
         ev = self.i_events.payload
         ext_take = Signal()
         issue = w_left != 0
-        syn = spec.Synapse(select_bank(r1_sel))
+        syn = spec.Synapse(select_bank(r1_sel)[:spec.Synapse.size])
         nr = row_layout(row_rd.data)
         syn_slot = (slot_now + syn.delay)[:SLOT_BITS]
         syn_acc_addr = Cat(syn_slot, syn.target[:NB])
@@ -482,6 +544,17 @@ class NeuronCore(wiring.Component):
         else:
             ii_ready = 1
         u_acc_addr = Cat(slot_now, n_issue[:NB])
+
+        def end_of_step():
+            m.d.comb += [spike_word.eos.eq(1), sfifo.w_en.eq(1)]
+            with m.If(sfifo.w_rdy):
+                # (wb_n has wrapped to 0 and inflight is 0)
+                m.d.sync += [step.eq(step + 1), sq_count.eq(sq_fill), sq_fill.eq(0),
+                             n_issue.eq(0)]
+                m.next = "IDLE"
+
+        if self.learning:                   # POST after the update, chosen by the spike
+            post_fired, post_quiet = Signal(spec.PostTrace), Signal(spec.PostTrace)
 
         with m.FSM(name="core_fsm") as fsm:
             with m.State("IDLE"):
@@ -522,6 +595,21 @@ class NeuronCore(wiring.Component):
                     m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
                 with m.If(wr_sel[Ctrl.STEP]):
                     m.d.sync += [step.eq(req.data[:spec.STEP_WIDTH]), sq_count.eq(0)]
+                if self.learning:
+                    assert spec.CTRL_HOMEO % spec.PROFILE_COUNT == 0
+                    for key, port, word in (
+                            (Region.POST, post_wr, req.data[:spec.PostTrace.size]),
+                            (Region.PRE, pre_wr, req.data[:spec.TRACE_WIDTH]),
+                            ("homeo", homeo_wr, req.data[:spec.Homeo.size])):
+                        m.d.comb += [port.addr.eq(idx(port)), port.en.eq(wr_sel[key]),
+                                     port.data.eq(word)]
+                    m.d.comb += [post_rd.addr.eq(idx(post_rd)), pre_rd.addr.eq(idx(pre_rd)),
+                                 homeo_rd.addr.eq(idx(homeo_rd))]
+                    for key, reg in ((Ctrl.TRACES, traces), (Ctrl.MODULATOR, modulator),
+                                     (Ctrl.LEARN_END, learn_end),
+                                     *((f"rule{r + 1}", rule) for r, rule in enumerate(rules))):
+                        with m.If(wr_sel[key]):
+                            m.d.sync += reg.eq(req.data[:len(Value.cast(reg))])
                 m.next = "MEM_DATA"
 
             with m.State("MEM_DATA"):
@@ -563,6 +651,9 @@ class NeuronCore(wiring.Component):
                         e_src.eq(Mux(q_valid, sq_rd.data, N + ev.channel)),
                         e_empty.eq(~q_valid & (ev.channel >= self.n_inputs)),
                     ]
+                if self.learning:            # this step's pre events
+                    m.d.comb += [learn.i_event.eq(e_valid & advance & ~e_empty),
+                                 learn.i_event_src.eq(e_src)]
                 # row-pointer stage (its read port register is the prefetch buffer)
                 m.d.comb += [row_rd.en.eq(advance), row_rd.addr.eq(e_src)]
                 with m.If(advance):
@@ -615,6 +706,8 @@ class NeuronCore(wiring.Component):
                 m.d.comb += u_issue.eq((n_issue != N) & ii_ready &
                                        (sfifo.level + inflight < self.spike_fifo_depth))
                 m.d.comb += [st_rd.addr.eq(n_issue[:NB]), acc_rd.addr.eq(u_acc_addr)]
+                if self.learning:
+                    m.d.comb += post_rd.addr.eq(n_issue[:NB])
                 with m.If(u_issue):
                     m.d.sync += n_issue.eq(n_issue + 1)
                 m.d.sync += [u1_valid.eq(u_issue), u1_addr.eq(u_acc_addr)]
@@ -624,6 +717,8 @@ class NeuronCore(wiring.Component):
                 m.d.sync += u2_valid.eq(u1_valid)          # (u2_state, u2_acc: above)
                 # U2: fetch the profile
                 m.d.comb += prof_rd.addr.eq(u2_state.profile)
+                if self.learning:
+                    m.d.comb += homeo_rd.addr.eq(u2_state.profile)
                 # U3, U4: below, outside the FSM
                 # write-back
                 m.d.sync += inflight.eq(inflight + u_issue - lif.o_valid)
@@ -631,6 +726,9 @@ class NeuronCore(wiring.Component):
                     m.d.comb += [st_wr.addr.eq(wb_n), st_wr.data.eq(lif.o_state),
                                  st_wr.en.eq(1)]
                     m.d.sync += wb_n.eq(wb_n + 1)
+                    if self.learning:
+                        m.d.comb += [post_wr.addr.eq(wb_n), post_wr.en.eq(1),
+                                     post_wr.data.eq(Mux(lif.o_spike, post_fired, post_quiet))]
                     with m.If(lif.o_spike):
                         m.d.comb += [
                             spike_word.neuron.eq(wb_n), sfifo.w_en.eq(1),
@@ -638,12 +736,27 @@ class NeuronCore(wiring.Component):
                         ]
                         m.d.sync += sq_fill.eq(sq_fill + 1)
                 with m.If((n_issue == N) & (inflight == 0)):
-                    m.d.comb += [spike_word.eos.eq(1), sfifo.w_en.eq(1)]
-                    with m.If(sfifo.w_rdy):
-                        # (wb_n has wrapped to 0 and inflight is 0)
-                        m.d.sync += [step.eq(step + 1), sq_count.eq(sq_fill), sq_fill.eq(0),
-                                     n_issue.eq(0)]
-                        m.next = "IDLE"
+                    if self.learning:
+                        m.d.comb += learn.i_start.eq(1)
+                        m.next = "LEARN"
+                    else:
+                        end_of_step()
+
+            if self.learning:
+                with m.State("LEARN"):
+                    # synapses 0 .. LEARN_END - 1 (LearnUnit), then the end-of-step marker
+                    wr, rd = syn_ports[0]
+                    m.d.comb += [
+                        rd.addr.eq(learn.o_syn_addr), learn.i_syn.eq(r1_bank[0]),
+                        wr.addr.eq(learn.o_syn_waddr), wr.data.eq(learn.o_syn_wdata),
+                        wr.en.eq(learn.o_syn_we),
+                        post_rd.addr.eq(learn.o_post_addr), pre_rd.addr.eq(learn.o_pre_addr),
+                        learn.i_post.eq(u2_post), learn.i_x.eq(x_cap),
+                        pre_wr.addr.eq(learn.o_pre_waddr), pre_wr.data.eq(learn.o_pre_wdata),
+                        pre_wr.en.eq(learn.o_pre_we),
+                    ]
+                    with m.If(~learn.o_busy):
+                        end_of_step()
 
         # U3: the profile arrives (registered, with the state and accumulator word)
         # U4: kernel
@@ -657,10 +770,42 @@ class NeuronCore(wiring.Component):
             u3_valid.eq(u2_valid), u3_state.eq(u2_state), u3_acc.eq(u2_acc),
             u4_valid.eq(u3_valid), u4_state.eq(u3_state), u4_acc.eq(u3_acc),
         ]                                    # (u4_params: above, with u2_state)
+        if not self.learning:
+            m.d.comb += [
+                lif.i_valid.eq(u4_valid),
+                lif.i_state.eq(u4_state),
+                lif.i_acc.eq(u4_acc),
+                lif.i_params.eq(u4_params),
+            ]
+            return m
+        # U4 of a learning core: the homeostatic parameter and the two possible POST words
+        # (PostUpdate); U5: kernel. The POST words wait in a small FIFO beside the kernel.
+        m.submodules.post_update = pu = PostUpdate(kernel)
+        u3_post, u4_post = Signal(spec.PostTrace), Signal(spec.PostTrace)
+        u5_state, u5_acc = Signal.like(u4_state), Signal.like(u4_acc)
+        m.d.sync += [u3_post.eq(u2_post), u4_post.eq(u3_post),
+                     u5_state.eq(u4_state), u5_acc.eq(u4_acc)]
         m.d.comb += [
-            lif.i_valid.eq(u4_valid),
-            lif.i_state.eq(u4_state),
-            lif.i_acc.eq(u4_acc),
-            lif.i_params.eq(u4_params),
+            pu.i_valid.eq(u4_valid), pu.i_params.eq(u4_params), pu.i_post.eq(u4_post),
+            pu.i_homeo.eq(u4_homeo), pu.i_traces.eq(traces),
+            lif.i_valid.eq(pu.o_valid), lif.i_state.eq(u5_state), lif.i_acc.eq(u5_acc),
+            lif.i_params.eq(pu.o_params),
         ]
+        th = spec.THETA_WIDTH
+        fifo_depth = 1 << ceil_log2(kernel.latency + 1)
+        m.submodules.post_fifo = pf = memory.Memory(
+            shape=unsigned(spec.TRACE_WIDTH + 2 * th), depth=fifo_depth, init=[])
+        pf_wr, pf_rd = pf.write_port(), pf.read_port(domain="comb")
+        pf_wp, pf_rp = Signal(range(fifo_depth)), Signal(range(fifo_depth))
+        m.d.comb += [pf_wr.addr.eq(pf_wp), pf_wr.en.eq(pu.o_valid),
+                     pf_wr.data.eq(Cat(pu.o_fired.y, pu.o_fired.theta, pu.o_quiet.theta)),
+                     pf_rd.addr.eq(pf_rp)]
+        with m.If(pu.o_valid):
+            m.d.sync += pf_wp.eq(pf_wp + 1)
+        with m.If(lif.o_valid):
+            m.d.sync += pf_rp.eq(pf_rp + 1)
+        y = pf_rd.data[:spec.TRACE_WIDTH]
+        m.d.comb += [post_fired.y.eq(y), post_fired.fired.eq(1),
+                     post_fired.theta.eq(pf_rd.data[spec.TRACE_WIDTH:][:th]),
+                     post_quiet.y.eq(y), post_quiet.theta.eq(pf_rd.data[spec.TRACE_WIDTH + th:])]
         return m
