@@ -49,9 +49,9 @@ BLOCKS = {
 #: the host-link blocks of ``BLOCKS`` (``cosim/link.py``)
 LINK_BLOCKS = ("uart-rx", "uart-tx", "cobs-dec", "cobs-enc", "crc16", "link-controller")
 
-#: the command line's block options (``--neurons``, ``--cores``, ``--inputs``) each block
-#: takes, by builder keyword
-OPTIONS = {"core": ("neurons", "inputs_per_step", "kernel"), "router": ("cores",),
+#: the command line's block options (``--neurons``, ``--cores``, ``--inputs``, ``--kernel``,
+#: ``--learning``) each block takes, by builder keyword
+OPTIONS = {"core": ("neurons", "inputs_per_step", "kernel", "learning"), "router": ("cores",),
            "fabric": ("cores",)}
 
 #: steps of a run when none are given

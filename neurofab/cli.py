@@ -36,12 +36,13 @@ def _same_spikes(gold, got):
 def cmd_cosim(args, con):
     from neurofab.cosim.registry import OPTIONS, cosim_block
     given = {"neurons": args.neurons, "cores": args.cores, "inputs_per_step": args.inputs,
-             "kernel": args.kernel}
+             "kernel": args.kernel, "learning": args.learning}
     params = {k: given[k] for k in OPTIONS.get(args.block, ())}
-    if args.kernel is not None and "kernel" not in OPTIONS.get(args.block, ()):
-        raise ValueError(f"--kernel is an option of the blocks "
-                         f"{', '.join(b for b, o in OPTIONS.items() if 'kernel' in o)}, "
-                         f"not of {args.block}")
+    for option in ("kernel", "learning"):
+        if given[option] is not None and option not in OPTIONS.get(args.block, ()):
+            raise ValueError(f"--{option} is an option of the blocks "
+                             f"{', '.join(b for b, o in OPTIONS.items() if option in o)}, "
+                             f"not of {args.block}")
     with con.progress(args.steps, f"cosim {args.block}/{args.backend}") as bar:
         result = cosim_block(args.block, backend=args.backend, seed=args.seed,
                              steps=args.steps, gap=args.gap, stall=args.stall,
@@ -277,6 +278,8 @@ def build_parser():
     p.add_argument("--inputs", type=int, default=4, help="core: input events per step (mean)")
     p.add_argument("--kernel", choices=kernel_names, default=None,
                    help="core: neuron kernel (default cuba-lif)")
+    p.add_argument("--learning", choices=("stdp", "rstdp", "homeostasis"), default=None,
+                   help="core: a learning core exercising this rule, random rewards")
     p.add_argument("--gap", type=float, default=0.3, help="probability of an idle input cycle")
     p.add_argument("--stall", type=float, default=0.3, help="probability of ready low")
     p.add_argument("--vcd", default=None, help="waveform path on mismatch")

@@ -158,7 +158,14 @@ class NeuronCore(wiring.Component):
         parallel, whose outputs are registered before the bank is selected. Use it where
         a deep memory would be built from a long cascade of block RAMs whose output
         multiplexer limits fmax (ECP5: 4096). ``None``: one memory named ``syn_mem``
-        (iCE40: it maps to SPRAM).
+        (iCE40: it maps to SPRAM). A learning core keeps one synapse memory.
+    learning : bool or None
+        Build a learning core (``docs/numerics.md``, "Learning"): ``PlasticSynapse``
+        words in a simple dual-port synapse memory, the ``PRE`` and ``POST`` regions, the
+        registers ``TRACES``, ``MODULATOR``, ``LEARN_END``, the rule table (``CTRL_RULE +
+        r``, rule 0 reads 0) and the homeostasis table (``CTRL_HOMEO + profile``), and a
+        learn phase after every update (``rtl.learning``). Default: ``cfg.learning is not
+        None`` with a ``cfg``, else False; a config with learning needs ``True``.
 
     Attributes
     ----------
@@ -201,6 +208,13 @@ class NeuronCore(wiring.Component):
 
     (CUBA-LIF: ``ii = 1``, ``LATENCY = 4``: ``N + S + Z + 18``). ``ii`` and ``LATENCY`` are
     the kernel's (``neurofab.kernels``).
+
+    A learning core adds one update stage (``PostUpdate``) and the learn phase, which
+    visits ``K = min(LEARN_END, syn_capacity)`` synapses one per clock::
+
+        cycles_learning = cycles + 1 + (K + 12 if K > 0 else 3)
+
+    (CUBA-LIF: ``N + S + Z + K + 31`` for ``K > 0``).
 
     ``S``: synapses delivered (fan-out of the pending spikes and of the external events);
     ``Z``: delivered events with no fan-out (one walker clock each). When the step's last
