@@ -105,6 +105,7 @@ def test_learning_core_verilator(rules, seed, tmp_path):
     assert res.output_spikes > 0 and res.states_checked == len(inputs)
 
 
+@pytest.mark.slow          # synthesis of a new netlist: ~2 min cold, seconds when cached
 def test_learning_core_gate_level():
     cfg, inputs, reward = _case("cuba-lif", ALL, 21, steps=6)
     res = run_gate_cosim(cfg, inputs, family="ecp5", seed=21, reward=reward,
