@@ -289,7 +289,59 @@ def bench_boards(say, quick):
     return out
 
 
+def _all_plastic(cfg):
+    """``cfg`` with every synapse plastic under one STDP rule whose bounds are the weight
+    range (the weights stay where they are until learning moves them)."""
+    from .config import CoreConfig
+    from .learning import STDP, Learning
+    rule = STDP(a_plus=0.5, a_minus=0.5, w_min=spec.WEIGHT_MIN, w_max=spec.WEIGHT_MAX)
+    table = {f: np.zeros(spec.RULE_COUNT, dtype=np.int64) for f in spec.RULE_FIELDS}
+    for f, v in rule.rule(1.0).items():
+        table[f][1] = v
+    lc = Learning(np.ones(cfg.n_synapses, dtype=np.int64), **rule.traces(1.0), **table,
+                  **{f: np.zeros(cfg.n_profiles, dtype=np.int64) for f in spec.HOMEO_FIELDS})
+    return CoreConfig(n_neurons=cfg.n_neurons, n_inputs=cfg.n_inputs, w_shift=cfg.w_shift,
+                      kernel=cfg.kernel, **cfg.profile_table(), profile=cfg.profile,
+                      fanout_ptr=cfg.fanout_ptr, syn_target=cfg.syn_target,
+                      syn_weight=cfg.syn_weight, syn_delay=cfg.syn_delay,
+                      learning=lc).validate()
+
+
+def bench_learning(say, quick):
+    """Cycles per step of the same network with learning off and on (every synapse
+    plastic, STDP), on the Verilator core cosim (bit-exact against golden, state checked
+    every step): at a sparse input (4 events per step) and a dense one (every channel
+    every step). The learn phase visits every synapse once per step, so the ratio falls
+    as activity rises."""
+    from .config import random_config
+    from .cosim.core import random_inputs, run_core_cosim
+    n, n_in, fanout, steps = (32, 16, 8, 5) if quick else (256, 64, 8, 20)
+    rng = np.random.default_rng([0, 0x1EA])
+    static = random_config(rng, n_neurons=n, n_inputs=n_in, max_fanout=fanout,
+                           extremes=False)
+    plastic = _all_plastic(static)
+    out = {}
+    for label, per_step in (("sparse", 4), ("dense", n_in)):
+        inputs = random_inputs(np.random.default_rng(1), n_in, steps, per_step=per_step)
+        cyc = {}
+        for name, cfg in (("off", static), ("on", plastic)):
+            r = run_core_cosim(cfg, inputs, backend="verilator", seed=0, gap=0, stall=0,
+                               check_state="end").summary()
+            if not r["bit_exact"]:
+                raise RuntimeError(f"learning bench: {label}/{name} run is not bit-exact")
+            cyc[name] = r["cycles_per_step"]
+        ratio = cyc["on"] / cyc["off"]
+        say(f"learning, {n} neurons, {static.n_synapses} synapses all plastic, {label} input "
+            f"({per_step} events/step): {cyc['off']:.0f} cycles/step off, {cyc['on']:.0f} on "
+            f"= {ratio:.2f}x")
+        out[f"learning_cycles_per_step_off_{label}"] = round(cyc["off"], 1)
+        out[f"learning_cycles_per_step_on_{label}"] = round(cyc["on"], 1)
+        out[f"learning_cycle_ratio_{label}"] = round(ratio, 3)
+    return out
+
+
 SECTIONS = [("golden", bench_golden), ("kernels", bench_kernels), ("cosim", bench_cosim),
+            ("learning", bench_learning),
             ("gate level", bench_gatelevel), ("host link", bench_link),
             ("simulated board", bench_simboard),
             ("stochastic computing", bench_stochastic), ("AER fabric", bench_fabric),
