@@ -7,13 +7,14 @@
 from .registry import BOARDS, Board, board_names, get_board  # noqa: F401
 
 
-def sim_top(name, kernel=None):
-    """The simulated board's top level: ``(BoardTop(board, sim=True, kernel=kernel), clocks
-    per UART bit)`` (``kernel``: a neuron kernel name, default CUBA-LIF).
+def sim_top(name, kernel=None, learning=False):
+    """The simulated board's top level: ``(BoardTop(board, sim=True, kernel=kernel,
+    learning=learning), clocks per UART bit)`` (``kernel``: a neuron kernel name, default
+    CUBA-LIF; ``learning``: a learning core, refused by a board that cannot host one).
 
     The hook of ``neurofab.host.simboard``: the board's real top level without PLL and IO
     buffers, clocked by the simulator, its UART on the ports ``rx`` and ``tx``.
     """
     from .top import BoardTop
-    top = BoardTop(get_board(name), sim=True, kernel=kernel)
+    top = BoardTop(get_board(name), sim=True, kernel=kernel, learning=learning)
     return top, top.divisor

@@ -87,6 +87,11 @@ class Board:
         kernel's board top does not close timing at the board's default clock, or a
         smaller ``n_neurons``), or a string: why the kernel does not fit the device
         (measured; ``for_kernel`` refuses it with that sentence).
+    learning : bool, dict or str
+        Whether the board hosts a learning core (``NeuronCore(learning=True)``, ``docs/
+        numerics.md`` "Learning"): ``True`` with the board's default geometry and clock,
+        a dict of the fields to replace (as in ``kernels``), or a string: why a learning
+        core does not fit the device (``for_learning`` refuses it with that sentence).
     """
     name: str
     description: str
@@ -118,6 +123,7 @@ class Board:
     syn_bank_depth: int = None
     placer_seeds: tuple = DEFAULT_PLACER_SEEDS
     kernels: dict = field(default_factory=dict, repr=False)
+    learning: object = field(default=True, repr=False)
     pll_tolerance: float = field(default=0.001, repr=False)
 
     def __post_init__(self):
@@ -147,6 +153,23 @@ class Board:
             raise ValueError(f"kernel {name} does not fit board {self.name} ({self.device}): "
                              f"{over}")
         return dataclasses.replace(self, **over) if over else self
+
+    def for_learning(self, learning=True):
+        """This board as it hosts a core with (``learning``) or without learning: the
+        registry entry with the learning overrides (``learning``); a ``ValueError`` naming
+        the board and the reason where a learning core does not fit."""
+        from neurofab.checks import check_bool
+        if not check_bool("learning", learning) or self.learning is True:
+            return self
+        if isinstance(self.learning, str):
+            raise ValueError(f"a learning core does not fit board {self.name} "
+                             f"({self.device}): {self.learning}")
+        return dataclasses.replace(self, **self.learning)
+
+    @property
+    def hosts_learning(self):
+        """Whether the board hosts a learning core (``for_learning`` does not refuse)."""
+        return not isinstance(self.learning, str)
 
     @property
     def pll(self):
@@ -197,6 +220,27 @@ _ECP5 = {
 }
 
 
+#: Block RAMs a learning core's synapse memory alone needs: its 70-bit ``PlasticSynapse``
+#: words take 4 x 18 bits of a 1K x 18 (or 2 x 36 of a 512 x 36) block per 1024 (512)
+#: words, i.e. one 18-Kbit block per 256 synapses on ECP5 and Gowin.
+_LEARN_SYNAPSES_PER_BLOCK = 256
+
+
+def _learning_fit(brams, syn_capacity):
+    """The ``learning`` entry of a board with ``brams`` 18-Kbit blocks: the synapse memory
+    in one piece (a learning core does not bank it: ``syn_bank_depth`` None), or why the
+    synapse memory at ``syn_capacity`` does not fit with room to spare (computed, a lower
+    bound; no build measured)."""
+    need = -(-syn_capacity // _LEARN_SYNAPSES_PER_BLOCK)
+    if need < brams:
+        # (fmax of the unbanked synapse memory not measured: a learning build may need a
+        # lower f_core here)
+        return {"syn_bank_depth": None}
+    return (f"too small: the synapse memory alone (70-bit words, {syn_capacity} synapses) "
+            f"needs {need} 18-Kbit block RAMs, the device has {brams} for the whole core "
+            f"and link (computed from the word width; not measured)")
+
+
 def _ulx3s(name, platform, device, geometry, notes=""):
     luts, brams, dsps = _ECP5[device]
     n_neurons, n_inputs, syn_capacity = geometry
@@ -210,6 +254,7 @@ def _ulx3s(name, platform, device, geometry, notes=""):
         n_neurons=n_neurons, n_inputs=n_inputs, syn_capacity=syn_capacity,
         syn_memory="bram", syn_bank_depth=4096,
         programmers=(("openFPGALoader", "-b", "ulx3s"),), bitstream_ext="bit", notes=notes,
+        learning=_learning_fit(brams, syn_capacity),
     )
 
 
@@ -242,6 +287,11 @@ BOARDS = {b.name: b for b in (
             "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
+        # (computed from the word widths and the measured CUBA-LIF top; no learning build)
+        learning="too small: the 70-bit synapse words do not fit the 64-bit-wide SPRAM "
+                 "(4 x 16 bits; 32768 synapses need 2.3 Mbit, the SPRAM holds 1 Mbit) and "
+                 "the CUBA-LIF top already takes all 30 block RAMs and 5007 of the 5280 "
+                 "logic cells (not measured with learning)",
     ),
     # ECP5: a DP16KD read without its output register has a 5.8 ns clock-to-output, so
     # fmax is set by block-RAM outputs and the routing after them. The core banks its
@@ -268,6 +318,7 @@ BOARDS = {b.name: b for b in (
         # AdEx: 68.4 / 71.8 / 70.4 MHz with the three placer seeds at 72 MHz; 66 MHz keeps
         # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
         kernels={"adex": {"f_core": 66e6}},
+        learning=_learning_fit(26, 8192),
     ),
 )}
 

@@ -15,6 +15,9 @@
   platform, a plain ``sync`` domain (``clk`` / ``rst`` ports in Verilog) and the UART on
   ports ``rx`` (in) and ``tx`` (out). ``neurofab.boards.sim_top(name)`` returns it with its
   clocks per UART bit for the simulated board (``neurofab.host.simboard``).
+* ``BoardTop(board, learning=True)``: the core learns (``docs/numerics.md``, "Learning");
+  IDENTIFY says so. A board that cannot host a learning core refuses it
+  (``Board.for_learning``).
 
 The IDENTIFY reply names the board (``BOARD_IDS``; 0 for a simulated board) and the build:
 ``design_hash`` digests the parameters of the top and the source of every module that
@@ -24,16 +27,19 @@ makes its gateware, so two bitstreams with the same hash run the same design.
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import pkgutil
 from pathlib import Path
 
+import numpy as np
 from amaranth import ClockDomain, Module
 from amaranth.build import ResourceError
 from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from neurofab import spec
+from neurofab.checks import check_bool
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from .clocks import ClockGen
 from .registry import get_board
@@ -66,7 +72,11 @@ _SOURCE_MODULES = (
     "neurofab.spec.core", "neurofab.spec.link", "neurofab.spec.packing", "neurofab.config",
     "neurofab.checks", "neurofab.kernels", "neurofab.rtl.util", "neurofab.rtl.core",
     "neurofab.boards.clocks", "neurofab.boards.top",
+    # learning: formats, tables, the golden rules (its RTL: _LEARNING_RTL where present)
+    "neurofab.spec.learning", "neurofab.learning", "neurofab.golden.learning",
 )
+#: The learning core's datapath (part of ``NeuronCore``, with or without ``learning``).
+_LEARNING_RTL = "neurofab.rtl.learning"
 #: Packages all of whose modules make the board top (the host link: UART, COBS, CRC, the
 #: controller and its components).
 _SOURCE_PACKAGES = ("neurofab.rtl.link",)
@@ -77,6 +87,8 @@ def _source_modules(kernel=DEFAULT_KERNEL):
     names = list(_SOURCE_MODULES) + [f"neurofab.spec.{kernel.module}",
                                      f"neurofab.golden.{kernel.module}",
                                      f"neurofab.rtl.{kernel.module}"]
+    if importlib.util.find_spec(_LEARNING_RTL) is not None:
+        names.append(_LEARNING_RTL)
     for package in _SOURCE_PACKAGES:
         path = importlib.import_module(package).__path__
         names += [package] + sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(path))
@@ -98,13 +110,15 @@ def _source_digest(kernel=DEFAULT_KERNEL):
     return h.hexdigest()
 
 
-def design_hash(*, kernel=DEFAULT_KERNEL, **params):
+def design_hash(*, kernel=DEFAULT_KERNEL, learning=False, **params):
     """SHA-256 (hex) of the gateware sources (those of ``kernel`` among the neuron
-    kernels), the kernel's name and ``params`` (JSON-serialisable values; e.g. board,
-    geometry, link parameters, a configuration digest)."""
+    kernels), the kernel's name, whether the core learns and ``params``
+    (JSON-serialisable values; e.g. board, geometry, link parameters, a configuration
+    digest)."""
     kernel = get_kernel(kernel)
     h = hashlib.sha256()
-    h.update(f"neurofab-gateware/{spec.PROTOCOL_VERSION}/{kernel.name}\n".encode())
+    h.update(f"neurofab-gateware/{spec.PROTOCOL_VERSION}/{kernel.name}"
+             f"{'/learning' if learning else ''}\n".encode())
     h.update(_source_digest(kernel.name).encode())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
     return h.hexdigest()
@@ -115,6 +129,8 @@ def _cfg_digest(cfg):
         return None
     h = hashlib.sha256()
     for name, value in sorted(vars(cfg).items()):
+        if name == "learning" and value is not None:      # its tables, not its repr
+            value = {k: np.asarray(v).tolist() for k, v in value.arrays().items()}
         h.update(name.encode() + b"\0" + repr(getattr(value, "tolist", lambda: value)())
                  .encode() + b"\0")
     return h.hexdigest()
@@ -134,6 +150,10 @@ class BoardTop(wiring.Component):
         Simulation variant: no PLL, no platform resources; ports ``rx`` and ``tx``.
     kernel : str or Kernel, optional
         The neuron kernel (``neurofab.kernels``); default ``cfg.kernel``, else CUBA-LIF.
+    learning : bool, optional
+        A learning core (``NeuronCore(learning=True)``); default: whether ``cfg`` learns,
+        else ``False``. ``ValueError`` on a board that cannot host one
+        (``Board.for_learning``).
     n_neurons, n_inputs, syn_capacity, syn_bank_depth : int, optional
         Override the board's default core geometry (``Board.geometry``).
     max_payload, in_depth, out_depth : int, optional
@@ -147,6 +167,7 @@ class BoardTop(wiring.Component):
     Attributes
     ----------
     board : Board
+    learning : bool
     core : NeuronCore
     link : LinkController
     geometry : dict
@@ -161,7 +182,7 @@ class BoardTop(wiring.Component):
 
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
-                 out_depth=None, baud=None, build_hash=None, kernel=None):
+                 out_depth=None, baud=None, build_hash=None, kernel=None, learning=None):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController, UartRx, UartTx
 
@@ -171,9 +192,16 @@ class BoardTop(wiring.Component):
                 raise ValueError(f"cfg is a {cfg.kernel.name} config, not one of kernel "
                                  f"{get_kernel(kernel).name}")
             kernel = cfg.kernel
+            if learning is not None and check_bool("learning", learning) != \
+                    (cfg.learning is not None):
+                raise ValueError(f"cfg is a config {'with' if cfg.learning else 'without'} "
+                                 f"learning, but learning = {learning}")
+            learning = cfg.learning is not None
         self.kernel = kernel = get_kernel(DEFAULT_KERNEL if kernel is None else kernel)
-        # (the board as it hosts the kernel: its clock or geometry may differ)
-        self.board = board = get_board(board).for_kernel(kernel)
+        self.learning = learning = check_bool("learning",
+                                              False if learning is None else learning)
+        # (the board as it hosts the kernel and learning: its clock or geometry may differ)
+        self.board = board = get_board(board).for_kernel(kernel).for_learning(learning)
         geometry = dict(board.geometry)
         for key, value in (("n_neurons", n_neurons), ("n_inputs", n_inputs),
                            ("syn_capacity", syn_capacity),
@@ -192,14 +220,18 @@ class BoardTop(wiring.Component):
         self.divisor = spec.uart_divisor(self.clk_hz, self.baud)
         self.board_id = 0 if self.sim else BOARD_IDS.get(board.name, 0)
         if build_hash is None:
-            build_hash = design_hash(kernel=kernel, board=board.name, sim=self.sim,
+            build_hash = design_hash(kernel=kernel, learning=learning, board=board.name,
+                                     sim=self.sim,
                                      geometry=geometry,
                                      link=link, baud=self.baud, clk_hz=self.clk_hz,
                                      cfg=_cfg_digest(cfg))
         self.build_hash = build_hash
 
-        self.core = NeuronCore(cfg, kernel=kernel, **geometry)
-        self.link = LinkController(kernel=kernel, n_neurons=geometry["n_neurons"],
+        # (a core without learning is built as before the learning core existed)
+        self.core = NeuronCore(cfg, kernel=kernel, **geometry,
+                               **({"learning": True} if learning else {}))
+        self.link = LinkController(kernel=kernel, learning=learning,
+                                   n_neurons=geometry["n_neurons"],
                                    n_inputs=geometry["n_inputs"],
                                    syn_capacity=geometry["syn_capacity"], clk_hz=self.clk_hz,
                                    board_id=self.board_id, build_hash=build_hash, **link)

@@ -354,14 +354,20 @@ class SimBoardProcess:
         return f"SimBoardProcess({self.url or self.binary}, divisor={self.divisor})"
 
 
-def _board_top(board, divisor, kernel=None):
-    """``(component, divisor)`` for a board name (with the neuron ``kernel``) or component."""
+def _board_top(board, divisor, kernel=None, learning=False):
+    """``(component, divisor)`` for a board name (with the neuron ``kernel``, a learning
+    core with ``learning``) or component."""
     if not isinstance(board, str):
         if divisor is None:
             raise ValueError("a simulated board from a component needs its UART divisor "
                              "(clocks per bit)")
         return board, divisor
+    from ..checks import check_bool
+    learning = check_bool("learning", learning)
     if board == "loopback":
+        if learning:
+            raise ValueError("the simulated board 'loopback' (a UART echo) has no core, "
+                             "so no learning core")
         d = DEFAULT_DIVISOR if divisor is None else divisor
         return UartEcho(d), d
     from .. import boards
@@ -370,43 +376,45 @@ def _board_top(board, divisor, kernel=None):
     except KeyError as exc:
         raise ValueError(f"{exc.args[0] if exc.args else exc} (or 'loopback', the simulated "
                          f"UART echo)") from None
-    # Contract with the board tops: ``sim_top(name) -> (component, clocks per UART bit)``,
-    # the board's top level without PLL/IO buffers (clocked by the harness), UART on
-    # ``rx``/``tx`` ports.
+    # Contract with the board tops: ``sim_top(name, kernel=None, learning=False) ->
+    # (component, clocks per UART bit)``, the board's top level without PLL/IO buffers
+    # (clocked by the harness), UART on ``rx``/``tx`` ports.
     hook = getattr(boards, "sim_top", None)
     if hook is None:
         raise ValueError(f"no simulated top level for board {board!r} yet "
                          f"(neurofab.boards provides no sim_top); board 'loopback', "
                          f"a UART echo, is always there")
-    top, d = hook(board) if kernel is None else hook(board, kernel=kernel)
+    top, d = hook(board, kernel=kernel, learning=learning)
     return top, d if divisor is None else divisor
 
 
-def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=None, **kwargs):
+def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=None,
+                          learning=False, **kwargs):
     """Build (cached) and start a simulated board; returns a running :class:`SimBoardProcess`.
 
     ``board`` is a board name — ``"loopback"`` (:class:`UartEcho`), or any board whose
     registry entry provides a simulation top (``neurofab.boards.sim_top(name)`` returning
     ``(component, divisor)``) — or an Amaranth component with ``rx``/``tx`` ports, in which
     case ``divisor`` (clocks per UART bit) is required. ``kernel`` names the neuron kernel
-    of a board's cores (default CUBA-LIF). Close it when done.
+    of a board's cores (default CUBA-LIF), ``learning`` makes them learning cores (a board
+    that cannot host one refuses, ``Board.for_learning``). Close it when done.
     """
-    top, divisor = _board_top(board, divisor, kernel)
+    top, divisor = _board_top(board, divisor, kernel, learning)
     binary = build_simboard(top, trace=trace)
     return SimBoardProcess(binary, divisor, port, **kwargs)
 
 
 def serve(top, divisor=None, port=0, *, trace=False, vcd=None, stats=False, out=None,
-          kernel=None):
+          kernel=None, learning=False):
     """Serve a simulated board until SIGTERM/SIGINT (the ``neurofab sim-board`` verb).
 
-    ``top`` is a board name (whose cores run ``kernel``, default CUBA-LIF) or a component
-    (see :func:`start_simulated_board`). Prints the
+    ``top`` is a board name (whose cores run ``kernel``, default CUBA-LIF, and learn with
+    ``learning``) or a component (see :func:`start_simulated_board`). Prints the
     board's ``tcp://127.0.0.1:PORT`` line on ``out`` (stdout) and its stderr passes through.
     Returns the exit code (0 after a clean stop).
     """
     out = sys.stdout if out is None else out
-    top, divisor = _board_top(top, divisor, kernel)
+    top, divisor = _board_top(top, divisor, kernel, learning)
     print("building the simulated board (Verilator; cached after the first time) ...",
           file=sys.stderr, flush=True)
     binary = build_simboard(top, trace=trace or vcd is not None)

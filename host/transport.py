@@ -4,7 +4,8 @@
 * ``tcp://127.0.0.1:PORT`` — anything speaking the byte stream over TCP (a simulated
   board, a network bridge);
 * ``sim://BOARD`` — start a simulated board of that name and connect to it over TCP
-  (``sim://BOARD?kernel=izhikevich``: its cores run that neuron kernel);
+  (``sim://BOARD?kernel=izhikevich``: its cores run that neuron kernel;
+  ``sim://BOARD?learning=1``: its cores learn, ``learning=0`` the default);
 * ``loop://`` — pyserial's loopback (what is written is read back), for tests.
 
 Every transport has the same small interface: ``write(data)``, ``read(n, timeout)``
@@ -137,11 +138,15 @@ def open_transport(url, *, connect_timeout=5.0):
         from .simboard import start_simulated_board
         board = parsed.netloc or parsed.path.strip("/")
         query = parse_qs(parsed.query)
-        unknown = sorted(set(query) - {"kernel"})
+        unknown = sorted(set(query) - {"kernel", "learning"})
         if unknown:
-            raise ValueError(f"{url}: unknown option {unknown[0]!r} (sim://BOARD?kernel=NAME)")
+            raise ValueError(f"{url}: unknown option {unknown[0]!r} "
+                             f"(sim://BOARD?kernel=NAME&learning=0|1)")
         kernel = query.get("kernel", [None])[-1]
-        proc = start_simulated_board(board, kernel=kernel)
+        learning = query.get("learning", ["0"])[-1]
+        if learning not in ("0", "1"):
+            raise ValueError(f"{url}: learning = {learning!r} must be 0 or 1")
+        proc = start_simulated_board(board, kernel=kernel, learning=learning == "1")
         try:
             return TcpTransport("127.0.0.1", proc.port, connect_timeout=connect_timeout,
                                 url=url, owner=proc)

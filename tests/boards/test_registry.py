@@ -139,3 +139,30 @@ def test_a_board_as_it_hosts_a_kernel():
         with pytest.raises(ValueError, match=rf"kernel {kernel} does not fit board icebreaker "
                                              rf"\(iCE40UP5K\): the board top needs"):
             ice.for_kernel(kernel)
+
+
+def test_a_board_as_it_hosts_a_learning_core():
+    """Only the ULX3S 85F holds a learning core at its default geometry: every other
+    board refuses with the reason (computed from the 70-bit synapse word, not measured)."""
+    import dataclasses
+    from neurofab.boards import get_board
+    ulx3s = get_board("ulx3s")
+    assert ulx3s.hosts_learning and ulx3s.for_learning(False) is ulx3s
+    # a learning core keeps its synapse memory in one piece (rtl.core.NeuronCore)
+    assert ulx3s.for_learning().syn_bank_depth is None
+    assert ulx3s.for_learning().geometry["syn_capacity"] == ulx3s.syn_capacity
+    assert [b.name for b in BOARDS.values() if b.hosts_learning] == ["ulx3s"]
+    ice = get_board("icebreaker")
+    assert ice.for_learning(False) is ice
+    with pytest.raises(ValueError, match=r"^a learning core does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): too small: the 70-bit synapse"):
+        ice.for_learning()
+    with pytest.raises(ValueError, match=r"board ulx3s-45f \(LFE5U-45F\): too small: the "
+                                         r"synapse memory alone \(70-bit words, 32768 "
+                                         r"synapses\) needs 128 18-Kbit block RAMs, the "
+                                         r"device has 108"):
+        get_board("ulx3s-45f").for_learning(True)
+    slower = dataclasses.replace(ulx3s, learning={"f_core": 75e6})
+    assert slower.for_learning().f_core == 75e6 and slower.for_learning(False) is slower
+    with pytest.raises(TypeError, match=r"^learning must be a bool, not 1$"):
+        ulx3s.for_learning(1)

@@ -127,3 +127,25 @@ def test_frames_over_the_uart_lines():
         else:
             assert result.frames_ok == 3 and result.uart_errors == 1
             assert result.rx_overruns == 0 and result.naks_sent == 0
+
+
+def test_learning_top():
+    """``BoardTop(learning=True)``: IDENTIFY says so, the build hash differs, a board that
+    cannot host a learning core refuses, a config decides when given."""
+    plain = BoardTop("ulx3s", sim=True, **SMALL)
+    top = BoardTop("ulx3s", sim=True, learning=True, **SMALL)
+    assert top.learning and not plain.learning and top.link.learning
+    assert top.build_hash != plain.build_hash
+    assert BoardTop("ulx3s", sim=True, learning=True, **SMALL).build_hash == top.build_hash
+    ident = codec.unpack_struct(spec.IdentifyReply, top.link.identify_payload())
+    assert ident["learning"] == 1
+    assert codec.unpack_struct(spec.IdentifyReply,
+                               plain.link.identify_payload())["learning"] == 0
+    with pytest.raises(ValueError, match=r"^a learning core does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): too small"):
+        BoardTop("icebreaker", sim=True, learning=True)
+    with pytest.raises(TypeError, match=r"^learning must be a bool, not 'yes'$"):
+        BoardTop("ulx3s", sim=True, learning="yes")
+    top, divisor = sim_top("ulx3s", learning=True)
+    top._MustUse__silence = True                        # (made in sim_top, never elaborated)
+    assert top.learning and divisor == top.divisor and top.geometry["syn_bank_depth"] is None

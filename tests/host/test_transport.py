@@ -64,3 +64,17 @@ def test_bad_urls_are_clear_errors():
     free.close()
     with pytest.raises(TransportError, match=f"cannot connect to tcp://127.0.0.1:{port}"):
         open_transport(f"tcp://127.0.0.1:{port}", connect_timeout=0.3)
+
+
+def test_sim_url_options_are_checked():
+    """``sim://BOARD?kernel=K&learning=0|1``: anything else is refused before a build."""
+    with pytest.raises(ValueError, match=r"unknown option 'speed' "
+                                         r"\(sim://BOARD\?kernel=NAME&learning=0\|1\)"):
+        open_transport("sim://ulx3s?speed=2")
+    with pytest.raises(ValueError, match="learning = 'yes' must be 0 or 1"):
+        open_transport("sim://ulx3s?learning=yes")
+    with pytest.raises(ValueError, match=r"^a learning core does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): too small"):
+        open_transport("sim://icebreaker?learning=1")
+    with pytest.raises(ValueError, match="'loopback' .* has no core, so no learning core"):
+        open_transport("sim://loopback?learning=1")
