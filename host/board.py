@@ -5,7 +5,10 @@ It speaks ``docs/protocol.md`` through ``neurofab.host.codec`` over any transpor
 real top level compiled by Verilator) over TCP, or ``sim://BOARD`` which starts one.
 
 ``run(inputs)`` returns per-step spike arrays in exactly the form ``neurofab.golden.run``
-returns, so ``board.run(inputs) == golden.run(cfg, inputs)`` is the whole test.
+returns, so ``board.run(inputs) == golden.run(cfg, inputs)`` is the whole test. A board
+whose cores learn (``Board.learning``) also takes a reward per step (``run(inputs,
+reward=...)``, ``set_modulator``) and reads back what was learned (``read_learning``,
+``read_weights``), again in the golden model's form.
 """
 
 import os
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurofab import spec
+from neurofab.checks import check_int
 from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
 from neurofab.golden.core import neuron_field
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
@@ -178,13 +182,28 @@ class Board:
     def reset(self):
         """Restart the network: every neuron at the kernel's initial state, accumulators
         and step zero; keep the config. (RESET zeroes the state words; a kernel whose
-        initial state is not zero gets it written back.)"""
+        initial state is not zero gets it written back.)
+
+        On a learning core the learning dynamics restart too — traces, fired flags,
+        homeostatic offsets, eligibilities and the modulator are zero — but the synapses
+        keep what they learned (weight and fraction bits): ``load`` restores the
+        config's weights."""
         self.transact(codec.reset())
         if self._initial_words is not None:
             self.write_mem(Region.STATE, 0, self._initial_words)
 
     def echo(self, data):
         return self.transact(codec.echo(data, max_payload=self.max_payload))
+
+    @property
+    def learning(self):
+        """Whether the board's cores learn (IDENTIFY's ``learning``)."""
+        return self.info is not None and bool(self.info.learning)
+
+    def _word_bytes(self, region):
+        kernel = self.kernel
+        return spec.region_word_byte_counts(kernel.state_word, kernel.profile,
+                                            learning=self.learning)[Region(region)]
 
     @property
     def kernel(self):
@@ -201,18 +220,20 @@ class Board:
     def write_mem(self, region, start, words):
         region = Region(region)
         kernel = self.kernel
-        per = (self.max_payload - spec.MemHeader.size // 8) // kernel.word_bytes[region]
+        per = (self.max_payload - spec.MemHeader.size // 8) // self._word_bytes(region)
         words = list(words) if not isinstance(words, np.ndarray) else words
         for k in range(0, len(words), per):
             self.transact(codec.write_mem(region, start + k, words[k:k + per],
-                                          max_payload=self.max_payload, kernel=kernel))
+                                          max_payload=self.max_payload, kernel=kernel,
+                                          learning=self.learning))
 
     def read_mem(self, region, start, count):
         region = Region(region)
         kernel = self.kernel
-        per = self.max_payload // kernel.word_bytes[region]
+        per = self.max_payload // self._word_bytes(region)
         parts = [self.transact(codec.read_mem(region, start + k, min(per, count - k),
-                                              max_payload=self.max_payload, kernel=kernel))
+                                              max_payload=self.max_payload, kernel=kernel,
+                                              learning=self.learning))
                  for k in range(0, count, per)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
 
@@ -234,7 +255,10 @@ class Board:
 
         Writes the words of ``CoreConfig.memory_image`` region by region in
         ``UPLOAD_ORDER``; the accumulators and the step counter are left to RESET, which
-        zeroes them (and the neuron state) without a word on the link.
+        zeroes them (and the neuron state) without a word on the link. A learning config
+        (on a learning board) also writes its plastic synapses (fraction bits and
+        eligibilities zero), the trace parameters, ``LEARN_END``, the modulator (0) and
+        the rule and homeostasis tables; RESET zeroes the traces (PRE, POST).
         """
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
@@ -243,6 +267,14 @@ class Board:
                              f"{self.info.board} runs kernel {self.kernel.name}: build the "
                              f"board for it (neurofab build --kernel {cfg.kernel.name}) or "
                              f"compile the network for {self.kernel.name}")
+        if (cfg.learning is not None) != self.learning:
+            cfg_says = "learns (cfg.learning)" if cfg.learning is not None else \
+                "does not learn (cfg.learning is None)"
+            board_says = "learning cores" if self.learning else "cores without learning"
+            raise BoardError(f"the config {cfg_says}, but board {self.info.board} has "
+                             f"{board_says}: use a board built "
+                             f"{'with' if cfg.learning is not None else 'without'} learning "
+                             f"(BoardTop(learning=...), sim://BOARD?learning=0|1)")
         fitted = self.fit(cfg)
         self._initial_words = None      # (reset() below must not restore the old network)
         st = self.status()
@@ -254,9 +286,9 @@ class Board:
                                     syn_capacity=self.info.n_synapses)
         for region in UPLOAD_ORDER:
             if region is Region.CTRL:
-                self.write_mem(region, Ctrl.W_SHIFT.value,
-                               image[region][Ctrl.W_SHIFT.value:Ctrl.W_SHIFT.value + 1])
-            elif region is not Region.ACC:
+                for first, end in self._ctrl_ranges():
+                    self.write_mem(region, first, image[region][first:end])
+            elif region not in (Region.ACC, *spec.LEARN_REGIONS):
                 self.write_mem(region, 0, image[region])
         # RESET zeroes every neuron's state: a kernel whose initial state is not zero
         # (CUBA-LIF's is) gets its STATE words written back by reset()
@@ -265,12 +297,125 @@ class Board:
         self.reset()
         self.cfg = cfg
 
-    def run(self, inputs, steps=None, *, progress=None):
+    def _ctrl_ranges(self):
+        """``(first, end)`` index ranges of the CTRL registers ``load`` writes: W_SHIFT;
+        on a learning core also TRACES, MODULATOR, LEARN_END and the rule and
+        homeostasis tables (STEP is RESET's)."""
+        ranges = [(Ctrl.W_SHIFT.value, Ctrl.W_SHIFT.value + 1)]
+        if self.learning:
+            ranges += [(Ctrl.TRACES.value, Ctrl.LEARN_END.value + 1),
+                       (spec.CTRL_RULE, spec.CTRL_RULE + spec.RULE_COUNT),
+                       (spec.CTRL_HOMEO, spec.CTRL_HOMEO + spec.PROFILE_COUNT)]
+        return ranges
+
+    # --- learning ---------------------------------------------------------------------
+    def _need_learning(self, what):
+        if not self.learning:
+            raise BoardError(f"{what} needs a learning core, but board {self.info.board} "
+                             f"has cores without learning (IDENTIFY learning = 0)")
+
+    def set_modulator(self, value):
+        """Write the modulator ``M`` (``Ctrl.MODULATOR``): the reward the three-factor
+        rules multiply their eligibility by, from the next step on, until written again
+        (0 after ``load`` and ``reset``).
+
+        ``value`` is an integer in ``[spec.MOD_MIN, spec.MOD_MAX]`` (−32768 … 32767);
+        anything else is refused naming value and limit. A board without learning
+        refuses it (``BoardError``).
+        """
+        self._need_learning("set_modulator")
+        value = check_int("modulator", value, spec.MOD_MIN, spec.MOD_MAX)
+        self.write_mem(Region.CTRL, Ctrl.MODULATOR.value,
+                       [value & ((1 << spec.MOD_WIDTH) - 1)])
+
+    def _check_reward(self, reward, steps):
+        """``reward`` as a list of ``steps`` ints in the modulator's range."""
+        self._need_learning("run(reward=...)")
+        if isinstance(reward, (str, bytes)) or not hasattr(reward, "__len__"):
+            raise TypeError(f"reward must be a sequence of one modulator value per step, "
+                            f"not {reward!r}")
+        if isinstance(reward, np.ndarray) and reward.ndim != 1:
+            raise ValueError(f"reward has shape {reward.shape}, expected ({steps},): one "
+                             f"modulator value per step")
+        if len(reward) != steps:
+            raise ValueError(f"reward has {len(reward)} values, expected one per step "
+                             f"({steps})")
+        return [check_int(f"reward[{t}]", r, spec.MOD_MIN, spec.MOD_MAX)
+                for t, r in enumerate(reward)]
+
+    def _learned_words(self, region, count):
+        """Fields of the first ``count`` words of a learning region (SYNAPSE, POST)."""
+        layout = spec.PlasticSynapse if region is Region.SYNAPSE else spec.PostTrace
+        return codec.words_to_fields(layout, self.read_mem(region, 0, count))
+
+    def _loaded(self, what):
+        self._need_learning(what)
+        if self.cfg is None:
+            raise BoardError(f"{what}: no config loaded (Board.load): the learning state is "
+                             f"read for the loaded config's sources, neurons and synapses")
+        return self.cfg
+
+    def read_learning(self):
+        """The learning state of the loaded config, in the golden model's form
+        (``golden.CoreState.learn``): a dict of int64 arrays — ``x`` per source (the
+        config's neurons, then its input channels), ``y``, ``fired``, ``theta`` per neuron,
+        ``weight``, ``frac``, ``elig`` per synapse (CSR order, like ``cfg.syn_weight``)."""
+        cfg = self._loaded("read_learning")
+        n = self.info.n_neurons
+        pre = np.concatenate([self.read_mem(Region.PRE, 0, cfg.n_neurons),
+                              self.read_mem(Region.PRE, n, cfg.n_inputs)])
+        x = codec.words_to_fields(spec.PreTrace, pre)["x"]
+        post = self._learned_words(Region.POST, cfg.n_neurons)
+        syn = self._learned_words(Region.SYNAPSE, cfg.n_synapses)
+        out = {"x": x, **{k: post[k] for k in ("y", "fired", "theta")},
+               **{k: syn[k] for k in ("weight", "frac", "elig")}}
+        return {k: np.asarray(v, dtype=np.int64) for k, v in out.items()}
+
+    def read_weights(self, projection=None):
+        """The weights (integer part, as the accumulators use them) of the loaded config's
+        synapses, int64: every synapse in CSR order (like ``cfg.syn_weight``), or with
+        ``projection`` (a ``neurofab.config.Projection`` of the ``Network`` compiled into
+        the loaded config) one per synapse of the projection, in its ``src``/``dst``
+        order."""
+        from neurofab.config import InputGroup, Projection
+        if projection is not None and not isinstance(projection, Projection):
+            raise TypeError(f"projection must be a neurofab.config.Projection or None, not "
+                            f"{projection!r}")
+        cfg = self._loaded("read_weights")
+        weight = np.asarray(self._learned_words(Region.SYNAPSE, cfg.n_synapses)["weight"],
+                            dtype=np.int64)
+        if projection is None:
+            return weight
+        n = cfg.n_neurons
+        offset = n if isinstance(projection.pre, InputGroup) else 0
+        key = (projection.src + projection.pre.start + offset) * n + \
+            (projection.dst + projection.post.start)
+        cfg_key = cfg.syn_source * n + cfg.syn_target
+        order = np.argsort(cfg_key, kind="stable")
+        lo = np.searchsorted(cfg_key[order], key, "left")
+        hi = np.searchsorted(cfg_key[order], key, "right")
+        bad = np.flatnonzero(hi - lo != 1)
+        if bad.size:
+            k = int(bad[0])
+            raise BoardError(f"synapse {k} of the projection (source {int(key[k] // n)}, "
+                             f"target {int(key[k] % n)}) matches {int(hi[k] - lo[k])} synapses "
+                             f"of the loaded config, not one: read_weights() without a "
+                             f"projection gives every synapse")
+        return weight[order[lo]]
+
+    # --- running ----------------------------------------------------------------------
+    def run(self, inputs, steps=None, *, reward=None, progress=None):
         """Run ``steps`` steps (default ``len(inputs)``) with per-step input channels.
 
         Returns one sorted array of fired neurons per step, like ``golden.run``. Steps are
         only queued (RUN) once their inputs are in the board's buffer, so the result
         never depends on link speed.
+
+        ``reward`` (a learning board): one modulator value per step, each an integer in
+        ``[spec.MOD_MIN, spec.MOD_MAX]``, written before its step (``set_modulator``),
+        exactly as ``golden.run(cfg, inputs, reward=reward)``. The steps of a run of equal
+        rewards are queued together; at every change of the reward the driver waits for
+        the steps before it to finish, so each step sees its own value.
         """
         inputs = [np.asarray(c, dtype=np.int64).reshape(-1) for c in inputs]
         steps = len(inputs) if steps is None else int(steps)
@@ -283,6 +428,24 @@ class Board:
             if chans.size + 1 > self.info.in_depth:
                 raise ValueError(f"inputs[{t}] has {chans.size} events; the board's input "
                                  f"buffer holds {self.info.in_depth - 1} per step")
+        if reward is None:
+            return self._run(inputs, progress)
+        reward = self._check_reward(reward, steps)
+        out, t = [], 0
+        while t < steps:
+            end = t + 1
+            while end < steps and reward[end] == reward[t]:
+                end += 1
+            self.set_modulator(reward[t])
+            done = len(out)
+            out += self._run(inputs[t:end], None if progress is None else
+                             (lambda k, _, done=done: progress(done + k, steps)))
+            t = end
+        return out
+
+    def _run(self, inputs, progress):
+        """``run`` of validated per-step input arrays (one per step)."""
+        steps = len(inputs)
         out, asm = [], codec.StepAssembler()
         sent = 0                 # steps injected and queued
         st = self.status()
