@@ -66,8 +66,47 @@ def _demo_board(cfg):
     raise ValueError(f"no board of the registry hosts the {cfg.kernel.name} demo network")
 
 
+def cmd_learning_demo(args, con):
+    """``demo --learning stdp|rstdp``: a learning task (``neurofab.tasks``)."""
+    from neurofab.tasks import reward, stdp_pattern
+    task = {"stdp": stdp_pattern, "rstdp": reward}[args.learning]
+    out = args.out or f"out/learning_{args.learning}.png"
+    board = None
+    if args.board is not None:
+        from neurofab.host import Board
+        if not callable(getattr(Board, "read_learning", None)):
+            raise ValueError("this host driver has no learning API (Board.read_learning): "
+                             "--learning runs on the golden model only")
+        board = Board.open(f"sim://{args.board}?learning=1")
+    total = 1
+    with con.progress(total, f"learning {args.learning}") as bar:
+        def progress(done, all_):
+            bar.total = all_
+            bar.update(done - bar.n)
+        try:
+            summary = task.run_task(board, seed=args.seed, out=out, progress=progress)
+        finally:
+            if board is not None:
+                board.close()
+    if args.learning == "stdp":
+        con.say(f"STDP pattern: hit rate {summary['hit_rate']:.3f}, false alarms "
+                f"{summary['false_alarms_per_s']:.3f}/s after {summary['train_steps']} "
+                f"training steps (goal met: {summary['goal_met']})")
+    else:
+        con.say(f"R-STDP XOR: accuracy over the last 100 of {summary['trials']} trials "
+                f"{summary['accuracy_last_100']:.3f} (goal met: {summary['goal_met']})")
+    if summary["golden_equals_board"] is not None:
+        con.say(f"golden == board after every trial: {summary['golden_equals_board']}")
+    con.say(f"plot: {summary['plot']}")
+    ok = summary["golden_equals_board"] is not False
+    return summary, 0 if ok else 1
+
+
 def cmd_demo(args, con):
     """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
+    if args.learning is not None:
+        return cmd_learning_demo(args, con)
+    args.out = args.out or "out/demo_raster.png"
     from neurofab import golden
     from neurofab.cosim.core import run_core_cosim
     from neurofab.examples import demo_config, poisson_inputs
@@ -292,7 +331,13 @@ def build_parser():
                    help="simulated board and bitstream target (default: icebreaker, or the "
                         "first board that hosts the kernel)")
     p.add_argument("--no-build", action="store_true", help="skip the bitstream build")
-    p.add_argument("--out", default="out/demo_raster.png", help="raster plot PNG path")
+    p.add_argument("--out", default=None,
+                   help="raster plot PNG path (default out/demo_raster.png; with --learning "
+                        "the learning curve, default out/learning_TASK.png)")
+    p.add_argument("--learning", choices=("stdp", "rstdp"), default=None,
+                   help="instead: a learning task (STDP finds a hidden pattern, R-STDP "
+                        "learns XOR by reward) on the golden model, or with --board on a "
+                        "simulated learning board alongside it")
     p.add_argument("--kernel", choices=kernel_names, default="cuba-lif",
                    help="neuron kernel of the demo network and of the board's core")
 
