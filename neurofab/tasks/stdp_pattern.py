@@ -169,7 +169,7 @@ def _chans(raster):
     return [np.flatnonzero(row) for row in raster]
 
 
-def run_task(runner=None, *, seed=0, train_s=30.0, test_s=10.0, out=None, params=None,
+def run_task(runner=None, *, seed=0, train_s=20.0, test_s=10.0, out=None, params=None,
              progress=None):
     """Train and test the pattern detector; returns the JSON summary.
 
