@@ -35,7 +35,7 @@ def test_score_counts_hits_and_false_alarms():
 
 
 def test_stdp_short_run_finds_the_pattern():
-    # 10 s of training instead of the task's 30 s; the full-length goal is hit rate
+    # 10 s of training instead of the task's 20 s; the full-length goal is hit rate
     # >= 0.9 and <= 1 false alarm per s (docs/learning.md), this slice asks the same of
     # seed 0, which learns within 8 s
     r = stdp_pattern.run_task(seed=0, train_s=10, test_s=4)
