@@ -15,6 +15,7 @@ import numpy as np
 
 from neurofab import spec
 from neurofab.checks import check_int
+from neurofab.models.base import decay_of
 from neurofab.spec import (AMP_MAX, HOMEO_FIELDS, RULE_COUNT, RULE_FIELDS, RuleKind,
                            TRACE_MAX, TraceMode)
 
@@ -210,11 +211,6 @@ def _number(name, value, lo=-math.inf, hi=math.inf):
     if not math.isfinite(value) or not lo <= value <= hi:
         raise ValueError(f"{name} = {value} is outside the limit [{lo}, {hi}]")
     return value
-
-
-def decay_of(tau, dt):
-    """The 1/4096 decay per step of a time constant ``tau`` at step ``dt`` (same units)."""
-    return int(round(spec.DECAY_ONE * (1 - math.exp(-dt / tau))))
 
 
 @dataclass

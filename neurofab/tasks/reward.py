@@ -42,7 +42,7 @@ from neurofab.config import Network, compile
 from neurofab.learning import RSTDP, Homeostasis
 from neurofab.models import decay_of
 
-from .runner import BoardRunner, GoldenRunner, Lockstep, Runner
+from .runner import Lockstep, as_runner
 
 __all__ = ["PARAMS", "PATTERNS", "TARGET", "build_config", "pattern_channels",
            "stimulus", "decide", "run_task"]
@@ -179,16 +179,7 @@ def run_task(runner=None, *, seed=0, trials=800, out=None, params=None, progress
     trials = check_int("trials", trials, 100, 1_000_000)
     p = _params(params)
     cfg, proj = build_config(p, seed)
-    if runner is None:
-        runner = GoldenRunner(cfg)
-    elif isinstance(runner, Runner):
-        if runner.cfg != cfg:
-            raise ValueError("runner runs another config than the task's (build it with "
-                             "the task's build_config())")
-        if not isinstance(runner, GoldenRunner):
-            runner = Lockstep(runner)
-    else:
-        runner = Lockstep(BoardRunner(runner, cfg))
+    runner = as_runner(runner, cfg)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     quiet = [np.zeros(0, dtype=np.int64)] * (p["reward_steps"] + p["gap_steps"])

@@ -22,7 +22,7 @@ from neurofab import spec
 from neurofab.checks import check_int
 from neurofab.config import CoreConfig
 
-__all__ = ["Runner", "GoldenRunner", "BoardRunner", "Lockstep", "check_reward"]
+__all__ = ["Runner", "GoldenRunner", "BoardRunner", "Lockstep", "check_reward", "as_runner"]
 
 
 def _check_cfg(cfg):
@@ -219,3 +219,17 @@ class Lockstep(Runner):
         if diff is not None:
             self._fail(f"learning state differs after check {self.checks}: {diff}")
         return self.equal
+
+
+def as_runner(runner, cfg):
+    """The runner of a task running ``cfg``: ``None`` -> the golden model; a ``Board`` ->
+    the board in lockstep with its golden twin (``Lockstep(BoardRunner)``); a ``Runner``
+    of ``cfg`` -> itself (golden) or in lockstep."""
+    if runner is None:
+        return GoldenRunner(cfg)
+    if isinstance(runner, Runner):
+        if runner.cfg != cfg:
+            raise ValueError("runner runs another config than the task's (build it with "
+                             "the task's build_config())")
+        return runner if isinstance(runner, GoldenRunner) else Lockstep(runner)
+    return Lockstep(BoardRunner(runner, cfg))

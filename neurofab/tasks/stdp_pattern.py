@@ -35,7 +35,7 @@ from neurofab.config import Network, compile
 from neurofab.learning import STDP, Homeostasis
 from neurofab.models import decay_of
 
-from .runner import BoardRunner, GoldenRunner, Lockstep, Runner
+from .runner import Lockstep, as_runner
 
 __all__ = ["PARAMS", "make_pattern", "make_input", "build_config", "window_rates",
            "score", "run_task"]
@@ -153,18 +153,6 @@ def build_config(params=None):
     return compile(net), proj
 
 
-def _as_runner(runner, cfg):
-    """``None`` -> golden; a board -> ``Lockstep(BoardRunner)``; a Runner -> Lockstep."""
-    if runner is None:
-        return GoldenRunner(cfg)
-    if isinstance(runner, Runner):
-        if runner.cfg != cfg:
-            raise ValueError("runner runs another config than the task's (build it with "
-                             "the task's build_config())")
-        return runner if isinstance(runner, GoldenRunner) else Lockstep(runner)
-    return Lockstep(BoardRunner(runner, cfg))
-
-
 def _chans(raster):
     return [np.flatnonzero(row) for row in raster]
 
@@ -205,7 +193,7 @@ def run_task(runner=None, *, seed=0, train_s=20.0, test_s=10.0, out=None, params
             raise ValueError(f"{name} = {value} is outside the limit [1, 3600] seconds")
     p = _params(params)
     cfg, proj = build_config(p)
-    runner = _as_runner(runner, cfg)
+    runner = as_runner(runner, cfg)
     t0 = time.perf_counter()
     rng = np.random.default_rng(seed)
     length = int(p["pattern_ms"])
