@@ -215,7 +215,7 @@ def cmd_build(args, con):
     from neurofab.config import CoreConfig
     cfg = None if args.network is None else CoreConfig.load(args.network)
     report, summary = build_board(args.board, con, cfg=cfg, out_dir=args.out,
-                                  kernel=args.kernel)
+                                  kernel=args.kernel, learning=args.learning or None)
     con.say(report.summary())
     if cfg is not None:
         net = summary["network"]
@@ -255,7 +255,7 @@ def cmd_sim_board(args, con):
     from neurofab.boards import get_board
     get_board(args.board)                      # a clear error for an unknown name
     con.say(f"building the simulated {args.board} (cached after the first time)...")
-    return None, serve(args.board, port=args.port, kernel=args.kernel)
+    return None, serve(args.board, port=args.port, kernel=args.kernel, learning=args.learning)
 
 
 def cmd_run(args, con):
@@ -354,6 +354,8 @@ def build_parser():
     p.add_argument("--kernel", choices=kernel_names, default=None,
                    help="neuron kernel of the board's core (default cuba-lif)")
     p.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
+    p.add_argument("--learning", action="store_true",
+                   help="the board's core learns (docs/learning.md)")
 
     verb("boards", cmd_boards, "list the supported boards and their capacity")
 
@@ -376,6 +378,8 @@ def build_parser():
                    help="neuron kernel of the core (default: the network's, else cuba-lif)")
     p.add_argument("--network", default=None,
                    help="bake this .nfcfg network into the bitstream (default: load at run time)")
+    p.add_argument("--learning", action="store_true",
+                   help="a learning core (STDP, R-STDP, homeostasis; docs/learning.md)")
     p.add_argument("--out", default="build", help="build directory")
 
     p = verb("program", cmd_program, "program a board (openFPGALoader or iceprog)")

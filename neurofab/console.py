@@ -22,14 +22,15 @@ class Console:
                     disable=None, dynamic_ncols=True)
 
 
-def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None):
+def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, learning=None):
     """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``.
 
     With ``cfg`` (a ``CoreConfig``) the network is first fitted to the board (a
     ``ValueError`` names what overflows) and baked into the bitstream's memories — except
     on boards whose synapse memory is SPRAM, which has no initial contents: there the
     bitstream is the board's generic top and the network is uploaded at run time.
-    ``kernel`` (default ``cfg.kernel``, else CUBA-LIF) is the neuron kernel of the core.
+    ``kernel`` (default ``cfg.kernel``, else CUBA-LIF) is the neuron kernel of the core;
+    ``learning`` (default: whether ``cfg`` learns, else False) builds a learning core.
     """
     import functools
     from neurofab.boards import get_board
@@ -43,8 +44,12 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None):
         raise ValueError(f"--kernel {get_kernel(kernel).name} does not match the network's "
                          f"kernel {cfg.kernel.name}")
     kernel = get_kernel(cfg.kernel if cfg is not None else (kernel or DEFAULT_KERNEL))
-    board = board.for_kernel(kernel)
-    factory = functools.partial(board_top_factory, kernel=kernel)
+    if cfg is not None and learning is not None and bool(learning) != (cfg.learning is not None):
+        raise ValueError(f"--learning {'on' if learning else 'off'} does not match the "
+                         f"network, which {'learns' if cfg.learning else 'does not learn'}")
+    learning = (cfg.learning is not None) if cfg is not None else bool(learning)
+    board = board.for_kernel(kernel).for_learning(learning)
+    factory = functools.partial(board_top_factory, kernel=kernel, learning=learning)
     network = None
     if cfg is not None:
         try:
@@ -53,7 +58,8 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None):
             raise ValueError(f"network does not fit board {board.name}: {exc}") from None
         baked = board.syn_memory != "spram"
         if baked:
-            factory = functools.partial(board_top_factory, cfg=fitted, kernel=kernel)
+            factory = functools.partial(board_top_factory, cfg=fitted, kernel=kernel,
+                                        learning=learning)
         network = {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
                    "synapses": cfg.n_synapses, "in_bitstream": baked}
     with con.progress(1, f"build {board.name}") as bar:
@@ -63,7 +69,8 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None):
             bar.update(done - bar.n)
         report = build(board, factory, out_dir=out_dir, progress=progress)
     lut = report.resources["lut"]
-    summary = {"board": board.name, "kernel": kernel.name, "bitstream": str(report.bitstream),
+    summary = {"board": board.name, "kernel": kernel.name, "learning": learning,
+               "bitstream": str(report.bitstream),
                "fmax_mhz": round(report.fmax / 1e6, 2),
                "target_mhz": round(report.f_target / 1e6, 2),
                "luts": lut.used, "luts_total": lut.available,

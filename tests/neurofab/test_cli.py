@@ -92,6 +92,22 @@ def test_build_refuses_a_network_that_does_not_fit(capsys, tmp_path):
     assert "Traceback" not in err
 
 
+def test_build_learning_refusals(capsys, tmp_path):
+    from neurofab.config import random_config, random_learning
+    assert main(["build", "--board", "tang-nano-9k", "--learning", "--out", str(tmp_path),
+                 "--json"]) == 2
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["ok"] is False and "a learning core does not fit board tang-nano-9k" in \
+        out["error"]
+    cfg = random_config(1, n_neurons=8, n_inputs=4)
+    cfg.save(tmp_path / "static.nfcfg")
+    random_learning(1, cfg).save(tmp_path / "plastic.nfcfg")
+    assert main(["build", "--board", "ulx3s", "--learning", "--network",
+                 str(tmp_path / "static.nfcfg"), "--out", str(tmp_path)]) == 2
+    assert "--learning on does not match the network, which does not learn" in \
+        capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["cosim", "--steps", "-3"], "--steps -3 must be at least 1"),
     (["cosim", "--gap", "1"], "--gap 1.0 must be in [0.0, 1.0)"),
