@@ -93,10 +93,12 @@ def test_learning_core_amaranth(kernel, rules, seed, tmp_path):
     assert res.states_checked == len(inputs)
 
 
-@pytest.mark.parametrize("rules, seed", [(ALL, 11), (("rstdp",), 12)])
-def test_learning_core_verilator(rules, seed, tmp_path):
-    # one empty-memory build (16 neurons, 6 inputs, 256 synapses) serves both configs
-    cfg, inputs, reward = _case("cuba-lif", rules, seed, neurons=16, n_inputs=6, steps=30,
+@pytest.mark.parametrize("kernel, rules, seed", [("cuba-lif", ALL, 11),
+                                                 ("cuba-lif", ("rstdp",), 12),
+                                                 ("alif", ALL, 11)])
+def test_learning_core_verilator(kernel, rules, seed, tmp_path):
+    # one empty-memory build per kernel (16 neurons, 6 inputs, 256 synapses)
+    cfg, inputs, reward = _case(kernel, rules, seed, neurons=16, n_inputs=6, steps=30,
                                 max_fanout=8)
     _check_events(cfg, inputs, reward, rules)
     res = run_core_cosim(cfg, inputs, backend="verilator", seed=seed, reward=reward,
