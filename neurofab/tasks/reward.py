@@ -68,7 +68,7 @@ PARAMS = {
     "a_plus": 0.25, "a_minus": 0.05,    # weight units
     "tau_plus": 20.0, "tau_minus": 20.0, "tau_e": 20.0,   # ms
     "m_shift": 8,
-    "gain": 16,               # modulator for r - r_mean = 1
+    "gain": 32,               # modulator for r - r_mean = 1
     "baseline_rate": 0.2,     # step of the running mean r_mean
     "homeostasis_hz": 10.0, "homeostasis_eta": 4.0,   # target rate, threshold units
 }
@@ -149,7 +149,7 @@ def build_config(params=None, seed=0):
     return compile(net), proj
 
 
-def run_task(runner=None, *, seed=0, trials=800, out=None, params=None, progress=None):
+def run_task(runner=None, *, seed=0, trials=1200, out=None, params=None, progress=None):
     """Train the two outputs by reward; returns the JSON summary.
 
     Parameters

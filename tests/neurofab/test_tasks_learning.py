@@ -48,7 +48,7 @@ def test_stdp_short_run_finds_the_pattern():
 
 
 def test_reward_task_reaches_its_goal(tmp_path):
-    r = reward.run_task(seed=0, trials=800, out=tmp_path / "r.png")
+    r = reward.run_task(seed=0, out=tmp_path / "r.png")
     assert r["accuracy_last_100"] >= 0.95
     assert r["curve"]["accuracy"][0] < 0.6             # learned, not given
     assert (tmp_path / "r.png").stat().st_size > 1000
