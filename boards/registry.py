@@ -287,11 +287,12 @@ BOARDS = {b.name: b for b in (
             "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
-        # (computed from the word widths and the measured CUBA-LIF top; no learning build)
+        # (measured: synth_ice40 of the learning board top, docs/boards.md)
         learning="too small: the 70-bit synapse words do not fit the 64-bit-wide SPRAM "
-                 "(4 x 16 bits; 32768 synapses need 2.3 Mbit, the SPRAM holds 1 Mbit) and "
-                 "the CUBA-LIF top already takes all 30 block RAMs and 5007 of the 5280 "
-                 "logic cells (not measured with learning)",
+                 "(4 x 16 bits; 32768 synapses need 2.3 Mbit, the SPRAM holds 1 Mbit), and "
+                 "even a learning top of 64 neurons, 64 inputs and 1024 synapses in block "
+                 "RAM needs 5628 LUT4 (5280 logic cells), 44 block RAMs (30) and all 8 "
+                 "SB_MAC16 (synth_ice40, measured)",
     ),
     # ECP5: a DP16KD read without its output register has a 5.8 ns clock-to-output, so
     # fmax is set by block-RAM outputs and the routing after them. The core banks its
@@ -318,7 +319,12 @@ BOARDS = {b.name: b for b in (
         # AdEx: 68.4 / 71.8 / 70.4 MHz with the three placer seeds at 72 MHz; 66 MHz keeps
         # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
         kernels={"adex": {"f_core": 66e6}},
-        learning=_learning_fit(26, 8192),
+        # measured: the learning top at 256 neurons, 256 inputs, 2048 synapses takes 7107
+        # LUT4 + 1516 ALU of 8640 and 5557 of 6480 FF, and nextpnr finds no placement
+        learning="too small: a learning top of 256 neurons, 256 inputs and 2048 synapses "
+                 "needs 7107 LUT4 + 1516 ALU (8640 LUT4 on the device) and 5557 of the "
+                 "6480 flip-flops, and does not place (measured; the default 8192 "
+                 "synapses also need 32 of the 26 block RAMs)",
     ),
 )}
 

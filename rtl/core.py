@@ -413,8 +413,9 @@ class NeuronCore(wiring.Component):
         depths = spec.region_depths(N, self.n_inputs, self.syn_capacity,
                                     learning=self.learning)
         n_ctrl = depths.pop(Region.CTRL)    # registers, decoded one by one below
+        # (only the regions this core has: PRE and POST of a learning core)
         hits = {region: (p.region == region) & (p.index < depth)
-                for region, depth in depths.items()}
+                for region, depth in depths.items() if depth}
         for reg in list(Ctrl)[:n_ctrl]:
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
         if self.learning:                   # the rule (1..3) and homeostasis tables
