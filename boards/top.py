@@ -41,6 +41,7 @@ from amaranth.lib.wiring import In, Out, connect
 from neurofab import spec
 from neurofab.checks import check_bool
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
+from neurofab.rtl.util import checked_init
 from .clocks import ClockGen
 from .registry import get_board
 
@@ -180,6 +181,7 @@ class BoardTop(wiring.Component):
         UART lines (``sim=True`` only); idle high.
     """
 
+    @checked_init
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
                  out_depth=None, baud=None, build_hash=None, kernel=None, learning=None):
