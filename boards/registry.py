@@ -233,9 +233,11 @@ def _learning_fit(brams, syn_capacity):
     bound; no build measured)."""
     need = -(-syn_capacity // _LEARN_SYNAPSES_PER_BLOCK)
     if need < brams:
-        # (fmax of the unbanked synapse memory not measured: a learning build may need a
-        # lower f_core here)
-        return {"syn_bank_depth": None}
+        # Measured on the 85F (1024 / 1024 / 32768): 11569 LUT4, 6933 FF, 156 DP16KD,
+        # 8 MULT18X18D, fmax 49.16 MHz at a 90 MHz target (default placer seed; critical path:
+        # the learn phase's trace update, multiply, add and clamp in one clock, from the
+        # core's FSM state). 45 MHz keeps 15 clocks per bit at 3 Mbaud.
+        return {"syn_bank_depth": None, "f_core": 45e6}
     return (f"too small: the synapse memory alone (70-bit words, {syn_capacity} synapses) "
             f"needs {need} 18-Kbit block RAMs, the device has {brams} for the whole core "
             f"and link (computed from the word width; not measured)")
