@@ -42,7 +42,7 @@ from neurofab.config import Network, compile
 from neurofab.learning import RSTDP, Homeostasis
 from neurofab.models import decay_of
 
-from .runner import Lockstep, as_runner
+from .runner import Lockstep, as_runner, task_params
 
 __all__ = ["PARAMS", "PATTERNS", "TARGET", "build_config", "pattern_channels",
            "stimulus", "decide", "run_task"]
@@ -77,15 +77,7 @@ DT = 1.0
 
 
 def _params(params):
-    if params is None:
-        return dict(PARAMS)
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of PARAMS entries, not {params!r}")
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"{unknown[0]!r} is not a parameter of the reward task "
-                         f"(parameters: {', '.join(PARAMS)})")
-    return {**PARAMS, **params}
+    return task_params(PARAMS, params, "reward task")
 
 
 def pattern_channels(k, group):

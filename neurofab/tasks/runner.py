@@ -22,7 +22,8 @@ from neurofab import spec
 from neurofab.checks import check_int
 from neurofab.config import CoreConfig
 
-__all__ = ["Runner", "GoldenRunner", "BoardRunner", "Lockstep", "check_reward", "as_runner"]
+__all__ = ["Runner", "GoldenRunner", "BoardRunner", "Lockstep", "check_reward", "as_runner",
+           "task_params"]
 
 
 def _check_cfg(cfg):
@@ -233,3 +234,17 @@ def as_runner(runner, cfg):
                              "the task's build_config())")
         return runner if isinstance(runner, GoldenRunner) else Lockstep(runner)
     return Lockstep(BoardRunner(runner, cfg))
+
+
+def task_params(defaults, params, task):
+    """``defaults`` (a task's ``PARAMS``) with the overrides ``params`` (a dict of some of
+    its keys, or ``None``); an unknown key is refused naming the ``task``."""
+    if params is None:
+        return dict(defaults)
+    if not isinstance(params, dict):
+        raise TypeError(f"params must be a dict of PARAMS entries, not {params!r}")
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a parameter of the {task} (parameters: "
+                         f"{', '.join(defaults)})")
+    return {**defaults, **params}

@@ -35,7 +35,7 @@ from neurofab.config import Network, compile
 from neurofab.learning import STDP, Homeostasis
 from neurofab.models import decay_of
 
-from .runner import Lockstep, as_runner
+from .runner import Lockstep, as_runner, task_params
 
 __all__ = ["PARAMS", "make_pattern", "make_input", "build_config", "window_rates",
            "score", "run_task"]
@@ -64,15 +64,7 @@ DELAY = 1          # synaptic delay, steps
 
 
 def _params(params):
-    if params is None:
-        return dict(PARAMS)
-    if not isinstance(params, dict):
-        raise TypeError(f"params must be a dict of PARAMS entries, not {params!r}")
-    unknown = sorted(set(params) - set(PARAMS))
-    if unknown:
-        raise ValueError(f"{unknown[0]!r} is not a parameter of the STDP task (parameters: "
-                         f"{', '.join(PARAMS)})")
-    return {**PARAMS, **params}
+    return task_params(PARAMS, params, "STDP task")
 
 
 def make_pattern(rng, n_inputs, length, rate_hz):
