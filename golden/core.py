@@ -7,6 +7,7 @@ whatever the network size. ``docs/numerics.md`` ("Timestep") is the text it foll
 import numpy as np
 
 from neurofab import spec
+from neurofab.checks import check_int
 
 from . import learning as plasticity
 
@@ -104,7 +105,6 @@ class NeuronCore:
     def set_modulator(self, value):
         """Write the modulator register ``M`` (a learning core's reward; it stays until
         written again)."""
-        from neurofab.checks import check_int
         self.state.modulator = check_int("modulator", value, spec.MOD_MIN, spec.MOD_MAX)
 
     def integrate(self, channels):
