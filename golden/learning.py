@@ -15,16 +15,12 @@ import numpy as np
 from neurofab import spec
 from neurofab.spec import FRAC_BITS, RuleKind, TRACE_MAX, TRACE_WIDTH, TraceMode
 
+from .lif import rtz_decay
+
 __all__ = ["LEARN_FIELDS", "initial", "homeostatic_params", "after_update", "learn"]
 
 #: The learning state's arrays, in the order the cosimulation compares them.
 LEARN_FIELDS = ("x", "y", "fired", "theta", "weight", "frac", "elig")
-
-
-def rtz_decay(x, decay):
-    """``rtz(x * (4096 - decay) / 4096)`` (``docs/numerics.md``, "Operators")."""
-    p = x * (spec.DECAY_ONE - decay)
-    return np.where(p >= 0, p >> spec.DECAY_FRAC_BITS, -((-p) >> spec.DECAY_FRAC_BITS))
 
 
 def _spike(x, amp, mode):
