@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from neurofab.kernels import KERNELS
+from neurofab.plot import save
 
 __all__ = ["behaviours", "run_behaviour", "fidelity_table", "markdown", "gallery"]
 
@@ -147,7 +148,4 @@ def gallery(results, path):
     fig.supxlabel("t (ms)", fontsize=8)
     fig.supylabel("membrane potential (mV; LIF kernels: units of the threshold)", fontsize=8)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

@@ -1,10 +1,11 @@
-"""Raster plots of per-step spike arrays (matplotlib, no display needed)."""
+"""Raster plots of per-step spike arrays, and the saving of every figure (matplotlib, no
+display needed)."""
 
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["raster"]
+__all__ = ["raster", "save"]
 
 
 def raster(path, spikes, *, title="", compare=None, groups=()):
@@ -37,6 +38,12 @@ def raster(path, spikes, *, title="", compare=None, groups=()):
     ax.set_xlim(-1, len(spikes))
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
+    return save(fig, path)
+
+
+def save(fig, path):
+    """Write ``fig`` to ``path`` (its folder created), close it; returns ``path``."""
+    import matplotlib.pyplot as plt
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)

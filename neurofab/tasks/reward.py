@@ -41,8 +41,9 @@ from neurofab.checks import check_int
 from neurofab.config import Network, compile
 from neurofab.learning import RSTDP, Homeostasis
 from neurofab.models import decay_of
+from neurofab.plot import save
 
-from .runner import Lockstep, as_runner, task_params
+from .runner import as_runner, task_params
 
 __all__ = ["PARAMS", "PATTERNS", "TARGET", "build_config", "pattern_channels",
            "stimulus", "decide", "run_task"]
@@ -186,8 +187,7 @@ def run_task(runner=None, *, seed=0, trials=1200, out=None, params=None, progres
         m = int(round(p["gain"] * (r - r_mean[k])))
         r_mean[k] += p["baseline_rate"] * (r - r_mean[k])
         runner.run(quiet, reward=[m] * p["reward_steps"] + [0] * p["gap_steps"])
-        if isinstance(runner, Lockstep):
-            runner.check()
+        runner.check()
         steps += p["stim_steps"] + len(quiet)
         correct.append(r == 1)
         chosen.append(-1 if winner is None else winner)
@@ -218,8 +218,8 @@ def run_task(runner=None, *, seed=0, trials=1200, out=None, params=None, progres
         "no_decision_last_100": int((np.array(chosen)[last] == -1).sum()),
         "neurons": cfg.n_neurons, "inputs": cfg.n_inputs, "synapses": cfg.n_synapses,
         "runner": runner.name,
-        "golden_equals_board": runner.equal if isinstance(runner, Lockstep) else None,
-        "mismatch": runner.mismatch if isinstance(runner, Lockstep) else None,
+        "golden_equals_board": runner.equal,
+        "mismatch": runner.mismatch,
         "curve": curve, "params": p, "wall_s": round(time.perf_counter() - t0, 3)}
     if out is not None:
         summary["plot"] = str(_plot(out, curve, weights, cfg, p, summary))
@@ -238,7 +238,6 @@ def _group_weights(weights, cfg, group):
 
 
 def _plot(path, curve, weights, cfg, p, summary):
-    from pathlib import Path
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -262,7 +261,4 @@ def _plot(path, curve, weights, cfg, p, summary):
     fig.suptitle(f"R-STDP learns XOR of two features (seed {summary['seed']}, "
                  f"{summary['runner']})", fontsize=10)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)

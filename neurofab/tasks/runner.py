@@ -54,6 +54,10 @@ class Runner:
 
     #: short name for reports: ``"golden"`` or ``"board"``
     name = "runner"
+    #: a runner that compares two models (``Lockstep``): whether they agreed at every
+    #: ``check`` and the first difference; ``None`` for a runner with nothing to compare
+    equal = None
+    mismatch = None
 
     def __init__(self, cfg):
         self.cfg = _check_cfg(cfg)
@@ -69,6 +73,10 @@ class Runner:
 
     def learn_state(self):
         raise NotImplementedError
+
+    def check(self):
+        """Compare the models now (``Lockstep``); a single model has nothing to compare."""
+        return self.equal
 
 
 class GoldenRunner(Runner):

@@ -34,8 +34,9 @@ from neurofab.checks import check_int
 from neurofab.config import Network, compile
 from neurofab.learning import STDP, Homeostasis
 from neurofab.models import decay_of
+from neurofab.plot import save
 
-from .runner import Lockstep, as_runner, task_params
+from .runner import as_runner, task_params
 
 __all__ = ["PARAMS", "make_pattern", "make_input", "build_config", "window_rates",
            "score", "run_task"]
@@ -208,8 +209,7 @@ def run_task(runner=None, *, seed=0, train_s=20.0, test_s=10.0, out=None, params
         curve["hit_rate"].append(None if math.isnan(hit) else round(hit, 4))
         curve["false_alarms_per_s"].append(round(fa, 4))
         curve["mean_weight"].append(round(float(runner.weights().mean()), 3))
-        if isinstance(runner, Lockstep):
-            runner.check()
+        runner.check()
         done += end - begin
         if progress:
             progress(done, total)
@@ -218,8 +218,7 @@ def run_task(runner=None, *, seed=0, train_s=20.0, test_s=10.0, out=None, params
         end = min(begin + chunk, test_steps)
         spikes = runner.run(_chans(test[begin:end]))
         fired += [begin + t for t, s in enumerate(spikes) if 0 in s]
-        if isinstance(runner, Lockstep):
-            runner.check()
+        runner.check()
         done += end - begin
         if progress:
             progress(done, total)
@@ -239,8 +238,8 @@ def run_task(runner=None, *, seed=0, train_s=20.0, test_s=10.0, out=None, params
         "depressed": int((weights <= 0.1 * p["w_max"]).sum()),
         "neurons": cfg.n_neurons, "inputs": cfg.n_inputs, "synapses": cfg.n_synapses,
         "runner": runner.name,
-        "golden_equals_board": runner.equal if isinstance(runner, Lockstep) else None,
-        "mismatch": runner.mismatch if isinstance(runner, Lockstep) else None,
+        "golden_equals_board": runner.equal,
+        "mismatch": runner.mismatch,
         "curve": curve, "params": p, "wall_s": round(time.perf_counter() - t0, 3)}
     if out is not None:
         summary["plot"] = str(_plot(out, curve, weights, first, length, summary))
@@ -248,7 +247,6 @@ def run_task(runner=None, *, seed=0, train_s=20.0, test_s=10.0, out=None, params
 
 
 def _plot(path, curve, weights, first, length, summary):
-    from pathlib import Path
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -273,7 +271,4 @@ def _plot(path, curve, weights, first, length, summary):
     fig.suptitle(f"STDP finds a hidden pattern (seed {summary['seed']}, "
                  f"{summary['runner']})", fontsize=10)
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save(fig, path)
