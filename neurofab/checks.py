@@ -14,7 +14,7 @@ Every check returns the value as a plain Python ``int``.
 
 import numpy as np
 
-__all__ = ["check_int", "check_pow2", "check_bool"]
+__all__ = ["check_int", "check_pow2", "check_bool", "check_range"]
 
 
 def _as_int(name, value):
@@ -57,3 +57,16 @@ def check_bool(name, value):
         raise TypeError(f"{name} must be a bool, not {value!r}")
     return bool(value)
 
+
+def check_range(name, values, lo, hi):
+    """Refuse the first element of the integer array ``values`` outside ``[lo, hi]``:
+    ``"<name>[<k>] = <value> is outside the limit [<lo>, <hi>]"`` (``k`` indexes the
+    flattened array). An empty array passes."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return
+    bad = (values < lo) | (values > hi)
+    if bad.any():
+        k = int(np.flatnonzero(bad.ravel())[0])
+        raise ValueError(f"{name}[{k}] = {int(values.ravel()[k])} is outside the limit "
+                         f"[{lo}, {hi}]")

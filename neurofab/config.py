@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurofab import spec
-from neurofab.checks import check_int, check_pow2
+from neurofab.checks import check_int, check_pow2, check_range
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
 from neurofab.learning import Learning
 from neurofab.spec import Ctrl, Region, Reset
@@ -33,17 +33,6 @@ PROFILE_LIMITS = lif_spec.LIMITS
 
 _STRUCTURE_FIELDS = ("profile", "fanout_ptr", "syn_target", "syn_weight", "syn_delay")
 _SCALAR_FIELDS = ("n_neurons", "n_inputs", "w_shift")
-
-
-def _check_range(name, values, lo, hi):
-    values = np.asarray(values)
-    if values.size == 0:
-        return
-    bad = (values < lo) | (values > hi)
-    if bad.any():
-        k = int(np.flatnonzero(bad.ravel())[0])
-        raise ValueError(f"{name}[{k}] = {int(values.ravel()[k])} is outside the limit "
-                         f"[{lo}, {hi}]")
 
 
 #: Regions in the order a configuration is uploaded (``CoreConfig.upload_words``).
@@ -253,10 +242,10 @@ class CoreConfig:
             if arr.size != n_prof:
                 raise ValueError(f"{name} has {arr.size} entries, expected one per profile "
                                  f"({n_prof})")
-            _check_range(name, arr, *self.kernel.limits[name])
+            check_range(name, arr, *self.kernel.limits[name])
         if self.profile.size != n:
             raise ValueError(f"profile has {self.profile.size} entries, expected n_neurons = {n}")
-        _check_range("profile", self.profile, 0, n_prof - 1)
+        check_range("profile", self.profile, 0, n_prof - 1)
         ptr = self.fanout_ptr
         if ptr.size != self.n_sources + 1:
             raise ValueError(f"fanout_ptr has {ptr.size} entries, expected n_neurons + n_inputs"
@@ -268,7 +257,7 @@ class CoreConfig:
             k = int(np.flatnonzero(counts < 0)[0])
             raise ValueError(f"fanout_ptr[{k + 1}] = {int(ptr[k + 1])} is below fanout_ptr[{k}] ="
                              f" {int(ptr[k])}: row pointers must not decrease")
-        _check_range("fan-out of source", counts, 0, spec.MAX_FANOUT)
+        check_range("fan-out of source", counts, 0, spec.MAX_FANOUT)
         if ptr[-1] != self.n_synapses:
             raise ValueError(f"fanout_ptr[-1] = {int(ptr[-1])} must equal the number of "
                              f"synapses ({self.n_synapses})")
@@ -277,9 +266,9 @@ class CoreConfig:
             if getattr(self, name).size != self.n_synapses:
                 raise ValueError(f"{name} has {getattr(self, name).size} entries, expected "
                                  f"{self.n_synapses} (one per synapse)")
-        _check_range("syn_target", self.syn_target, 0, n - 1)
-        _check_range("syn_weight", self.syn_weight, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
-        _check_range("syn_delay", self.syn_delay, spec.DELAY_MIN, spec.DELAY_MAX)
+        check_range("syn_target", self.syn_target, 0, n - 1)
+        check_range("syn_weight", self.syn_weight, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
+        check_range("syn_delay", self.syn_delay, spec.DELAY_MIN, spec.DELAY_MAX)
         if self.learning is not None:
             self.learning.validate(self)
         neg, pos = self.acc_bounds()
@@ -297,7 +286,7 @@ class CoreConfig:
         out = []
         for t, chans in enumerate(inputs):
             chans = np.asarray(chans, dtype=np.int64).reshape(-1)
-            _check_range(f"inputs[{t}]", chans, 0, self.n_inputs - 1)
+            check_range(f"inputs[{t}]", chans, 0, self.n_inputs - 1)
             if np.unique(chans).size != chans.size:
                 raise ValueError(f"inputs[{t}] repeats a channel: each channel carries at most "
                                  f"one event per step")
@@ -736,16 +725,16 @@ class Network:
         d = np.broadcast_to(np.asarray(delay, dtype=np.int64), shape)
         if pairs is not None:
             src, dst = (np.asarray(a, dtype=np.int64).reshape(-1) for a in pairs)
-            _check_range("pairs pre index", src, 0, pre.size - 1)
-            _check_range("pairs post index", dst, 0, post.size - 1)
+            check_range("pairs pre index", src, 0, pre.size - 1)
+            check_range("pairs post index", dst, 0, post.size - 1)
         else:
             mask = w != 0
             if p is not None:
                 mask &= np.random.default_rng(seed).random(shape) < p
             src, dst = np.nonzero(mask)
         ws, ds = w[src, dst], d[src, dst]
-        _check_range("weight", ws, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
-        _check_range("delay", ds, spec.DELAY_MIN, spec.DELAY_MAX)
+        check_range("weight", ws, spec.WEIGHT_MIN, spec.WEIGHT_MAX)
+        check_range("delay", ds, spec.DELAY_MIN, spec.DELAY_MAX)
         index, report = 0, None
         if rule is not None:
             index, report = self._add_rule(rule, dt, ws)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurofab import spec
-from neurofab.checks import check_int
-from neurofab.models.base import decay_of
+from neurofab.checks import check_int, check_range
+from neurofab.models.base import check_float, decay_of
 from neurofab.spec import (AMP_MAX, HOMEO_FIELDS, RULE_COUNT, RULE_FIELDS, RuleKind,
                            TRACE_MAX, TraceMode)
 
@@ -45,13 +45,6 @@ def _int_array(name, values, n=None):
         raise ValueError(f"{name} has shape {arr.shape}, expected ({n},)" if n is not None
                          else f"{name} must be one-dimensional, not shape {arr.shape}")
     return arr
-
-
-def _check_range(name, arr, lo, hi):
-    bad = np.flatnonzero((arr < lo) | (arr > hi))
-    if bad.size:
-        k = int(bad[0])
-        raise ValueError(f"{name}[{k}] = {int(arr[k])} is outside the limit [{lo}, {hi}]")
 
 
 class Learning:
@@ -151,10 +144,10 @@ class Learning:
         if self.syn_rule.size != cfg.n_synapses:
             raise ValueError(f"syn_rule has {self.syn_rule.size} entries, expected "
                              f"{cfg.n_synapses} (one per synapse)")
-        _check_range("syn_rule", self.syn_rule, 0, RULE_COUNT - 1)
+        check_range("syn_rule", self.syn_rule, 0, RULE_COUNT - 1)
         for name in RULE_FIELDS:
             arr = getattr(self, name)
-            _check_range(name, arr, *RULE_LIMITS[name])
+            check_range(name, arr, *RULE_LIMITS[name])
             if arr[0] != 0:
                 raise ValueError(f"{name}[0] = {int(arr[0])}: rule 0 is the static rule, its "
                                  f"entry must be 0")
@@ -179,7 +172,7 @@ class Learning:
             if arr.size != cfg.n_profiles:
                 raise ValueError(f"{name} has {arr.size} entries, expected one per profile "
                                  f"({cfg.n_profiles})")
-            _check_range(name, arr, *HOMEO_LIMITS[name])
+            check_range(name, arr, *HOMEO_LIMITS[name])
         bad = np.flatnonzero(self.lo > self.hi)
         if bad.size:
             k = int(bad[0])
@@ -194,23 +187,8 @@ class Learning:
 
 # --- float rules -------------------------------------------------------------------
 def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
-                                                         np.floating)):
-        raise TypeError(f"{name} must be a number, not {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} = {value} must be a finite number > 0")
-    return value
-
-
-def _number(name, value, lo=-math.inf, hi=math.inf):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
-                                                         np.floating)):
-        raise TypeError(f"{name} must be a number, not {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or not lo <= value <= hi:
-        raise ValueError(f"{name} = {value} is outside the limit [{lo}, {hi}]")
-    return value
+    """A finite number > 0 (a time constant, a step)."""
+    return check_float(name, value, 0, lo_open=True)
 
 
 @dataclass
@@ -270,7 +248,7 @@ class STDP:
 
     def __post_init__(self):
         for name in ("a_plus", "a_minus"):
-            _number(name, getattr(self, name), 0, AMP_MAX / TRACE_AMP)
+            check_float(name, getattr(self, name), 0, AMP_MAX / TRACE_AMP)
         for name in ("tau_plus", "tau_minus"):
             _positive(name, getattr(self, name))
         for name in ("w_min", "w_max"):
@@ -359,9 +337,9 @@ class Homeostasis:
     def __post_init__(self):
         _positive("target_rate", self.target_rate)
         unit = 1 << spec.THETA_FRAC_BITS
-        _number("eta", self.eta, 0, spec.HOMEO_STEP_MAX / unit)
-        _number("lo", self.lo, spec.THETA_MIN / unit, spec.THETA_MAX / unit)
-        _number("hi", self.hi, spec.THETA_MIN / unit, spec.THETA_MAX / unit)
+        check_float("eta", self.eta, 0, spec.HOMEO_STEP_MAX / unit)
+        check_float("lo", self.lo, spec.THETA_MIN / unit, spec.THETA_MAX / unit)
+        check_float("hi", self.hi, spec.THETA_MIN / unit, spec.THETA_MAX / unit)
         if self.lo > self.hi:
             raise ValueError(f"lo = {self.lo} is above hi = {self.hi}")
 

@@ -27,11 +27,11 @@ def test_stdp_quantises_and_reports():
 
 
 @pytest.mark.parametrize("kw, error, match", [
-    ({"a_plus": float("nan")}, ValueError, "a_plus = nan is outside the limit"),
-    ({"a_plus": 100.0}, ValueError, r"a_plus = 100.0 is outside the limit \[0, 63"),
+    ({"a_plus": float("nan")}, ValueError, "a_plus = nan must be a finite number"),
+    ({"a_plus": 100.0}, ValueError, r"a_plus = 100 is outside the limit \[0, 63.999\]"),
     ({"a_minus": "1"}, TypeError, "a_minus must be a number"),
-    ({"tau_plus": 0}, ValueError, "tau_plus = 0.0 must be a finite number > 0"),
-    ({"tau_minus": math.inf}, ValueError, "tau_minus = inf must be a finite number > 0"),
+    ({"tau_plus": 0}, ValueError, r"tau_plus = 0 is outside the limit \(0, inf\]"),
+    ({"tau_minus": math.inf}, ValueError, "tau_minus = inf must be a finite number"),
     ({"w_min": 1.5}, TypeError, "w_min must be an integer, not 1.5"),
     ({"w_max": 200}, ValueError, "w_max = 200 is outside"),
     ({"w_min": 10, "w_max": 5}, ValueError, "w_min = 10 is above w_max = 5"),
@@ -45,13 +45,13 @@ def test_stdp_refuses(kw, error, match):
 def test_rstdp_and_homeostasis_refuse():
     with pytest.raises(ValueError, match="m_shift = 40 is outside"):
         RSTDP(m_shift=40)
-    with pytest.raises(ValueError, match="tau_e = -1.0 must be a finite number > 0"):
+    with pytest.raises(ValueError, match=r"tau_e = -1 is outside the limit \(0, inf\]"):
         RSTDP(tau_e=-1)
     with pytest.raises(ValueError, match="lo = 5 is above hi = 1"):
         Homeostasis(lo=5, hi=1)
     with pytest.raises(ValueError, match="target_rate = 2000 Hz is one spike per step"):
         Homeostasis(target_rate=2000).table(1.0)
-    with pytest.raises(ValueError, match="dt = nan must be a finite number > 0"):
+    with pytest.raises(ValueError, match="dt = nan must be a finite number"):
         STDP().traces(float("nan"))
 
 
