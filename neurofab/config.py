@@ -362,6 +362,10 @@ class CoreConfig:
             array can be shorter than its depth (``spec.region_depths``): the rest is
             zero in a memory init and unused by the config. The RTL stores the row
             pointers narrower (``spec.row_storage``), which reads back as these words.
+            A learning config (``self.learning``) has ``PlasticSynapse`` words in
+            ``SYNAPSE``, zero ``PRE`` and ``POST`` words, and ``CTRL`` up to
+            ``CTRL_HOMEO + PROFILE_COUNT`` (``TRACES``, ``MODULATOR = 0``, ``LEARN_END``,
+            the rule and homeostasis tables; Python ints).
         """
         self.validate()
         if n_neurons is not None and n_neurons != self.n_neurons:
@@ -401,8 +405,6 @@ class CoreConfig:
             spec.PlasticSynapse, target=self.syn_target, weight=self.syn_weight,
             delay=self.syn_delay - spec.DELAY_MIN, rule=lc.syn_rule, frac=0,
             source=self.syn_source, elig=0)
-        ctrl[:] = 0
-        ctrl[Ctrl.W_SHIFT.value] = self.w_shift
         ctrl[Ctrl.TRACES.value] = int(spec.pack(spec.Traces, **lc.traces()))
         ctrl[Ctrl.LEARN_END.value] = lc.learn_end
         rules = spec.pack(spec.Rule, **lc.rule_table())
