@@ -8,6 +8,9 @@
   in Poisson noise (Masquelier, Guyonneau & Thorpe 2008).
 * :mod:`neurofab.tasks.reward` — reward-modulated STDP learns an XOR-like mapping of four
   input patterns to two outputs.
+* :mod:`neurofab.tasks.digits` — scikit-learn's 8×8 digits: the split, the spike code,
+  and a two-layer CUBA-LIF network trained by snnTorch (``scripts/train_digits.py``),
+  committed as NIR with snnTorch's own spikes on the test split.
 
 ``neurofab demo --learning stdp|rstdp`` runs them; ``docs/learning.md`` describes them.
 """
