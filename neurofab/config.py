@@ -282,16 +282,29 @@ class CoreConfig:
         return self
 
     def check_inputs(self, inputs):
-        """Validate per-step input channel arrays; returns them as int64 arrays."""
-        out = []
+        """Validate per-step input channel arrays; returns them as int64 arrays.
+
+        Raises ``ValueError`` for a channel outside ``[0, n_inputs - 1]`` (``inputs[t][k]
+        = c is outside the limit ...``) or repeated within a step, the first in step order.
+        """
+        out = [np.asarray(chans, dtype=np.int64).reshape(-1) for chans in inputs]
+        flat = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        if flat.size == 0:
+            return out
+        step = np.repeat(np.arange(len(out)), [c.size for c in out])
+        key = np.sort(step * self.n_inputs + flat)
+        if flat.min() < 0 or flat.max() >= self.n_inputs or (np.diff(key) == 0).any():
+            self._refuse_inputs(out)
+        return out
+
+    def _refuse_inputs(self, inputs):
+        """Raise the ``check_inputs`` error of the first bad step of ``inputs``."""
         for t, chans in enumerate(inputs):
             chans = np.asarray(chans, dtype=np.int64).reshape(-1)
             check_range(f"inputs[{t}]", chans, 0, self.n_inputs - 1)
             if np.unique(chans).size != chans.size:
                 raise ValueError(f"inputs[{t}] repeats a channel: each channel carries at most "
                                  f"one event per step")
-            out.append(chans)
-        return out
 
     def padded(self, n_neurons, n_inputs, *, n_synapses=None, n_profiles=spec.PROFILE_COUNT):
         """This network on a larger core: extra neurons silent, extra channels unconnected.
@@ -515,7 +528,8 @@ class CoreConfig:
 # --- the builder -------------------------------------------------------------------
 @dataclass(frozen=True)
 class Population:
-    """A contiguous block of neurons sharing one profile."""
+    """A contiguous block of neurons: one profile (``profile`` an int), or one per neuron
+    (``profile`` an int64 array) when ``Network.population`` got per-neuron parameters."""
     start: int
     size: int
     profile: int
@@ -598,6 +612,10 @@ class Network:
     rules: list = field(default_factory=list)
     #: the core-wide trace integers (``spec.Traces`` fields) of the plastic projections
     traces: dict = None
+    #: explicit index arrays by name (``index``), e.g. the nodes of an imported NIR graph
+    names: dict = field(default_factory=dict)
+    #: how an imported NIR graph maps onto the core (``neurofab.nir.GraphMap``), or None
+    graph: object = None
 
     @property
     def n_neurons(self):
@@ -634,7 +652,9 @@ class Network:
         **params : int
             Without ``model``: the integer profile, one value per parameter of the
             network's kernel (CUBA-LIF: ``decay_i=0, decay_v=0, threshold=1, bias=0,
-            v_reset=0, reset=Reset.TO_VRESET, refractory=0`` by default).
+            v_reset=0, reset=Reset.TO_VRESET, refractory=0`` by default). A parameter
+            may also be an integer array of one value per neuron: each distinct
+            combination becomes a profile (``population.profile`` is then an array).
         """
         where = f"population {name or len(self.populations)}"
         check_int(f"{where}: size", size, 1, spec.MAX_NEURONS)
@@ -665,14 +685,8 @@ class Network:
         if unknown:
             raise ValueError(f"{where}: {unknown[0]!r} is not a parameter of kernel "
                              f"{kernel.name} (parameters: {', '.join(kernel.param_fields)})")
-        prof = []
-        for fname in kernel.param_fields:
-            if fname not in params:
-                raise ValueError(f"{where}: parameter {fname!r} of kernel {kernel.name} is "
-                                 f"missing")
-            lo, hi = kernel.limits[fname]
-            prof.append(check_int(f"{where}: {fname}", params[fname], lo, hi))
-        prof = tuple(prof)
+        columns = [self._param_column(where, kernel, fname, params, size)
+                   for fname in kernel.param_fields]
         homeo, homeo_report = (0, 0, 0, 0), None
         if homeostasis is not None:
             from neurofab.learning import Homeostasis
@@ -687,17 +701,67 @@ class Network:
             table = homeostasis.table(dt)
             homeo = tuple(table[f] for f in spec.HOMEO_FIELDS)
             homeo_report = homeostasis.report(dt)
-        for k, (p, h) in enumerate(zip(self.profiles, self.homeo)):
-            if p == prof and h == homeo:
-                index = k
-                break
+        if all(isinstance(c, int) for c in columns):
+            index = self._profile_index(tuple(columns), homeo)
         else:
-            self.profiles.append(prof)
-            self.homeo.append(homeo)
-            index = len(self.profiles) - 1
+            rows = np.stack([np.broadcast_to(np.asarray(c, dtype=np.int64), (size,))
+                             for c in columns], axis=1)
+            unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+            table = np.array([self._profile_index(tuple(int(x) for x in row), homeo)
+                              for row in unique], dtype=np.int64)
+            index = table[inverse.reshape(-1)]
+            if np.all(index == index[0]):
+                index = int(index[0])
         pop = Population(self.n_neurons, int(size), index, name, report, homeo_report)
         self.populations.append(pop)
         return pop
+
+    @staticmethod
+    def _param_column(where, kernel, fname, params, size):
+        """One parameter of ``population``: a checked ``int``, or an int64 array of one
+        value per neuron."""
+        if fname not in params:
+            raise ValueError(f"{where}: parameter {fname!r} of kernel {kernel.name} is "
+                             f"missing")
+        lo, hi = kernel.limits[fname]
+        value = params[fname]
+        if not isinstance(value, (list, tuple, np.ndarray)):
+            return check_int(f"{where}: {fname}", value, lo, hi)
+        arr = np.asarray(value)
+        if arr.shape != (size,):
+            raise ValueError(f"{where}: {fname} has shape {arr.shape}, expected a scalar or "
+                             f"one value per neuron ({size},)")
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"{where}: {fname} must hold integers, not {arr.dtype} values")
+        check_range(f"{where}: {fname}", arr, lo, hi)
+        return arr.astype(np.int64)
+
+    def _profile_index(self, prof, homeo):
+        """Index of the profile ``prof`` with homeostasis entry ``homeo``, added if new."""
+        for k, (p, h) in enumerate(zip(self.profiles, self.homeo)):
+            if p == prof and h == homeo:
+                return k
+        self.profiles.append(prof)
+        self.homeo.append(homeo)
+        return len(self.profiles) - 1
+
+    def index(self, name):
+        """Neuron indices of the populations, or channels of the input groups, named
+        ``name`` (in the order they were added; a graph imported by ``neurofab.nir``
+        maps each node name to its neurons in the node's order).
+
+        Raises ``KeyError`` naming the known names if none has that name.
+        """
+        if name in self.names:
+            return self.names[name].copy()
+        found = ([p.indices for p in self.populations if p.name == name] or
+                 [g.indices for g in self.input_groups if g.name == name])
+        if not found:
+            known = sorted({p.name for p in self.populations if p.name} |
+                           {g.name for g in self.input_groups if g.name} | set(self.names))
+            raise KeyError(f"no population or input group is named {name!r} (names: "
+                           f"{', '.join(known) or 'none'})")
+        return np.concatenate(found)
 
     def inputs(self, size, *, name=""):
         """Add ``size`` external input channels."""

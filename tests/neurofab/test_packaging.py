@@ -31,7 +31,8 @@ def test_wheel_contains_and_imports_every_subpackage(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for path in ["neurofab/spec/core.py", "neurofab/golden/core.py", "neurofab/rtl/__init__.py",
                  "neurofab/cosim/streams.py", "neurofab/host/__init__.py",
-                 "neurofab/boards/__init__.py"]:
+                 "neurofab/boards/__init__.py", "neurofab/tasks/digits.py",
+                 "neurofab/tasks/data/digits.nir", "neurofab/tasks/data/digits_snntorch.npz"]:
         assert path in names
     assert not any(n.startswith(("rtl/", "golden/", "cosim/", "tests/")) for n in names)
     target = tmp_path / "site"
