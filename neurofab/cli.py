@@ -102,10 +102,41 @@ def cmd_learning_demo(args, con):
     return summary, 0 if ok else 1
 
 
+def cmd_digits_demo(args, con):
+    """``demo --task digits``: the snnTorch-trained digits network imported from NIR, on
+    golden and on the simulated board."""
+    from neurofab.host import Board
+    from neurofab.tasks import digits
+    board_name = args.board or "icebreaker"
+    if args.samples is not None:
+        from neurofab.checks import check_int
+        check_int("samples", args.samples, 1, digits.load_digits_split()[2].shape[0])
+    con.say(f"digits:    {digits.NIR_FILE.name} (snnTorch, NIR) imported at dt = "
+            f"{digits.DT:g} s; test split on golden and on sim://{board_name}")
+    with Board.open(f"sim://{board_name}") as board, \
+            con.progress(1, "digits on the board") as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        summary = digits.run_task(board, samples=args.samples,
+                                  out=args.out or "out/digits_confusion.png",
+                                  progress=progress)
+    con.say(f"accuracy:  float {summary['float_accuracy']:.4f}, golden "
+            f"{summary['golden_accuracy']:.4f}, board {summary['board_accuracy']:.4f} "
+            f"(snnTorch {summary['snntorch_accuracy']:.4f}) on {summary['samples']} images")
+    con.say(f"board:     same predictions as golden: {summary['predictions_equal']}; every "
+            f"spike equal: {summary['golden_equals_board']}")
+    con.say(f"plot:      {summary['plot']}")
+    ok = summary["predictions_equal"] and summary["golden_equals_board"]
+    return summary, 0 if ok else 1
+
+
 def cmd_demo(args, con):
     """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
     if args.learning is not None:
         return cmd_learning_demo(args, con)
+    if args.task == "digits":
+        return cmd_digits_demo(args, con)
     args.out = args.out or "out/demo_raster.png"
     from neurofab import golden
     from neurofab.cosim.core import run_core_cosim
@@ -340,6 +371,12 @@ def build_parser():
                         "simulated learning board alongside it")
     p.add_argument("--kernel", choices=kernel_names, default="cuba-lif",
                    help="neuron kernel of the demo network and of the board's core")
+    p.add_argument("--task", choices=("digits",), default=None,
+                   help="instead: a trained network (digits: an snnTorch SNN imported from "
+                        "NIR) on golden and on the simulated board, with float, golden and "
+                        "board accuracy and a confusion-matrix PNG")
+    p.add_argument("--samples", type=int, default=None,
+                   help="--task digits: the first SAMPLES test images (default all 360)")
 
     p = verb("run", cmd_run, "run a saved network on a board (any URL) and compare with golden")
     p.add_argument("--url", required=True,

@@ -711,7 +711,7 @@ class LayerReport:
     threshold_error: float       # worst relative error of threshold_int / scale
     taus: dict                   # name -> (given, effective, relative error), worst neuron
     bias_channel: object
-    bias_error: float
+    bias_error: float            # RMS rounding error / RMS of the bias weights
     peak: float                  # calibration peak of |v|, |I|, threshold, reset (graph units)
     headroom: float              # 32767 / (scale x peak): > 1 means no saturation predicted
     profiles: list
@@ -940,7 +940,7 @@ def _project_node(net, g, nrn, n, s, shift, pops, inputs, bias_group, ints, disc
                              f"(1 + the node's latency), above the limit {spec.DELAY_MAX}")
         net.project(bias_group, pops[n], weight=w[None, :], delay=delay)
         nzb = g.bias[n] != 0
-        bias_err = float((np.abs(w - want)[nzb] / np.abs(want[nzb])).max(initial=0.0))
+        bias_err = float(np.sqrt(((w - want)[nzb] ** 2).sum() / (want[nzb] ** 2).sum()))
     thr_int = ints["threshold"]
     eff_thr = (thr_int - 0.5) / s              # the middle of the integer step it stands for
     thr_err = float(np.abs(eff_thr - nrn.theta).max() / np.abs(nrn.theta).max())

@@ -36,8 +36,8 @@ import numpy as np
 from neurofab.checks import check_int
 
 __all__ = ["STEPS", "SPLIT_SEED", "TEST_FRACTION", "PIXELS", "PIXEL_MAX", "CLASSES",
-           "DATA_DIR", "NIR_FILE", "REFERENCE_FILE", "load_digits_split", "encode",
-           "classify"]
+           "DATA_DIR", "NIR_FILE", "REFERENCE_FILE", "DT", "CALIBRATION_SAMPLES",
+           "load_digits_split", "encode", "classify", "import_network", "run_task"]
 
 #: time steps per sample
 STEPS = 16
@@ -58,6 +58,11 @@ DATA_DIR = Path(__file__).parent / "data"
 NIR_FILE = DATA_DIR / "digits.nir"
 #: snnTorch's own spikes, predictions and accuracy on the test split (compressed npz)
 REFERENCE_FILE = DATA_DIR / "digits_snntorch.npz"
+#: The time step snnTorch's NIR exporter assumes (seconds): the file's time constants
+#: give back the trained decays at this ``dt`` (forward Euler).
+DT = 1e-4
+#: Training images the importer calibrates its state scales on.
+CALIBRATION_SAMPLES = 128
 
 
 def load_digits_split():
@@ -169,3 +174,124 @@ def classify(output_spikes):
         raise ValueError(f"output_spikes has shape {s.shape}, expected (B, steps, "
                          f"{CLASSES})")
     return np.argmax(s.sum(axis=1, dtype=np.int64), axis=1).astype(np.int64)
+
+
+def import_network():
+    """The committed NIR file imported (``neurofab.nir.from_nir``) at :data:`DT`,
+    calibrated on the first :data:`CALIBRATION_SAMPLES` training images: ``(Network,
+    QuantReport)``."""
+    from neurofab.nir import from_nir
+    x_train = load_digits_split()[0]
+    return from_nir(NIR_FILE, dt=DT, calibration=encode(x_train[:CALIBRATION_SAMPLES]))
+
+
+def _board_raster(board, gmap, rasters, n_neurons, progress):
+    """Spikes (B, steps, n_neurons) of each sample on ``board``, state reset before each."""
+    out = np.zeros(rasters.shape[:2] + (n_neurons,), dtype=bool)
+    for b, raster in enumerate(rasters):
+        board.reset()
+        for t, fired in enumerate(board.run(gmap.channels(raster))):
+            fired = np.asarray(fired, dtype=np.int64)
+            if fired.size and fired.max() >= n_neurons:
+                raise ValueError(f"sample {b}, step {t}: the board fired padding neuron "
+                                 f"{int(fired.max())}, which has no synapses and a silent "
+                                 f"profile")
+            out[b, t, fired] = True
+        if progress is not None:
+            progress(b + 1, len(rasters))
+    return out
+
+
+def confusion(labels, predictions):
+    """The (CLASSES, CLASSES) confusion matrix: row = label, column = prediction."""
+    m = np.zeros((CLASSES, CLASSES), dtype=np.int64)
+    np.add.at(m, (np.asarray(labels), np.asarray(predictions)), 1)
+    return m
+
+
+def plot_confusion(path, matrix, title):
+    """Write the confusion matrix as a PNG; returns ``path``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from neurofab.plot import save
+    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=110)
+    ax.imshow(matrix, cmap="Blues")
+    for (i, j), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if v > matrix.max() / 2 else "black")
+    ax.set_xticks(range(CLASSES))
+    ax.set_yticks(range(CLASSES))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("label")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def run_task(board=None, *, samples=None, out="out/digits_confusion.png", progress=None):
+    """Classify the test split with the imported network: float, golden and ``board``.
+
+    Parameters
+    ----------
+    board : host.Board, optional
+        An open board (e.g. ``Board.open("sim://icebreaker")``); the network is loaded on
+        it and every sample runs from a reset state. ``None``: golden only.
+    samples : int, optional
+        The first ``samples`` test images (default: all).
+    out : str
+        Confusion-matrix PNG path (of the board's predictions, else golden's).
+    progress : callable, optional
+        ``progress(done, total)`` after each board sample.
+
+    Returns
+    -------
+    dict
+        ``float_accuracy`` (``neurofab.nir.simulate`` of the file), ``golden_accuracy``,
+        ``board_accuracy`` and ``predictions_equal`` (``None`` without a board),
+        ``golden_equals_board`` (every spike of every sample), ``snntorch_accuracy``,
+        raster agreements with snnTorch's spikes, the import report and the plot path.
+    """
+    from neurofab.config import compile as compile_network
+    from neurofab.golden import run
+    from neurofab.nir import raster_agreement, simulate
+    _, _, x_test, y_test = load_digits_split()
+    n = len(x_test) if samples is None else check_int("samples", samples, 1, len(x_test))
+    x, y = encode(x_test[:n]), y_test[:n]
+    net, report = import_network()
+    cfg = compile_network(net)
+    gmap = net.graph
+    rasters = gmap.core_inputs(x)
+    flt = simulate(NIR_FILE, x, dt=DT)["output"]
+    gold = np.zeros(rasters.shape[:2] + (cfg.n_neurons,), dtype=bool)
+    for b, raster in enumerate(rasters):
+        for t, fired in enumerate(run(cfg, gmap.channels(raster))):
+            gold[b, t, fired] = True
+    ref = np.load(REFERENCE_FILE)
+    pred = {"float": classify(flt), "golden": classify(gmap.spikes(gold, "output"))}
+    summary = {"samples": n, "steps": STEPS, "dt": DT,
+               "snntorch_accuracy": float((ref["predictions"][:n] == y).mean()),
+               "float_accuracy": float((pred["float"] == y).mean()),
+               "golden_accuracy": float((pred["golden"] == y).mean()),
+               "board_accuracy": None, "predictions_equal": None, "golden_equals_board": None,
+               "golden_vs_snntorch_output_agreement": raster_agreement(
+                   gmap.spikes(gold, "output"), ref["output_spikes"][:n]),
+               "golden_vs_snntorch_hidden_agreement": raster_agreement(
+                   gmap.spikes(gold, "lif1"), ref["hidden_spikes"][:n]),
+               "neurons": int(net.n_neurons), "synapses": int(cfg.n_synapses),
+               "quantisation": report.as_dict()}
+    shown = "golden"
+    if board is not None:
+        board.load(cfg)
+        got = _board_raster(board, gmap, rasters, cfg.n_neurons, progress)
+        pred["board"] = classify(gmap.spikes(got, "output"))
+        summary.update(board_accuracy=float((pred["board"] == y).mean()),
+                       predictions_equal=bool(np.array_equal(pred["board"], pred["golden"])),
+                       golden_equals_board=bool(np.array_equal(got, gold)))
+        shown = "board"
+    acc = summary[f"{shown}_accuracy"]
+    summary["plot"] = str(plot_confusion(out, confusion(y, pred[shown]), (
+        f"digits, {n} test images, {shown}: accuracy {acc:.3f} (float "
+        f"{summary['float_accuracy']:.3f})")))
+    return summary

@@ -182,3 +182,21 @@ def _chain(graph):
         chain.append(name)
     assert len(chain) == len(graph.nodes)
     return chain
+
+
+def test_imported_network_classifies_like_the_float_model(tmp_path):
+    """The committed NIR file on golden, whole test split: float (``simulate``) ≥ 90 %,
+    golden within 2 points of it, and snnTorch's own spikes reproduced."""
+    summary = digits.run_task(None, out=tmp_path / "confusion.png")
+    assert summary["samples"] == 360
+    assert summary["float_accuracy"] >= 0.90
+    assert summary["float_accuracy"] == summary["snntorch_accuracy"]
+    assert abs(summary["golden_accuracy"] - summary["float_accuracy"]) <= 0.02
+    assert summary["golden_vs_snntorch_output_agreement"] >= 0.95
+    assert summary["board_accuracy"] is None and summary["predictions_equal"] is None
+    assert (tmp_path / "confusion.png").stat().st_size > 0
+
+
+def test_confusion_counts_every_sample():
+    m = digits.confusion([0, 1, 1, 9], [0, 1, 2, 9])
+    assert m.sum() == 4 and m[1, 2] == 1 and m[9, 9] == 1 and m[1, 1] == 1
