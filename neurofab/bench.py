@@ -83,6 +83,11 @@ def bench_golden(say, quick):
             "golden_vs_loop_ratio": round(g_rate / l_rate, 1)}
 
 
+def bench_golden_reference(say, quick):
+    from .bench_golden import bench_reference as run
+    return run(say, quick)
+
+
 def _kernel_params(kernel, rng, n):
     """Per-neuron parameters of ``n`` neurons of ``kernel``: the profiles of a random config
     (every parameter at both ends of its limit in some profile), drawn at random."""
@@ -340,7 +345,8 @@ def bench_learning(say, quick):
     return out
 
 
-SECTIONS = [("golden", bench_golden), ("kernels", bench_kernels), ("cosim", bench_cosim),
+SECTIONS = [("golden", bench_golden), ("golden reference network", bench_golden_reference),
+            ("kernels", bench_kernels), ("cosim", bench_cosim),
             ("learning", bench_learning),
             ("gate level", bench_gatelevel), ("host link", bench_link),
             ("simulated board", bench_simboard),

@@ -9,6 +9,7 @@ A kernel is one :class:`Kernel` object. It declares, each in one place:
 
       step(state, acc, params) -> (state', spike)
       initial_state(params) -> state
+      stepper(params, state) -> f: f(acc) -> fired, f.state()   # optional
 
   ``state`` and ``state'`` map every ``STATE`` field to an int64 array (one entry per
   neuron), ``acc`` is the int64 array of this step's accumulator slot (signed
@@ -16,6 +17,9 @@ A kernel is one :class:`Kernel` object. It declares, each in one place:
   business, written in ``docs/numerics.md``), ``params`` maps every ``PROFILE`` field to
   the per-neuron int64 array of the neuron's profile, ``spike`` is a bool array;
   ``initial_state`` is the state a configuration starts from (after load and reset);
+  ``stepper``, where a module has it, is the same update for many steps of fixed
+  parameters, keeping the state itself (``Kernel.stepper``; the fast golden core,
+  ``golden/batch.py``, runs it);
 * its pipelined **RTL** update (``neurofab.rtl.<kernel>``), a ``wiring.Component``
   without constructor arguments whose ports are ``i_valid``, ``i_state``
   (``spec.state_word(STATE)``), ``i_acc`` (``signed(ACC_WIDTH)``), ``i_params``
@@ -178,6 +182,20 @@ class Kernel:
         """The state every neuron starts from, given its per-neuron parameters."""
         return self._golden.initial_state(params)
 
+    def stepper(self, params, state):
+        """The update for many steps of fixed ``params``, from ``state`` (arrays of one
+        shape, neurons last, e.g. ``(batch, n_neurons)``; ``params`` broadcast to it).
+
+        Returns an object ``f``: ``f(acc)`` does one :meth:`step` with this step's ``acc``
+        (of the state's shape) and returns the flat indices of the fired neurons, sorted;
+        ``f.state()`` is the current state (``{field: int64 array}``). The golden module's
+        ``stepper(params, state)`` if it has one (faster, same numbers), else a loop of
+        :meth:`step`."""
+        make = getattr(self._golden, "stepper", None)
+        if make is not None:
+            return make(params, state)
+        return _Stepper(self, params, state)
+
     # --- RTL (neurofab.rtl.<module>) --------------------------------------------------
     @property
     def rtl(self):
@@ -204,6 +222,21 @@ class Kernel:
                 "state_fields": list(self.state_fields),
                 "param_fields": list(self.param_fields),
                 "ii": self.ii, "latency": self.latency}
+
+
+class _Stepper:
+    """``Kernel.stepper`` of a golden module without one: :meth:`Kernel.step` per call."""
+
+    def __init__(self, kernel, params, state):
+        self.kernel, self.params = kernel, params
+        self.neurons = {k: np.asarray(v, dtype=np.int64).copy() for k, v in state.items()}
+
+    def __call__(self, acc):
+        self.neurons, spike = self.kernel.step(self.neurons, acc, self.params)
+        return np.flatnonzero(spike)
+
+    def state(self):
+        return {k: np.asarray(v, dtype=np.int64).copy() for k, v in self.neurons.items()}
 
 
 #: Every kernel by name, in ``spec.KERNEL_IDS`` order.
