@@ -214,10 +214,10 @@ def run_batch(cfg, rasters, *, state=None, final_state=False):
     Raises
     ------
     ValueError
-        A learning config or start state; ``rasters`` of the wrong shape, of a dtype other
-        than bool or integer, with a value other than 0 or 1, or (a list) with an
-        out-of-range or repeated channel or streams of different lengths. Checked before
-        anything of the result's size is allocated.
+        A learning config or start state; ``rasters`` neither an array nor a list, of the
+        wrong shape, of a dtype other than bool or integer, with a value other than 0 or
+        1, or (a list) with an out-of-range or repeated channel or streams of different
+        lengths. Checked before anything of the result's size is allocated.
     """
     cfg = cfg.validate()
     if cfg.learning is not None or (state is not None and state.learn is not None):
