@@ -6,15 +6,20 @@ One wording everywhere, naming the field, the value and the limit:
 * ``ValueError``: ``"<name> = <value> is outside the limit [<lo>, <hi>]"`` (one-sided:
   ``"... is below the limit <lo>"``, ``"... is above the limit <hi>"``)
 * ``ValueError``: ``"<name> = <value> must be a power of two in [<lo>, <hi>]"``
+* ``TypeError``:  ``"<name> must hold integers, not <dtype> values"`` (arrays)
+* ``ValueError``: ``"<name> has shape <shape>, expected ..."`` (arrays)
 
 An integer is a Python ``int`` or a numpy integer scalar; ``bool`` (and ``numpy.bool_``),
 floats (also integral ones such as ``8.0``, numpy floats and NaN) and strings are refused.
 Every check returns the value as a plain Python ``int``.
 """
 
+import math
+
 import numpy as np
 
-__all__ = ["check_int", "check_pow2", "check_bool", "check_range"]
+__all__ = ["check_int", "check_pow2", "check_bool", "check_range", "check_float",
+           "check_int_array"]
 
 
 def _as_int(name, value):
@@ -70,3 +75,49 @@ def check_range(name, values, lo, hi):
         k = int(np.flatnonzero(bad.ravel())[0])
         raise ValueError(f"{name}[{k}] = {int(values.ravel()[k])} is outside the limit "
                          f"[{lo}, {hi}]")
+
+
+def check_float(name, value, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False):
+    """``value`` as a float, refusing a non-number, NaN, infinity or a value outside
+    ``[lo, hi]`` (open at an end with ``lo_open``/``hi_open``) with a message naming the
+    field, the value and the limit."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
+            value, "__float__"):
+        raise TypeError(f"{name} must be a number, not {value!r}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"{name} = {x} must be a finite number")
+    below = x <= lo if lo_open else x < lo
+    above = x >= hi if hi_open else x > hi
+    if below or above:
+        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
+        raise ValueError(f"{name} = {x:g} is outside the limit {left}{lo:g}, {hi:g}{right}")
+    return x
+
+
+def check_int_array(name, value, shape, lo=None, hi=None):
+    """``value`` — an integer, or an integer array of exactly ``shape`` — as an int64 array
+    of ``shape``, checked against ``[lo, hi]`` (``check_range``).
+
+    Floats (also integral ones and NaN), bools and strings are refused with a
+    ``TypeError`` naming ``name``; a wrong shape with a ``ValueError`` before anything of
+    ``shape`` is allocated beyond the value itself.
+    """
+    shape = tuple(int(n) for n in shape)
+    if np.ndim(value) == 0:
+        scalar = value.item() if isinstance(value, np.ndarray) else value
+        if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
+            scalar = value.dtype.type(scalar)
+        v = check_int(name, scalar, lo, hi)
+        return np.full(shape, v, dtype=np.int64)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integers, not {arr.dtype} values")
+    if arr.shape != shape:
+        raise ValueError(f"{name} has shape {arr.shape}, expected a scalar or {shape}")
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} holds {int(arr.max())}, beyond the signed 64-bit range")
+    arr = arr.astype(np.int64)
+    if lo is not None and hi is not None:
+        check_range(name, arr, lo, hi)
+    return arr

@@ -137,6 +137,9 @@ def cmd_demo(args, con):
         return cmd_learning_demo(args, con)
     if args.task == "digits":
         return cmd_digits_demo(args, con)
+    if args.board is not None:
+        from neurofab.boards import get_board
+        get_board(args.board)               # an unknown board fails before any work
     args.out = args.out or "out/demo_raster.png"
     from neurofab import golden
     from neurofab.cosim.core import run_core_cosim
@@ -326,7 +329,7 @@ def cmd_run(args, con):
 def build_parser():
     from neurofab.kernels import KERNELS
     kernel_names = list(KERNELS)
-    parser = argparse.ArgumentParser(prog="neurofab", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="neurofab", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
 
     def verb(name, func, help):
@@ -435,6 +438,20 @@ _LIMITS = {"steps": (1, None, True), "neurons": (2, None, True), "cores": (1, No
            "rate": (0.0, 1.0, True), "gap": (0.0, 1.0, False), "stall": (0.0, 1.0, False)}
 
 
+class _ArgumentError(Exception):
+    """A command line argparse refuses (message and usage), so ``main`` can answer it in
+    JSON too."""
+
+    def __init__(self, message, usage):
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ArgumentError(f"{self.prog}: error: {message}", self.format_usage())
+
+
 def check_args(args):
     """Refuse a numeric option out of its range (NaN included), naming option, value and
     limit."""
@@ -450,7 +467,15 @@ def check_args(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except _ArgumentError as exc:
+        print(exc.usage, end="", file=sys.stderr)
+        print(exc.args[0], file=sys.stderr)
+        if "--json" in argv:
+            print(json.dumps({"ok": False, "error": exc.args[0]}))
+        return 2
     con = Console(args.json)
     try:
         check_args(args)

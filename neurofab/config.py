@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurofab import spec
-from neurofab.checks import check_int, check_pow2, check_range
+from neurofab.checks import check_float, check_int, check_int_array, check_pow2, check_range
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
 from neurofab.learning import Learning
 from neurofab.spec import Ctrl, Region, Reset
@@ -287,7 +287,10 @@ class CoreConfig:
         Raises ``ValueError`` for a channel outside ``[0, n_inputs - 1]`` (``inputs[t][k]
         = c is outside the limit ...``) or repeated within a step, the first in step order.
         """
-        out = [np.asarray(chans, dtype=np.int64).reshape(-1) for chans in inputs]
+        if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+            raise TypeError(f"inputs must be a sequence of per-step channel arrays, not "
+                            f"{inputs!r}")
+        out = [_channels(t, chans) for t, chans in enumerate(inputs)]
         flat = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
         if flat.size == 0:
             return out
@@ -486,12 +489,19 @@ class CoreConfig:
         if hashlib.sha256(payload).digest() != digest:
             raise ValueError(f"{name}: corrupted: SHA-256 of the payload does not match the "
                              f"header")
+        sizes = _check_archive(payload, name)
         with np.load(io.BytesIO(payload), allow_pickle=False) as z:
             found = DEFAULT_KERNEL
             if version >= 2:
                 if "kernel" not in z.files:
                     raise ValueError(f"{name}: missing fields ['kernel']")
-                found = str(z["kernel"])
+                try:
+                    kernel_field = z["kernel"]
+                except ValueError as exc:
+                    raise ValueError(f"{name}: field 'kernel' is unreadable ({exc})") from None
+                if kernel_field.dtype.kind != "U" or kernel_field.ndim != 0:
+                    raise ValueError(f"{name}: field 'kernel' must be a kernel name")
+                found = str(kernel_field)
                 if found not in KERNELS:
                     raise ValueError(f"{name}: kernel {found!r} is not a neuron kernel of "
                                      f"this neurofab (available: {', '.join(KERNELS)})")
@@ -502,9 +512,20 @@ class CoreConfig:
             missing = [f for f in _SCALAR_FIELDS + arrays if f not in z.files]
             if missing:
                 raise ValueError(f"{name}: missing fields {missing}")
-            kw = {f: int(z[f]) for f in _SCALAR_FIELDS}
-            kw.update({f: z[f] for f in arrays})
-            learn = {f[len("learn_"):]: z[f] for f in z.files if f.startswith("learn_")}
+            unknown = sorted(f for f in z.files if f not in _SCALAR_FIELDS + arrays and
+                             f != "kernel" and not f.startswith("learn_"))
+            if unknown:
+                raise ValueError(f"{name}: unknown fields {unknown} (a config file holds "
+                                 f"only the fields CoreConfig.to_bytes writes)")
+            kw = {f: int(_field(z, f, name, 0)) for f in _SCALAR_FIELDS}
+            kw["fanout_ptr"] = _field(z, "fanout_ptr", name, 1)
+            n_syn = max(int(kw["fanout_ptr"][-1]) if kw["fanout_ptr"].size else 0, 0)
+            for f in _SYNAPSE_FIELDS:
+                if f in sizes:
+                    _check_unpacked(name, f, sizes[f], _unpacked_limit(f, n_syn))
+            kw.update({f: _field(z, f, name, 1) for f in arrays if f != "fanout_ptr"})
+            learn = {f[len("learn_"):]: _field(z, f, name, None)
+                     for f in z.files if f.startswith("learn_")}
         if learn:
             syn_rule = learn.pop("syn_rule", None)
             if syn_rule is None:
@@ -523,6 +544,77 @@ class CoreConfig:
         """The config saved at ``path``; with ``kernel``, refuse one for another kernel."""
         with open(path, "rb") as f:
             return cls.from_bytes(f.read(), name=str(path), kernel=kernel)
+
+
+def _channels(t, chans):
+    """Step ``t``'s channel indices as a flat int64 array; non-integers refused."""
+    arr = np.asarray(chans)
+    if arr.dtype.kind not in "iu":
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if arr.dtype.kind == "b":
+            raise TypeError(f"inputs[{t}] is a boolean row: give the channel indices of the "
+                            f"step (numpy.flatnonzero(row))")
+        raise TypeError(f"inputs[{t}] must hold integer channel indices, not {arr.dtype} "
+                        f"values")
+    if arr.ndim > 1:
+        raise ValueError(f"inputs[{t}] has shape {arr.shape}: one flat array of channel "
+                         f"indices per step")
+    return arr.astype(np.int64, copy=False).reshape(-1)
+
+
+#: Fields of a ``.nfcfg`` archive with one entry per synapse (the others have at most one
+#: per source).
+_SYNAPSE_FIELDS = ("syn_target", "syn_weight", "syn_delay", "learn_syn_rule")
+
+
+def _unpacked_limit(key, n_synapses=spec.MAX_SYNAPSES):
+    """Bytes field ``key`` may unpack to: int64 entries of its largest legal length."""
+    n = n_synapses if key in _SYNAPSE_FIELDS else spec.MAX_NEURONS + spec.MAX_INPUTS + 1
+    return 8 * n + 4096
+
+
+def _check_archive(payload, name):
+    """Refuse a payload that is not a zip archive of ``.npy`` members or whose members
+    would unpack beyond their field's largest legal size (a decompression bomb), before
+    anything is decompressed; returns ``{field: unpacked bytes}``."""
+    import zipfile
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(payload)).infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"{name}: the payload is not a config archive ({exc})") from None
+    sizes = {}
+    for info in infos:
+        if not info.filename.endswith(".npy"):
+            raise ValueError(f"{name}: archive member {info.filename!r} is not a field")
+        key = info.filename[:-4]
+        _check_unpacked(name, key, info.file_size, _unpacked_limit(key))
+        sizes[key] = info.file_size
+    return sizes
+
+
+def _check_unpacked(name, key, size, limit):
+    if size > limit:
+        raise ValueError(f"{name}: field {key!r} would unpack to {size} bytes, above the "
+                         f"limit {limit}")
+
+
+def _field(z, key, name, ndim):
+    """Field ``key`` of an opened archive: an integer array of ``ndim`` dimensions
+    (``None``: 0 or 1), refused with the file's name otherwise."""
+    try:
+        value = z[key]
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"{name}: field {key!r} is unreadable ({exc})") from None
+    if value.dtype.kind not in "iu":
+        raise ValueError(f"{name}: field {key!r} holds {value.dtype} values, not integers")
+    if (value.ndim != ndim) if ndim is not None else value.ndim > 1:
+        raise ValueError(f"{name}: field {key!r} has shape {value.shape}, expected "
+                         f"{'a scalar' if ndim == 0 else 'one dimension'}")
+    if value.dtype.kind == "u" and value.size and int(value.max()) > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: field {key!r} holds {int(value.max())}, beyond the signed "
+                         f"64-bit range")
+    return value.astype(np.int64)
 
 
 # --- the builder -------------------------------------------------------------------
@@ -765,9 +857,8 @@ class Network:
 
     def inputs(self, size, *, name=""):
         """Add ``size`` external input channels."""
-        if size < 1:
-            raise ValueError(f"input group size = {size} must be at least 1")
-        group = InputGroup(self.n_inputs, int(size), name)
+        size = check_int("input group size", size, 1, spec.MAX_INPUTS)
+        group = InputGroup(self.n_inputs, size, name)
         self.input_groups.append(group)
         return group
 
@@ -786,11 +877,26 @@ class Network:
         if not isinstance(post, Population):
             raise ValueError("projection target must be a Population, not "
                              f"{type(post).__name__}")
+        if not isinstance(pre, (Population, InputGroup)):
+            raise ValueError("projection source must be a Population or an InputGroup, not "
+                             f"{type(pre).__name__}")
         shape = (pre.size, post.size)
-        w = np.broadcast_to(np.asarray(weight, dtype=np.int64), shape)
-        d = np.broadcast_to(np.asarray(delay, dtype=np.int64), shape)
+        w = check_int_array("weight", weight, shape)
+        d = check_int_array("delay", delay, shape)
+        if p is not None:
+            p = check_float("p", p, 0.0, 1.0)
+        if seed is not None:
+            check_int("seed", seed, 0)
         if pairs is not None:
-            src, dst = (np.asarray(a, dtype=np.int64).reshape(-1) for a in pairs)
+            if p is not None:
+                raise ValueError("project: give either p or pairs, not both")
+            if not isinstance(pairs, (tuple, list)) or len(pairs) != 2:
+                raise ValueError("pairs must be a (pre_idx, post_idx) tuple of index arrays")
+            src, dst = (check_int_array(f"pairs[{k}]", a, (np.size(a),)).reshape(-1)
+                        for k, a in enumerate(pairs))
+            if src.size != dst.size:
+                raise ValueError(f"pairs has {src.size} pre and {dst.size} post indices: one "
+                                 f"of each per synapse")
             check_range("pairs pre index", src, 0, pre.size - 1)
             check_range("pairs post index", dst, 0, post.size - 1)
         else:

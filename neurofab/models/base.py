@@ -13,27 +13,11 @@ import numpy as np
 from neurofab import spec as core_spec
 from neurofab.spec import Reset
 
+from neurofab.checks import check_float
+
 __all__ = ["Model", "QuantReport", "Behaviour", "check_float", "check_tau", "decay_of",
            "tau_of", "exp_factor", "fit_int", "parse_reset", "quantise_current",
            "step_current"]
-
-
-def check_float(name, value, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False):
-    """``value`` as a float, refusing a non-number, NaN, infinity or a value outside
-    ``[lo, hi]`` (open at an end with ``lo_open``/``hi_open``) with a message naming the
-    field, the value and the limit."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
-            value, "__float__"):
-        raise TypeError(f"{name} must be a number, not {value!r}")
-    x = float(value)
-    if not math.isfinite(x):
-        raise ValueError(f"{name} = {x} must be a finite number")
-    below = x <= lo if lo_open else x < lo
-    above = x >= hi if hi_open else x > hi
-    if below or above:
-        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        raise ValueError(f"{name} = {x:g} is outside the limit {left}{lo:g}, {hi:g}{right}")
-    return x
 
 
 @dataclass
