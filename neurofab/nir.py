@@ -978,12 +978,8 @@ def _tau_of(decay, dt, disc):
 def _golden_raster(cfg, raster):
     """Golden spikes (batch, steps, n_neurons) of ``cfg`` on input rasters
     (batch, steps, n_inputs)."""
-    from neurofab.golden.core import run
-    out = np.zeros(raster.shape[:2] + (cfg.n_neurons,), dtype=bool)
-    for b in range(raster.shape[0]):
-        for t, fired in enumerate(run(cfg, GraphMap.channels(raster[b]))):
-            out[b, t, fired] = True
-    return out
+    from neurofab.golden import run_batch
+    return run_batch(cfg, raster)
 
 
 def _scales(g, nrns, scale, peaks, meta):

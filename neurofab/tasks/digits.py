@@ -254,7 +254,7 @@ def run_task(board=None, *, samples=None, out="out/digits_confusion.png", progre
         raster agreements with snnTorch's spikes, the import report and the plot path.
     """
     from neurofab.config import compile as compile_network
-    from neurofab.golden import run
+    from neurofab.golden import run_batch
     from neurofab.nir import raster_agreement, simulate
     _, _, x_test, y_test = load_digits_split()
     n = len(x_test) if samples is None else check_int("samples", samples, 1, len(x_test))
@@ -264,10 +264,7 @@ def run_task(board=None, *, samples=None, out="out/digits_confusion.png", progre
     gmap = net.graph
     rasters = gmap.core_inputs(x)
     flt = simulate(NIR_FILE, x, dt=DT)["output"]
-    gold = np.zeros(rasters.shape[:2] + (cfg.n_neurons,), dtype=bool)
-    for b, raster in enumerate(rasters):
-        for t, fired in enumerate(run(cfg, gmap.channels(raster))):
-            gold[b, t, fired] = True
+    gold = run_batch(cfg, rasters)
     ref = np.load(REFERENCE_FILE)
     pred = {"float": classify(flt), "golden": classify(gmap.spikes(gold, "output"))}
     summary = {"samples": n, "steps": STEPS, "dt": DT,
