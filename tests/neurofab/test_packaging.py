@@ -32,6 +32,7 @@ def test_wheel_contains_and_imports_every_subpackage(tmp_path):
     for path in ["neurofab/spec/core.py", "neurofab/golden/core.py", "neurofab/rtl/__init__.py",
                  "neurofab/cosim/streams.py", "neurofab/host/__init__.py",
                  "neurofab/boards/__init__.py", "neurofab/tasks/digits.py",
+                 "neurofab/nir/importer.py",
                  "neurofab/tasks/data/digits.nir", "neurofab/tasks/data/digits_snntorch.npz"]:
         assert path in names
     assert not any(n.startswith(("rtl/", "golden/", "cosim/", "tests/")) for n in names)
