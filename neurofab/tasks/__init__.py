@@ -11,10 +11,13 @@
 * :mod:`neurofab.tasks.digits` — scikit-learn's 8×8 digits: the split, the spike code,
   and a two-layer CUBA-LIF network trained by snnTorch (``scripts/train_digits.py``),
   committed as NIR with snnTorch's own spikes on the test split.
+* :mod:`neurofab.tasks.reservoir` — reservoir computing on one core (``Reservoir``,
+  ``transform(u) -> states``), scored by nsram's benchmark suite.
 
 ``neurofab demo --learning stdp|rstdp`` runs them; ``docs/learning.md`` describes them.
 """
 
+from .reservoir import Reservoir
 from .runner import BoardRunner, GoldenRunner, Lockstep, Runner
 
-__all__ = ["Runner", "GoldenRunner", "BoardRunner", "Lockstep"]
+__all__ = ["Runner", "GoldenRunner", "BoardRunner", "Lockstep", "Reservoir"]
