@@ -131,12 +131,38 @@ def cmd_digits_demo(args, con):
     return summary, 0 if ok else 1
 
 
+def cmd_reservoir_demo(args, con):
+    """``demo --task reservoir``: nsram's reservoir suite on golden (mean ± std over
+    seeds) and on the simulated board (seed 0, compared with golden step by step)."""
+    from neurofab.host import Board
+    from neurofab.tasks import reservoir
+    board_name = args.board or "icebreaker"
+    seeds = 5 if args.seeds is None else args.seeds
+    con.say(f"reservoir: nsram's suite ({reservoir.STEPS} steps, washout "
+            f"{reservoir.WASHOUT}, ridge readout) on {seeds} golden reservoirs and on "
+            f"sim://{board_name}")
+    with Board.open(f"sim://{board_name}") as board, \
+            con.progress(reservoir.STEPS, "reservoir on the board") as bar:
+        summary = reservoir.run_task(board, seeds=seeds,
+                                     progress=lambda done, total: bar.update(done - bar.n))
+    con.say(reservoir.format_table(summary))
+    b = summary["board"]
+    con.say(f"board:     {b['steps']} steps, states == golden at every step: {b['equal']}"
+            f"{'' if b['mismatch'] is None else ' (' + b['mismatch'] + ')'}; "
+            f"{b['steps_per_s']} steps/s")
+    con.say(f"beats every published NS-RAM 2000-neuron figure and the ESN's memory "
+            f"capacity: {summary['beats_nsram_2000']}")
+    return summary, 0 if b["equal"] else 1
+
+
 def cmd_demo(args, con):
     """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
     if args.learning is not None:
         return cmd_learning_demo(args, con)
     if args.task == "digits":
         return cmd_digits_demo(args, con)
+    if args.task == "reservoir":
+        return cmd_reservoir_demo(args, con)
     if args.board is not None:
         from neurofab.boards import get_board
         get_board(args.board)               # an unknown board fails before any work
@@ -374,12 +400,15 @@ def build_parser():
                         "simulated learning board alongside it")
     p.add_argument("--kernel", choices=kernel_names, default="cuba-lif",
                    help="neuron kernel of the demo network and of the board's core")
-    p.add_argument("--task", choices=("digits",), default=None,
+    p.add_argument("--task", choices=("digits", "reservoir"), default=None,
                    help="instead: a trained network (digits: an snnTorch SNN imported from "
                         "NIR) on golden and on the simulated board, with float, golden and "
-                        "board accuracy and a confusion-matrix PNG")
+                        "board accuracy and a confusion-matrix PNG; reservoir: nsram's "
+                        "reservoir-computing suite, golden and board, next to nsram's figures")
     p.add_argument("--samples", type=int, default=None,
                    help="--task digits: the first SAMPLES test images (default all 360)")
+    p.add_argument("--seeds", type=int, default=None,
+                   help="--task reservoir: reservoirs of seeds 0..SEEDS-1 (default 5)")
 
     p = verb("run", cmd_run, "run a saved network on a board (any URL) and compare with golden")
     p.add_argument("--url", required=True,
@@ -433,7 +462,7 @@ def build_parser():
 
 
 #: numeric options and their limits: (lowest, highest, highest included)
-_LIMITS = {"steps": (1, None, True), "neurons": (2, None, True), "cores": (1, None, True),
+_LIMITS = {"steps": (1, None, True), "seeds": (1, 100, True), "neurons": (2, None, True), "cores": (1, None, True),
            "inputs": (0, None, True), "seed": (0, None, True), "port": (0, 65535, True),
            "rate": (0.0, 1.0, True), "gap": (0.0, 1.0, False), "stall": (0.0, 1.0, False)}
 

@@ -46,7 +46,7 @@ import time
 
 import numpy as np
 
-from neurofab.checks import check_float, check_int, check_pow2
+from neurofab.checks import check_bool, check_float, check_int, check_pow2
 
 __all__ = ["STEPS", "WASHOUT", "INPUT_SEED", "RIDGE_ALPHA", "XOR_DELAYS", "MC_MAX_DELAY",
            "NARMA_ORDERS", "WAVE_CLASSES", "METRICS", "NSRAM", "LEVELS", "FIELDS",
@@ -54,7 +54,7 @@ __all__ = ["STEPS", "WASHOUT", "INPUT_SEED", "RIDGE_ALPHA", "XOR_DELAYS", "MC_MA
            "READOUTS", "TOPOLOGIES", "RANDOM_TOPOLOGY", "benchmark_input", "split_point",
            "ridge", "xor_accuracy", "memory_capacity", "narma_target", "narma_r2",
            "waveform_labels", "waveform_accuracy", "evaluate", "quantise", "Reservoir",
-           "benchmark", "run_task"]
+           "benchmark", "run_task", "format_table"]
 
 #: Steps of the benchmark input (nsram's ``n_steps``).
 STEPS = 3000
@@ -326,8 +326,8 @@ class Reservoir:
 
     The input ``u(t)`` is quantised to 64 levels (:func:`quantise`) and encoded by the
     core's population encoder (``golden.encoders.PopulationEncoder``, the twin of the
-    RTL's; ``copies`` channels of the same value, 64 one-level receptive fields each,
-    ``sigma`` :data:`ENCODER_SIGMA`): each of the ``64 * copies`` input channels
+    RTL's; ``copies`` channels of the same value, 64 receptive fields each, ``sigma``
+    :data:`ENCODER_SIGMA` by default): each of the ``64 * copies`` input channels
     is one level of one copy and fires with probability 63/64 when ``u(t)`` is at its
     level (the encoder's LFSR, seeded from ``seed``, decides; a level is lost only if
     every copy drops it). Deterministic: the same call gives the same states.
@@ -361,6 +361,10 @@ class Reservoir:
         Fraction of the neurons that are coincidence neurons, in [0, 1).
     copies : int
         Encoder channels carrying the value, 1 .. ``MAX_COPIES``.
+    sigma : float
+        Width (levels) of the encoder's receptive fields, in (0, 64]; the default
+        :data:`ENCODER_SIGMA` makes every field one level wide and (nearly) certain,
+        wider fields fire on neighbouring levels at random.
     readout : str
         ``"spikes"`` (default), ``"v"`` or ``"i"`` (:data:`READOUTS`).
     tau : float
@@ -388,12 +392,14 @@ class Reservoir:
     """
 
     def __init__(self, n_neurons=256, seed=0, *, bands=8, coincidence=0.5, copies=MAX_COPIES,
-                 readout="spikes", tau=0.0, topology="delay", board=None):
+                 sigma=ENCODER_SIGMA, readout="spikes", tau=0.0, topology="delay",
+                 board=None):
         self.n_neurons = check_int("n_neurons", n_neurons, MIN_NEURONS, MAX_NEURONS)
         self.seed = check_int("seed", seed, 0, 2**32 - 1)
         self.bands = check_pow2("bands", bands, 2, LEVELS)
         self.coincidence = check_float("coincidence", coincidence, 0.0, 1.0, hi_open=True)
         self.copies = check_int("copies", copies, 1, MAX_COPIES)
+        self.sigma = check_float("sigma", sigma, 0.0, float(LEVELS), lo_open=True)
         if readout not in READOUTS:
             raise ValueError(f"readout = {readout!r} is not one of {READOUTS}")
         self.readout = readout
@@ -511,7 +517,7 @@ class Reservoir:
         from neurofab.golden.encoders.spike import PopulationEncoder
         x = quantise(u)
         enc = PopulationEncoder(self.copies, ENCODER_WIDTH, fields=FIELDS,
-                                sigma=ENCODER_SIGMA, seed=self.encoder_seed)
+                                sigma=self.sigma, seed=self.encoder_seed)
         return enc.run(np.repeat(x[:, None], self.copies, axis=1))
 
     def transform(self, u, progress=None):
@@ -634,7 +640,7 @@ def _mean_std(rows):
 
 
 def run_task(board=None, *, seeds=5, n_neurons=256, steps=STEPS, board_steps=None,
-             input_seed=INPUT_SEED, progress=None, **options):
+             input_seed=INPUT_SEED, vary_input=False, progress=None, **options):
     """The reservoir table: nsram's suite on reservoirs of seeds ``0 .. seeds - 1``.
 
     Parameters
@@ -652,6 +658,10 @@ def run_task(board=None, *, seeds=5, n_neurons=256, steps=STEPS, board_steps=Non
         computed only when it runs them all.
     input_seed : int
         Seed of the input (nsram: 42).
+    vary_input : bool
+        ``False`` (nsram's protocol): every reservoir sees the input of ``input_seed``.
+        ``True``: seed ``k`` sees the input of ``input_seed + k`` (the board too runs
+        seed 0's).
     progress : callable, optional
         ``progress(done_steps, total_steps)`` of the board run.
     **options
@@ -672,21 +682,25 @@ def run_task(board=None, *, seeds=5, n_neurons=256, steps=STEPS, board_steps=Non
     steps = check_int("steps", steps, WASHOUT + 80)
     board_steps = steps if board_steps is None else check_int("board_steps", board_steps,
                                                               1, steps)
+    vary_input = check_bool("vary_input", vary_input)
     u = benchmark_input(steps, input_seed)
     t0 = time.perf_counter()
     rows = []
     for seed in range(seeds):
         res = Reservoir(n_neurons, seed, **options)
-        rows.append(evaluate(res.transform(u), u))
+        v = benchmark_input(steps, input_seed + seed) if vary_input else u
+        rows.append(evaluate(res.transform(v), v))
     t_golden = time.perf_counter() - t0
     golden = _mean_std(rows)
     first = Reservoir(n_neurons, 0, **options)
     summary = {"n_neurons": first.n_neurons, "synapses": int(first.cfg.n_synapses),
                "input_channels": int(first.network.n_inputs), "seeds": seeds,
                "steps": steps, "washout": WASHOUT, "input_seed": input_seed,
+               "vary_input": bool(vary_input),
                "options": {"topology": first.topology, "bands": first.bands,
                            "coincidence": first.coincidence, "copies": first.copies,
-                           "readout": first.readout, "tau": first.tau},
+                           "sigma": first.sigma, "readout": first.readout,
+                           "tau": first.tau},
                "lags": first.lags, "golden": golden, "per_seed": rows,
                "golden_s": round(t_golden, 3), "board": None, "nsram": NSRAM}
     ref, esn = NSRAM["NS-RAM, 2000 neurons"], NSRAM["ESN (tanh)"]
@@ -703,3 +717,38 @@ def run_task(board=None, *, seeds=5, n_neurons=256, steps=STEPS, board_steps=Non
             "golden_metrics": rows[0], "board_s": round(t_board, 3),
             "steps_per_s": round(board_steps / t_board, 1) if t_board > 0 else None}
     return summary
+
+
+_LABELS = {"xor1": "XOR-1", "xor2": "XOR-2", "xor5": "XOR-5", "mc": "memory capacity",
+           "narma5": "NARMA-5 R²", "narma10": "NARMA-10 R²", "wave4": "Waveform-4"}
+
+
+def _fmt(key, value, std=None):
+    if value is None:
+        return "—"
+    if key.startswith(("xor", "wave")):
+        text = f"{100 * value:.1f} %"
+        return text if std is None else f"{100 * value:.1f} ± {100 * std:.1f} %"
+    return f"{value:.3f}" if std is None else f"{value:.3f} ± {std:.3f}"
+
+
+def format_table(summary):
+    """The text table of a :func:`run_task` summary: every metric, golden mean ± std,
+    the board's seed 0 (when it ran every step) and nsram's published figures."""
+    board = summary.get("board")
+    board_m = board["metrics"] if board is not None else None
+    head = [f"metric", f"golden ({summary['seeds']} seeds)"]
+    if board is not None:
+        head.append("board, seed 0")
+    head += list(NSRAM)
+    rows = [head]
+    for k in METRICS:
+        g = summary["golden"][k]
+        row = [_LABELS[k], _fmt(k, g["mean"], g["std"])]
+        if board is not None:
+            row.append(_fmt(k, None if board_m is None else board_m[k]))
+        row += [_fmt(k, ref.get(k)) for ref in NSRAM.values()]
+        rows.append(row)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip()
+                     for r in rows)
