@@ -1,5 +1,5 @@
 """The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | kernels |
-fidelity | build | program | bench``.
+fidelity | faults | build | program | bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
@@ -271,6 +271,38 @@ def cmd_fidelity(args, con):
     return {"rows": rows, "gallery": str(png)}, 0
 
 
+def cmd_faults(args, con):
+    from neurofab import faults
+    kw = dict(steps=args.steps, seed=args.seed, backend=args.backend)
+    if args.quick:
+        kw.update(geometry=faults.Geometry(16, 4, 256), networks=1, single=4,
+                  bers=(1e-5, 1e-3), trials=1)
+    for name in ("single", "trials", "networks"):
+        if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
+    if args.backend == "golden":
+        kw["targets"] = tuple(faults.MEMORIES)
+    with con.progress(1, "fault campaign") as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        result = faults.campaign(progress=progress, say=con.say, **kw)
+    con.say(faults.markdown(result))
+    m = result.mirror
+    if m["runs"]:
+        con.say(f"golden mirror of the memory upsets: {m['exact']} of {m['runs']} runs "
+                f"bit-exact ({m['exact_in_limits']} of {m['in_limits']} with every used "
+                f"profile inside the kernel's limits)")
+    png = faults.figure(result, args.out)
+    con.say(f"figure: {png}")
+    if args.docs:
+        faults.write_docs(result, args.docs)
+        con.say(f"table written into {args.docs}")
+    summary = result.summary()
+    summary["figure"] = str(png)
+    return summary, 0 if m["exact_in_limits"] == m["in_limits"] else 1
+
+
 def cmd_build(args, con):
     from neurofab.config import CoreConfig
     cfg = None if args.network is None else CoreConfig.load(args.network)
@@ -441,6 +473,26 @@ def build_parser():
                    help="also write the table into this Markdown file (between "
                         "<!-- fidelity --> markers), e.g. docs/fidelity.md")
 
+    p = verb("faults", cmd_faults, "fault injection: single-event upsets in a core's memories "
+                                   "and flip-flops, spike-train deviation against bit-error "
+                                   "rate (docs/reliability.md)")
+    p.add_argument("--backend", choices=("verilator", "golden"), default="verilator",
+                   help="inject into the Verilator model (memory upsets checked against "
+                        "their golden mirror), or run the golden mirror alone (memories only)")
+    p.add_argument("--steps", type=int, default=100, help="steps per run")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--single", type=int, default=None,
+                   help="single-upset runs per target (default 40)")
+    p.add_argument("--trials", type=int, default=None,
+                   help="runs per target and bit-error rate (default 4)")
+    p.add_argument("--networks", type=int, default=None, help="workloads (default 4)")
+    p.add_argument("--quick", action="store_true",
+                   help="a 16-neuron core, few runs: a smoke test of the campaign")
+    p.add_argument("--out", default="out/reliability_faults.png", help="figure PNG path")
+    p.add_argument("--docs", default=None,
+                   help="also write the tables into this Markdown file (between "
+                        "<!-- faults --> markers), e.g. docs/reliability.md")
+
     p = verb("build", cmd_build, "build a bitstream and its resource/timing report (cached)")
     p.add_argument("--board", required=True)
     p.add_argument("--kernel", choices=kernel_names, default=None,
@@ -462,7 +514,8 @@ def build_parser():
 
 
 #: numeric options and their limits: (lowest, highest, highest included)
-_LIMITS = {"steps": (1, None, True), "seeds": (1, 100, True), "neurons": (2, None, True), "cores": (1, None, True),
+_LIMITS = {"steps": (1, None, True), "seeds": (1, 100, True), "single": (0, None, True),
+           "trials": (0, None, True), "networks": (1, 1000, True), "neurons": (2, None, True), "cores": (1, None, True),
            "inputs": (0, None, True), "seed": (0, None, True), "port": (0, 65535, True),
            "rate": (0.0, 1.0, True), "gap": (0.0, 1.0, False), "stall": (0.0, 1.0, False)}
 
