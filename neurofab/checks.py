@@ -108,7 +108,9 @@ def check_int_array(name, value, shape, lo=None, hi=None):
         scalar = value.item() if isinstance(value, np.ndarray) else value
         if isinstance(value, np.ndarray) and value.dtype.kind in "iu":
             scalar = value.dtype.type(scalar)
-        v = check_int(name, scalar, lo, hi)
+        i64 = np.iinfo(np.int64)
+        v = check_int(name, scalar, i64.min if lo is None else lo,
+                      i64.max if hi is None else hi)
         return np.full(shape, v, dtype=np.int64)
     arr = np.asarray(value)
     if arr.dtype.kind not in "iu":

@@ -973,7 +973,8 @@ def compile(network, *, n_neurons=None, target=None):
     used = network.n_neurons
     if used == 0:
         raise ValueError("network has no neurons")
-    size = n_neurons if n_neurons is not None else max(2, 1 << (used - 1).bit_length())
+    size = (check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS) if n_neurons is not None
+            else max(2, 1 << (used - 1).bit_length()))
     if size < used:
         raise ValueError(f"n_neurons = {size} is below the {used} neurons of the network")
     kernel = get_kernel(network.kernel or DEFAULT_KERNEL)

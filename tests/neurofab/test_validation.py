@@ -75,3 +75,21 @@ def test_unknown_demo_board_fails_before_any_work(capsys):
     assert main(["demo", "--board", "nosuch", "--json"]) == 2
     err = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["error"]
     assert err.startswith("unknown board 'nosuch'; known boards: icebreaker")
+
+
+def test_compile_checks_n_neurons_before_allocating():
+    """``compile(net, n_neurons=10**12)`` used to allocate terabytes (killed by the OOM
+    killer); found by tests/fuzz."""
+    net = Network()
+    net.population(3, threshold=5)
+    with pytest.raises(ValueError, match=r"n_neurons = 1000000000000 must be a power of two"):
+        compile(net, n_neurons=10 ** 12)
+    with pytest.raises(TypeError, match="n_neurons must be an integer, not 8.0"):
+        compile(net, n_neurons=8.0)
+
+
+def test_int_arrays_refuse_values_beyond_64_bits():
+    net = Network()
+    a = net.population(2, threshold=5)
+    with pytest.raises(ValueError, match="delay = 9223372036854775808 is outside the limit"):
+        net.project(net.inputs(1), a, weight=0, delay=2 ** 63)
