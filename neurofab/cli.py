@@ -1,5 +1,5 @@
 """The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | kernels |
-fidelity | faults | build | program | bench``.
+fidelity | faults | build | program | prove | bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
@@ -303,6 +303,36 @@ def cmd_faults(args, con):
     return summary, 0 if m["exact_in_limits"] == m["in_limits"] else 1
 
 
+def cmd_prove(args, con):
+    from neurofab import prove
+    names = args.property or None
+    total = len(names) if names else sum(1 for p in prove.PROPERTIES
+                                         if not (args.fast and p.slow))
+    results = []
+    with con.progress(total, "prove") as bar:
+        def progress(result):
+            tag = f"{result['name']}" + (f" [mutant {result['mutant']}]"
+                                         if result["mutant"] else "")
+            con.say(f"{tag:40} {result['status']:8} depth {result['depth']:>3}  "
+                    f"{result['solver']}  {result['seconds']:7.1f} s"
+                    + (f"  {result['detail']}" if result["detail"] else ""))
+            if result["mutant"] is None:
+                bar.update(1)
+            results.append(result)
+        prove.run_all(names, fast=args.fast, mutants=args.mutants, solver=args.solver,
+                      timeout=args.timeout, workdir=args.out, progress=progress)
+    keys = ("name", "status", "depth", "solver", "seconds", "mode", "detail")
+    props = [{k: r[k] for k in keys} for r in results if r["mutant"] is None]
+    muts = [{k: r[k] for k in ("name", "mutant", "status", "depth", "solver", "seconds")}
+            for r in results if r["mutant"] is not None]
+    ok = all(p["status"] in ("proven", "bounded") for p in props) and \
+        all(m["status"] == "failed" for m in muts)
+    summary = {"properties": props}
+    if args.mutants:
+        summary["mutants"] = muts
+    return summary, 0 if ok else 1
+
+
 def cmd_build(args, con):
     from neurofab.config import CoreConfig
     cfg = None if args.network is None else CoreConfig.load(args.network)
@@ -507,6 +537,18 @@ def build_parser():
     p.add_argument("--board", required=True)
     p.add_argument("--bitstream", default=None, help="default: build (cached) first")
     p.add_argument("--out", default="build", help="build directory")
+
+    p = verb("prove", cmd_prove, "formal proofs of the RTL (SymbiYosys, docs/proofs.md)")
+    p.add_argument("--property", action="append", default=None,
+                   help="only this property (repeatable; default all)")
+    p.add_argument("--fast", action="store_true", help="leave out the slow properties")
+    p.add_argument("--mutants", action="store_true",
+                   help="also check each property's deliberately wrong variants (must fail)")
+    p.add_argument("--solver", choices=("z3", "boolector"), default=None,
+                   help="SMT solver (default: the first installed)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per property")
+    p.add_argument("--out", default=None,
+                   help="keep the jobs (RTLIL, logs, counterexample traces) in this folder")
 
     p = verb("bench", cmd_bench, "print performance figures")
     p.add_argument("--quick", action="store_true", help="smaller workloads")
