@@ -186,6 +186,7 @@ def memory_capacity(states, u, washout=WASHOUT, max_delay=MC_MAX_DELAY, *, per_d
     max_delay = check_int("max_delay", max_delay, 1)
     steps = s.shape[1]
     r2 = np.zeros(max_delay)
+    total = 0.0                         # summed in delay order, as nsram does
     for d in range(1, max_delay + 1):
         x = s[:, washout + d:].T
         y = u[washout:steps - d]
@@ -197,7 +198,7 @@ def memory_capacity(states, u, washout=WASHOUT, max_delay=MC_MAX_DELAY, *, per_d
         if np.std(target) < 1e-10 or np.std(pred) < 1e-10:
             continue
         r2[d - 1] = np.corrcoef(pred, target)[0, 1] ** 2
-    total = float(r2.sum())
+        total += float(r2[d - 1])
     return (total, r2) if per_delay else total
 
 
@@ -299,7 +300,8 @@ TOPOLOGIES = ("delay", "random")
 
 #: The random recurrent reservoir (``topology="random"``): every neuron gets
 #: ``bands_per_neuron`` random bands of input levels (``band_widths`` levels wide,
-#: starting on a multiple of 8) through a random delay 1 .. ``max_delay``, weight
+#: starting on a multiple of 8, the channels of one random copy) through a random
+#: delay 1 .. ``max_delay``, weight
 #: ``+w_in`` (probability ``p_positive``) or ``-w_in``; leaky CUBA-LIF neurons
 #: (memoryless current, ``decay_v``, ``threshold``, reset to 0); recurrent synapses with
 #: probability ``p_rec``, weight ``±w_rec`` (a fraction ``excitatory`` of the neurons
@@ -391,7 +393,7 @@ class Reservoir:
         The first difference, if any.
     """
 
-    def __init__(self, n_neurons=256, seed=0, *, bands=8, coincidence=0.5, copies=MAX_COPIES,
+    def __init__(self, n_neurons=256, seed=0, *, bands=8, coincidence=0.25, copies=MAX_COPIES,
                  sigma=ENCODER_SIGMA, readout="spikes", tau=0.0, topology="delay",
                  board=None):
         self.n_neurons = check_int("n_neurons", n_neurons, MIN_NEURONS, MAX_NEURONS)
@@ -497,7 +499,8 @@ class Reservoir:
             for _ in range(p["bands_per_neuron"]):
                 width = int(rng.choice(p["band_widths"]))
                 start = min(int(rng.integers(0, LEVELS // 8)) * 8, LEVELS - width)
-                sel = (level >= start) & (level < start + width) & (w[:, k] == 0)
+                copy = np.arange(copies * FIELDS) // FIELDS == rng.integers(0, copies)
+                sel = copy & (level >= start) & (level < start + width) & (w[:, k] == 0)
                 sign = 1 if rng.random() < p["p_positive"] else -1
                 w[sel, k] = sign * p["w_in"]
                 d[sel, k] = rng.integers(1, p["max_delay"] + 1)
