@@ -87,6 +87,12 @@ class Board:
         kernel's board top does not close timing at the board's default clock, or a
         smaller ``n_neurons``), or a string: why the kernel does not fit the device
         (measured; ``for_kernel`` refuses it with that sentence).
+    fabric : dict or str
+        Multi-core board tops (``BoardTop(cores=K)``), by core count ``K``: the geometry
+        of each core (``n_neurons``, ``n_inputs`` — the axons, every global neuron plus
+        the host's input channels —, ``syn_capacity``) and ``route_entries`` (routing
+        slots per router port); or a string: why no fabric fits the device (measured).
+        ``default_cores`` is the largest ``K`` listed (``for_fabric``).
     learning : bool, dict or str
         Whether the board hosts a learning core (``NeuronCore(learning=True)``, ``docs/
         numerics.md`` "Learning"): ``True`` with the board's default geometry and clock,
@@ -124,6 +130,8 @@ class Board:
     placer_seeds: tuple = DEFAULT_PLACER_SEEDS
     kernels: dict = field(default_factory=dict, repr=False)
     learning: object = field(default=True, repr=False)
+    fabric: object = field(default="no fabric geometry measured on this board yet",
+                           repr=False)
     pll_tolerance: float = field(default=0.001, repr=False)
 
     def __post_init__(self):
@@ -165,6 +173,25 @@ class Board:
             raise ValueError(f"a learning core does not fit board {self.name} "
                              f"({self.device}): {self.learning}")
         return dataclasses.replace(self, **self.learning)
+
+    @property
+    def default_cores(self):
+        """The largest core count of a fabric this board hosts (``fabric``); 1 if none."""
+        return max(self.fabric) if isinstance(self.fabric, dict) and self.fabric else 1
+
+    def for_fabric(self, cores):
+        """``{"n_neurons", "n_inputs", "syn_capacity", "route_entries"}`` of each core of a
+        ``cores``-core fabric on this board (``fabric``); a ``ValueError`` naming the board,
+        ``cores`` and what it hosts otherwise."""
+        from neurofab.checks import check_int
+        cores = check_int("cores", cores, 2, 15)
+        if isinstance(self.fabric, str):
+            raise ValueError(f"cores = {cores}: no fabric fits board {self.name} "
+                             f"({self.device}): {self.fabric}")
+        if cores not in self.fabric:
+            raise ValueError(f"cores = {cores}: board {self.name} has fabric tops of "
+                             f"{', '.join(map(str, sorted(self.fabric)))} cores")
+        return dict(self.fabric[cores])
 
     @property
     def hosts_learning(self):
@@ -243,7 +270,7 @@ def _learning_fit(brams, syn_capacity):
             f"and link (computed from the word width; not measured)")
 
 
-def _ulx3s(name, platform, device, geometry, notes=""):
+def _ulx3s(name, platform, device, geometry, notes="", **extra):
     luts, brams, dsps = _ECP5[device]
     n_neurons, n_inputs, syn_capacity = geometry
     return Board(
@@ -256,7 +283,7 @@ def _ulx3s(name, platform, device, geometry, notes=""):
         n_neurons=n_neurons, n_inputs=n_inputs, syn_capacity=syn_capacity,
         syn_memory="bram", syn_bank_depth=4096,
         programmers=(("openFPGALoader", "-b", "ulx3s"),), bitstream_ext="bit", notes=notes,
-        learning=_learning_fit(brams, syn_capacity),
+        learning=_learning_fit(brams, syn_capacity), **extra,
     )
 
 
@@ -313,7 +340,10 @@ BOARDS = {b.name: b for b in (
     # long routes after block-RAM reads move with placement). 90 MHz: PLL 25 -> 90, 30
     # clocks per UART bit at 3 Mbaud. The smaller parts have the same speed grade and at
     # most the same geometry (12F: 91 MHz, default seed).
-    _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768)),
+    _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768),
+           # fabric: 4 cores of 256 neurons, axons = 4 x 256 + 256 host channels
+           fabric={4: {"n_neurons": 256, "n_inputs": 1280, "syn_capacity": 8192,
+                       "route_entries": 2}}),
     _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
     _ulx3s("ulx3s-12f", ULX3S_12F_Platform, "LFE5U-12F", (512, 512, 8192)),
@@ -329,6 +359,8 @@ BOARDS = {b.name: b for b in (
         # AdEx: 68.4 / 71.8 / 70.4 MHz with the three placer seeds at 72 MHz; 66 MHz keeps
         # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
         kernels={"adex": {"f_core": 66e6}},
+        fabric={2: {"n_neurons": 64, "n_inputs": 192, "syn_capacity": 2048,
+                    "route_entries": 2}},
         # measured: the learning top at 256 neurons, 256 inputs, 2048 synapses takes 7107
         # LUT4 + 1516 ALU of 8640 and 5557 of 6480 FF, and nextpnr finds no placement
         learning="too small: a learning top of 256 neurons, 256 inputs and 2048 synapses "

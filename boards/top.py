@@ -18,6 +18,15 @@
 * ``BoardTop(board, learning=True)``: the core learns (``docs/numerics.md``, "Learning");
   IDENTIFY says so. A board that cannot host a learning core refuses it
   (``Board.for_learning``).
+* ``BoardTop(board, cores=K)`` (K >= 2): a ``Fabric`` of K cores behind the AER router
+  instead of one core (geometry per core: ``Board.for_fabric(K)``); the link's memory port
+  reaches core ``k`` or the routing table through a ``MemorySwitch``, the host's spikes
+  come from the fabric's ``HostTap`` (update ``t`` in step ``t``), RESET also empties the
+  fabric's spike buffers (``i_flush``).
+* ``BoardTop(board, encoder="rate")`` (or ``latency``, ``delta``, ``population``): an
+  ``EncodedCore``; the host injects one value per encoder channel per step (``ValueFeed``),
+  RESET also restarts the encoder (its LFSR, its latency window; a delta encoder's
+  previous values are kept). Parameters: ``encoder_params``.
 
 The IDENTIFY reply names the board (``BOARD_IDS``; 0 for a simulated board) and the build:
 ``design_hash`` digests the parameters of the top and the source of every module that
@@ -39,13 +48,14 @@ from amaranth.lib import io, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from neurofab import spec
-from neurofab.checks import check_bool
+from neurofab.checks import check_bool, check_int
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.rtl.util import checked_init
 from .clocks import ClockGen
 from .registry import get_board
 
-__all__ = ["BoardTop", "board_top_factory", "design_hash", "link_defaults", "BOARD_IDS"]
+__all__ = ["BoardTop", "board_top_factory", "design_hash", "link_defaults", "BOARD_IDS",
+           "encoder_params"]
 
 #: Board ids announced by IDENTIFY (``IdentifyReply.board``); 0 is a simulated board.
 BOARD_IDS = {
@@ -76,6 +86,12 @@ _SOURCE_MODULES = (
     # learning: formats, tables, the golden rules (its RTL: _LEARNING_RTL where present)
     "neurofab.spec.learning", "neurofab.learning", "neurofab.golden.learning",
 )
+#: Modules of the fabric and encoder tops (hashed where present).
+_FABRIC_MODULES = ("neurofab.spec.aer", "neurofab.partition", "neurofab.rtl.fabric",
+                   "neurofab.rtl.aer", "neurofab.rtl.aer.router")
+_ENCODER_MODULES = ("neurofab.spec.encoders", "neurofab.rtl.encoded_core",
+                    "neurofab.rtl.encoders", "neurofab.rtl.encoders.spike",
+                    "neurofab.rtl.encoders.lfsr")
 #: The learning core's datapath (part of ``NeuronCore``, with or without ``learning``).
 _LEARNING_RTL = "neurofab.rtl.learning"
 #: Packages all of whose modules make the board top (the host link: UART, COBS, CRC, the
@@ -90,6 +106,8 @@ def _source_modules(kernel=DEFAULT_KERNEL):
                                      f"neurofab.rtl.{kernel.module}"]
     if importlib.util.find_spec(_LEARNING_RTL) is not None:
         names.append(_LEARNING_RTL)
+    names += [n for n in _FABRIC_MODULES + _ENCODER_MODULES
+              if importlib.util.find_spec(n) is not None]
     for package in _SOURCE_PACKAGES:
         path = importlib.import_module(package).__path__
         names += [package] + sorted(f"{package}.{m.name}" for m in pkgutil.iter_modules(path))
@@ -125,6 +143,34 @@ def design_hash(*, kernel=DEFAULT_KERNEL, learning=False, **params):
     return h.hexdigest()
 
 
+def encoder_params(kind, n_inputs, **overrides):
+    """The parameters of the spike encoder ``kind`` of a board top whose core has
+    ``n_inputs`` input channels: ``(args, link)`` — the keyword arguments of
+    ``EncodedCore`` / golden ``EncodedCore`` (``width`` 8, ``seed`` 1, ``window`` 16,
+    ``threshold`` 1, ``fields`` 8 unless ``overrides`` say otherwise; ``channels`` as many
+    as fill the core's inputs) and the dict IDENTIFY announces
+    (``LinkController(encoder=...)``)."""
+    from neurofab.spec import encoders as S
+    kind = S.check_encoder_kind(kind)
+    args = {"width": S.ENC_DEFAULT_WIDTH}
+    if kind in ("rate", "population"):
+        args["seed"] = 1
+    arg = spec.ENCODER_ARG[kind]
+    if arg is not None:
+        args[arg] = {"window": 16, "threshold": 1, "fields": S.POP_DEFAULT_FIELDS}[arg]
+    unknown = set(overrides) - set(args) - {"channels"}
+    if unknown:
+        raise ValueError(f"encoder {kind} has no parameter {sorted(unknown)[0]!r} (it takes "
+                         f"{', '.join(sorted(args) + ['channels'])})")
+    args.update(overrides)
+    if "channels" not in args:
+        args["channels"] = S.encoder_channels(kind, n_inputs,
+                                              args.get("fields", S.POP_DEFAULT_FIELDS))
+    link = {"kind": kind, "width": args["width"], "channels": args["channels"],
+            "seed": args.get("seed", 0), "arg": args[arg] if arg else 0}
+    return args, link
+
+
 def _cfg_digest(cfg):
     if cfg is None:
         return None
@@ -155,8 +201,17 @@ class BoardTop(wiring.Component):
         A learning core (``NeuronCore(learning=True)``); default: whether ``cfg`` learns,
         else ``False``. ``ValueError`` on a board that cannot host one
         (``Board.for_learning``).
+    cores : int, optional
+        ``K >= 2``: a fabric of K cores (``Board.for_fabric(K)`` gives the geometry of
+        each core and the routing-table slots per port); 1 or ``None``: one core.
+    encoder : str, optional
+        ``"rate"``, ``"latency"``, ``"delta"`` or ``"population"``: a spike encoder in
+        front of the core's input channels (``encoder_params``; not with ``cores``).
+    encoder_args : dict, optional
+        Overrides of the encoder's parameters (``encoder_params``).
     n_neurons, n_inputs, syn_capacity, syn_bank_depth : int, optional
-        Override the board's default core geometry (``Board.geometry``).
+        Override the board's default core geometry (``Board.geometry``; with ``cores``
+        the geometry of each core).
     max_payload, in_depth, out_depth : int, optional
         Override the link parameters (``link_defaults(board)``).
     baud : int, optional
@@ -169,8 +224,11 @@ class BoardTop(wiring.Component):
     ----------
     board : Board
     learning : bool
-    core : NeuronCore
+    core : NeuronCore, EncodedCore or Fabric
     link : LinkController
+    n_cores : int
+    encoder : dict or None
+        The encoder's ``(args, link)`` of ``encoder_params``.
     geometry : dict
         ``n_neurons``, ``n_inputs``, ``syn_capacity``, ``syn_bank_depth`` of the core.
     clk_hz : int
@@ -184,9 +242,11 @@ class BoardTop(wiring.Component):
     @checked_init
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
-                 out_depth=None, baud=None, build_hash=None, kernel=None, learning=None):
+                 out_depth=None, baud=None, build_hash=None, kernel=None, learning=None,
+                 cores=None, encoder=None, encoder_args=None):
         from neurofab.rtl.core import NeuronCore
-        from neurofab.rtl.link import CobsDecoder, CobsEncoder, LinkController, UartRx, UartTx
+        from neurofab.rtl.link import (CobsDecoder, CobsEncoder, LinkController, MemorySwitch,
+                                       UartRx, UartTx, ValueFeed)
 
         self.sim = bool(sim)
         if cfg is not None:
@@ -204,7 +264,24 @@ class BoardTop(wiring.Component):
                                               False if learning is None else learning)
         # (the board as it hosts the kernel and learning: its clock or geometry may differ)
         self.board = board = get_board(board).for_kernel(kernel).for_learning(learning)
+        self.n_cores = n_cores = 1 if cores is None else check_int("cores", cores, 1,
+                                                                  spec.AER_MAX_PORTS - 1)
+        if n_cores > 1 and (encoder is not None or learning or cfg is not None
+                            or kernel is not get_kernel(DEFAULT_KERNEL)):
+            raise ValueError(f"cores = {n_cores}: a fabric board top has CUBA-LIF cores "
+                             f"without learning, encoder or baked config")
+        if encoder is not None and (learning or cfg is not None
+                                    or kernel is not get_kernel(DEFAULT_KERNEL)):
+            raise ValueError(f"encoder = {encoder!r}: an encoder board top has one CUBA-LIF "
+                             f"core without learning or baked config")
+        if encoder is None and encoder_args:
+            raise ValueError(f"encoder_args {encoder_args!r} given without an encoder")
         geometry = dict(board.geometry)
+        route_entries = 0
+        if n_cores > 1:
+            fab = board.for_fabric(n_cores)
+            route_entries = fab["route_entries"]
+            geometry.update({k: fab[k] for k in ("n_neurons", "n_inputs", "syn_capacity")})
         for key, value in (("n_neurons", n_neurons), ("n_inputs", n_inputs),
                            ("syn_capacity", syn_capacity),
                            ("syn_bank_depth", syn_bank_depth)):
@@ -222,21 +299,43 @@ class BoardTop(wiring.Component):
         self.divisor = spec.uart_divisor(self.clk_hz, self.baud)
         self.board_id = 0 if self.sim else BOARD_IDS.get(board.name, 0)
         if build_hash is None:
+            extra = {}
+            if n_cores > 1:
+                extra.update(cores=n_cores, route_entries=route_entries)
+            if encoder is not None:
+                extra.update(encoder=encoder, encoder_args=encoder_args or {})
             build_hash = design_hash(kernel=kernel, learning=learning, board=board.name,
                                      sim=self.sim,
                                      geometry=geometry,
                                      link=link, baud=self.baud, clk_hz=self.clk_hz,
-                                     cfg=_cfg_digest(cfg))
+                                     cfg=_cfg_digest(cfg), **extra)
         self.build_hash = build_hash
 
-        # (a core without learning is built as before the learning core existed)
-        self.core = NeuronCore(cfg, kernel=kernel, **geometry,
-                               **({"learning": True} if learning else {}))
+        self.switch = self.feed = None
+        self.encoder = None
+        enc_link = None
+        if n_cores > 1:
+            from neurofab.rtl.fabric import Fabric
+            self.core = Fabric(None, cores=n_cores, entries_per_port=route_entries,
+                               host_tap=True, **geometry)
+            self.switch = MemorySwitch(n_cores)
+        elif encoder is not None:
+            from neurofab.rtl.encoded_core import EncodedCore
+            self.encoder = encoder_params(encoder, geometry["n_inputs"], **(encoder_args or {}))
+            args, enc_link = self.encoder
+            self.core = EncodedCore(None, encoder, **geometry, **args)
+            self.feed = ValueFeed(args["channels"], args["width"])
+        else:
+            # (a core without learning is built as before the learning core existed)
+            self.core = NeuronCore(cfg, kernel=kernel, **geometry,
+                                   **({"learning": True} if learning else {}))
         self.link = LinkController(kernel=kernel, learning=learning,
                                    n_neurons=geometry["n_neurons"],
                                    n_inputs=geometry["n_inputs"],
                                    syn_capacity=geometry["syn_capacity"], clk_hz=self.clk_hz,
-                                   board_id=self.board_id, build_hash=build_hash, **link)
+                                   board_id=self.board_id, build_hash=build_hash,
+                                   n_cores=n_cores, route_entries=route_entries,
+                                   encoder=enc_link, **link)
         self.uart_rx = UartRx(divisor=self.divisor)
         self.uart_tx = UartTx(divisor=self.divisor)
         self.cobs_dec = CobsDecoder(max_frame=self.link.max_body)
@@ -244,8 +343,11 @@ class BoardTop(wiring.Component):
         self.clockgen = None if self.sim else ClockGen(board.pll, board.clock_resource,
                                                        device=board.device)
         # The parts belong to the top: if the top is never elaborated, it warns, not they.
+        nested = [getattr(self.core, name, None) for name in ("core", "encoder", "router",
+                                                               "tap")]
         for part in (self.core, self.link, self.uart_rx, self.uart_tx, self.cobs_dec,
-                     self.cobs_enc, self.clockgen):
+                     self.cobs_enc, self.clockgen, self.switch, self.feed, *nested,
+                     *getattr(self.core, "cores", ())):
             if part is not None:
                 part._MustUse__silence = True
         ports = {"rx": In(1, init=1), "tx": Out(1, init=1)} if self.sim else {}
@@ -285,10 +387,26 @@ class BoardTop(wiring.Component):
         connect(m, enc.o_stream, utx.i_stream)
         m.d.comb += [link.i_uart_error.eq(urx.o_frame_error),
                      link.i_rx_overrun.eq(urx.o_overrun)]
-        connect(m, link.o_events, core.i_events)
         connect(m, core.o_spikes, link.i_spikes)
-        connect(m, link.o_mem, core.i_mem)
-        connect(m, core.o_mem, link.i_mem)
+        if self.feed is not None:                  # encoder: values in
+            m.submodules.feed = feed = self.feed
+            connect(m, link.o_events, feed.i_events)
+            connect(m, feed.o_value, core.i_value)
+            m.d.comb += [feed.i_flush.eq(link.o_clear), core.i_flush.eq(link.o_clear)]
+        else:
+            connect(m, link.o_events, core.i_events)
+        if self.switch is not None:                # fabric: cores and routing table
+            m.submodules.switch = sw = self.switch
+            connect(m, link.o_mem, sw.i_mem)
+            connect(m, sw.o_mem, link.i_mem)
+            connect(m, sw.o_table, core.i_table)
+            m.d.comb += [sw.i_target.eq(link.o_mem_target), core.i_flush.eq(link.o_clear)]
+            for k in range(self.n_cores):
+                connect(m, getattr(sw, f"o_mem_{k}"), getattr(core, f"i_mem_{k}"))
+                connect(m, getattr(core, f"o_mem_{k}"), getattr(sw, f"i_mem_{k}"))
+        else:
+            connect(m, link.o_mem, core.i_mem)
+            connect(m, core.o_mem, link.i_mem)
         return m
 
 

@@ -10,6 +10,10 @@ is kept through the router). Then (``check_state="every"``, or after the last st
 the golden core ``k`` (i, v, ref, profile, all accumulator slots, STEP — the readback of
 :mod:`.core`), and the router's step and counters through the probe.
 
+With ``host_tap=True`` (the fabric of the board tops, ``rtl.fabric.HostTap``) host step
+``t`` (``t = 0 .. len(inputs) - 1``) drains the spikes of update ``t`` itself, numbered
+``k * n_neurons + local``, compared as a list: every core's spikes, cores in order.
+
 On Verilator and gate level the fabric is built with empty memories and table for the
 geometry of :func:`fabric_geometry` (one build per geometry) and the cores'
 configurations are uploaded first; on Amaranth they are memory init (the table is written
@@ -46,14 +50,14 @@ def fabric_geometry(fcfg, syn_capacity=None):
             max(c.n_inputs for c in fcfg.cores), cap)
 
 
-def _probed_fabric(fcfg, geometry=None):
+def _probed_fabric(fcfg, geometry=None, host_tap=False):
     from neurofab.rtl.fabric import Fabric
     if geometry is None:
-        f = Fabric(fcfg)
+        f = Fabric(fcfg, host_tap=host_tap)
     else:
         cores, n, n_in, cap = geometry
         f = Fabric(None, cores=cores, n_neurons=n, n_inputs=n_in, syn_capacity=cap,
-                   entries_per_port=fcfg.table.entries_per_port)
+                   entries_per_port=fcfg.table.entries_per_port, host_tap=host_tap)
     return Probed(f, router_probe(f))
 
 
@@ -62,7 +66,7 @@ class FabricCase:
     channels against ``golden.fabric.Fabric`` (see the module docstring)."""
 
     def __init__(self, fcfg, inputs, *, check_state="every", syn_capacity=None,
-                 block="fabric"):
+                 block="fabric", host_tap=False):
         from neurofab.golden import fabric as golden_fabric
         if check_state not in ("every", "end"):
             raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
@@ -76,12 +80,16 @@ class FabricCase:
                                  f"{fcfg.n_inputs} input channels")
         self.fcfg, self.check_state, self.block = fcfg, check_state, block
         self.syn_capacity = syn_capacity
-        self.top = f"nf_fabric{fcfg.n_cores}"
-        self.host_steps = inputs + [np.zeros(0, np.int64)]
+        self.host_tap = bool(host_tap)
+        self.top = f"nf_fabric{fcfg.n_cores}{'_tap' if host_tap else ''}"
+        self.host_steps = inputs + ([] if host_tap else [np.zeros(0, np.int64)])
         self.gold = gold = golden_fabric.Fabric(fcfg)
-        self.states = []
+        self.states, self.tap_out = [], []
+        n_local = max(c.n_neurons for c in fcfg.cores)
         for chans in self.host_steps:
-            gold.step(chans)
+            spk = gold.step(chans)
+            core = np.searchsorted(fcfg.start, spk, side="right") - 1
+            self.tap_out.append((core * n_local + spk - fcfg.start[core]).tolist())
             self.states.append(gold.states())
         self.input_events = int(sum(len(c) for c in inputs))
         self.synaptic_events = int(gold.synaptic_events)
@@ -89,13 +97,14 @@ class FabricCase:
                        "neurons_per_core": max(c.n_neurons for c in fcfg.cores),
                        "inputs": fcfg.n_inputs,
                        "synapses": int(sum(c.n_synapses for c in fcfg.cores)),
-                       "check_state": check_state}
+                       "check_state": check_state, "host_tap": self.host_tap}
 
     def _geometry(self, backend):
         return None if backend == "amaranth" else fabric_geometry(self.fcfg, self.syn_capacity)
 
     def dut(self, backend):
-        return _probed_fabric(self.fcfg, self._geometry(backend))
+        tap = {"host_tap": True} if self.host_tap else {}
+        return _probed_fabric(self.fcfg, self._geometry(backend), **tap)
 
     def plan(self, backend, *, gap, stall, seed):
         from neurofab.rtl.aer import table_words
@@ -155,14 +164,18 @@ class FabricCase:
                 neurons = [(w >> _S_NEURON[0]) & ((1 << _S_NEURON[1]) - 1)
                            for w in words if not (w >> _S_EOS) & 1]
                 spikes += len(neurons)
-                exp = sorted(gold.host_out[t][:, 1].tolist())
+                exp = self.tap_out[t] if self.host_tap else \
+                    sorted(gold.host_out[t][:, 1].tolist())
                 ds = []
                 if hung:
                     ds.append(Divergence(t, block, "o_spikes", "end-of-step", "marker",
                                          f"not within {hung} cycles (hung)"))
                 else:
                     rtl_spikes.append(np.array(neurons, dtype=np.int64))
-                if sorted(neurons) != exp:
+                if self.host_tap and neurons != exp:
+                    ds.append(Divergence(t, block, "o_spikes", f"spikes of update {t}",
+                                         exp, neurons))
+                elif sorted(neurons) != exp:
                     missing = sorted(set(exp) - set(neurons))
                     extra = sorted(set(neurons) - set(exp))
                     ds.append(Divergence(t, block, "o_spikes", f"spikes of update {t - 1}",
@@ -195,10 +208,10 @@ class FabricCase:
 
 def run_fabric_cosim(fcfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.3,
                      check_state="every", vcd_path=None, progress=None, workdir=None,
-                     syn_capacity=None, block="fabric"):
+                     syn_capacity=None, block="fabric", host_tap=False):
     """A :class:`FabricCase` played by :func:`neurofab.cosim.engine.run`."""
     case = FabricCase(fcfg, inputs, check_state=check_state, syn_capacity=syn_capacity,
-                      block=block)
+                      block=block, host_tap=host_tap)
     res = run(case, backend=backend, seed=seed, gap=gap, stall=stall, vcd_path=vcd_path,
               progress=progress, workdir=workdir)
     res.params.update(gap=gap, stall=stall)

@@ -9,6 +9,11 @@ returns, so ``board.run(inputs) == golden.run(cfg, inputs)`` is the whole test. 
 whose cores learn (``Board.learning``) also takes a reward per step (``run(inputs,
 reward=...)``, ``set_modulator``) and reads back what was learned (``read_learning``,
 ``read_weights``), again in the golden model's form.
+
+A board of several cores behind an AER router (IDENTIFY's ``n_cores`` > 1) loads a
+``FabricConfig`` (``neurofab.partition.compile_fabric``) and returns global neuron numbers,
+``golden.fabric.run_fabric``'s form; a board with an on-chip spike encoder (IDENTIFY's
+``encoder``) runs on values (``run(values)``), ``golden.encoded_core``'s form.
 """
 
 import os
@@ -18,10 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurofab import spec
-from neurofab.checks import check_int
+from neurofab.checks import check_int, check_range
 from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
 from neurofab.golden.core import neuron_field
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
+from neurofab.partition import FabricConfig, RoutingTable
 from neurofab.spec import Ctrl, Region
 
 from . import codec
@@ -217,25 +223,127 @@ class Board:
                              f"{', '.join(f'{k.kernel_id} {k.name}' for k in by_id.values())})")
         return by_id[self.info.kernel]
 
-    def write_mem(self, region, start, words):
+    def write_mem(self, region, start, words, *, core=0):
+        """Write ``words`` of ``region`` from index ``start`` (of core ``core`` on a
+        multi-core board), in as many WRITE_MEMs as ``max_payload`` needs."""
         region = Region(region)
         kernel = self.kernel
+        core = self._check_core(core)
         per = (self.max_payload - spec.MemHeader.size // 8) // self._word_bytes(region)
         words = list(words) if not isinstance(words, np.ndarray) else words
         for k in range(0, len(words), per):
             self.transact(codec.write_mem(region, start + k, words[k:k + per],
                                           max_payload=self.max_payload, kernel=kernel,
-                                          learning=self.learning))
+                                          learning=self.learning, target=core))
 
-    def read_mem(self, region, start, count):
+    def read_mem(self, region, start, count, *, core=0):
+        """``count`` words of ``region`` from index ``start`` (of core ``core``)."""
         region = Region(region)
         kernel = self.kernel
+        core = self._check_core(core)
         per = self.max_payload // self._word_bytes(region)
         parts = [self.transact(codec.read_mem(region, start + k, min(per, count - k),
                                               max_payload=self.max_payload, kernel=kernel,
-                                              learning=self.learning))
+                                              learning=self.learning, target=core))
                  for k in range(0, count, per)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+    # --- fabric and encoder ---------------------------------------------------------
+    @property
+    def n_cores(self):
+        """Neuron cores of the board (IDENTIFY's ``n_cores``; more than one: behind an AER
+        router, loaded with a ``FabricConfig``)."""
+        return 1 if self.info is None else int(self.info.n_cores)
+
+    def _check_core(self, core):
+        return check_int("core", core, 0, self.n_cores - 1)
+
+    @property
+    def encoder(self):
+        """The on-chip spike encoder (``"rate"``, ``"latency"``, ``"delta"``,
+        ``"population"``) in front of the core's input channels, or ``None``."""
+        by_id = {v: k for k, v in spec.ENCODER_IDS.items()}
+        if self.info is None or not self.info.encoder:
+            return None
+        if self.info.encoder not in by_id:
+            raise BoardError(f"board has encoder number {self.info.encoder}, which this host "
+                             f"does not know (known: {by_id})")
+        return by_id[self.info.encoder]
+
+    @property
+    def encoder_args(self):
+        """The encoder's parameters as IDENTIFY announces them, as keyword arguments of
+        the golden ``neurofab.golden.encoded_core.EncodedCore(cfg, board.encoder,
+        **board.encoder_args)`` (``None`` without encoder)."""
+        kind = self.encoder
+        if kind is None:
+            return None
+        info = self.info
+        args = {"channels": info.enc_channels, "width": info.enc_width}
+        if kind in ("rate", "population"):
+            args["seed"] = info.enc_seed
+        arg = spec.ENCODER_ARG[kind]
+        if arg is not None:
+            args[arg] = info.enc_arg
+        return args
+
+    def _load_fabric(self, fcfg):
+        """``load`` of a ``FabricConfig``: every core's words to its target, the routing
+        table padded to the board's slots per port, then RESET."""
+        info, K = self.info, self.n_cores
+        if K == 1:
+            raise BoardError(f"board {info.board} has one core: load a CoreConfig, not a "
+                             f"FabricConfig of {fcfg.n_cores} cores")
+        if fcfg.n_cores != K:
+            raise BoardError(f"the FabricConfig has {fcfg.n_cores} cores, board {info.board} "
+                             f"has {K}: compile_fabric(network, cores={K}, n_neurons="
+                             f"{info.n_neurons})")
+        if fcfg.table.entries_per_port > info.route_entries:
+            raise BoardError(f"the routing table uses {fcfg.table.entries_per_port} slots per "
+                             f"port, board {info.board} has {info.route_entries}")
+        fcfg.validate()
+        fitted = []
+        for k, c in enumerate(fcfg.cores):
+            try:
+                fitted.append(c.padded(info.n_neurons, info.n_inputs,
+                                       n_synapses=info.n_synapses, n_profiles=info.n_profiles))
+            except ValueError as exc:
+                raise BoardError(f"core {k} of the network does not fit board {info.board}: "
+                                 f"{exc}") from None
+        st = self.status()
+        if st.steps_pending or st.in_level or st.out_level:
+            self.reset()
+        for k, cfg in enumerate(fitted):
+            image = cfg.memory_image(n_inputs=info.n_inputs, syn_capacity=info.n_synapses)
+            for region in UPLOAD_ORDER:
+                if region is Region.CTRL:
+                    self.write_mem(region, Ctrl.W_SHIFT.value,
+                                   image[region][Ctrl.W_SHIFT.value:Ctrl.W_SHIFT.value + 1],
+                                   core=k)
+                elif region not in (Region.ACC, *spec.LEARN_REGIONS):
+                    self.write_mem(region, 0, image[region], core=k)
+        t = fcfg.table
+        table = RoutingTable(t.ports, t.src, t.lo, t.hi, t.mask, t.offset,
+                             entries_per_port=info.route_entries)
+        routes = [0 if e is None else spec.pack(
+                      spec.Route, lo=int(t.lo[e]), hi=int(t.hi[e]), offset=int(t.offset[e]),
+                      mask=int(t.mask[e]), valid=1)
+                  for slots in table.slots() for e in slots]
+        per = (self.max_payload - spec.MemHeader.size // 8) // spec.ROUTE_WORD_BYTES
+        for k in range(0, len(routes), per):
+            self.transact(codec.write_routes(k, routes[k:k + per],
+                                             max_payload=self.max_payload))
+        self._initial_words = None
+        self.reset()
+        self.cfg = fcfg
+
+    def _fabric_neurons(self, indices):
+        """Board spike numbers (``core * n_neurons + local``) -> the fabric's global
+        neurons (padding neurons dropped), sorted."""
+        f, n = self.cfg, self.info.n_neurons
+        core, local = np.divmod(np.asarray(indices, dtype=np.int64), n)
+        keep = local < f.start[core + 1] - f.start[core]
+        return np.sort(f.start[core[keep]] + local[keep])
 
     # --- network ----------------------------------------------------------------------
     def fit(self, cfg):
@@ -250,6 +358,12 @@ class Board:
     def load(self, cfg):
         """Upload ``cfg`` (padded to the board's geometry) and reset the network.
 
+        On a multi-core board ``cfg`` is a ``FabricConfig`` of as many cores
+        (``compile_fabric(network, cores=board.n_cores, n_neurons=board.info.n_neurons)``):
+        each core's words go to its target, the routing table (padded to the board's
+        ``route_entries`` slots per port) to ``spec.ROUTE_TARGET``; RESET then also empties
+        the fabric's spike buffers.
+
         A board still running steps of an earlier host (or holding its events) is reset
         first: loading replaces that network, its pending steps and buffered events.
 
@@ -260,8 +374,15 @@ class Board:
         eligibilities zero), the trace parameters, ``LEARN_END``, the modulator (0) and
         the rule and homeostasis tables; RESET zeroes the traces (PRE, POST).
         """
+        if isinstance(cfg, FabricConfig):
+            return self._load_fabric(cfg)
         if not isinstance(cfg, CoreConfig):
-            raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
+            raise TypeError(f"cfg must be a CoreConfig or a FabricConfig, not {cfg!r}")
+        if self.n_cores > 1:
+            raise BoardError(f"board {self.info.board} has {self.n_cores} cores behind an AER "
+                             f"router: load a FabricConfig (neurofab.partition.compile_fabric("
+                             f"network, cores={self.n_cores}, n_neurons="
+                             f"{self.info.n_neurons}))")
         if cfg.kernel is not self.kernel:
             raise BoardError(f"the config is for kernel {cfg.kernel.name}, but board "
                              f"{self.info.board} runs kernel {self.kernel.name}: build the "
@@ -417,13 +538,22 @@ class Board:
         rewards are queued together; at every change of the reward the driver waits for
         the steps before it to finish, so each step sees its own value.
         """
-        inputs = [np.asarray(c, dtype=np.int64).reshape(-1) for c in inputs]
+        if self.encoder is not None:
+            inputs = self._check_values(inputs)
+        else:
+            inputs = [np.asarray(c, dtype=np.int64).reshape(-1) for c in inputs]
         steps = len(inputs) if steps is None else int(steps)
         if steps < len(inputs):
             raise ValueError(f"steps = {steps} is below the {len(inputs)} steps of inputs")
-        if self.cfg is not None:
+        if isinstance(self.cfg, FabricConfig):
+            for t, chans in enumerate(inputs):
+                check_range(f"inputs[{t}]", chans, 0, self.cfg.n_inputs - 1)
+        elif self.cfg is not None and self.encoder is None:
             inputs = self.cfg.check_inputs(inputs)
-        inputs += [np.zeros(0, np.int64)] * (steps - len(inputs))
+        if self.encoder is not None:
+            inputs += [np.zeros(self.info.enc_channels, np.int64)] * (steps - len(inputs))
+        else:
+            inputs += [np.zeros(0, np.int64)] * (steps - len(inputs))
         for t, chans in enumerate(inputs):
             if chans.size + 1 > self.info.in_depth:
                 raise ValueError(f"inputs[{t}] has {chans.size} events; the board's input "
@@ -442,6 +572,26 @@ class Board:
                              (lambda k, _, done=done: progress(done + k, steps)))
             t = end
         return out
+
+    def _check_values(self, values):
+        """An encoder board's ``run`` input: ``(steps, enc_channels)`` integers in
+        ``[0, 2**enc_width - 1]``, as per-step int64 rows."""
+        info = self.info
+        arr = np.asarray(values)
+        if arr.ndim != 2 or arr.shape[1] != info.enc_channels:
+            raise ValueError(f"values have shape {arr.shape}; the board's {self.encoder} "
+                             f"encoder takes (steps, {info.enc_channels}): one value per "
+                             f"encoder channel per step")
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"values must be integers, not {arr.dtype}")
+        arr = arr.astype(np.int64)
+        top = (1 << info.enc_width) - 1
+        bad = np.argwhere((arr < 0) | (arr > top))
+        if bad.size:
+            t, c = (int(x) for x in bad[0])
+            raise ValueError(f"values[{t}][{c}] = {int(arr[t, c])} is outside the limit "
+                             f"[0, {top}] ({info.enc_width}-bit encoder values)")
+        return list(arr)
 
     def _run(self, inputs, progress):
         """``run`` of validated per-step input arrays (one per step)."""
@@ -474,7 +624,8 @@ class Board:
                                  f"{sent} were run (another host ran steps?)")
             for chans in done:
                 free += inputs[len(out)].size + 1
-                out.append(np.sort(chans))
+                out.append(self._fabric_neurons(chans) if isinstance(self.cfg, FabricConfig)
+                           else np.sort(chans))
                 if progress is not None:
                     progress(len(out), steps)
             if (reply.steps_pending == 0 and reply.remaining == 0 and not asm.partial.size
@@ -502,13 +653,14 @@ class Board:
                                      f"without an end-of-step record)")
                 return [np.sort(s) for s in out]
 
-    def read_state(self):
+    def read_state(self, core=0):
         """Full neuron state (i, v, ref, all accumulator slots, step) via READ_MEM
-        (``neurofab.config.decode_state`` of the ``state_addresses`` words)."""
+        (``neurofab.config.decode_state`` of the ``state_addresses`` words), of core
+        ``core`` on a multi-core board."""
         n = self.info.n_neurons
-        words = [*self.read_mem(Region.STATE, 0, n).tolist(),
-                 *self.read_mem(Region.ACC, 0, n * spec.DELAY_SLOTS).tolist(),
-                 *self.read_mem(Region.CTRL, Ctrl.STEP.value, 1).tolist()]
+        words = [*self.read_mem(Region.STATE, 0, n, core=core).tolist(),
+                 *self.read_mem(Region.ACC, 0, n * spec.DELAY_SLOTS, core=core).tolist(),
+                 *self.read_mem(Region.CTRL, Ctrl.STEP.value, 1, core=core).tolist()]
         st = decode_state(words, n, self.kernel)
         return BoardState({f: st[f] for f in self.kernel.state_fields}, st["acc"], st["step"])
 

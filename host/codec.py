@@ -38,6 +38,7 @@ __all__ = [
     "Frame", "frame_body", "encode_frame", "decode_body", "decode_frame", "FrameDecoder",
     "pack_struct", "unpack_struct",
     "Command", "identify", "status", "clear_status", "reset", "echo", "write_mem", "read_mem",
+    "write_routes",
     "inject", "run", "read_events", "split_inject",
     "Identify", "Status", "EventsReply", "parse_reply",
     "pack_records", "unpack_records", "split_steps", "StepAssembler",
@@ -381,31 +382,57 @@ def echo(data=b"", *, max_payload=spec.MAX_PAYLOAD):
     return Command(Opcode.ECHO, _limit(bytes(data), max_payload, "ECHO"))
 
 
-def _mem_header(region, start, count):
+def _mem_header(region, start, count, target=0):
     region = Region(region)
     if not 0 <= start < (1 << spec.MEM_INDEX_WIDTH):
         raise ValueError(f"start = {start} is outside the index space [0, "
                          f"{(1 << spec.MEM_INDEX_WIDTH) - 1}]")
-    return region, pack_struct(spec.MemHeader, region=region.value, start=start, count=count)
+    if not 0 <= target < spec.ROUTE_TARGET:
+        raise ValueError(f"target = {target} is outside the cores [0, "
+                         f"{spec.ROUTE_TARGET - 1}]")
+    return region, pack_struct(spec.MemHeader, start=start, count=count,
+                               region=spec.pack(spec.RegionByte, region=region.value,
+                                                target=target))
 
 
 def write_mem(region, start, words, *, max_payload=spec.MAX_PAYLOAD, kernel=None,
-              learning=False):
+              learning=False, target=0):
     """WRITE_MEM: ``words`` (ints or an integer array, one per index) from ``start``, for
     a core of ``kernel`` (its STATE and PROFILE word widths; default CUBA-LIF), with or
-    without ``learning`` (its SYNAPSE and CTRL word widths, the regions PRE and POST)."""
+    without ``learning`` (its SYNAPSE and CTRL word widths, the regions PRE and POST);
+    ``target``: the core of a multi-core board (``MemHeader.target``)."""
     data = pack_words(region, words, kernel=kernel, learning=learning)
     count = len(data) // _word_bytes(region, kernel, learning)
-    region, header = _mem_header(region, int(start), count)
+    region, header = _mem_header(region, int(start), count, int(target))
     return Command(Opcode.WRITE_MEM, _limit(header + data, max_payload,
                                             f"WRITE_MEM of {count} {region.name} words"))
 
 
+def write_routes(start, words, *, max_payload=spec.MAX_PAYLOAD):
+    """WRITE_MEM of routing-table words (``spec.Route``, ``spec.ROUTE_WORD_BYTES`` each)
+    from slot ``start`` (``port * route_entries + slot``): ``MemHeader.target =
+    spec.ROUTE_TARGET``, region 0."""
+    words = [int(w) for w in words]
+    for k, w in enumerate(words):
+        if not 0 <= w < 1 << spec.Route.size:
+            raise ValueError(f"route word {k} = {w} does not fit {spec.Route.size} bits")
+    if not 0 <= start < (1 << spec.ROUTE_INDEX_WIDTH):
+        raise ValueError(f"start = {start} is outside the table [0, "
+                         f"{(1 << spec.ROUTE_INDEX_WIDTH) - 1}]")
+    header = pack_struct(spec.MemHeader, start=int(start), count=len(words),
+                         region=spec.pack(spec.RegionByte, region=0,
+                                          target=spec.ROUTE_TARGET))
+    data = b"".join(w.to_bytes(spec.ROUTE_WORD_BYTES, "little") for w in words)
+    return Command(Opcode.WRITE_MEM, _limit(header + data, max_payload,
+                                            f"WRITE_MEM of {len(words)} route words"))
+
+
 def read_mem(region, start, count, *, max_payload=spec.MAX_PAYLOAD, kernel=None,
-             learning=False):
+             learning=False, target=0):
     """READ_MEM of ``count`` words of a core of ``kernel`` (default CUBA-LIF), with or
-    without ``learning``; the reply must fit ``max_payload``."""
-    region, header = _mem_header(region, int(start), int(count))
+    without ``learning``, of core ``target`` (a multi-core board); the reply must fit
+    ``max_payload``."""
+    region, header = _mem_header(region, int(start), int(count), int(target))
     size = int(count) * _word_bytes(region, kernel, learning)
     if size > max_payload:
         raise ValueError(f"READ_MEM of {count} {region.name} words: reply of {size} bytes "

@@ -354,9 +354,10 @@ class SimBoardProcess:
         return f"SimBoardProcess({self.url or self.binary}, divisor={self.divisor})"
 
 
-def _board_top(board, divisor, kernel=None, learning=False):
+def _board_top(board, divisor, kernel=None, learning=False, cores=None, encoder=None):
     """``(component, divisor)`` for a board name (with the neuron ``kernel``, a learning
-    core with ``learning``) or component."""
+    core with ``learning``, a fabric of ``cores`` cores, a spike ``encoder``) or
+    component."""
     if not isinstance(board, str):
         if divisor is None:
             raise ValueError("a simulated board from a component needs its UART divisor "
@@ -365,9 +366,9 @@ def _board_top(board, divisor, kernel=None, learning=False):
     from ..checks import check_bool
     learning = check_bool("learning", learning)
     if board == "loopback":
-        if learning:
+        if learning or cores not in (None, 1) or encoder is not None:
             raise ValueError("the simulated board 'loopback' (a UART echo) has no core, "
-                             "so no learning core")
+                             "so no learning core, fabric or encoder")
         d = DEFAULT_DIVISOR if divisor is None else divisor
         return UartEcho(d), d
     from .. import boards
@@ -376,7 +377,8 @@ def _board_top(board, divisor, kernel=None, learning=False):
     except KeyError as exc:
         raise ValueError(f"{exc.args[0] if exc.args else exc} (or 'loopback', the simulated "
                          f"UART echo)") from None
-    # Contract with the board tops: ``sim_top(name, kernel=None, learning=False) ->
+    # Contract with the board tops: ``sim_top(name, kernel=None, learning=False,
+    # cores=None, encoder=None) ->
     # (component, clocks per UART bit)``, the board's top level without PLL/IO buffers
     # (clocked by the harness), UART on ``rx``/``tx`` ports.
     hook = getattr(boards, "sim_top", None)
@@ -384,12 +386,17 @@ def _board_top(board, divisor, kernel=None, learning=False):
         raise ValueError(f"no simulated top level for board {board!r} yet "
                          f"(neurofab.boards provides no sim_top); board 'loopback', "
                          f"a UART echo, is always there")
-    top, d = hook(board, kernel=kernel, learning=learning)
+    extra = {}
+    if cores not in (None, 1):
+        extra["cores"] = cores
+    if encoder is not None:
+        extra["encoder"] = encoder
+    top, d = hook(board, kernel=kernel, learning=learning, **extra)
     return top, d if divisor is None else divisor
 
 
 def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=None,
-                          learning=False, **kwargs):
+                          learning=False, cores=None, encoder=None, **kwargs):
     """Build (cached) and start a simulated board; returns a running :class:`SimBoardProcess`.
 
     ``board`` is a board name — ``"loopback"`` (:class:`UartEcho`), or any board whose
@@ -397,15 +404,17 @@ def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=No
     ``(component, divisor)``) — or an Amaranth component with ``rx``/``tx`` ports, in which
     case ``divisor`` (clocks per UART bit) is required. ``kernel`` names the neuron kernel
     of a board's cores (default CUBA-LIF), ``learning`` makes them learning cores (a board
-    that cannot host one refuses, ``Board.for_learning``). Close it when done.
+    that cannot host one refuses, ``Board.for_learning``), ``cores`` a fabric of that many
+    cores (``Board.for_fabric``), ``encoder`` a spike encoder in front of the core
+    (``"rate"`` …). Close it when done.
     """
-    top, divisor = _board_top(board, divisor, kernel, learning)
+    top, divisor = _board_top(board, divisor, kernel, learning, cores, encoder)
     binary = build_simboard(top, trace=trace)
     return SimBoardProcess(binary, divisor, port, **kwargs)
 
 
 def serve(top, divisor=None, port=0, *, trace=False, vcd=None, stats=False, out=None,
-          kernel=None, learning=False):
+          kernel=None, learning=False, cores=None, encoder=None):
     """Serve a simulated board until SIGTERM/SIGINT (the ``neurofab sim-board`` verb).
 
     ``top`` is a board name (whose cores run ``kernel``, default CUBA-LIF, and learn with
@@ -414,7 +423,7 @@ def serve(top, divisor=None, port=0, *, trace=False, vcd=None, stats=False, out=
     Returns the exit code (0 after a clean stop).
     """
     out = sys.stdout if out is None else out
-    top, divisor = _board_top(top, divisor, kernel, learning)
+    top, divisor = _board_top(top, divisor, kernel, learning, cores, encoder)
     print("building the simulated board (Verilator; cached after the first time) ...",
           file=sys.stderr, flush=True)
     binary = build_simboard(top, trace=trace or vcd is not None)

@@ -5,7 +5,9 @@
   board, a network bridge);
 * ``sim://BOARD`` — start a simulated board of that name and connect to it over TCP
   (``sim://BOARD?kernel=izhikevich``: its cores run that neuron kernel;
-  ``sim://BOARD?learning=1``: its cores learn, ``learning=0`` the default);
+  ``sim://BOARD?learning=1``: its cores learn, ``learning=0`` the default;
+  ``sim://BOARD?cores=4``: a fabric of 4 cores behind the AER router;
+  ``sim://BOARD?encoder=rate``: a spike encoder in front of the core);
 * ``loop://`` — pyserial's loopback (what is written is read back), for tests.
 
 Every transport has the same small interface: ``write(data)``, ``read(n, timeout)``
@@ -138,15 +140,21 @@ def open_transport(url, *, connect_timeout=5.0):
         from .simboard import start_simulated_board
         board = parsed.netloc or parsed.path.strip("/")
         query = parse_qs(parsed.query)
-        unknown = sorted(set(query) - {"kernel", "learning"})
+        unknown = sorted(set(query) - {"kernel", "learning", "cores", "encoder"})
         if unknown:
             raise ValueError(f"{url}: unknown option {unknown[0]!r} "
-                             f"(sim://BOARD?kernel=NAME&learning=0|1)")
+                             f"(sim://BOARD?kernel=NAME&learning=0|1&cores=K&encoder=KIND)")
         kernel = query.get("kernel", [None])[-1]
         learning = query.get("learning", ["0"])[-1]
         if learning not in ("0", "1"):
             raise ValueError(f"{url}: learning = {learning!r} must be 0 or 1")
-        proc = start_simulated_board(board, kernel=kernel, learning=learning == "1")
+        cores = query.get("cores", [None])[-1]
+        if cores is not None:
+            if not cores.isdigit():
+                raise ValueError(f"{url}: cores = {cores!r} must be a whole number")
+            cores = int(cores)
+        proc = start_simulated_board(board, kernel=kernel, learning=learning == "1",
+                                     cores=cores, encoder=query.get("encoder", [None])[-1])
         try:
             return TcpTransport("127.0.0.1", proc.port, connect_timeout=connect_timeout,
                                 url=url, owner=proc)

@@ -22,7 +22,8 @@ class Console:
                     disable=None, dynamic_ncols=True)
 
 
-def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, learning=None):
+def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, learning=None,
+                cores=None, encoder=None):
     """Build (cached) the board top for ``board_name``; returns ``(report, summary dict)``.
 
     With ``cfg`` (a ``CoreConfig``) the network is first fitted to the board (a
@@ -31,6 +32,8 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, lear
     bitstream is the board's generic top and the network is uploaded at run time.
     ``kernel`` (default ``cfg.kernel``, else CUBA-LIF) is the neuron kernel of the core;
     ``learning`` (default: whether ``cfg`` learns, else False) builds a learning core.
+    ``cores`` (K >= 2) builds the fabric top of K cores (``Board.for_fabric``),
+    ``encoder`` the top with that spike encoder (``BoardTop``).
     """
     import functools
     from neurofab.boards import get_board
@@ -49,7 +52,18 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, lear
                          f"network, which {'learns' if cfg.learning else 'does not learn'}")
     learning = (cfg.learning is not None) if cfg is not None else bool(learning)
     board = board.for_kernel(kernel).for_learning(learning)
-    factory = functools.partial(board_top_factory, kernel=kernel, learning=learning)
+    top_kw = {}
+    if cores not in (None, 1):
+        if cfg is not None:
+            raise ValueError("--cores builds a fabric top whose network is uploaded at run "
+                             "time: no --network")
+        top_kw["cores"] = cores
+    if encoder is not None:
+        if cfg is not None:
+            raise ValueError("--encoder builds a top whose network is uploaded at run time: "
+                             "no --network")
+        top_kw["encoder"] = encoder
+    factory = functools.partial(board_top_factory, kernel=kernel, learning=learning, **top_kw)
     network = None
     if cfg is not None:
         try:
@@ -70,6 +84,7 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, lear
         report = build(board, factory, out_dir=out_dir, progress=progress)
     lut = report.resources["lut"]
     summary = {"board": board.name, "kernel": kernel.name, "learning": learning,
+               "cores": cores or 1, "encoder": encoder,
                "bitstream": str(report.bitstream),
                "fmax_mhz": round(report.fmax / 1e6, 2),
                "target_mhz": round(report.f_target / 1e6, 2),

@@ -9,8 +9,9 @@ drive core channel ``c``, delta ``2c`` (ON) and ``2c + 1`` (OFF), population ``c
 """
 
 from amaranth import Module
+from amaranth.hdl import ResetInserter
 from amaranth.lib import wiring
-from amaranth.lib.wiring import connect, flipped
+from amaranth.lib.wiring import In, connect, flipped
 
 from neurofab.spec import encoders as S
 from .core import NeuronCore
@@ -26,8 +27,8 @@ class EncodedCore(wiring.Component):
     Parameters
     ----------
     cfg : CoreConfig or None
-        The network (memory init), as for ``NeuronCore``; ``n_neurons``, ``n_inputs`` and
-        ``syn_capacity`` are passed on to it.
+        The network (memory init), as for ``NeuronCore``; ``n_neurons``, ``n_inputs``,
+        ``syn_capacity`` and ``syn_bank_depth`` are passed on to it.
     encoder : str or encoder component
         ``"rate"``, ``"latency"``, ``"delta"`` or ``"population"`` (built with
         ``encoder_args``; ``channels`` defaults to as many values as fill the core's input
@@ -45,6 +46,9 @@ class EncodedCore(wiring.Component):
         Per step, one value per encoder channel in channel order (see the encoder).
     o_spikes, i_mem, o_mem, o_idle
         The core's (``NeuronCore``).
+    i_flush : In(1)
+        Restart the encoder (its registers: LFSR, latency phase, channel counter; a delta
+        encoder's memory of previous values is kept), e.g. on a board's RESET.
 
     Attributes
     ----------
@@ -53,9 +57,9 @@ class EncodedCore(wiring.Component):
 
     @checked_init
     def __init__(self, cfg=None, encoder="rate", *, n_neurons=None, n_inputs=None,
-                 syn_capacity=None, **encoder_args):
+                 syn_capacity=None, syn_bank_depth=None, **encoder_args):
         self.core = NeuronCore(cfg, n_neurons=n_neurons, n_inputs=n_inputs,
-                               syn_capacity=syn_capacity)
+                               syn_capacity=syn_capacity, syn_bank_depth=syn_bank_depth)
         built = None
         try:
             if isinstance(encoder, str):
@@ -85,6 +89,7 @@ class EncodedCore(wiring.Component):
         for name, member in self.core.signature.members.items():
             if name != "i_events":
                 members[name] = member
+        members["i_flush"] = In(1)
         super().__init__(members)
 
     @property
@@ -97,7 +102,8 @@ class EncodedCore(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.encoder = enc = self.encoder
+        enc = self.encoder
+        m.submodules.encoder = ResetInserter({"sync": self.i_flush})(enc)
         m.submodules.core = core = self.core
         connect(m, flipped(self.i_value), enc.i_value)
         connect(m, enc.o_event, core.i_events)

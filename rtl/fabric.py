@@ -26,9 +26,16 @@ specification. Router port ``k < K`` is core ``k``, port ``K`` the host::
 * ``i_mem_<k>`` / ``o_mem_<k>`` reach core ``k``'s memory port; a request is passed on
   only once core ``k`` has finished every step the host has closed (its state is then the
   state after the last host step, exactly what the golden fabric holds).
+* ``host_tap=True`` (the board tops): ``o_spikes`` of host step ``t`` are the spikes of
+  update ``t`` itself, taken from the cores beside the router (``HostTap``: core ``k``'s
+  neuron ``n`` as ``k * n_neurons + n``, cores in order, one marker when every core has
+  finished) — no one-step lag; the router's host output is discarded. ``i_flush`` (one
+  clock, between host steps) empties the spike buffers and primes the core ports again:
+  the next host step starts like the first (RESET of a board).
 """
 
-from amaranth import Module, Signal
+from amaranth import Array, Cat, Module, Signal
+from amaranth.hdl import ResetInserter
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -38,7 +45,82 @@ from neurofab.partition import FabricConfig
 from .aer.router import AerRouter, table_words
 from .core import NeuronCore
 
-__all__ = ["Fabric", "table_words"]
+__all__ = ["Fabric", "HostTap", "table_words"]
+
+
+class HostTap(wiring.Component):
+    """The spikes of every core's update for the host, in order, without the router.
+
+    Each core's ``o_spikes`` (local neurons in increasing order, then ``eos``) enters a
+    FIFO of ``n_neurons + 1`` entries (a whole update); ``o_spikes`` forwards core 0's
+    spikes, then core 1's, ..., as ``k * n_neurons + neuron`` (``n_neurons`` a power of
+    two), then one ``eos`` after core ``cores - 1``'s: increasing numbers, one marker per
+    step, the step complete as soon as the last core has finished its update.
+
+    Parameters
+    ----------
+    cores : int
+        Cores, ``1 .. spec.AER_MAX_PORTS - 1``.
+    n_neurons : int
+        Neurons per core, a power of two; ``cores * n_neurons <= spec.MAX_NEURONS``.
+
+    Attributes
+    ----------
+    i_spikes_<k> : In(stream.Signature(spec.SpikeEvent))
+        Core ``k``'s spikes.
+    o_spikes : Out(stream.Signature(spec.SpikeEvent))
+    i_flush : In(1)
+        Empty the FIFOs and start over at core 0.
+    o_empty : Out(1)
+        Every FIFO is empty.
+    """
+
+    def __init__(self, cores, n_neurons):
+        self.cores = check_int("cores", cores, 1, spec.AER_MAX_PORTS - 1)
+        self.n_neurons = check_int("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
+        if n_neurons & (n_neurons - 1):
+            raise ValueError(f"n_neurons = {n_neurons} must be a power of two")
+        if cores * n_neurons > spec.MAX_NEURONS:
+            raise ValueError(f"cores x n_neurons = {cores * n_neurons} exceeds the "
+                             f"{spec.NEURON_ADDR_WIDTH}-bit neuron number")
+        members = {f"i_spikes_{k}": In(stream.Signature(spec.SpikeEvent))
+                   for k in range(cores)}
+        members.update({"o_spikes": Out(stream.Signature(spec.SpikeEvent)),
+                        "i_flush": In(1), "o_empty": Out(1)})
+        super().__init__(members)
+
+    def elaborate(self, platform):
+        m = Module()
+        K, bits = self.cores, (self.n_neurons - 1).bit_length()
+        fifos = []
+        for k in range(K):
+            f = fifo.SyncFIFOBuffered(width=spec.SpikeEvent.size, depth=self.n_neurons + 1)
+            m.submodules[f"fifo_{k}"] = ResetInserter({"sync": self.i_flush})(f)
+            i = getattr(self, f"i_spikes_{k}")
+            m.d.comb += [f.w_data.eq(i.payload), f.w_en.eq(i.valid), i.ready.eq(f.w_rdy)]
+            fifos.append(f)
+        cur = Signal(range(K))
+        r_rdy = Array(f.r_rdy for f in fifos)[cur]
+        word = spec.SpikeEvent(Array(f.r_data for f in fifos)[cur])
+        take = Signal()
+        for k, f in enumerate(fifos):
+            m.d.comb += f.r_en.eq(take & (cur == k))
+        o = self.o_spikes
+        with m.If(~word.eos):
+            m.d.comb += [o.valid.eq(r_rdy), o.payload.neuron.eq(Cat(word.neuron[:bits], cur)),
+                         take.eq(o.ready)]
+        with m.Elif(cur == K - 1):                       # the last core's marker: the step's
+            m.d.comb += [o.valid.eq(r_rdy), o.payload.eos.eq(1), take.eq(o.ready)]
+            with m.If(r_rdy & o.ready):
+                m.d.sync += cur.eq(0)
+        with m.Else():                                   # another core's marker: next core
+            m.d.comb += take.eq(r_rdy)
+            with m.If(r_rdy):
+                m.d.sync += cur.eq(cur + 1)
+        with m.If(self.i_flush):
+            m.d.sync += cur.eq(0)
+        m.d.comb += self.o_empty.eq(~Cat(f.r_rdy for f in fifos).any())
+        return m
 
 
 class Fabric(wiring.Component):
@@ -56,10 +138,17 @@ class Fabric(wiring.Component):
         Routing-table slots per port (default: the table's, else 2).
     depth : int
         Router output FIFO depth.
+    host_tap : bool
+        ``o_spikes`` from a ``HostTap`` (update ``t`` in host step ``t``, neurons
+        numbered ``k * n_neurons + local``) instead of the router's host port (update
+        ``t - 1``, global neuron numbers).
+    syn_bank_depth : int, optional
+        Passed on to every ``NeuronCore``.
     """
 
     def __init__(self, fcfg=None, *, cores=None, n_neurons=None, n_inputs=None,
-                 syn_capacity=None, entries_per_port=None, depth=4):
+                 syn_capacity=None, entries_per_port=None, depth=4, host_tap=False,
+                 syn_bank_depth=None):
         if fcfg is not None:
             if not isinstance(fcfg, FabricConfig):
                 raise TypeError(f"fcfg must be a FabricConfig or None, not {fcfg!r}")
@@ -85,10 +174,13 @@ class Fabric(wiring.Component):
         self.entries_per_port = 2 if entries_per_port is None else entries_per_port
         self.depth = depth
         self.host = cores
+        self.host_tap = bool(host_tap)
         # built here so that parameter errors surface at construction
         self.cores = [NeuronCore(fcfg.cores[k] if fcfg is not None else None,
                                  n_neurons=n_neurons, n_inputs=n_inputs,
-                                 syn_capacity=syn_capacity) for k in range(cores)]
+                                 syn_capacity=syn_capacity, syn_bank_depth=syn_bank_depth)
+                      for k in range(cores)]
+        self.tap = HostTap(cores, self.cores[0].n_neurons) if self.host_tap else None
         self.router = AerRouter(cores + 1, fcfg.table if fcfg is not None else None,
                                 entries_per_port=self.entries_per_port, depth=depth,
                                 lossless=True, leader=cores)
@@ -104,6 +196,7 @@ class Fabric(wiring.Component):
         members["o_unrouted"] = Out(spec.AER_COUNTER_WIDTH)
         members["o_step"] = Out(spec.STEP_WIDTH)
         members["o_idle"] = Out(1)
+        members["i_flush"] = In(1)
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -124,11 +217,17 @@ class Fabric(wiring.Component):
             h_in.payload.core.eq(K),
             h_in.payload.eos.eq(self.i_events.payload.eos),
             self.i_events.ready.eq(h_in.ready),
-            self.o_spikes.valid.eq(h_out.valid),
-            self.o_spikes.payload.neuron.eq(h_out.payload.addr),
-            self.o_spikes.payload.eos.eq(h_out.payload.eos),
-            h_out.ready.eq(self.o_spikes.ready),
         ]
+        tap = self.tap
+        if tap is None:
+            m.d.comb += [self.o_spikes.valid.eq(h_out.valid),
+                         self.o_spikes.payload.neuron.eq(h_out.payload.addr),
+                         self.o_spikes.payload.eos.eq(h_out.payload.eos),
+                         h_out.ready.eq(self.o_spikes.ready)]
+        else:
+            m.submodules.tap = tap
+            wiring.connect(m, tap.o_spikes, wiring.flipped(self.o_spikes))
+            m.d.comb += [h_out.ready.eq(1), tap.i_flush.eq(self.i_flush)]
         with m.If(self.i_events.valid & self.i_events.ready & self.i_events.payload.eos):
             m.d.sync += host_steps.eq(host_steps + 1)
 
@@ -136,12 +235,18 @@ class Fabric(wiring.Component):
         for k, core in enumerate(self.cores):
             m.submodules[f"core_{k}"] = core
             # core -> spike buffer -> router (after one priming end-of-step marker)
-            m.submodules[f"spike_buffer_{k}"] = buf = fifo.SyncFIFOBuffered(
-                width=spec.SpikeEvent.size, depth=self.n_neurons + 2)
+            buf = fifo.SyncFIFOBuffered(width=spec.SpikeEvent.size, depth=self.n_neurons + 2)
+            m.submodules[f"spike_buffer_{k}"] = ResetInserter({"sync": self.i_flush})(buf)
             core_steps = Signal(spec.STEP_WIDTH, name=f"core_steps_{k}")
+            # (with the tap: both take each spike, or neither)
+            tap_ready = 1 if tap is None else getattr(tap, f"i_spikes_{k}").ready
             m.d.comb += [buf.w_data.eq(core.o_spikes.payload),
-                         buf.w_en.eq(core.o_spikes.valid),
-                         core.o_spikes.ready.eq(buf.w_rdy)]
+                         buf.w_en.eq(core.o_spikes.valid & tap_ready),
+                         core.o_spikes.ready.eq(buf.w_rdy & tap_ready)]
+            if tap is not None:
+                t_in = getattr(tap, f"i_spikes_{k}")
+                m.d.comb += [t_in.payload.eq(core.o_spikes.payload),
+                             t_in.valid.eq(core.o_spikes.valid & buf.w_rdy)]
             with m.If(core.o_spikes.valid & buf.w_rdy & core.o_spikes.payload.eos):
                 m.d.sync += core_steps.eq(core_steps + 1)
             primed = Signal(name=f"primed_{k}")
@@ -154,6 +259,8 @@ class Fabric(wiring.Component):
             with m.Else():
                 m.d.comb += [r_in.valid.eq(buf.r_rdy), r_in.payload.addr.eq(word.neuron),
                              r_in.payload.eos.eq(word.eos), buf.r_en.eq(r_in.ready)]
+            with m.If(self.i_flush):                 # RESET: prime the port again
+                m.d.sync += primed.eq(0)
             m.d.comb += r_in.payload.core.eq(k)
             # router -> core: axons as input channels
             r_out = router.outputs()[k]
@@ -171,5 +278,7 @@ class Fabric(wiring.Component):
             m.d.sync += held.eq(core.i_mem.valid & ~core.i_mem.ready)
             wiring.connect(m, core.o_mem, wiring.flipped(resp))
             idle = idle & core.o_idle & ~buf.r_rdy & primed
+        if tap is not None:
+            idle = idle & tap.o_empty
         m.d.comb += self.o_idle.eq(idle)
         return m

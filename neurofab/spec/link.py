@@ -21,6 +21,7 @@ from .core import (
     Region, NeuronState, Profile, RowPtr, Synapse, ACC_WIDTH, STEP_WIDTH,
     NEURON_ADDR_WIDTH, CHANNEL_WIDTH, MEM_INDEX_WIDTH, DELAY_SLOTS,
 )
+from .aer import Route
 from .learning import Homeo, PlasticSynapse, PostTrace, PreTrace, Rule, Traces
 
 __all__ = [
@@ -34,7 +35,8 @@ __all__ = [
     "FrameStatus", "FrameByte", "DecodedByte", "CrcByte",
     # protocol
     "PROTOCOL_VERSION", "REPLY_FLAG", "NAK_OPCODE", "Opcode", "Nak", "Counter",
-    "reply_opcode",
+    "reply_opcode", "ROUTE_TARGET", "MAX_TARGETS", "ROUTE_WORD_BYTES", "ENCODER_IDS",
+    "ENCODER_ARG", "RegionByte",
     "MemHeader", "RunRequest", "NakPayload", "IdentifyReply", "StatusReply", "EventsHeader",
     "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
     "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
@@ -200,11 +202,14 @@ CrcByte = data.StructLayout({
 })
 
 # --- protocol ----------------------------------------------------------------------
+#: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
+#: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
+#: IDENTIFY reports ``route_entries`` and the encoder (``encoder``, ``enc_*``).
 #: 3: IDENTIFY reports whether the core learns (``learning``); a learning core has the
 #: regions PRE and POST, 70-bit SYNAPSE and 67-bit CTRL words (``region_word_widths``).
 #: 2: IDENTIFY reports the core's neuron kernel (``kernel``), and the widths of STATE and
 #: PROFILE words are the kernel's.
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 #: A successful reply's opcode is the command's opcode with this bit set.
 REPLY_FLAG = 0x80
 #: Opcode of a negative reply; its payload is ``NakPayload``.
@@ -258,14 +263,36 @@ class Counter(enum.Enum, shape=4):
 
 
 # --- payload layouts (all fields whole bytes, little endian) -----------------------
-#: WRITE_MEM / READ_MEM header: ``region`` is a ``Region`` value in a whole byte, ``start``
-#: a word index (u32 on the wire, the core uses ``MEM_INDEX_WIDTH`` bits of it).
+#: WRITE_MEM / READ_MEM header: ``region`` is a ``RegionByte`` (a ``Region`` value and
+#: the target core), ``start`` a word index (u32 on the wire, the core uses
+#: ``MEM_INDEX_WIDTH`` bits of it).
 MemHeader = data.StructLayout({
     "region": unsigned(8),
     "start": unsigned(32),
     "count": unsigned(16),
 })
 assert MEM_INDEX_WIDTH <= 32
+#: ``MemHeader.region``: the ``Region`` (low nibble) of ``target`` (high nibble: core
+#: ``0 .. n_cores - 1``, or ``ROUTE_TARGET`` for the routing table of a multi-core board;
+#: 0 on a one-core board).
+RegionByte = data.StructLayout({
+    "region": unsigned(4),
+    "target": unsigned(4),
+})
+#: Targets a ``MemHeader`` can name (cores and the routing table).
+MAX_TARGETS = 1 << RegionByte["target"].width
+#: ``MemHeader.target`` of the routing table (region 0, word = ``spec.Route`` at index
+#: ``port * route_entries + slot``; write-only: READ_MEM of it is refused ``BAD_REGION``).
+ROUTE_TARGET = MAX_TARGETS - 1
+#: Bytes of one routing-table word (``spec.Route``) on the wire.
+ROUTE_WORD_BYTES = _bytes(Route.size)
+#: IDENTIFY's ``encoder`` byte: the on-chip spike encoder in front of the input channels
+#: (0: none, the host sends events).
+ENCODER_IDS = {"rate": 1, "latency": 2, "delta": 3, "population": 4}
+#: The encoder parameter IDENTIFY's ``enc_arg`` carries, per encoder (``enc_seed``: the
+#: LFSR seed of rate and population).
+ENCODER_ARG = {"rate": None, "latency": "window", "delta": "threshold",
+               "population": "fields"}
 
 RunRequest = data.StructLayout({
     "steps": unsigned(32),
@@ -291,6 +318,12 @@ IdentifyReply = data.StructLayout({
     "out_depth": unsigned(32),     #: output event buffer, entries (spikes + step ends)
     "kernel": unsigned(8),         #: the cores' neuron kernel (``KERNEL_IDS``)
     "learning": unsigned(8),       #: 1: the cores learn (``neurofab.spec.learning``), else 0
+    "route_entries": unsigned(8),  #: routing-table slots per router port (0: no router)
+    "encoder": unsigned(8),        #: on-chip spike encoder (``ENCODER_IDS``; 0: none)
+    "enc_width": unsigned(8),      #: encoder value bits (0: no encoder)
+    "enc_channels": unsigned(32),  #: values per step the encoder takes
+    "enc_seed": unsigned(32),      #: rate / population: LFSR seed
+    "enc_arg": unsigned(32),       #: latency: window; delta: threshold; population: fields
 })
 
 StatusReply = data.StructLayout(

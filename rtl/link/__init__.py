@@ -5,5 +5,8 @@ from .uart import UartTx, UartRx
 from .cobs import CobsDecoder, CobsEncoder
 from .crc import Crc16
 from .controller import LinkController
+from .mem_switch import MemorySwitch
+from .value_feed import ValueFeed
 
-__all__ = ["UartTx", "UartRx", "CobsDecoder", "CobsEncoder", "Crc16", "LinkController"]
+__all__ = ["UartTx", "UartRx", "CobsDecoder", "CobsEncoder", "Crc16", "LinkController",
+           "MemorySwitch", "ValueFeed"]

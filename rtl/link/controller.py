@@ -83,14 +83,21 @@ _HDR_BYTES = spec.MemHeader.size // 8
 
 
 def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, in_depth,
-                     out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL, learning=False):
-    """The IDENTIFY reply payload (``spec.IdentifyReply``, 42 bytes) of a controller."""
+                     out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL, learning=False,
+                     n_cores=1, route_entries=0, encoder=None):
+    """The IDENTIFY reply payload (``spec.IdentifyReply``) of a controller (``encoder``:
+    ``None`` or the dict ``LinkController.encoder``)."""
+    enc = encoder or {}
     value = spec.IdentifyReply.const({
         "protocol": spec.PROTOCOL_VERSION, "board": board_id, "build": build_hash,
-        "clk_hz": clk_hz, "max_payload": max_payload, "n_cores": 1,
+        "clk_hz": clk_hz, "max_payload": max_payload, "n_cores": n_cores,
         "n_profiles": spec.PROFILE_COUNT, "n_neurons": n_neurons, "n_inputs": n_inputs,
         "n_synapses": syn_capacity, "in_depth": in_depth, "out_depth": out_depth,
         "kernel": get_kernel(kernel).kernel_id, "learning": int(bool(learning)),
+        "route_entries": route_entries,
+        "encoder": spec.ENCODER_IDS[enc["kind"]] if enc else 0,
+        "enc_width": enc.get("width", 0), "enc_channels": enc.get("channels", 0),
+        "enc_seed": enc.get("seed", 0), "enc_arg": enc.get("arg", 0),
     }).as_value().value
     return value.to_bytes(spec.IdentifyReply.size // 8, "little")
 
@@ -138,6 +145,15 @@ class LinkController(wiring.Component):
         The core learns (``NeuronCore(learning=True)``): announced by IDENTIFY; the
         regions PRE and POST exist, SYNAPSE and CTRL words are 9 bytes, and RESET also
         clears the learning dynamics (``MemoryAccess``).
+    n_cores : int
+        Cores of this geometry behind the memory port (``o_mem_target`` selects one); the
+        spikes of core ``k`` arrive on ``i_spikes`` as ``k * n_neurons + neuron``.
+    route_entries : int
+        Routing-table slots per router port (``n_cores + 1`` ports); 0: no router.
+    encoder : dict, optional
+        An on-chip spike encoder in front of the core: ``{"kind", "width", "channels",
+        "seed", "arg"}`` (announced by IDENTIFY); INJECT then carries values below
+        ``2 ** width`` instead of channel numbers.
 
     Attributes
     ----------
@@ -157,14 +173,31 @@ class LinkController(wiring.Component):
         One-cycle pulses from ``UartRx`` (counted as ``UART_ERRORS`` / ``RX_OVERRUNS``).
     o_running : Out(1)
         Steps are queued or one is in progress (e.g. for an LED).
+    o_mem_target : Out(4)
+        The target (core, or ``spec.ROUTE_TARGET``) of the request on ``o_mem``.
+    o_clear : Out(1)
+        One-clock pulse of RESET once no step is in progress: clear what lies between
+        the link and the cores (spike buffers, an encoder's state).
     """
 
     @checked_init
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, clk_hz,
                  max_payload=spec.MAX_PAYLOAD, in_depth=1024, out_depth=1024, board_id=0,
-                 build_hash=0, kernel=DEFAULT_KERNEL, learning=False):
+                 build_hash=0, kernel=DEFAULT_KERNEL, learning=False, n_cores=1,
+                 route_entries=0, encoder=None):
         self.kernel = get_kernel(kernel)
         self.learning = check_bool("learning", learning)
+        self.n_cores = check_int("n_cores", n_cores, 1, spec.AER_MAX_PORTS - 1)
+        self.route_entries = check_int("route_entries", route_entries, 0,
+                                       spec.ROUTE_MAX_ENTRIES)
+        if encoder is not None:
+            if not isinstance(encoder, dict) or set(encoder) != {"kind", "width", "channels",
+                                                                 "seed", "arg"}:
+                raise TypeError(f"encoder must be None or a dict with the keys kind, width, "
+                                f"channels, seed, arg, not {encoder!r}")
+            spec.check_encoder_kind(encoder["kind"])
+            check_int("encoder width", encoder["width"], spec.ENC_MIN_WIDTH, spec.ENC_MAX_WIDTH)
+        self.encoder = encoder
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
@@ -193,6 +226,8 @@ class LinkController(wiring.Component):
             "i_uart_error": In(1),
             "i_rx_overrun": In(1),
             "o_running": Out(1),
+            "o_mem_target": Out(4),
+            "o_clear": Out(1),
         })
 
     def identify_payload(self):
@@ -201,7 +236,8 @@ class LinkController(wiring.Component):
             n_neurons=self.n_neurons, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
             clk_hz=self.clk_hz, max_payload=self.max_payload, in_depth=self.in_depth,
             out_depth=self.out_depth, board_id=self.board_id, build_hash=self.build_hash,
-            kernel=self.kernel, learning=self.learning)
+            kernel=self.kernel, learning=self.learning, n_cores=self.n_cores,
+            route_entries=self.route_entries, encoder=self.encoder)
 
     def elaborate(self, platform):
         m = Module()
@@ -286,8 +322,12 @@ class LinkController(wiring.Component):
                 m.d.sync += word.eq(mem.o_word_value)
 
         # --- event buffers, steps pending, step feeder ------------------------------------
+        # INJECT's indices: input channels, or an encoder's values; output neuron numbers:
+        # core * N + neuron
+        n_index = 1 << self.encoder["width"] if self.encoder else self.n_inputs
+        n_out = N * (1 << ceil_log2(self.n_cores))
         m.submodules.feeder = feeder = StepFeeder(
-            n_neurons=N, n_inputs=self.n_inputs, in_depth=self.in_depth,
+            n_neurons=n_out, n_inputs=n_index, in_depth=self.in_depth,
             out_depth=self.out_depth)
         resetting = Signal()            # RESET in progress: no new step, discard output
         connect(m, feeder.o_events, flipped(self.o_events))
@@ -297,19 +337,21 @@ class LinkController(wiring.Component):
         steps_pending = feeder.o_steps_pending
 
         # --- INJECT: records -> input buffer; READ_EVENTS: output buffer -> records -------
-        m.submodules.inject = inject = InjectParser(n_inputs=self.n_inputs, max_payload=MAXP)
+        m.submodules.inject = inject = InjectParser(n_inputs=n_index, max_payload=MAXP)
         m.d.comb += [inject.i_data.eq(buf.o_data), inject.i_data_valid.eq(rd_ok),
                      inject.i_at_end.eq(at_end), feeder.i_write.eq(inject.o_write),
                      feeder.i_channel.eq(inject.o_channel), feeder.i_end.eq(inject.o_end)]
-        m.submodules.events = events = EventPacker(n_neurons=N, max_payload=MAXP)
+        m.submodules.events = events = EventPacker(n_neurons=n_out, max_payload=MAXP)
         connect(m, feeder.o_out, events.i_events)
         m.d.comb += events.i_wptr.eq(reply_ptr)
 
         # --- WRITE_MEM, READ_MEM, RESET: the core's memory port ----------------------------
         m.submodules.memory = mem = MemoryAccess(
             n_neurons=N, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
-            max_payload=MAXP, kernel=self.kernel, learning=self.learning)
+            max_payload=MAXP, kernel=self.kernel, learning=self.learning,
+            n_cores=self.n_cores, route_depth=(self.n_cores + 1) * self.route_entries)
         connect(m, mem.o_mem, flipped(self.o_mem))
+        m.d.comb += self.o_mem_target.eq(mem.o_target)
         connect(m, flipped(self.i_mem), mem.i_mem)
         m.d.comb += [mem.i_read_mem.eq(cur_op == Opcode.READ_MEM.value),
                      mem.i_write_mem.eq(cur_op == Opcode.WRITE_MEM.value),
@@ -548,7 +590,8 @@ class LinkController(wiring.Component):
             # ---------------------------------------------------------------- RESET
             with m.State("RESET_WAIT"):
                 with m.If(~feeder.o_in_flight):
-                    m.d.comb += [feeder.i_clear.eq(1), mem.i_reset.eq(1)]
+                    m.d.comb += [feeder.i_clear.eq(1), mem.i_reset.eq(1),
+                                 self.o_clear.eq(1)]
                     m.next = "RESET_MEMORY"
             with m.State("RESET_MEMORY"):
                 memory_word()

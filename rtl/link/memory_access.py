@@ -52,6 +52,12 @@ class MemoryAccess(wiring.Component):
     learning : bool
         The core learns: its regions ``PRE`` and ``POST`` exist and its ``SYNAPSE`` and
         ``CTRL`` words are wider (``spec.region_word_widths(..., learning=True)``).
+    n_cores : int
+        Cores behind the memory port, all of this geometry (``MemHeader.target`` selects
+        one, ``o_target`` says which); RESET clears every one of them in turn.
+    route_depth : int
+        Words of the routing table (``MemHeader.target = spec.ROUTE_TARGET``, region 0,
+        ``spec.ROUTE_WORD_BYTES`` per word, write-only); 0: no routing table.
 
     Attributes
     ----------
@@ -92,6 +98,9 @@ class MemoryAccess(wiring.Component):
         To the core's ``i_mem``.
     i_mem : In(stream.Signature(spec.MemResponse))
         From the core's ``o_mem``.
+    o_target : Out(4)
+        The target of the request on ``o_mem`` (``MemHeader.target``: a core, or
+        ``spec.ROUTE_TARGET``).
     o_done : Out(1)
         The command is finished (in this clock).
     o_reason : Out(4)
@@ -100,9 +109,15 @@ class MemoryAccess(wiring.Component):
 
     @checked_init
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, max_payload=spec.MAX_PAYLOAD,
-                 kernel=DEFAULT_KERNEL, learning=False):
+                 kernel=DEFAULT_KERNEL, learning=False, n_cores=1, route_depth=0):
         self.kernel = get_kernel(kernel)
         self.learning = check_bool("learning", learning)
+        self.n_cores = check_int("n_cores", n_cores, 1, spec.ROUTE_TARGET)
+        self.route_depth = check_int("route_depth", route_depth, 0,
+                                     spec.AER_MAX_PORTS * spec.ROUTE_MAX_ENTRIES)
+        if self.learning and self.n_cores > 1:
+            raise ValueError(f"n_cores = {n_cores}: learning cores are served one at a time "
+                             f"(n_cores must be 1 with learning)")
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.syn_capacity = check_int("syn_capacity", syn_capacity, 1, spec.MAX_SYNAPSES)
@@ -133,6 +148,7 @@ class MemoryAccess(wiring.Component):
             "o_data": Out(8),
             "o_mem": Out(stream.Signature(spec.MemRequest)),
             "i_mem": In(stream.Signature(spec.MemResponse)),
+            "o_target": Out(4),
             "o_done": Out(1),
             "o_reason": Out(4),
         })
@@ -143,10 +159,12 @@ class MemoryAccess(wiring.Component):
         # Indices below the largest region's depth need `ib` bits (a start beyond is
         # refused with start_hi); total holds start + count, then (once the range is known
         # good, so count <= that depth) count * bytes.
-        max_depth = max(self.depths.values())
+        max_depth = max(max(self.depths.values()), self.route_depth)
         ib = max(1, ceil_log2(max_depth))
         index = Signal(ib)
         region = Signal(3)
+        target = Signal(4)              # core (or ROUTE_TARGET) of the request
+        route = Signal()                # the request is a routing-table write
         write = Signal()
         count = Signal(16)              # words still to transfer
         total = Signal(range(max((1 << ib) + (1 << 16), max_depth * _WORD_BYTES + 1)))
@@ -175,10 +193,15 @@ class MemoryAccess(wiring.Component):
         assert elig.offset + elig.width == spec.PlasticSynapse.size
         n_sources = self.n_neurons + self.n_inputs
         hdr = self.i_header
+        rb = spec.RegionByte(hdr.region)
 
         m.d.comb += [self.o_mem.payload.index.eq(index), self.o_mem.payload.region.eq(region),
                      self.o_mem.payload.write.eq(write),
-                     self.o_mem.payload.data.eq(self.i_word)]
+                     self.o_mem.payload.data.eq(self.i_word), self.o_target.eq(target)]
+        # the header's target: a core of this board, or (writes only) the routing table
+        hdr_route = (rb.target == spec.ROUTE_TARGET) if self.route_depth else C(0)
+        bad_region = Mux(hdr_route, (rb.region != 0) | self.i_read_mem,
+                         (rb.region >= len(regions)) | (rb.target >= self.n_cores))
 
         def finish(reason=0):
             m.d.comb += [self.o_done.eq(1), self.o_reason.eq(reason)]
@@ -193,25 +216,31 @@ class MemoryAccess(wiring.Component):
                     m.next = "CHECK"
                 with m.If(self.i_reset):
                     m.d.sync += [index.eq(0), region.eq(Region.STATE), write.eq(0),
-                                 reset_phase.eq(0)]
+                                 reset_phase.eq(0), target.eq(0), route.eq(0)]
                     m.next = "REQUEST"
             with m.State("CHECK"):
-                with m.If(hdr.region >= len(regions)):
+                with m.If(bad_region):
                     finish(Nak.BAD_REGION)
                 with m.Else():
                     m.d.sync += [
                         total.eq(hdr.start[:ib] + hdr.count),
                         start_hi.eq(hdr.start[ib:] != 0),
-                        nbytes.eq(nbytes_of[hdr.region[:3]]),
-                        nbytes1.eq(nbytes1_of[hdr.region[:3]]),
+                        nbytes.eq(Mux(hdr_route, spec.ROUTE_WORD_BYTES,
+                                      nbytes_of[rb.region[:3]])),
+                        nbytes1.eq(Mux(hdr_route, spec.ROUTE_WORD_BYTES - 1,
+                                       nbytes1_of[rb.region[:3]])),
                         count.eq(hdr.count),
                         index.eq(hdr.start[:ib]),
-                        region.eq(hdr.region[:3]),
+                        region.eq(rb.region[:3]),
+                        target.eq(rb.target),
+                        route.eq(hdr_route),
                         write.eq(~self.i_read_mem),
                     ]
                     m.next = "RANGE"
             with m.State("RANGE"):
-                m.d.sync += [range_bad.eq(start_hi | (total > depth_of[region])),
+                depth = Mux(route, self.route_depth, depth_of[region]) if self.route_depth \
+                    else depth_of[region]
+                m.d.sync += [range_bad.eq(start_hi | (total > depth)),
                              total.eq(0), byte_count.eq(nbytes)]
                 m.next = "MULTIPLY"
             # total = count * nbytes, one addition per clock; length_bad registers
@@ -288,6 +317,14 @@ class MemoryAccess(wiring.Component):
                                 self._reset_learning(m, index, region, write, reset_phase,
                                                      resp, load_word, finish, n_sources,
                                                      keep_learned)
+                            elif self.n_cores > 1:
+                                with m.Case(3):         # STEP written: the next core
+                                    with m.If(target == self.n_cores - 1):
+                                        finish()
+                                    with m.Else():
+                                        m.d.sync += [target.eq(target + 1), index.eq(0),
+                                                     region.eq(Region.STATE), write.eq(0),
+                                                     reset_phase.eq(0)]
                             with m.Default():
                                 finish()
             # the core holds its response until it is taken: its bytes go straight out

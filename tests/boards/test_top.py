@@ -105,7 +105,7 @@ def test_frames_over_the_uart_lines():
                 await ctx.tick()
                 line.append(ctx.get(top.tx))
             ctx.set(top.rx, 1)
-            for _ in range(60 * 10 * d):          # the reply
+            for _ in range(80 * 10 * d):          # the reply
                 await ctx.tick()
                 line.append(ctx.get(top.tx))
             data = bytes(e.value for e in uart_receive(line, d) if e.kind == "byte")

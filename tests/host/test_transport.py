@@ -69,7 +69,7 @@ def test_bad_urls_are_clear_errors():
 def test_sim_url_options_are_checked():
     """``sim://BOARD?kernel=K&learning=0|1``: anything else is refused before a build."""
     with pytest.raises(ValueError, match=r"unknown option 'speed' "
-                                         r"\(sim://BOARD\?kernel=NAME&learning=0\|1\)"):
+                                         r"\(sim://BOARD\?kernel=NAME&learning=0\|1&cores=K&encoder=KIND\)"):
         open_transport("sim://ulx3s?speed=2")
     with pytest.raises(ValueError, match="learning = 'yes' must be 0 or 1"):
         open_transport("sim://ulx3s?learning=yes")
@@ -78,3 +78,9 @@ def test_sim_url_options_are_checked():
         open_transport("sim://icebreaker?learning=1")
     with pytest.raises(ValueError, match="'loopback' .* has no core, so no learning core"):
         open_transport("sim://loopback?learning=1")
+    with pytest.raises(ValueError, match="cores = 'four' must be a whole number"):
+        open_transport("sim://ulx3s?cores=four")
+    with pytest.raises(ValueError, match=r"^cores = 3: board ulx3s has fabric tops of 4 cores"):
+        open_transport("sim://ulx3s?cores=3")
+    with pytest.raises(ValueError, match=r"^encoder = 'morse' is not one of"):
+        open_transport("sim://ulx3s?encoder=morse")

@@ -233,7 +233,9 @@ def test_identify_payload_is_the_codec_struct():
     ident = codec.unpack_struct(spec.IdentifyReply, c.identify_payload())
     assert ident == dict(protocol=spec.PROTOCOL_VERSION, board=3, build=5, clk_hz=CLK,
                          max_payload=200, n_cores=1, n_profiles=16, n_neurons=16, n_inputs=8,
-                         n_synapses=128, in_depth=128, out_depth=64, kernel=0, learning=0)
+                         n_synapses=128, in_depth=128, out_depth=64, kernel=0, learning=0,
+                         route_entries=0, encoder=0, enc_width=0, enc_channels=0,
+                         enc_seed=0, enc_arg=0)
     idf = codec.Identify(**ident)
     assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
     assert idf.region_depth(Region.PRE) == idf.region_depth(Region.POST) == 0
@@ -364,9 +366,12 @@ def test_write_mem_and_read_mem():
         rep = await h.raw(Opcode.READ_MEM.value,
                           codec.pack_struct(spec.MemHeader, region=4, start=0, count=128))
         assert rep.payload == bytes([Nak.BAD_LENGTH.value, Opcode.READ_MEM.value])
-        for region in (6, 7, 8, 255):           # 6, 7: PRE, POST of learning cores only
+        # 6, 7: PRE, POST of learning cores only; target 1: a second core; 15: the
+        # routing table of a multi-core board
+        for region, target in ((6, 0), (7, 0), (8, 0), (15, 0), (0, 1), (0, 15), (15, 15)):
             rep = await h.raw(Opcode.READ_MEM.value,
-                              codec.pack_struct(spec.MemHeader, region=region, start=0, count=1))
+                              codec.pack_struct(spec.MemHeader, region=region | target << 4,
+                                                start=0, count=1))
             assert rep.payload == bytes([Nak.BAD_REGION.value, Opcode.READ_MEM.value])
         for region, start, count in ((Region.STATE, 16, 1), (Region.STATE, 0, 17),
                                      (Region.ACC, 127, 2), (Region.ROWPTR, 24, 1),

@@ -16,7 +16,7 @@ def _cfg(n_inputs=6):
 def test_ports_and_parts():
     dut = EncodedCore(_cfg(), "delta", width=10, threshold=5)
     members = dut.signature.members
-    assert set(members) == {"i_value", "o_spikes", "i_mem", "o_mem", "o_idle"}
+    assert set(members) == {"i_value", "o_spikes", "i_mem", "o_mem", "o_idle", "i_flush"}
     assert dut.i_value.payload.shape().width == 10
     assert isinstance(dut.encoder, DeltaEncoder) and dut.encoder.channels == 3
     assert (dut.n_neurons, dut.n_inputs) == (8, 6)
