@@ -337,7 +337,8 @@ def cmd_build(args, con):
     from neurofab.config import CoreConfig
     cfg = None if args.network is None else CoreConfig.load(args.network)
     report, summary = build_board(args.board, con, cfg=cfg, out_dir=args.out,
-                                  kernel=args.kernel, learning=args.learning or None)
+                                  kernel=args.kernel, learning=args.learning or None,
+                                  cores=args.cores, encoder=args.encoder)
     con.say(report.summary())
     if cfg is not None:
         net = summary["network"]
@@ -531,6 +532,10 @@ def build_parser():
                    help="bake this .nfcfg network into the bitstream (default: load at run time)")
     p.add_argument("--learning", action="store_true",
                    help="a learning core (STDP, R-STDP, homeostasis; docs/learning.md)")
+    p.add_argument("--cores", type=int, default=None,
+                   help="K >= 2: K cores behind the AER router (geometry: the registry's)")
+    p.add_argument("--encoder", choices=("rate", "latency", "delta", "population"),
+                   default=None, help="a spike encoder in front of the core's inputs")
     p.add_argument("--out", default="build", help="build directory")
 
     p = verb("program", cmd_program, "program a board (openFPGALoader or iceprog)")
