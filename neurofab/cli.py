@@ -155,12 +155,56 @@ def cmd_reservoir_demo(args, con):
     return summary, 0 if b["equal"] else 1
 
 
+def cmd_board_demo(args, con):
+    """``demo --cores K`` / ``demo --encoder KIND``: the demo network on a simulated board
+    with a fabric of K cores (``compile_fabric``) or a spike encoder, against golden."""
+    from neurofab.boards import get_board
+    from neurofab.examples import demo_config, poisson_inputs
+    from neurofab.golden import encoded_core as golden_encoded_core
+    from neurofab.golden.fabric import run_fabric
+    from neurofab.host import Board
+    from neurofab.partition import compile_fabric
+    t0 = time.perf_counter()
+    name = args.board or "ulx3s"
+    board = get_board(name)
+    cfg = demo_config(seed=args.seed)
+    if args.cores not in (None, 1):
+        per_core = board.for_fabric(args.cores)["n_neurons"]
+        net = compile_fabric(cfg, cores=args.cores, n_neurons=per_core)
+        url = f"sim://{name}?cores={args.cores}"
+        inputs = poisson_inputs(cfg.n_inputs, args.steps, rate=0.1, seed=args.seed)
+        gold = run_fabric(net, inputs)
+        con.say(f"network:   {cfg.n_neurons} neurons over {args.cores} cores of {per_core}, "
+                f"{cfg.n_synapses} synapses, {args.steps} steps; board {url}")
+    else:
+        net, url = cfg, f"sim://{name}?encoder={args.encoder}"
+        con.say(f"network:   {cfg.n_neurons} neurons behind a {args.encoder} encoder, "
+                f"{args.steps} steps; board {url}")
+    with Board.open(url) as b:
+        b.load(net)
+        if args.encoder is not None:
+            enc = b.encoder_args
+            rng = np.random.default_rng(args.seed)
+            inputs = rng.integers(0, 1 << enc["width"], size=(args.steps, enc["channels"]))
+            gold = golden_encoded_core.run(b.fit(cfg), inputs, args.encoder, **enc)
+        got, t_run, status, link = _run_on_board(b, inputs, con, "board run")
+    equal = _same_spikes(gold, got)
+    n_spikes = int(sum(len(s) for s in gold))
+    con.say(f"board:     golden == board: {equal}; {n_spikes} spikes, run {t_run:.2f} s")
+    summary = {"board": name, "cores": args.cores or 1, "encoder": args.encoder,
+               "golden_equals_board": bool(equal), "steps": args.steps, "spikes": n_spikes,
+               "link": link, "wall_s": round(time.perf_counter() - t0, 3)}
+    return summary, 0 if equal else 1
+
+
 def cmd_demo(args, con):
     """The main job end to end: network → golden → RTL cosim → simulated board → bitstream."""
     if args.learning is not None:
         return cmd_learning_demo(args, con)
     if args.task == "digits":
         return cmd_digits_demo(args, con)
+    if args.cores not in (None, 1) or args.encoder is not None:
+        return cmd_board_demo(args, con)
     if args.task == "reservoir":
         return cmd_reservoir_demo(args, con)
     if args.board is not None:
@@ -468,6 +512,12 @@ def build_parser():
                         "NIR) on golden and on the simulated board, with float, golden and "
                         "board accuracy and a confusion-matrix PNG; reservoir: nsram's "
                         "reservoir-computing suite, golden and board, next to nsram's figures")
+    p.add_argument("--cores", type=int, default=None,
+                   help="instead: the demo network over K cores of a simulated fabric board "
+                        "(default board ulx3s), against golden")
+    p.add_argument("--encoder", choices=("rate", "latency", "delta", "population"),
+                   default=None, help="instead: the demo network behind a spike encoder on "
+                                      "a simulated board (values in), against golden")
     p.add_argument("--samples", type=int, default=None,
                    help="--task digits: the first SAMPLES test images (default all 360)")
     p.add_argument("--seeds", type=int, default=None,
