@@ -24,7 +24,8 @@
   come from the fabric's ``HostTap`` (update ``t`` in step ``t``), RESET also empties the
   fabric's spike buffers (``i_flush``).
 * ``BoardTop(board, encoder="rate")`` (or ``latency``, ``delta``, ``population``): an
-  ``EncodedCore``; the host injects one value per encoder channel per step (``ValueFeed``),
+  ``EncodedCore``; the host injects one value per encoder channel per step (``ValueFeed``;
+  as many channels as fill the core's inputs, at most half the input buffer),
   RESET also restarts the encoder (its LFSR, its latency window; a delta encoder's
   previous values are kept). Parameters: ``encoder_params``.
 
@@ -321,7 +322,14 @@ class BoardTop(wiring.Component):
             self.switch = MemorySwitch(n_cores)
         elif encoder is not None:
             from neurofab.rtl.encoded_core import EncodedCore
-            self.encoder = encoder_params(encoder, geometry["n_inputs"], **(encoder_args or {}))
+            enc_over = dict(encoder_args or {})
+            if "channels" not in enc_over:
+                # one step of values (+ its END) must fit the input buffer with room to spare
+                from neurofab.spec import encoders as S
+                enc_over["channels"] = min(S.encoder_channels(
+                    encoder, geometry["n_inputs"],
+                    enc_over.get("fields", S.POP_DEFAULT_FIELDS)), link["in_depth"] // 2)
+            self.encoder = encoder_params(encoder, geometry["n_inputs"], **enc_over)
             args, enc_link = self.encoder
             self.core = EncodedCore(None, encoder, **geometry, **args)
             self.feed = ValueFeed(args["channels"], args["width"])

@@ -98,3 +98,14 @@ def test_fabric_host_tap_gate_level(backend):
     case = make(rng, 8, cores=2, host_tap=True)
     res = run(case, backend=backend, seed=7, gap=0.3, stall=0.3, vcd_path=False)
     assert res.bit_exact, res.report()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["gate-ice40", "gate-ecp5"])
+def test_encoded_core_gate_level(backend):
+    """The encoder top's core (a rate encoder in front of a neuron core) after
+    synth_ice40 / synth_ecp5 equals golden: spikes, core state and encoder state."""
+    from neurofab.cosim.registry import cosim_block
+    res = cosim_block("encoded-core", backend=backend, seed=3, steps=8, vcd_path=False,
+                      params={"encoder": "rate"})
+    assert res.bit_exact, res.report()
