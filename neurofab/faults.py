@@ -109,9 +109,15 @@ class UpsetCore:
         The synapse memory's depth, a power of two, at least ``cfg.n_synapses``.
     n_inputs : int, optional
         Input channels of the core (default ``cfg.n_inputs``).
+    parity : sequence of str
+        Memories of ``spec.PARITY_MEMORIES`` the core protects with a parity bit
+        (``NeuronCore(parity=...)``): their words are one bit wider, the top bit being
+        the parity bit, and :attr:`parity_errors` counts, as the RTL does, every read of
+        a word whose parity is wrong — the row pointer of every event delivered, every
+        synapse walked, every neuron's profile at every update.
     """
 
-    def __init__(self, cfg, *, syn_capacity, n_inputs=None):
+    def __init__(self, cfg, *, syn_capacity, n_inputs=None, parity=()):
         if not isinstance(cfg, CoreConfig):
             raise TypeError(f"cfg must be a CoreConfig, not {cfg!r}")
         cfg.validate()
@@ -148,16 +154,29 @@ class UpsetCore:
         self.pending = np.zeros(0, dtype=np.int64)
         self.walked = 0             #: synapses the walker visited in the last step
         self._state_widths = _field_widths(self.kernel.state_word)
+        parity = (parity,) if isinstance(parity, str) else tuple(parity)
+        for name in parity:
+            if name not in spec.PARITY_MEMORIES:
+                raise ValueError(f"parity: {name!r} is not one of "
+                                 f"{', '.join(spec.PARITY_MEMORIES)}")
+        self.parity = tuple(m for m in spec.PARITY_MEMORIES if m in parity)
+        depth = {"synapse": cap, "rowptr": self.n + n_inputs, "profile": spec.PROFILE_COUNT}
+        #: per protected memory, the words whose parity is wrong
+        self.bad = {m: np.zeros(depth[m], dtype=bool) for m in self.parity}
+        self.parity_errors = 0      #: the parity-error counter (``CTRL_PARITY``)
 
     # --- memories ----------------------------------------------------------------------
     def layouts(self):
         """Memory → (word width in bits, words): the geometry the upsets are drawn from."""
         k = self.kernel
-        return {"state": (k.state_word.size, self.n),
-                "acc": (spec.ACC_WIDTH, self.n * spec.DELAY_SLOTS),
-                "synapse": (spec.Synapse.size, self.cap),
-                "rowptr": (spec.row_storage(self.cap).size, self.n + self.n_inputs),
-                "profile": (k.profile.size, spec.PROFILE_COUNT)}
+        out = {"state": (k.state_word.size, self.n),
+               "acc": (spec.ACC_WIDTH, self.n * spec.DELAY_SLOTS),
+               "synapse": (spec.Synapse.size, self.cap),
+               "rowptr": (spec.row_storage(self.cap).size, self.n + self.n_inputs),
+               "profile": (k.profile.size, spec.PROFILE_COUNT)}
+        for m in self.parity:       # (the parity bit above the word)
+            out[m] = (out[m][0] + 1, out[m][1])
+        return out
 
     def flip(self, memory, index, bit):
         """Invert bit ``bit`` of word ``index`` of ``memory`` (one of :data:`MEMORIES`),
@@ -168,6 +187,10 @@ class UpsetCore:
         width, depth = layouts[memory]
         check_int(f"{memory} index", index, 0, depth - 1)
         check_int(f"{memory} bit", bit, 0, width - 1)
+        if memory in self.parity:
+            self.bad[memory][index] ^= True
+            if bit == width - 1:    # the parity bit itself: detected, nothing else
+                return
         if memory == "acc":
             neuron, slot = divmod(int(index), spec.DELAY_SLOTS)
             value = int(self.acc[slot, neuron]) ^ (1 << bit)
@@ -197,6 +220,41 @@ class UpsetCore:
             for f, v in spec.unpack(spec.Synapse, word ^ (1 << bit)).items():
                 self.syn[f][index] = v
 
+    def field_of(self, memory, index, bit):
+        """What bit ``bit`` of word ``index`` of ``memory`` holds: the field of the word's
+        layout (``"weight"``, ``"count"``, ``"threshold"``, ...), a bit range of an
+        accumulator (``"bits 16-23"``), ``"target (bits above the neurons)"`` for the
+        synapse target bits a core of this size ignores, ``"unused word"`` for a
+        synapse or profile word the configuration does not hold."""
+        if memory == "acc":
+            lo = bit // 8 * 8
+            return f"bits {lo}-{min(lo + 7, spec.ACC_WIDTH - 1)}"
+        if memory in self.parity and bit == self.layouts()[memory][0] - 1:
+            return "parity bit"
+        if ((memory == "synapse" and index >= self.cfg.n_synapses) or
+                (memory == "profile" and index >= self.cfg.n_profiles)):
+            return "unused word"
+        layout = {"state": self.kernel.state_word, "profile": self.kernel.profile,
+                  "rowptr": spec.row_storage(self.cap), "synapse": spec.Synapse}[memory]
+        for name, (width, _) in _field_widths(layout).items():
+            offset = layout[name].offset
+            if offset <= bit < offset + width:
+                if memory == "synapse" and name == "target" and bit - offset >= max(
+                        1, (self.n - 1).bit_length()):
+                    return "target (bits above the neurons)"
+                return name
+        raise ValueError(f"bit = {bit} is outside the {memory} word")
+
+    def field_bits(self, memory):
+        """Bits of ``memory`` per :meth:`field_of` name (a dict)."""
+        width, depth = self.layouts()[memory]
+        out = {}
+        for index in range(depth):
+            for bit in range(width):
+                name = self.field_of(memory, index, bit)
+                out[name] = out.get(name, 0) + 1
+        return out
+
     def in_limits(self):
         """Whether every profile a neuron uses holds parameters inside the kernel's limits
         (``kernel.limits``): outside them the golden kernel is not specified to match the
@@ -215,9 +273,12 @@ class UpsetCore:
         starts, counts = self.row_start[sources], self.row_count[sources]
         total = int(counts.sum())
         self.walked = total
+        found = int(self.bad["rowptr"][sources].sum()) if "rowptr" in self.parity else 0
         if total:
             begin = np.cumsum(counts) - counts
             addr = (np.repeat(starts - begin, counts) + np.arange(total)) % self.cap
+            if "synapse" in self.parity:
+                found += int(self.bad["synapse"][addr].sum())
             target = self.syn["target"][addr]
             ok = target < n
             addr, target = addr[ok], target[ok]
@@ -226,6 +287,11 @@ class UpsetCore:
             add = np.zeros(self.acc.size, dtype=np.int64)
             np.add.at(add, slot * n + target, contrib)
             self.acc = _wrap(self.acc + add.reshape(self.acc.shape), spec.ACC_WIDTH, True)
+        if "profile" in self.parity:
+            found += int(self.bad["profile"][self.profile].sum())
+        if self.parity:
+            self.parity_errors = min(self.parity_errors + found,
+                                     (1 << spec.PARITY_COUNT_WIDTH) - 1)
         slot = self.step_count % spec.DELAY_SLOTS
         params = {f: v[self.profile] for f, v in self.params.items()}
         neurons, spike = self.kernel.step(self.neurons, self.acc[slot], params)
@@ -239,9 +305,12 @@ class UpsetCore:
     def snapshot(self):
         """The architectural state the core's readback shows (``config.decode_state``
         form): the state fields, ``profile``, ``acc`` ``[slot, neuron]``, ``step``."""
-        return {**{f: v.copy() for f, v in self.neurons.items()},
-                "profile": self.profile.copy(), "acc": self.acc.copy(),
-                "step": self.step_count & ((1 << spec.STEP_WIDTH) - 1)}
+        out = {**{f: v.copy() for f, v in self.neurons.items()},
+               "profile": self.profile.copy(), "acc": self.acc.copy(),
+               "step": self.step_count & ((1 << spec.STEP_WIDTH) - 1)}
+        if self.parity:
+            out["parity_errors"] = self.parity_errors
+        return out
 
 
 # ======================================================================================
@@ -249,16 +318,24 @@ class UpsetCore:
 # ======================================================================================
 @dataclass(frozen=True)
 class Geometry:
-    """The core the campaign runs on."""
+    """The core the campaign runs on (``parity``: the memories it protects,
+    ``NeuronCore(parity=...)``)."""
     neurons: int = DEFAULTS["neurons"]
     inputs: int = DEFAULTS["inputs"]
     syn_capacity: int = DEFAULTS["syn_capacity"]
+    parity: tuple = ()
 
     def core(self, kernel=None):
         """The empty-memory ``rtl.core.NeuronCore`` of this geometry."""
         from neurofab.rtl.core import NeuronCore
         return NeuronCore(None, n_neurons=self.neurons, n_inputs=self.inputs,
-                          syn_capacity=self.syn_capacity, kernel=kernel)
+                          syn_capacity=self.syn_capacity, kernel=kernel,
+                          **({"parity": self.parity} if self.parity else {}))
+
+    def upset_core(self, cfg):
+        """The :class:`UpsetCore` of ``cfg`` on this geometry."""
+        return UpsetCore(cfg, syn_capacity=self.syn_capacity, n_inputs=self.inputs,
+                         parity=self.parity)
 
 
 @dataclass
@@ -383,6 +460,11 @@ class Trial:
     sim_s: float = 0.0
     #: clock cycles of every completed step (Verilator runs)
     step_cycles: list = field(default_factory=list)
+    #: per upset, the field of the memory word it hit (``UpsetCore.field_of``) or the
+    #: group of the flip-flop (:func:`register_group`)
+    fields: list = field(default_factory=list)
+    #: a core with parity: its parity-error counter after the run (None: no parity)
+    parity_errors: int = None
 
 
 def _event(channel=0, eos=0):
@@ -395,10 +477,10 @@ def _spike(neuron=0, eos=0):
 
 def mirror(workload, geometry, upsets):
     """The golden mirror of memory ``upsets`` (each applied before its step):
-    ``(spikes, snapshots, walked, in_limits)`` — per step the fired neurons, the
-    architectural state after it and the synapses walked."""
-    core = UpsetCore(workload.cfg, syn_capacity=geometry.syn_capacity,
-                     n_inputs=geometry.inputs)
+    ``(spikes, snapshots, walked, core)`` — per step the fired neurons, the
+    architectural state after it and the synapses walked, and the :class:`UpsetCore`
+    after the last step."""
+    core = geometry.upset_core(workload.cfg)
     rtl_names = {v: k for k, v in MEMORIES.items()}
     by_step = {}
     for u in upsets:
@@ -410,16 +492,21 @@ def mirror(workload, geometry, upsets):
         spikes.append(core.step(chans))
         snaps.append(core.snapshot())
         walked.append(core.walked)
-    return spikes, snaps, walked, core.in_limits()
+    return spikes, snaps, walked, core
 
 
 def _state_compare(t, snap, words, n, kernel, block="core"):
     from neurofab.cosim.engine import Divergence
-    expected_len = n + n * spec.DELAY_SLOTS + 1
+    expected_len = n + n * spec.DELAY_SLOTS + 1 + ("parity_errors" in snap)
     if len(words) != expected_len:
         return [Divergence(t, block, "o_mem", "responses", expected_len, len(words))]
-    got = decode_state(words, n, kernel)
     out = []
+    if "parity_errors" in snap:
+        words, counter = words[:-1], int(words[-1])
+        if counter != snap["parity_errors"]:
+            out.append(Divergence(t, block, f"CTRL[{spec.CTRL_PARITY}]", "parity_errors",
+                                  snap["parity_errors"], counter))
+    got = decode_state(words, n, kernel)
     for name in (*kernel.state_fields, "profile"):
         for k in np.flatnonzero(got[name] != snap[name]):
             out.append(Divergence(t, block, f"neuron {k}", name, int(snap[name][k]),
@@ -447,7 +534,10 @@ def upset_case(workload, geometry, spikes, snaps, walked, *, check_state="end"):
         steps.append(Step({"i_events": [_event(c) for c in chans] + [_event(eos=1)]},
                           {"o_spikes": [_spike(k) for k in spikes[t]] + [_spike(eos=1)]},
                           clocks=225 + n + max(walked[t], cfg.n_synapses) + n_in))
-    read = StateRead("i_mem", "o_mem", readback_requests(n),
+    requests = readback_requests(n)
+    if geometry.parity:
+        requests.append(spec.mem_request(Region.CTRL, spec.CTRL_PARITY))
+    read = StateRead("i_mem", "o_mem", requests,
                      lambda t, words: _state_compare(t, snaps[t], words, n, cfg.kernel),
                      label="state")
     # (played on a fault build, not through engine.run: the case is planned and compared
@@ -474,12 +564,15 @@ def run_trial(workload, geometry, target, upsets, *, fbuild=None, workdir=None,
     if fbuild is None and not memory:
         raise ValueError("register upsets need the Verilator fault build (fbuild)")
     t0 = time.perf_counter()
-    if memory:
-        spikes, snaps, walked, limits = mirror(workload, geometry, upsets)
-    else:
-        spikes, snaps, walked, limits = mirror(workload, geometry, [])
+    spikes, snaps, walked, core = mirror(workload, geometry, upsets if memory else [])
+    limits = core.in_limits()
+    rtl_names = {v: k for k, v in MEMORIES.items()}
+    fields = [register_group(u.var) if not memory else
+              core.field_of(rtl_names[u.var], u.index, u.bit) for u in upsets]
+    counter = snaps[-1].get("parity_errors") if snaps else None
     if fbuild is None:
-        trial = Trial(target, list(upsets), list(upsets), spikes, False, True, None, limits)
+        trial = Trial(target, list(upsets), list(upsets), spikes, False, True, None, limits,
+                      fields=fields, parity_errors=counter)
         trial.dev = deviation(workload.reference, spikes)
         trial.sim_s = time.perf_counter() - t0
         return trial
@@ -498,8 +591,13 @@ def run_trial(workload, geometry, target, upsets, *, fbuild=None, workdir=None,
     verdict = case.compare(plan, res)
     hung = res.timeout is not None
     first = str(verdict.divergences[0]) if verdict.divergences else None
+    if geometry.parity:         # the RTL's counter: the last word of the last state read
+        reads = [ph for k, ph in enumerate(res.phases) if plan.kinds[k][0] == "state"]
+        words = reads[-1].data[0] if reads and reads[-1].end is not None else None
+        counter = int(words[-1]) if words else None
     trial = Trial(target, list(upsets), injected, verdict.spikes, hung, memory,
-                  (not verdict.divergences) if memory else None, limits, first)
+                  (not verdict.divergences) if memory else None, limits, first,
+                  fields=fields, parity_errors=counter)
     trial.dev = deviation(workload.reference, verdict.spikes, len(workload.reference))
     trial.sim_s = time.perf_counter() - t0
     trial.step_cycles = [ph.cycles for k, ph in enumerate(res.phases)
@@ -590,8 +688,7 @@ def campaign(*, geometry=None, steps=DEFAULTS["steps"], networks=DEFAULTS["netwo
     rng = np.random.default_rng(seed)
     works = [Workload.make(geometry, steps, seed + k) for k in range(networks)]
     fbuild = None
-    layouts = UpsetCore(works[0].cfg, syn_capacity=geometry.syn_capacity,
-                        n_inputs=geometry.inputs).layouts()
+    layouts = geometry.upset_core(works[0].cfg).layouts()
     registers = {}
     if backend == "verilator":
         from neurofab.cosim.faults import fault_build
@@ -642,7 +739,9 @@ def campaign(*, geometry=None, steps=DEFAULTS["steps"], networks=DEFAULTS["netwo
                     tick()
     finally:
         workdir.cleanup()
-    sens = _sensitivity_rows(runs, targets, bits, registers)
+    core = geometry.upset_core(works[0].cfg)
+    field_bits = {t: core.field_bits(t) for t in targets if t in MEMORIES}
+    sens = _sensitivity_rows(runs, targets, bits, registers, field_bits)
     ber_rows = _ber_rows(runs, targets, bers, bits, steps)
     mem = [tr for _, _, tr in runs if tr.mirrored and tr.mirror_exact is not None]
     mirror_info = {
@@ -665,14 +764,20 @@ def _row(runs, **head):
     dev = [tr.dev for tr in runs]
     err, err_sem = _mean_sem([d["raster_error"] for d in dev])
     rate, _ = _mean_sem([d["rate_change"] for d in dev])
-    return {**head, "runs": len(runs),
-            "p_deviate": float(np.mean([d["deviated"] for d in dev])) if dev else 0.0,
-            "raster_error": err, "raster_error_sem": err_sem, "rate_change": rate,
-            "hangs": int(sum(tr.hung for tr in runs)),
-            "upsets": float(np.mean([len(tr.injected) for tr in runs])) if runs else 0.0}
+    row = {**head, "runs": len(runs),
+           "p_deviate": float(np.mean([d["deviated"] for d in dev])) if dev else 0.0,
+           "raster_error": err, "raster_error_sem": err_sem, "rate_change": rate,
+           "hangs": int(sum(tr.hung for tr in runs)),
+           "upsets": float(np.mean([len(tr.injected) for tr in runs])) if runs else 0.0}
+    checked = [tr for tr in runs if tr.parity_errors is not None]
+    if checked:                 # a core with parity: detected, and changed but not detected
+        row["p_detected"] = float(np.mean([tr.parity_errors > 0 for tr in checked]))
+        row["p_silent"] = float(np.mean([tr.dev["deviated"] and not tr.parity_errors
+                                         for tr in checked]))
+    return row
 
 
-def _sensitivity_rows(runs, targets, bits, registers):
+def _sensitivity_rows(runs, targets, bits, registers, field_bits):
     rows = []
     for target in targets:
         mine = [tr for kind, _, tr in runs if kind == "single" and tr.target == target]
@@ -681,16 +786,21 @@ def _sensitivity_rows(runs, targets, bits, registers):
         row = _row(mine, target=target, bits=bits[target])
         row["vulnerable_bits"] = row["p_deviate"] * bits[target]
         rows.append(row)
-        if target == "registers" and registers:
-            groups = {}
-            for tr in mine:
-                for u in tr.upsets:
-                    groups.setdefault(register_group(u.var), []).append(tr)
-            for g in sorted(groups):
-                gbits = sum(b for name, b in registers.items() if register_group(name) == g)
-                sub = _row(groups[g], target=f"registers: {g}", bits=gbits)
-                sub["vulnerable_bits"] = sub["p_deviate"] * gbits
-                rows.append(sub)
+        groups = {}
+        for tr in mine:
+            for f in dict.fromkeys(tr.fields):
+                groups.setdefault(f, []).append(tr)
+        order = list(field_bits.get(target, ()))
+        for g in sorted(groups, key=lambda g: (order.index(g) if g in order else len(order),
+                                               g)):
+            sub = _row(groups[g], target=f"{target}: {g}", bits=None)
+            if target == "registers":
+                sub["bits"] = sum(b for name, b in registers.items()
+                                  if register_group(name) == g)
+            else:
+                sub["bits"] = field_bits[target][g]
+            sub["vulnerable_bits"] = sub["p_deviate"] * sub["bits"]
+            rows.append(sub)
     return rows
 
 

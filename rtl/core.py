@@ -166,6 +166,15 @@ class NeuronCore(wiring.Component):
         r``, rule 0 reads 0) and the homeostasis table (``CTRL_HOMEO + profile``), and a
         learn phase after every update (``rtl.learning``). Default: ``cfg.learning is not
         None`` with a ``cfg``, else False; a config with learning needs ``True``.
+    parity : str or sequence of str
+        Memories to protect with a parity bit per word (``spec.PARITY_MEMORIES``:
+        ``"synapse"``, ``"rowptr"``, ``"profile"``; default none, and then the core is
+        exactly the unprotected one). The bit is written with every word through
+        ``i_mem`` (and in a memory init) and checked one clock after the datapath uses
+        the word — the walker's row pointer, the synapse in ``r1``, the profile at U4;
+        every word found wrong adds one to ``parity_errors`` (saturating), readable and
+        writable at ``CTRL`` index ``spec.CTRL_PARITY``. What ``i_mem`` reads and writes
+        does not change. Not with ``learning`` (its learn phase rewrites synapses).
 
     Attributes
     ----------
@@ -176,6 +185,12 @@ class NeuronCore(wiring.Component):
         ``syn_bank_depth`` splits it).
     pipeline_depth : int
         Clocks from issuing a neuron of the update phase to its write-back.
+    parity : tuple of str
+        The memories with a parity bit (``spec.PARITY_MEMORIES`` order).
+    parity_errors : Signal(PARITY_COUNT_WIDTH)
+        With ``parity``: the words found with a wrong parity bit since the counter was
+        last written (not a port: a top level reads it directly, the host through
+        ``CTRL_PARITY``).
     i_events : In(stream.Signature(spec.InputEvent))
         External events of the current step: an event on ``channel`` (CSR source
         ``n_neurons + channel``; channels ``>= n_inputs`` have no fan-out), or ``eos=1``,
@@ -239,7 +254,14 @@ class NeuronCore(wiring.Component):
     o_idle: Out(1)
 
     def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None,
-                 syn_bank_depth=None, kernel=None, learning=None):
+                 syn_bank_depth=None, kernel=None, learning=None, parity=()):
+        if isinstance(parity, str):
+            parity = (parity,)
+        parity = tuple(parity)
+        for name in parity:
+            if name not in spec.PARITY_MEMORIES:
+                raise ValueError(f"parity: {name!r} is not one of "
+                                 f"{', '.join(spec.PARITY_MEMORIES)}")
         if learning is None:
             learning = cfg is not None and getattr(cfg, "learning", None) is not None
         if not isinstance(learning, bool):
@@ -298,7 +320,14 @@ class NeuronCore(wiring.Component):
         else:
             self.syn_banks = -(-syn_capacity // syn_bank_depth)
             self.syn_bank_depth = syn_bank_depth
+        if parity and learning:
+            raise ValueError(f"parity = {parity!r} is for cores without learning (the "
+                             f"learn phase rewrites the synapse words)")
         self.learning = learning
+        self.parity = tuple(m for m in spec.PARITY_MEMORIES if m in parity)
+        if self.parity:
+            #: words found with a wrong parity bit (saturating; also at CTRL_PARITY)
+            self.parity_errors = Signal(spec.PARITY_COUNT_WIDTH)
         # a learning core has one more update stage (the homeostatic parameter, PostUpdate)
         self.pipeline_depth = 4 + learning + self.kernel.latency
         # Output FIFO: room for every neuron in flight plus a little slack, so that a
@@ -321,15 +350,24 @@ class NeuronCore(wiring.Component):
             return mm
 
         kernel = self.kernel
+        # parity: a parity bit above every word of these memories (1: protected)
+        P = bool(self.parity)
+        P_syn, P_row, P_prof = (int(name in self.parity) for name in spec.PARITY_MEMORIES)
+        for region, width, on in ((Region.PROFILE, kernel.profile.size, P_prof),
+                                  (Region.SYNAPSE, spec.Synapse.size, P_syn)):
+            if on and region in init:
+                init[region] = spec.with_parity(init[region], width)
         state_mem = mem("state_mem", unsigned(kernel.state_word.size), N, Region.STATE)
         acc_mem = mem("acc_mem", signed(spec.ACC_WIDTH), N * spec.DELAY_SLOTS)
-        prof_mem = mem("prof_mem", unsigned(kernel.profile.size), spec.PROFILE_COUNT,
+        prof_mem = mem("prof_mem", unsigned(kernel.profile.size + P_prof), spec.PROFILE_COUNT,
                        Region.PROFILE)
         # row pointers: only the bits the synapse capacity can use (``row_storage``)
         row_layout = spec.row_storage(self.syn_capacity)
+        row_init = spec.store_rows(init.get(Region.ROWPTR, []), self.syn_capacity).tolist()
+        if P_row:
+            row_init = spec.with_parity(row_init, row_layout.size)
         m.submodules.row_mem = row_mem = memory.Memory(
-            shape=unsigned(row_layout.size), depth=n_src,
-            init=spec.store_rows(init.get(Region.ROWPTR, []), self.syn_capacity).tolist())
+            shape=unsigned(row_layout.size + P_row), depth=n_src, init=row_init)
         sq_mem = mem("spike_queue", unsigned(max(NB, 1)), N)
 
         st_wr, st_rd = state_mem.write_port(), state_mem.read_port()
@@ -346,12 +384,13 @@ class NeuronCore(wiring.Component):
         bank_bits = exact_log2(bank_depth) if n_banks > 1 else ceil_log2(self.syn_capacity)
         syn_init = init.get(Region.SYNAPSE, [])
         syn_layout = spec.PlasticSynapse if self.learning else spec.Synapse
+        syn_bits = syn_layout.size + P_syn  # (a stored word: with its parity bit)
         syn_ports = []
         for k in range(n_banks):
             depth = min(bank_depth, self.syn_capacity - k * bank_depth)
             name = "syn_mem" if n_banks == 1 else f"syn_mem_{k}"
             m.submodules[name] = bank = memory.Memory(
-                shape=unsigned(syn_layout.size), depth=depth,
+                shape=unsigned(syn_bits), depth=depth,
                 init=syn_init[k * bank_depth:(k + 1) * bank_depth])
             syn_ports.append((bank.write_port(), bank.read_port()))
         sq_wr, sq_rd = sq_mem.write_port(), sq_mem.read_port()
@@ -418,6 +457,8 @@ class NeuronCore(wiring.Component):
                 for region, depth in depths.items() if depth}
         for reg in list(Ctrl)[:n_ctrl]:
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
+        if P:                               # the parity-error counter
+            hits["parity"] = (p.region == Region.CTRL) & (p.index == spec.CTRL_PARITY)
         if self.learning:                   # the rule (1..3) and homeostasis tables
             for r in range(1, spec.RULE_COUNT):
                 hits[f"rule{r}"] = (p.region == Region.CTRL) & (p.index == spec.CTRL_RULE + r)
@@ -434,13 +475,17 @@ class NeuronCore(wiring.Component):
         def idx(port):
             return req.index[:len(port.addr)]
 
+        def parity_word(value, on):
+            """A word as its memory stores it: with its parity bit if ``on``."""
+            return Cat(value, value.xor()) if on else value
+
         # Synapse bank outputs, registered every clock (the integrate pipeline's first
         # register, and the capture register of memory-port reads).
-        r1_bank = [Signal(syn_layout.size, name=f"r1_syn_{k}") for k in range(n_banks)]
+        r1_bank = [Signal(syn_bits, name=f"r1_syn_{k}") for k in range(n_banks)]
         m.d.sync += [r1.eq(rd.data) for r1, (_, rd) in zip(r1_bank, syn_ports)]
 
         def select_bank(sel):
-            word = Signal(syn_layout.size)
+            word = Signal(syn_bits)
             if n_banks == 1:
                 m.d.comb += word.eq(r1_bank[0])
             else:
@@ -456,8 +501,13 @@ class NeuronCore(wiring.Component):
         u2_state = Signal(kernel.state_word)
         u2_acc = Signal(signed(spec.ACC_WIDTH))
         u4_params = Signal(kernel.profile)
-        m.d.sync += [u2_state.eq(st_rd.data), u2_acc.eq(acc_rd.data),
-                     u4_params.eq(prof_rd.data)]
+        m.d.sync += [u2_state.eq(st_rd.data), u2_acc.eq(acc_rd.data)]
+        if P_prof:                          # (the profile word with its parity bit)
+            u4_prof = Signal(kernel.profile.size + 1)
+            m.d.sync += u4_prof.eq(prof_rd.data)
+            m.d.comb += u4_params.eq(u4_prof[:kernel.profile.size])
+        else:
+            m.d.sync += u4_params.eq(prof_rd.data)
         if self.learning:                  # (and likewise POST, PRE and HOMEO)
             u2_post, x_cap = Signal(spec.PostTrace), Signal(spec.TRACE_WIDTH)
             u4_homeo = Signal(spec.Homeo)
@@ -468,8 +518,10 @@ class NeuronCore(wiring.Component):
         m.d.comb += [row_word.start.eq(cap_row.start), row_word.count.eq(cap_row.count)]
         captured = {Region.STATE: u2_state.as_value(), Region.ACC: u2_acc.as_unsigned(),
                     Region.PROFILE: u4_params.as_value(), Region.ROWPTR: row_word.as_value(),
-                    Region.SYNAPSE: select_bank(req.index >> bank_bits),
+                    Region.SYNAPSE: select_bank(req.index >> bank_bits)[:syn_layout.size],
                     Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step}
+        if P:
+            captured["parity"] = self.parity_errors
         if self.learning:
             captured.update({Region.PRE: x_cap, Region.POST: u2_post.as_value(),
                              Ctrl.TRACES: traces.as_value(),
@@ -497,7 +549,7 @@ class NeuronCore(wiring.Component):
         m.d.comb += w_addr.eq(Mux(w_popped, w_start, w_addr_r))
         for (wr, rd), pulse in zip(syn_ports, wr_bank):
             m.d.comb += [rd.addr.eq(w_addr), wr.addr.eq(w_addr), wr.en.eq(pulse),
-                         rd.en.eq(~pulse), wr.data.eq(req.data[:syn_layout.size])]
+                         rd.en.eq(~pulse), wr.data.eq(parity_word(req.data[:syn_layout.size], P_syn))]
         w_left = Signal(len(cap_row.count))  # walker: synapses left in the current row
         s1_valid = Signal()                  # the synapse bank outputs hold a synapse
         s1_bank = Signal(range(n_banks))     # ... of this bank
@@ -527,14 +579,28 @@ class NeuronCore(wiring.Component):
         ev = self.i_events.payload
         ext_take = Signal()
         issue = w_left != 0
-        syn = spec.Synapse(select_bank(r1_sel)[:spec.Synapse.size])
-        nr = row_layout(row_rd.data)
+        r1_word = select_bank(r1_sel)
+        syn = spec.Synapse(r1_word[:spec.Synapse.size])
+        nr = row_layout(row_rd.data[:row_layout.size])
         syn_slot = (slot_now + syn.delay)[:SLOT_BITS]
         syn_acc_addr = Cat(syn_slot, syn.target[:NB])
         if spec.NEURON_ADDR_WIDTH > NB:
             syn_target_ok = syn.target[NB:] == 0
         else:
             syn_target_ok = 1
+        # parity checks, one register after the word is used: the row pointer taken by
+        # the walker, the synapse in r1 (below: the profile at U4); one pulse per word
+        perr = []
+        if P_row:
+            row_chk = Signal(row_layout.size + 1)
+            row_chk_v = Signal()
+            perr_row = Signal()
+            m.d.sync += [row_chk_v.eq(0), perr_row.eq(row_chk_v & row_chk.xor())]
+            perr.append(perr_row)
+        if P_syn:
+            perr_syn = Signal()
+            m.d.sync += perr_syn.eq(r1_valid & r1_word.xor())
+            perr.append(perr_syn)
         integrate_done = (eos_seen & ~q_valid & ~e_valid & ~nr_valid & (w_left == 0) &
                           ~s1_valid &
                           ~r1_valid & ~s2_valid & ~s3_valid & ~s4_valid)
@@ -598,10 +664,12 @@ class NeuronCore(wiring.Component):
                 for region, port, word in (
                         (Region.STATE, st_wr, req.data[:kernel.state_word.size]),
                         (Region.ACC, acc_wr, req.data[:spec.ACC_WIDTH]),
-                        (Region.PROFILE, prof_wr, req.data[:kernel.profile.size]),
+                        (Region.PROFILE, prof_wr,
+                         parity_word(req.data[:kernel.profile.size], P_prof)),
                         # (the low bits of start and count: see row_storage)
-                        (Region.ROWPTR, row_wr, Cat(req_row.start[:len(cap_row.start)],
-                                                    req_row.count[:len(cap_row.count)]))):
+                        (Region.ROWPTR, row_wr,
+                         parity_word(Cat(req_row.start[:len(cap_row.start)],
+                                         req_row.count[:len(cap_row.count)]), P_row))):
                     m.d.comb += [port.addr.eq(idx(port)), port.en.eq(wr_sel[region]),
                                  port.data.eq(word)]
                 # the write flags are one-clock pulses
@@ -610,6 +678,9 @@ class NeuronCore(wiring.Component):
                     m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
                 with m.If(wr_sel[Ctrl.STEP]):
                     m.d.sync += [step.eq(req.data[:spec.STEP_WIDTH]), sq_count.eq(0)]
+                if P:
+                    with m.If(wr_sel["parity"]):
+                        m.d.sync += self.parity_errors.eq(req.data[:spec.PARITY_COUNT_WIDTH])
                 if self.learning:
                     assert spec.CTRL_HOMEO % spec.PROFILE_COUNT == 0
                     for key, port, word in (
@@ -630,7 +701,7 @@ class NeuronCore(wiring.Component):
             with m.State("MEM_DATA"):
                 # the read data are valid: capture them (no logic between a block RAM,
                 # with its cascade multiplexers, and a register) ...
-                m.d.sync += cap_row.eq(row_rd.data)
+                m.d.sync += cap_row.eq(row_rd.data[:row_layout.size])
                 m.next = "MEM_SELECT"
 
             with m.State("MEM_SELECT"):
@@ -677,6 +748,8 @@ class NeuronCore(wiring.Component):
                 with m.If(pop):
                     m.d.sync += [w_start.eq(nr.start), w_popped.eq(1),
                                  w_left.eq(Mux(nr_empty, 0, nr.count))]
+                    if P_row:                # the row taken, for its parity check
+                        m.d.sync += [row_chk.eq(row_rd.data), row_chk_v.eq(~nr_empty)]
                 with m.Elif(issue):
                     m.d.sync += [w_addr_r.eq(w_addr + 1), w_popped.eq(0),
                                  w_left.eq(w_left - 1)]
@@ -792,6 +865,15 @@ class NeuronCore(wiring.Component):
                 lif.i_acc.eq(u4_acc),
                 lif.i_params.eq(u4_params),
             ]
+            if P_prof:                      # the profile word used at U4
+                perr_prof = Signal()
+                m.d.sync += perr_prof.eq(u4_valid & u4_prof.xor())
+                perr.append(perr_prof)
+            if P:                           # count every word found wrong (saturating)
+                count = self.parity_errors + sum(perr)
+                top = (1 << spec.PARITY_COUNT_WIDTH) - 1
+                with m.If(Cat(*perr).any()):
+                    m.d.sync += self.parity_errors.eq(Mux(count > top, top, count))
             return m
         # U4 of a learning core: the homeostatic parameter and the two possible POST words
         # (PostUpdate); U5: kernel. The POST words wait in a small FIFO beside the kernel.

@@ -15,3 +15,4 @@ from .learning import *      # noqa: F401,F403  plasticity: traces, plastic syna
 from .link import *          # noqa: F401,F403  host link: framing, CRC, opcodes
 from .encoders import *      # noqa: F401,F403  bitstream encoders and stochastic computing
 from .aer import *  # noqa
+from .reliability import *   # noqa: F401,F403  memory protection: parity, error counter

@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """Single-event upsets: the golden core over stored memories (``neurofab.faults.UpsetCore``),
 the Verilator fault player (``cosim/faults.py``, ``cosim/fault_player.cpp``) and a short
 slice of the campaign (``neurofab faults``).
@@ -209,3 +210,79 @@ def test_campaign_slice(fbuild):
     assert gold.mirror["runs"] == 0 and len(gold.ber) == len(MEMORIES)
     with pytest.raises(ValueError, match="golden back end has no flip-flops"):
         campaign(geometry=GEO, targets=("registers",), backend="golden")
+
+
+# --- parity on the configuration memories ----------------------------------------------
+PARITY = ("synapse", "rowptr", "profile")
+PGEO = Geometry(neurons=16, inputs=4, syn_capacity=256, parity=PARITY)
+
+
+def test_parity_option_refused():
+    from neurofab.config import random_learning
+    from neurofab.rtl.core import NeuronCore
+    with pytest.raises(ValueError, match="'acc' is not one of synapse, rowptr, profile"):
+        NeuronCore(None, n_neurons=16, syn_capacity=64, parity=("acc",))
+    with pytest.raises(ValueError, match="without learning"):
+        NeuronCore(random_learning(0, random_config(0, n_neurons=16, n_inputs=4)),
+                   parity="synapse")
+    with pytest.raises(ValueError, match="'state' is not one of"):
+        UpsetCore(random_config(0, n_neurons=16, n_inputs=4), syn_capacity=512,
+                  parity="state")
+
+
+def test_upset_core_parity_bit():
+    cfg = random_config(5, n_neurons=16, n_inputs=4, max_fanout=8)
+    core = UpsetCore(cfg, syn_capacity=512, parity=PARITY)
+    plain = UpsetCore(cfg, syn_capacity=512)
+    assert core.layouts()["synapse"][0] == plain.layouts()["synapse"][0] + 1
+    top = core.layouts()["profile"][0] - 1
+    assert core.field_of("profile", 0, top) == "parity bit"
+    core.flip("profile", int(cfg.profile[0]), top)       # a used profile's parity bit
+    for t in range(4):
+        assert np.array_equal(core.step([1]), plain.step([1]))
+    # read by every neuron of that profile at every update, and nothing else changed
+    assert core.parity_errors == 4 * int((cfg.profile == cfg.profile[0]).sum())
+    core.flip("profile", int(cfg.profile[0]), top)
+    before = core.parity_errors
+    core.step([])
+    assert core.parity_errors == before
+
+
+def test_parity_core_is_bit_exact_without_upsets():
+    from neurofab.cosim.core import run_core_cosim
+    from neurofab.rtl.core import NeuronCore
+    rng = np.random.default_rng(7)
+    cfg = random_config(rng, n_neurons=16, n_inputs=6, max_fanout=12)
+    inputs = random_inputs(rng, 6, 10, per_step=3)
+    for backend in ("amaranth", "verilator"):
+        res = run_core_cosim(cfg, inputs, backend=backend, vcd_path=False,
+                             core_factory=lambda c, **kw: NeuronCore(c, parity=PARITY, **kw))
+        assert res.bit_exact, res.report()
+
+
+@pytest.fixture(scope="module")
+def pbuild():
+    return fault_build(PGEO.core(), name="neurofab_core")
+
+
+@pytest.mark.parametrize("target", PARITY)
+def test_parity_counts_upsets_as_the_mirror_does(pbuild, target):
+    """Every single upset of a protected memory that changes the spike train is
+    detected; the counter equals the golden mirror's (compared after every step)."""
+    w = Workload.make(PGEO, STEPS, seed=2)
+    layouts = PGEO.upset_core(w.cfg).layouts()
+    rng = np.random.default_rng(PARITY.index(target) + 10)
+    detected = 0
+    for _ in range(6):
+        ups = draw_upsets(rng, target, count=1, steps=STEPS // 2, layouts=layouts)
+        tr = run_trial(w, PGEO, target, ups, fbuild=pbuild, check_state="every")
+        assert tr.mirror_exact, tr.first_divergence
+        assert tr.parity_errors is not None
+        assert not (tr.dev["deviated"] and tr.parity_errors == 0)
+        detected += tr.parity_errors > 0
+    # and a parity bit upset of a word in use: counted, spikes unchanged
+    used = {"synapse": 0, "rowptr": GEO.neurons, "profile": int(w.cfg.profile[0])}[target]
+    tr = run_trial(w, PGEO, target, [Upset(1, 0, MEMORIES[target], used,
+                                           layouts[target][0] - 1)],
+                   fbuild=pbuild, check_state="every")
+    assert tr.mirror_exact and tr.parity_errors > 0 and not tr.dev["deviated"]
