@@ -375,9 +375,10 @@ class Reservoir:
     topology : str
         ``"delay"`` or ``"random"`` (:data:`TOPOLOGIES`).
     board : neurofab.host.Board, optional
-        ``None``: the golden model. A board: the network is loaded on it and every
-        ``transform`` runs there (from a reset, input encoded by the host with the golden
-        encoder) and on the golden model alongside, compared step by step.
+        ``None``: the golden model. A board (without an on-chip encoder): the network
+        is loaded on it and every ``transform`` runs there (from a reset, the input
+        encoded by the host with the golden encoder, sent as per-step channel lists) and
+        on the golden model alongside, compared step by step.
 
     Attributes
     ----------
@@ -426,6 +427,12 @@ class Reservoir:
                 if not callable(getattr(board, method, None)):
                     raise TypeError(f"board must be a neurofab.host.Board (it has no "
                                     f"{method}()), not {board!r}")
+            if getattr(board, "encoder", None) is not None:
+                raise ValueError(
+                    f"the board has an on-chip {board.encoder} encoder "
+                    f"({getattr(board, 'encoder_args', None)}); the reservoir's code (width "
+                    f"{ENCODER_WIDTH}, {FIELDS} fields, sigma {self.sigma:g}) is encoded by "
+                    f"the host: open the board without an encoder")
             board.load(self.cfg)
 
     def __repr__(self):

@@ -233,6 +233,21 @@ def test_bad_input_is_refused(u, error, message):
     assert message in str(exc.value)
 
 
+class _EncoderBoard:
+    encoder, encoder_args = "population", {"channels": 32, "width": 8, "fields": 8}
+
+    def load(self, cfg):
+        raise AssertionError("not loaded")
+
+    reset = run = read_state = load
+
+
+def test_a_board_with_an_on_chip_encoder_is_refused():
+    with pytest.raises(ValueError, match="on-chip population encoder .* open the board "
+                                         "without an encoder"):
+        Reservoir(board=_EncoderBoard())
+
+
 def test_run_task_summary_and_table():
     summary = rc.run_task(seeds=2, n_neurons=32, steps=rc.WASHOUT + 100)
     assert summary["n_neurons"] == 32 and summary["seeds"] == 2
