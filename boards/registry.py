@@ -325,6 +325,12 @@ BOARDS = {b.name: b for b in (
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
         # (measured: synth_ice40 of the learning board top, docs/boards.md)
+        # (measured: synth_ice40 of BoardTop(cores=2) at 64 neurons, 192 axons and 4096
+        # synapses per core, docs/boards.md)
+        fabric="too small: the smallest useful fabric, 2 cores of 64 neurons (192 axons, "
+               "4096 synapses each), needs 6025 LUT4 + 1468 carry + 5051 FF (5280 logic "
+               "cells) and 37 block RAMs (30) (synth_ice40, measured); one core fills the "
+               "device",
         learning="too small: the 70-bit synapse words do not fit the 64-bit-wide SPRAM "
                  "(4 x 16 bits; 32768 synapses need 2.3 Mbit, the SPRAM holds 1 Mbit), and "
                  "even a learning top of 64 neurons, 64 inputs and 1024 synapses in block "

@@ -34,7 +34,7 @@ specification. Router port ``k < K`` is core ``k``, port ``K`` the host::
   the next host step starts like the first (RESET of a board).
 """
 
-from amaranth import Array, Cat, Module, Signal
+from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.hdl import ResetInserter
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -105,21 +105,28 @@ class HostTap(wiring.Component):
         take = Signal()
         for k, f in enumerate(fifos):
             m.d.comb += f.r_en.eq(take & (cur == k))
+        # o_spikes is a register (block-RAM outputs go nowhere else)
         o = self.o_spikes
+        free = ~o.valid | o.ready
+        put, put_eos = Signal(), Signal()
         with m.If(~word.eos):
-            m.d.comb += [o.valid.eq(r_rdy), o.payload.neuron.eq(Cat(word.neuron[:bits], cur)),
-                         take.eq(o.ready)]
+            m.d.comb += [put.eq(r_rdy), take.eq(free)]
         with m.Elif(cur == K - 1):                       # the last core's marker: the step's
-            m.d.comb += [o.valid.eq(r_rdy), o.payload.eos.eq(1), take.eq(o.ready)]
-            with m.If(r_rdy & o.ready):
+            m.d.comb += [put.eq(r_rdy), put_eos.eq(1), take.eq(free)]
+            with m.If(r_rdy & free):
                 m.d.sync += cur.eq(0)
         with m.Else():                                   # another core's marker: next core
             m.d.comb += take.eq(r_rdy)
             with m.If(r_rdy):
                 m.d.sync += cur.eq(cur + 1)
+        with m.If(o.valid & o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(put & free):
+            m.d.sync += [o.valid.eq(1), o.payload.eos.eq(put_eos),
+                         o.payload.neuron.eq(Mux(put_eos, 0, Cat(word.neuron[:bits], cur)))]
         with m.If(self.i_flush):
-            m.d.sync += cur.eq(0)
-        m.d.comb += self.o_empty.eq(~Cat(f.r_rdy for f in fifos).any())
+            m.d.sync += [cur.eq(0), o.valid.eq(0)]
+        m.d.comb += self.o_empty.eq(~Cat(f.r_rdy for f in fifos).any() & ~o.valid)
         return m
 
 
@@ -251,16 +258,24 @@ class Fabric(wiring.Component):
                 m.d.sync += core_steps.eq(core_steps + 1)
             primed = Signal(name=f"primed_{k}")
             r_in = router.inputs()[k]
-            word = spec.SpikeEvent(buf.r_data)
+            # a register between the spike buffer's block RAM and the router's lookup
+            staged = Signal(name=f"staged_{k}")
+            word = Signal(spec.SpikeEvent, name=f"stage_{k}")
+            taken = primed & staged & r_in.ready
+            m.d.comb += buf.r_en.eq(~staged | taken)
+            with m.If(taken):
+                m.d.sync += staged.eq(0)
+            with m.If(buf.r_rdy & (~staged | taken)):
+                m.d.sync += [staged.eq(1), word.eq(buf.r_data)]
             with m.If(~primed):
                 m.d.comb += [r_in.valid.eq(1), r_in.payload.eos.eq(1)]
                 with m.If(r_in.ready):
                     m.d.sync += primed.eq(1)
             with m.Else():
-                m.d.comb += [r_in.valid.eq(buf.r_rdy), r_in.payload.addr.eq(word.neuron),
-                             r_in.payload.eos.eq(word.eos), buf.r_en.eq(r_in.ready)]
+                m.d.comb += [r_in.valid.eq(staged), r_in.payload.addr.eq(word.neuron),
+                             r_in.payload.eos.eq(word.eos)]
             with m.If(self.i_flush):                 # RESET: prime the port again
-                m.d.sync += primed.eq(0)
+                m.d.sync += [primed.eq(0), staged.eq(0)]
             m.d.comb += r_in.payload.core.eq(k)
             # router -> core: axons as input channels
             r_out = router.outputs()[k]
@@ -277,7 +292,7 @@ class Fabric(wiring.Component):
                          req.ready.eq(core.i_mem.ready & go)]
             m.d.sync += held.eq(core.i_mem.valid & ~core.i_mem.ready)
             wiring.connect(m, core.o_mem, wiring.flipped(resp))
-            idle = idle & core.o_idle & ~buf.r_rdy & primed
+            idle = idle & core.o_idle & ~buf.r_rdy & ~staged & primed
         if tap is not None:
             idle = idle & tap.o_empty
         m.d.comb += self.o_idle.eq(idle)
