@@ -317,14 +317,19 @@ def cmd_fidelity(args, con):
 
 def cmd_faults(args, con):
     from neurofab import faults
+    from neurofab.spec import PARITY_MEMORIES
     kw = dict(steps=args.steps, seed=args.seed, backend=args.backend)
+    parity = PARITY_MEMORIES if args.parity else ()
+    kw["geometry"] = faults.Geometry(parity=parity)
     if args.quick:
-        kw.update(geometry=faults.Geometry(16, 4, 256), networks=1, single=4,
+        kw.update(geometry=faults.Geometry(16, 4, 256, parity=parity), networks=1, single=4,
                   bers=(1e-5, 1e-3), trials=1)
+    if args.parity:             # the protected memories, one upset at a time
+        kw.update(targets=PARITY_MEMORIES, bers=())
     for name in ("single", "trials", "networks"):
         if getattr(args, name) is not None:
             kw[name] = getattr(args, name)
-    if args.backend == "golden":
+    if args.backend == "golden" and not args.parity:
         kw["targets"] = tuple(faults.MEMORIES)
     with con.progress(1, "fault campaign") as bar:
         def progress(done, total):
@@ -340,7 +345,9 @@ def cmd_faults(args, con):
     png = faults.figure(result, args.out)
     con.say(f"figure: {png}")
     if args.docs:
-        faults.write_docs(result, args.docs)
+        marker = ("faults" + ("-golden" if args.backend == "golden" else "")
+                  + ("-parity" if args.parity else ""))
+        faults.write_docs(result, args.docs, marker=marker)
         con.say(f"table written into {args.docs}")
     summary = result.summary()
     summary["figure"] = str(png)
@@ -569,10 +576,14 @@ def build_parser():
     p.add_argument("--networks", type=int, default=None, help="workloads (default 4)")
     p.add_argument("--quick", action="store_true",
                    help="a 16-neuron core, few runs: a smoke test of the campaign")
+    p.add_argument("--parity", action="store_true",
+                   help="a core with parity on its configuration memories (synapse, rowptr, "
+                        "profile): single upsets there, detected or not")
     p.add_argument("--out", default="out/reliability_faults.png", help="figure PNG path")
     p.add_argument("--docs", default=None,
                    help="also write the tables into this Markdown file (between "
-                        "<!-- faults --> markers), e.g. docs/reliability.md")
+                        "<!-- faults --> markers; faults-golden for --backend golden, "
+                        "faults-parity for --parity), e.g. docs/reliability.md")
 
     p = verb("build", cmd_build, "build a bitstream and its resource/timing report (cached)")
     p.add_argument("--board", required=True)

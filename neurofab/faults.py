@@ -33,6 +33,13 @@ Two experiments (:func:`campaign`):
 * **bit-error rate** — upsets at ``ber`` per bit per step (Poisson), each target alone:
   raster error against BER.
 
+A core built with parity on its configuration memories (``NeuronCore(parity=...)``,
+``Geometry(parity=...)``) counts the words it finds wrong; :class:`UpsetCore` counts them
+too, so detection is compared bit for bit, and the campaign reports the probability
+that an upset was detected and that it changed the spike train undetected.
+:func:`parity_board_builds` builds every board's top with and without parity (resources,
+fmax).
+
 ``neurofab faults [--json]`` runs the default campaign; :func:`write_docs` writes its
 table into ``docs/reliability.md`` and :func:`figure` its figure.
 """
@@ -51,7 +58,8 @@ from neurofab.examples import ei_network, poisson_inputs
 from neurofab.golden.state import CoreState
 from neurofab.spec import Region
 
-__all__ = ["MEMORIES", "TARGETS", "UpsetCore", "Geometry", "Workload", "Trial",
+__all__ = ["MEMORIES", "TARGETS", "BOARD_PARITY", "UpsetCore", "Geometry", "Workload",
+           "Trial", "parity_board_top", "parity_board_builds",
            "register_group", "draw_upsets", "deviation", "mirror", "upset_case", "run_trial",
            "campaign",
            "Campaign", "figure", "markdown", "write_docs", "DEFAULTS"]
@@ -623,6 +631,13 @@ class Campaign:
         return {"params": self.params, "bits": self.bits, "sensitivity": self.sensitivity,
                 "ber": self.ber, "mirror": self.mirror, "wall_s": round(self.wall_s, 1)}
 
+    @classmethod
+    def from_summary(cls, summary):
+        """The campaign of a :meth:`summary` (e.g. the ``--json`` of ``neurofab faults``),
+        to redraw its figure or tables."""
+        return cls(summary["params"], summary["bits"], summary["sensitivity"],
+                   summary["ber"], summary["mirror"], summary.get("wall_s", 0.0))
+
 
 def _mean_sem(values):
     v = np.asarray(values, dtype=float)
@@ -640,7 +655,8 @@ def campaign(*, geometry=None, steps=DEFAULTS["steps"], networks=DEFAULTS["netwo
     Parameters
     ----------
     geometry : Geometry, optional
-        The core (default 64 neurons, 16 inputs, 1024 synapses).
+        The core (default 64 neurons, 16 inputs, 1024 synapses, no parity); with
+        ``parity`` the runs also report detection.
     steps : int
         Steps per run.
     networks : int
@@ -820,14 +836,21 @@ def _ber_rows(runs, targets, bers, bits, steps):
 # Reporting
 # ======================================================================================
 def markdown(result):
-    """The campaign's two tables (Markdown)."""
+    """The campaign's two tables (Markdown); a core with parity adds the probability that
+    an upset was detected and that it changed the spike train undetected."""
+    par = any("p_detected" in r for r in result.sensitivity)
+    extra = " P(detected) | P(changed, undetected) |" if par else ""
     lines = ["| target | bits | single-upset runs | P(spike train changes) | vulnerable bits | "
-             "raster error (mean ± s.e.) | rate change | hangs |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "raster error (mean ± s.e.) | rate change | hangs |" + extra,
+             "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if par else "")]
     for r in result.sensitivity:
-        lines.append(f"| {r['target']} | {r['bits']} | {r['runs']} | {r['p_deviate']:.2f} | "
-                     f"{r['vulnerable_bits']:.0f} | {r['raster_error']:.3f} ± "
-                     f"{r['raster_error_sem']:.3f} | {r['rate_change']:+.3f} | {r['hangs']} |")
+        cells = (f"| {r['target']} | {r['bits']} | {r['runs']} | {r['p_deviate']:.2f} | "
+                 f"{r['vulnerable_bits']:.0f} | {r['raster_error']:.3f} ± "
+                 f"{r['raster_error_sem']:.3f} | {r['rate_change']:+.3f} | {r['hangs']} |")
+        if par:
+            cells += (f" {r['p_detected']:.2f} | {r['p_silent']:.2f} |" if "p_detected" in r
+                      else " | |")
+        lines.append(cells)
     if result.ber:
         bers = sorted({r["ber"] for r in result.ber})
         lines += ["", "| target | " + " | ".join(f"BER {b:.0e}" for b in bers) + " |",
@@ -844,43 +867,54 @@ def markdown(result):
 
 
 def figure(result, path):
-    """Raster error against bit-error rate per target, and the vulnerable bits per target
-    and register group (PNG at ``path``)."""
+    """Raster error against bit-error rate per target — measured (markers, mean ± s.e.)
+    and predicted from the single-upset runs (dashed: upsets per run × mean raster error
+    of one upset, the low-rate limit) — and the vulnerable bits per target (PNG at
+    ``path``)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from neurofab.plot import save
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    p = result.params
+    single = {r["target"]: r for r in result.sensitivity}
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110,
+                                 gridspec_kw={"width_ratios": [1.25, 1]})
     for k, target in enumerate(dict.fromkeys(r["target"] for r in result.ber)):
         rows = sorted((r for r in result.ber if r["target"] == target), key=lambda r: r["ber"])
-        x = [r["ber"] for r in rows]
-        y = [max(r["raster_error"], 1e-4) for r in rows]
-        e = [r["raster_error_sem"] for r in rows]
-        ax.errorbar(x, y, yerr=e, marker="o", ms=4, capsize=2, label=target, color=f"C{k}")
+        pos = [r for r in rows if r["raster_error"] > 0]
+        ax.errorbar([r["ber"] for r in pos], [r["raster_error"] for r in pos],
+                    yerr=[r["raster_error_sem"] for r in pos], marker="o", ms=4, capsize=2,
+                    ls="-", lw=1, label=target, color=f"C{k}")
+        if target in single and single[target]["raster_error"] > 0:
+            x = np.logspace(np.log10(rows[0]["ber"]), np.log10(rows[-1]["ber"]), 50)
+            y = result.bits[target] * p["steps"] * x * single[target]["raster_error"]
+            ax.plot(x[y < 3], y[y < 3], ls="--", lw=0.8, color=f"C{k}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("bit-error rate (upsets per bit per step)")
-    ax.set_ylabel("raster error (Hamming / reference spikes)")
-    ax.set_title("spike-train deviation against BER", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_ylabel("raster error (Hamming distance / reference spikes)")
+    ax.set_title("spike-train deviation against BER (dashed: from single upsets)", fontsize=9)
+    if result.ber:
+        ax.legend(fontsize=7, loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "no BER sweep in this campaign", ha="center", va="center",
+                transform=ax.transAxes, fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    rows = result.sensitivity
-    names = [r["target"] for r in rows]
-    vb = [r["vulnerable_bits"] for r in rows]
-    colours = ["C7" if n.startswith("registers:") else "C0" for n in names]
-    bx.barh(range(len(rows)), vb, color=colours)
-    bx.set_yticks(range(len(rows)), names, fontsize=7)
+    rows = [r for r in result.sensitivity if ": " not in r["target"]]
+    vb = [max(r["vulnerable_bits"], 0.5) for r in rows]
+    bx.barh(range(len(rows)), vb, color=[f"C{k}" for k in range(len(rows))])
+    bx.set_yticks(range(len(rows)), [r["target"] for r in rows], fontsize=8)
     bx.invert_yaxis()
-    bx.set_xscale("symlog", linthresh=10)
-    bx.set_xlabel("vulnerable bits (bits × P(one upset changes the spike train))")
+    bx.set_xscale("log")
+    bx.set_xlim(10, max(vb) * 8)
+    bx.set_xlabel("vulnerable bits = bits × P(one upset changes the spike train)")
     bx.set_title("which memory matters", fontsize=9)
     for i, r in enumerate(rows):
-        bx.text(max(vb[i], 1), i, f" {r['p_deviate']:.2f} of {r['bits']}", va="center",
-                fontsize=6)
-    p = result.params
+        bx.text(vb[i] * 1.1, i, f"{r['p_deviate']:.2f} × {r['bits']}", va="center",
+                fontsize=7)
     fig.suptitle(f"single-event upsets in a {p['neurons']}-neuron core ({p['backend']}, "
-                 f"{p['steps']} steps per run)", fontsize=10)
+                 f"{p['steps']} steps per run, E/I network, Poisson input)", fontsize=10)
     fig.tight_layout()
     return save(fig, path)
 
@@ -898,3 +932,62 @@ def write_docs(result, path, marker="faults"):
     _, tail = rest.split(end, 1)
     path.write_text(f"{head}{begin}\n{markdown(result)}\n{end}{tail}")
     return path
+
+
+# ======================================================================================
+# Protected builds: resources and fmax per board
+# ======================================================================================
+#: The configuration memories protected on each board by default
+#: (:func:`parity_board_builds`): everything where the parity bits fit the block RAM the
+#: memory already occupies; on the iCEBreaker the row pointers (32 bits in two block RAMs
+#: wide) would need two more block RAMs of a device whose 30 are all in use.
+BOARD_PARITY = {"icebreaker": ("synapse", "profile"),
+                "ulx3s": spec.PARITY_MEMORIES, "tang-nano-9k": spec.PARITY_MEMORIES}
+
+
+def parity_board_top(board, parity):
+    """``boards.top.BoardTop(board)`` whose core protects ``parity`` (a measurement top:
+    ``BoardTop`` has no parity option of its own yet, so its ``NeuronCore`` is swapped
+    for one with ``parity`` while the top is made; IDENTIFY announces the design hash of
+    the unprotected top)."""
+    import neurofab.rtl.core as rtl_core
+    from neurofab.boards.top import BoardTop
+
+    plain = rtl_core.NeuronCore
+
+    class ParityCore(plain):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, parity=parity, **kwargs)
+
+    rtl_core.NeuronCore = ParityCore
+    try:
+        return BoardTop(board)
+    finally:
+        rtl_core.NeuronCore = plain
+
+
+def parity_board_builds(boards=tuple(BOARD_PARITY), *, out_dir="build", progress=None):
+    """Build every board's top without and with parity (:data:`BOARD_PARITY`), cached
+    like ``neurofab build``; returns one row per board: resources and fmax of both."""
+    import functools
+
+    from neurofab.boards import get_board
+    from neurofab.boards.build import build
+    from neurofab.boards.top import board_top_factory
+    rows = []
+    for name in boards:
+        board = get_board(name)
+        row = {"board": board.name, "device": board.device, "parity": list(BOARD_PARITY[name])}
+        for kind, factory in (("plain", board_top_factory),
+                              ("parity", functools.partial(parity_board_top,
+                                                           parity=BOARD_PARITY[name]))):
+            if progress is not None:
+                progress(f"{name} {kind}")
+            rep = build(board, factory, out_dir=out_dir)
+            row[kind] = {"fmax_mhz": round(rep.fmax / 1e6, 2),
+                         "target_mhz": round(rep.f_target / 1e6, 2),
+                         "resources": {k: [r.used, r.available]
+                                       for k, r in rep.resources.items()},
+                         "build": str(rep.bitstream.parent), "cached": rep.cached}
+        rows.append(row)
+    return rows

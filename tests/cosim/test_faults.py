@@ -19,9 +19,9 @@ from neurofab import spec
 from neurofab.config import random_config
 from neurofab.cosim.core import random_inputs
 from neurofab.cosim.faults import CORE_TRIGGER, Upset, fault_build, play_upsets
-from neurofab.faults import (MEMORIES, TARGETS, Geometry, UpsetCore, Workload, campaign,
-                             deviation, draw_upsets, markdown, mirror, register_group,
-                             run_trial, upset_case)
+from neurofab.faults import (MEMORIES, TARGETS, Campaign, Geometry, UpsetCore, Workload,
+                             campaign, deviation, draw_upsets, figure, markdown, mirror,
+                             register_group, run_trial, upset_case, write_docs)
 from neurofab.golden import core as golden_core
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 
@@ -197,14 +197,20 @@ def test_bad_upsets_refused(fbuild, work, tmp_path):
             play_upsets(fbuild, script, [bad], workdir=tmp_path)
 
 
-def test_campaign_slice(fbuild):
+def test_campaign_slice(fbuild, tmp_path):
     res = campaign(geometry=GEO, steps=16, networks=1, single=2, bers=(1e-4,), trials=1)
     assert {r["target"] for r in res.sensitivity} >= set(TARGETS)
     assert res.mirror["runs"] == res.mirror["exact"] == 5 * 3
     assert res.mirror["baseline_exact"] == [True]
-    json.dumps(res.summary())
     table = markdown(res)
     assert "| rowptr |" in table and "BER 1e-04" in table
+    again = Campaign.from_summary(json.loads(json.dumps(res.summary())))
+    assert markdown(again) == table
+    assert figure(again, tmp_path / "faults.png").stat().st_size > 10000
+    doc = tmp_path / "reliability.md"
+    doc.write_text("head\n<!-- faults -->\nold\n<!-- /faults -->\ntail\n")
+    write_docs(res, doc)
+    assert doc.read_text() == f"head\n<!-- faults -->\n{table}\n<!-- /faults -->\ntail\n"
     gold = campaign(geometry=GEO, steps=16, networks=1, single=2, bers=(1e-4,), trials=1,
                     targets=MEMORIES, backend="golden")
     assert gold.mirror["runs"] == 0 and len(gold.ber) == len(MEMORIES)
