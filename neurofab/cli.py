@@ -432,6 +432,23 @@ def cmd_sim_board(args, con):
     return None, serve(args.board, port=args.port, kernel=args.kernel, learning=args.learning)
 
 
+def cmd_reset(args, con):
+    """``neurofab reset --url URL``: recover a board an interrupted host left busy."""
+    from dataclasses import asdict
+
+    from neurofab.host import Board
+    with Board.open(args.url) as board:
+        before = board.status()
+        board.reset()
+        after = board.status()
+    con.say(f"board {args.url}: reset; before: {before.steps_pending} steps pending, "
+            f"{before.in_level} input and {before.out_level} output events buffered; "
+            f"after: {after.steps_pending} pending, {after.in_level} / {after.out_level}")
+    summary = {"url": args.url, "before": asdict(before), "after": asdict(after)}
+    idle = after.steps_pending == 0 and after.in_level == 0 and after.out_level == 0
+    return summary, 0 if idle else 1
+
+
 def cmd_run(args, con):
     from neurofab import golden
     from neurofab.config import CoreConfig
@@ -537,6 +554,11 @@ def build_parser():
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--rate", type=float, default=0.1, help="Poisson input rate per channel")
     p.add_argument("--seed", type=int, default=0)
+
+    p = verb("reset", cmd_reset, "reset a board's network (pending steps, buffered events, "
+                                  "neuron state); the loaded network stays")
+    p.add_argument("--url", required=True,
+                   help="serial:///dev/ttyUSB1?baud=3000000, tcp://HOST:PORT or sim://BOARD")
 
     p = verb("sim-board", cmd_sim_board, "serve a simulated board over TCP until stopped")
     p.add_argument("--board", default="icebreaker")
