@@ -883,9 +883,11 @@ def figure(result, path):
     for k, target in enumerate(dict.fromkeys(r["target"] for r in result.ber)):
         rows = sorted((r for r in result.ber if r["target"] == target), key=lambda r: r["ber"])
         pos = [r for r in rows if r["raster_error"] > 0]
-        ax.errorbar([r["ber"] for r in pos], [r["raster_error"] for r in pos],
-                    yerr=[r["raster_error_sem"] for r in pos], marker="o", ms=4, capsize=2,
-                    ls="-", lw=1, label=target, color=f"C{k}")
+        mean = np.array([r["raster_error"] for r in pos])
+        sem = np.array([r["raster_error_sem"] for r in pos])
+        # (a log axis: the lower bar stops short of zero)
+        ax.errorbar([r["ber"] for r in pos], mean, yerr=[np.minimum(sem, 0.9 * mean), sem],
+                    marker="o", ms=4, capsize=2, ls="-", lw=1, label=target, color=f"C{k}")
         if target in single and single[target]["raster_error"] > 0:
             x = np.logspace(np.log10(rows[0]["ber"]), np.log10(rows[-1]["ber"]), 50)
             y = result.bits[target] * p["steps"] * x * single[target]["raster_error"]

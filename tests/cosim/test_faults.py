@@ -292,3 +292,17 @@ def test_parity_counts_upsets_as_the_mirror_does(pbuild, target):
                                            layouts[target][0] - 1)],
                    fbuild=pbuild, check_state="every")
     assert tr.mirror_exact and tr.parity_errors > 0 and not tr.dev["deviated"]
+
+
+def test_cli_faults_quick(fbuild, pbuild, capsys, tmp_path):
+    from neurofab.cli import main
+    png = tmp_path / "f.png"
+    assert main(["faults", "--quick", "--json", "--out", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["mirror"]["runs"] == out["mirror"]["exact"] > 0
+    assert {r["target"] for r in out["sensitivity"]} >= set(TARGETS) and png.exists()
+    assert main(["faults", "--quick", "--parity", "--json", "--out", str(png)]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert all(r["p_silent"] == 0 for r in out["sensitivity"])
+    assert main(["faults", "--single", "-1", "--json"]) == 2
+    assert "--single -1 must be at least 0" in capsys.readouterr().err
