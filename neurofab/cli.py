@@ -315,8 +315,27 @@ def cmd_fidelity(args, con):
     return {"rows": rows, "gallery": str(png)}, 0
 
 
+def _parity_builds(args, con):
+    """``faults --builds``: every board's top without and with parity."""
+    from neurofab import faults
+    boards = tuple(faults.BOARD_PARITY)
+    with con.progress(2 * len(boards), "parity builds") as bar:
+        rows = faults.parity_board_builds(boards, out_dir=args.build_dir,
+                                          progress=lambda label: (
+                                              bar.set_description(f"build {label}"),
+                                              bar.update(1)))
+    table = faults.builds_markdown(rows)
+    con.say(table)
+    if args.docs:
+        faults.write_docs(table, args.docs, marker="parity-builds")
+        con.say(f"table written into {args.docs}")
+    return {"builds": rows}, 0
+
+
 def cmd_faults(args, con):
     from neurofab import faults
+    if args.builds:
+        return _parity_builds(args, con)
     from neurofab.spec import PARITY_MEMORIES
     kw = dict(steps=args.steps, seed=args.seed, backend=args.backend)
     parity = PARITY_MEMORIES if args.parity else ()
@@ -601,6 +620,10 @@ def build_parser():
     p.add_argument("--parity", action="store_true",
                    help="a core with parity on its configuration memories (synapse, rowptr, "
                         "profile): single upsets there, detected or not")
+    p.add_argument("--builds", action="store_true",
+                   help="instead: build every board's top without and with parity "
+                        "(cached) and table resources and fmax (<!-- parity-builds -->)")
+    p.add_argument("--build-dir", default="build", help="--builds: build directory")
     p.add_argument("--out", default="out/reliability_faults.png", help="figure PNG path")
     p.add_argument("--docs", default=None,
                    help="also write the tables into this Markdown file (between "

@@ -59,7 +59,7 @@ from neurofab.golden.state import CoreState
 from neurofab.spec import Region
 
 __all__ = ["MEMORIES", "TARGETS", "BOARD_PARITY", "UpsetCore", "Geometry", "Workload",
-           "Trial", "parity_board_top", "parity_board_builds",
+           "Trial", "parity_board_top", "parity_board_builds", "builds_markdown",
            "register_group", "draw_upsets", "deviation", "mirror", "upset_case", "run_trial",
            "campaign",
            "Campaign", "figure", "markdown", "write_docs", "DEFAULTS"]
@@ -922,8 +922,9 @@ def figure(result, path):
 
 
 def write_docs(result, path, marker="faults"):
-    """Write :func:`markdown` of ``result`` between ``<!-- marker -->`` and
-    ``<!-- /marker -->`` in the Markdown file ``path``."""
+    """Write :func:`markdown` of ``result`` (a :class:`Campaign`), or ``result`` itself
+    if it is a str, between ``<!-- marker -->`` and ``<!-- /marker -->`` in the Markdown
+    file ``path``."""
     from pathlib import Path
     path = Path(path)
     text = path.read_text()
@@ -932,7 +933,8 @@ def write_docs(result, path, marker="faults"):
         raise ValueError(f"{path} has no {begin} ... {end} markers")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{markdown(result)}\n{end}{tail}")
+    body = result if isinstance(result, str) else markdown(result)
+    path.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
     return path
 
 
@@ -970,7 +972,9 @@ def parity_board_top(board, parity):
 
 def parity_board_builds(boards=tuple(BOARD_PARITY), *, out_dir="build", progress=None):
     """Build every board's top without and with parity (:data:`BOARD_PARITY`), cached
-    like ``neurofab build``; returns one row per board: resources and fmax of both."""
+    like ``neurofab build``; returns one row per board: ``board``, ``device``,
+    ``protected`` (the memories) and, for ``plain`` and ``parity``, fmax, target and
+    resources."""
     import functools
 
     from neurofab.boards import get_board
@@ -979,7 +983,8 @@ def parity_board_builds(boards=tuple(BOARD_PARITY), *, out_dir="build", progress
     rows = []
     for name in boards:
         board = get_board(name)
-        row = {"board": board.name, "device": board.device, "parity": list(BOARD_PARITY[name])}
+        row = {"board": board.name, "device": board.device,
+               "protected": list(BOARD_PARITY[name])}
         for kind, factory in (("plain", board_top_factory),
                               ("parity", functools.partial(parity_board_top,
                                                            parity=BOARD_PARITY[name]))):
@@ -993,3 +998,22 @@ def parity_board_builds(boards=tuple(BOARD_PARITY), *, out_dir="build", progress
                          "build": str(rep.bitstream.parent), "cached": rep.cached}
         rows.append(row)
     return rows
+
+
+def builds_markdown(rows):
+    """The table of :func:`parity_board_builds`: per board, the memories protected, and
+    fmax and resources without and with parity."""
+    keys = [k for k in ("lut", "ff", "lc", "bram", "spram", "lutram", "dsp")
+            if any(k in r["plain"]["resources"] for r in rows)]
+    lines = ["| board | device | parity on | build | fmax MHz (target) | "
+             + " | ".join(keys) + " |", "|---|---|---|---|---:|" + "---:|" * len(keys)]
+    for r in rows:
+        for kind in ("plain", "parity"):
+            b = r[kind]
+            res = b["resources"]
+            cells = [f"{res[k][0]} / {res[k][1]}" if k in res else "" for k in keys]
+            lines.append(f"| {r['board']} | {r['device']} | "
+                         f"{', '.join(r['protected']) if kind == 'parity' else '—'} | {kind} | "
+                         f"{b['fmax_mhz']:.1f} ({b['target_mhz']:.1f}) | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines)

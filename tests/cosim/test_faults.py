@@ -306,3 +306,17 @@ def test_cli_faults_quick(fbuild, pbuild, capsys, tmp_path):
     assert all(r["p_silent"] == 0 for r in out["sensitivity"])
     assert main(["faults", "--single", "-1", "--json"]) == 2
     assert "--single -1 must be at least 0" in capsys.readouterr().err
+
+
+def test_builds_markdown():
+    from neurofab.faults import builds_markdown
+    res = {"lut": [100, 5280], "bram": [30, 30]}
+    rows = [{"board": "icebreaker", "device": "iCE40UP5K", "protected": ["synapse", "profile"],
+             "plain": {"fmax_mhz": 28.6, "target_mhz": 27.0, "resources": res},
+             "parity": {"fmax_mhz": 28.1, "target_mhz": 27.0,
+                        "resources": {**res, "lut": [120, 5280]}}}]
+    table = builds_markdown(rows).splitlines()
+    assert table[0] == "| board | device | parity on | build | fmax MHz (target) | lut | bram |"
+    assert table[2] == ("| icebreaker | iCE40UP5K | — | plain | 28.6 (27.0) | 100 / 5280 | "
+                        "30 / 30 |")
+    assert table[3].startswith("| icebreaker | iCE40UP5K | synapse, profile | parity | 28.1")
