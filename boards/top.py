@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from amaranth import ClockDomain, Module
 from amaranth.build import ResourceError
-from amaranth.lib import io, wiring
+from amaranth.lib import fifo, io, wiring
 from amaranth.lib.wiring import In, Out, connect
 
 from neurofab import spec
@@ -396,11 +396,25 @@ class BoardTop(wiring.Component):
         m.d.comb += [link.i_uart_error.eq(urx.o_frame_error),
                      link.i_rx_overrun.eq(urx.o_overrun)]
         connect(m, core.o_spikes, link.i_spikes)
+        events = link.o_events
+        if self.feed is not None or self.switch is not None:
+            # a small FIFO: no combinational path from the router's (encoder's) ready back
+            # into the link's step feeder
+            m.submodules.event_fifo = ev = fifo.SyncFIFOBuffered(width=spec.InputEvent.size,
+                                                                 depth=4)
+            connect(m, link.o_events, ev.w_stream)
+            events = ev.r_stream
         if self.feed is not None:                  # encoder: values in
             m.submodules.feed = feed = self.feed
-            connect(m, link.o_events, feed.i_events)
+            m.d.comb += [feed.i_events.valid.eq(events.valid),
+                         feed.i_events.payload.eq(events.payload),
+                         events.ready.eq(feed.i_events.ready)]
             connect(m, feed.o_value, core.i_value)
             m.d.comb += [feed.i_flush.eq(link.o_clear), core.i_flush.eq(link.o_clear)]
+        elif self.switch is not None:
+            m.d.comb += [core.i_events.valid.eq(events.valid),
+                         core.i_events.payload.eq(events.payload),
+                         events.ready.eq(core.i_events.ready)]
         else:
             connect(m, link.o_events, core.i_events)
         if self.switch is not None:                # fabric: cores and routing table
