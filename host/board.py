@@ -79,6 +79,16 @@ class BoardState:
         return neuron_field(self, name)
 
 
+_LINK_NAKS = frozenset(r.value for r in (spec.Nak.CRC, spec.Nak.FRAMING, spec.Nak.OVERSIZE))
+
+
+def _is_link_nak(frame):
+    """Whether ``frame`` is a link NAK (CRC, FRAMING, OVERSIZE): the board could not check
+    the frame it refused, so its seq is not to be trusted."""
+    return (frame.is_nak and len(frame.payload) == spec.NakPayload.size // 8
+            and frame.payload[0] in _LINK_NAKS)
+
+
 class Board:
     """A connected neurofab board.
 
@@ -89,16 +99,25 @@ class Board:
         Seconds to wait for a reply before retransmitting (plus the transfer time of the
         longest reply at ``baud``).
     retries : int
-        Retransmissions before ``LinkTimeout``.
+        Retransmissions before ``LinkTimeout`` (``spec.DEFAULT_RETRIES``).
+    backoff : float
+        Each timeout waits this many times longer than the one before, at most
+        ``MAX_BACKOFF`` times ``timeout`` (``spec.DEFAULT_BACKOFF``).
     baud : int
         Line rate used to size timeouts (``spec.DEFAULT_BAUD``).
     """
 
+    #: The longest wait for a reply, in units of ``timeout``.
+    MAX_BACKOFF = 8
+
     def __init__(self, transport, *, timeout=spec.DEFAULT_TIMEOUT, retries=spec.DEFAULT_RETRIES,
-                 baud=spec.DEFAULT_BAUD):
+                 backoff=spec.DEFAULT_BACKOFF, baud=spec.DEFAULT_BAUD):
         self.transport = transport
         self.timeout = timeout + 10 * spec.MAX_ENCODED / baud
-        self.retries = retries
+        self.retries = check_int("retries", retries, 0, 1000)
+        if not 1.0 <= backoff <= 10.0:
+            raise ValueError(f"backoff = {backoff!r} is outside the limit [1, 10]")
+        self.backoff = float(backoff)
         self.stats = LinkStats()
         self._decoder = codec.FrameDecoder()
         self._seq = int.from_bytes(os.urandom(1), "little")
@@ -132,42 +151,67 @@ class Board:
         return self.info.max_payload if self.info is not None else spec.MIN_MAX_PAYLOAD
 
     def transact(self, cmd):
-        """Send ``cmd`` and return its parsed reply (``codec.parse_reply``)."""
+        """Send ``cmd`` and return its parsed reply (``codec.parse_reply``).
+
+        Retransmission (``docs/protocol.md``, section 6): the same frame with the same seq
+        after a timeout, after a link NAK (CRC, FRAMING, OVERSIZE) whatever seq it
+        carries (the board cannot read the seq of a frame it could not check), and after
+        a corrupt frame from the board (most likely our reply: the board replays it), up
+        to ``retries`` times. Each timeout waits ``backoff`` times longer than the one
+        before, at most ``MAX_BACKOFF`` times ``timeout``, so a noisy line is ridden
+        through and a board that stalls for a while is given the time.
+
+        Raises
+        ------
+        LinkTimeout
+            No valid reply after every attempt; the message counts what was received.
+        NakError
+            A NAK other than a link NAK: final for this command.
+        """
         self._seq = (self._seq + 1) & 0xFF
         seq = self._seq
         wire = codec.encode_frame(cmd.opcode, seq, cmd.payload)
         self.stats.commands += 1
         self.stats.tx_payload += len(cmd.payload)
+        seen = {"timeouts": 0, "link NAKs": 0, "corrupt frames": 0, "stray replies": 0}
+        wait = self.timeout
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retransmissions += 1
             self.transport.write(wire)
             self.stats.tx_bytes += len(wire)
-            deadline = time.monotonic() + self.timeout
-            while (left := deadline - time.monotonic()) > 0:
+            deadline = time.monotonic() + wait
+            retransmit = False
+            while not retransmit and (left := deadline - time.monotonic()) > 0:
                 data = self.transport.read(65536, left)
                 self.stats.rx_bytes += len(data)
-                retransmit = False
                 for item in self._decoder.feed(data):
                     if isinstance(item, codec.FrameError):
+                        # garbage or a damaged reply: the decoder resynchronised at the
+                        # delimiter; ask again (a board replays its stored reply)
                         self.stats.bad_frames += 1
+                        seen["corrupt frames"] += 1
+                        retransmit = True
+                        continue
+                    if _is_link_nak(item):
+                        # our frame was damaged on the way: its seq may be damaged too
+                        seen["link NAKs"] += 1
+                        retransmit = True
                         continue
                     if not item.is_reply or item.seq != seq:
                         self.stats.stray_replies += 1
+                        seen["stray replies"] += 1
                         continue
-                    try:
-                        result = codec.parse_reply(cmd, item)
-                    except codec.NakError as nak:
-                        if nak.link_error:      # our frame was damaged: send it again
-                            retransmit = True
-                            break
-                        raise
+                    result = codec.parse_reply(cmd, item)
                     self.stats.rx_payload += len(item.payload)
                     return result
-                if retransmit:
-                    break
+            if not retransmit:
+                seen["timeouts"] += 1
+                wait = min(wait * self.backoff, self.timeout * self.MAX_BACKOFF)
+        what = ", ".join(f"{v} {k}" for k, v in seen.items() if v) or "nothing"
         raise LinkTimeout(f"{self.transport.url}: no valid reply to {cmd.opcode.name} (seq "
-                          f"{seq}) after {self.retries + 1} attempts of {self.timeout:.2f} s")
+                          f"{seq}) after {self.retries + 1} attempts (timeout {self.timeout:.2f} "
+                          f"s, backoff {self.backoff}); received: {what}")
 
     # --- commands ---------------------------------------------------------------------
     def identify(self):

@@ -41,7 +41,7 @@ __all__ = [
     "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
     "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
     "region_word_widths", "region_word_byte_counts",
-    "DEFAULT_TIMEOUT", "DEFAULT_RETRIES",
+    "DEFAULT_TIMEOUT", "DEFAULT_RETRIES", "DEFAULT_BACKOFF",
 ]
 
 
@@ -403,5 +403,8 @@ def region_word_bytes(region, word_bytes=None):
 #: Default time a host waits for a reply before retransmitting (seconds), on top of the
 #: frame transfer times at the link baud rate.
 DEFAULT_TIMEOUT = 0.5
-#: Retransmissions before a host gives up on a command.
-DEFAULT_RETRIES = 3
+#: Retransmissions before a host gives up on a command (enough to ride through a line
+#: that damages one frame in ten).
+DEFAULT_RETRIES = 8
+#: Each timeout of a command waits this many times longer than the one before.
+DEFAULT_BACKOFF = 1.5
