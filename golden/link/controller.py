@@ -78,7 +78,7 @@ class LinkController:
         if status == FrameStatus.COBS or len(body) < spec.MIN_BODY:
             self.counters[C.FRAMING_ERRORS] += 1
             return self._nak(Nak.FRAMING, opcode, seq)
-        if codec.crc16(body) != 0:
+        if codec.crc16(body) != spec.CRC16.residue:
             self.counters[C.CRC_ERRORS] += 1
             return self._nak(Nak.CRC, opcode, seq)
         self.counters[C.FRAMES_OK] += 1

@@ -1,6 +1,6 @@
 """CRC-16 golden model: table-driven, parameterised by the Rocksoft model.
 
-The link uses ``CRC16`` (CRC-16/CCITT-FALSE); it and the parameter model ``CrcParams`` live in
+The link uses ``CRC16`` (CRC-16/GENIBUS); it and the parameter model ``CrcParams`` live in
 ``neurofab.spec`` (re-exported here), shared with the RTL. The other
 catalogue entries exist so that the parameterised RTL (``neurofab.rtl.link.Crc16``) can be
 tested against well-known check values.
@@ -30,7 +30,7 @@ CATALOGUE = {p.name: p for p in [
     CrcParams("CRC-16/ARC", 0x8005, 0x0000, True, True, 0x0000, 0xBB3D),
     CrcParams("CRC-16/MODBUS", 0x8005, 0xFFFF, True, True, 0x0000, 0x4B37),
     CrcParams("CRC-16/UMTS", 0x8005, 0x0000, False, False, 0x0000, 0xFEE8),
-    CrcParams("CRC-16/GENIBUS", 0x1021, 0xFFFF, False, False, 0xFFFF, 0xD64E),
+    CrcParams("CRC-16/CCITT-FALSE", 0x1021, 0xFFFF, False, False, 0x0000, 0x29B1),
 ]}
 
 _REV8 = np.array([int(f"{b:08b}"[::-1], 2) for b in range(256)], dtype=np.uint8)

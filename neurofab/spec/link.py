@@ -6,7 +6,8 @@ codec (``neurofab.host.codec``), the golden framing models (``neurofab.golden.li
 and the link gateware (``neurofab.rtl.link``) all take their numbers from here.
 
 Every multi-byte field on the wire is little endian, except the CRC, which is sent most
-significant byte first (so that the CRC over a whole frame body is 0, see ``CRC16_RESIDUE``).
+significant byte first (so that the CRC over a whole frame body is a constant, see
+``CRC16_RESIDUE``).
 Fixed-size payload layouts below are ``StructLayout`` s of whole-byte fields; the first
 field is the least significant, so ``layout.const(...).as_value().value.to_bytes(n, "little")``
 is the wire form (``neurofab.host.codec.pack_struct`` does exactly that).
@@ -94,16 +95,19 @@ def cobs_max_encoded(n):
 
 
 # --- framing: CRC ------------------------------------------------------------------
-#: CRC-16/CCITT-FALSE (the reveng catalogue calls it CRC-16/IBM-3740).
-CRC16_NAME = "CRC-16/CCITT-FALSE"
+#: CRC-16/GENIBUS (reveng; also CRC-16/EPC, CRC-16/DARC): CCITT-FALSE's polynomial and
+#: init with xorout 0xFFFF. A non-zero xorout makes the residue non-zero, so zero bytes
+#: appended to a good body (a delimiter flipped to 0x01 turns into one) fail the check;
+#: with CCITT-FALSE (xorout 0, protocol ≤ 4) "body + 00" passed.
+CRC16_NAME = "CRC-16/GENIBUS"
 CRC16_POLY = 0x1021          #: x^16 + x^12 + x^5 + 1
 CRC16_INIT = 0xFFFF
 CRC16_REFIN = False
 CRC16_REFOUT = False
-CRC16_XOROUT = 0x0000
-CRC16_CHECK = 0x29B1         #: CRC of the nine ASCII bytes "123456789"
+CRC16_XOROUT = 0xFFFF
+CRC16_CHECK = 0xD64E         #: CRC of the nine ASCII bytes "123456789"
 #: CRC over a whole body whose last two bytes are its CRC (big-endian).
-CRC16_RESIDUE = 0x0000
+CRC16_RESIDUE = 0xE2F0        #: (reveng lists the register before xorout: 0x1D0F)
 CRC_BYTES = 2
 
 
@@ -202,6 +206,7 @@ CrcByte = data.StructLayout({
 })
 
 # --- protocol ----------------------------------------------------------------------
+#: 5: the frame CRC is CRC-16/GENIBUS (xorout 0xFFFF): no single flipped bit passes.
 #: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
 #: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
 #: IDENTIFY reports ``route_entries`` and the encoder (``encoder``, ``enc_*``).
@@ -209,7 +214,7 @@ CrcByte = data.StructLayout({
 #: regions PRE and POST, 70-bit SYNAPSE and 67-bit CTRL words (``region_word_widths``).
 #: 2: IDENTIFY reports the core's neuron kernel (``kernel``), and the widths of STATE and
 #: PROFILE words are the kernel's.
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
 #: A successful reply's opcode is the command's opcode with this bit set.
 REPLY_FLAG = 0x80
 #: Opcode of a negative reply; its payload is ``NakPayload``.

@@ -22,7 +22,7 @@ class Crc16(wiring.Component):
     Parameters
     ----------
     params : spec.CrcParams
-        CRC model; default the link's CRC-16/CCITT-FALSE (``spec.CRC16``).
+        CRC model; default the link's CRC-16/GENIBUS (``spec.CRC16``).
 
     Attributes
     ----------

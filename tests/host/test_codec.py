@@ -31,7 +31,7 @@ def test_frame_round_trip(opcode, seq, payload):
     assert wire.endswith(b"\x00") and b"\x00" not in wire[:-1]
     assert len(wire) <= spec.MAX_ENCODED
     body = codec.frame_body(opcode, seq, payload)
-    assert body[:2] == bytes([opcode, seq]) and crc16(body) == 0
+    assert body[:2] == bytes([opcode, seq]) and crc16(body) == spec.CRC16.residue
     assert codec.decode_frame(wire) == codec.Frame(opcode, seq, payload)
     assert codec.decode_frame(wire[:-1]) == codec.Frame(opcode, seq, payload)
 

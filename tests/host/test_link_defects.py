@@ -171,3 +171,57 @@ def test_run_raises_when_the_board_loses_its_queued_steps():
     with pytest.raises(BoardError, match=r"lost \d+ queued steps .* 0 of 40 steps"):
         board.run([[1]] * 40)
     assert board.stats.commands - before <= 10
+
+
+def _every_frame_type():
+    """Wire frames of every command, every reply (ACK with a payload of its size) and a
+    NAK of every reason, at seqs 0 and 255; payloads hold zeros (COBS codes) and ones."""
+    from neurofab.spec import Nak, Region
+    cmds = [codec.identify(), codec.status(), codec.clear_status(), codec.reset(),
+            codec.echo(b"\x00ab\x00"), codec.write_mem(Region.STATE, 0, [0x10FFFB0000, 7]),
+            codec.read_mem(Region.CTRL, 1, 1), codec.inject([[3, 7], [], [256]]),
+            codec.run(10), codec.read_events()]
+    replies = {Opcode.IDENTIFY: spec.IdentifyReply.size // 8,
+               Opcode.STATUS: spec.StatusReply.size // 8, Opcode.ECHO: 4,
+               Opcode.READ_MEM: 4, Opcode.READ_EVENTS: 14}
+    rng = random.Random(1)
+    frames = []
+    for seq in (0, 255):
+        for cmd in cmds:
+            frames.append(codec.encode_frame(cmd.opcode.value, seq, cmd.payload))
+            n = replies.get(cmd.opcode, 0)
+            payload = bytes(rng.choice((0, 0, 1, rng.randrange(256))) for _ in range(n))
+            frames.append(codec.encode_frame(spec.reply_opcode(cmd.opcode), seq, payload))
+        for reason in Nak:
+            frames.append(codec.encode_frame(spec.NAK_OPCODE, seq, bytes([reason.value, 0x10])))
+    return frames
+
+
+def test_no_single_bit_flip_passes_the_frame_check():
+    # defect 5: with CRC-16/CCITT-FALSE (residue 0) "body + 00" passed: a delimiter flipped
+    # to 01 ran a command with an extra byte. Every bit of every frame type and of its
+    # delimiter, followed by another frame (with and without a flushing 00): every frame
+    # the host decoder (and so the board, same check) accepts is one that was sent.
+    frames = _every_frame_type()
+    bad = []
+    for k, a in enumerate(frames):
+        nxt = frames[(k + 1) % len(frames)]
+        for tail in (nxt, b"\x00" + nxt):
+            stream = a + tail
+            for bit in range(8 * len(a)):
+                w = bytearray(stream)
+                w[bit // 8] ^= 1 << (bit % 8)
+                for item in codec.FrameDecoder().feed(bytes(w)):
+                    if isinstance(item, codec.Frame):
+                        again = codec.encode_frame(item.opcode, item.seq, item.payload)
+                        if again not in (a, nxt):
+                            bad.append((a.hex(" "), bit, again.hex(" ")))
+    assert not bad, f"{len(bad)} single-bit flips passed, e.g. {bad[:3]}"
+
+
+def test_appended_zero_bytes_fail_the_check():
+    for wire in _every_frame_type():
+        body = cobs_decode(wire[:-1])
+        for extra in (b"\x00", b"\x00\x00", b"\x00" * 5):
+            with pytest.raises(codec.CrcError):
+                codec.decode_body(body + extra)
