@@ -154,8 +154,8 @@ class Board:
         """Send ``cmd`` and return its parsed reply (``codec.parse_reply``).
 
         Retransmission (``docs/protocol.md``, section 6): the same frame with the same seq
-        after a timeout, after a link NAK (CRC, FRAMING, OVERSIZE) whatever seq it
-        carries (the board cannot read the seq of a frame it could not check), and after
+        after a timeout, after a link NAK (CRC, FRAMING, OVERSIZE) that names our seq or
+        our opcode (one flipped bit in our frame leaves at least one of them), and after
         a corrupt frame from the board (most likely our reply: the board replays it), up
         to ``retries`` times. Each timeout waits ``backoff`` times longer than the one
         before, at most ``MAX_BACKOFF`` times ``timeout``, so a noisy line is ridden
@@ -194,9 +194,15 @@ class Board:
                         retransmit = True
                         continue
                     if _is_link_nak(item):
-                        # our frame was damaged on the way: its seq may be damaged too
-                        seen["link NAKs"] += 1
-                        retransmit = True
+                        # a damaged frame: ours if it names our seq or our opcode (one
+                        # flipped bit leaves at least one of them); else a stale NAK
+                        # of earlier garbage on the line
+                        if item.seq == seq or item.payload[1] == cmd.opcode.value:
+                            seen["link NAKs"] += 1
+                            retransmit = True
+                        else:
+                            self.stats.stray_replies += 1
+                            seen["stray replies"] += 1
                         continue
                     if not item.is_reply or item.seq != seq:
                         self.stats.stray_replies += 1

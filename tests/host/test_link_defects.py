@@ -36,6 +36,7 @@ class GoldenLink(Transport):
         self.ctl, self.fault = ctl, fault
         self.inbox, self.outbox = bytearray(), bytearray()
         self.commands = []           # opcodes the controller received intact
+        self.seqs = []               # and their seqs
 
     def _faulty(self, direction, wire):
         return wire if self.fault is None else self.fault(direction, wire)
@@ -52,6 +53,7 @@ class GoldenLink(Transport):
                 body, status = b"", FrameStatus.COBS
             if status == FrameStatus.OK and codec.crc16(body) == spec.CRC16.residue:
                 self.commands.append(body[0])
+                self.seqs.append(body[1])
             reply = self.ctl.send(body, status)
             self.outbox += self._faulty("rx", cobs_encode(reply) + b"\x00")
             self.after(body)
@@ -225,3 +227,16 @@ def test_appended_zero_bytes_fail_the_check():
         for extra in (b"\x00", b"\x00\x00", b"\x00" * 5):
             with pytest.raises(codec.CrcError):
                 codec.decode_body(body + extra)
+
+
+def test_a_stale_link_nak_of_earlier_garbage_is_not_a_retransmission():
+    link, _ = make_link()
+    board = Board(link, timeout=0.005)
+    # a damaged WRITE_MEM of another seq: the board NAKs it (CRC), naming neither ours
+    wire = bytearray(codec.encode_frame(Opcode.WRITE_MEM.value, (link.seqs[-1] + 128) & 0xFF,
+                                        b"\x01\x02\x03"))
+    wire[-2] ^= 0x01 if wire[-2] != 0x01 else 0x02
+    link.write(bytes(wire))
+    before = board.stats.retransmissions
+    assert board.echo(b"x") == b"x"
+    assert board.stats.retransmissions == before and board.stats.stray_replies == 1
