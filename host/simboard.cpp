@@ -13,6 +13,16 @@
 // flight on either line and the tx line has been quiet for --idle-cycles clocks, the clock
 // stops until the next client connects (time stands still, which no host can observe).
 //
+// Clients (docs/protocol.md, "Simulated board"):
+// * A client that connects while another one is served gets the busy message kBusy and
+//   is closed at once; nothing it sent reaches the design.
+// * When a client disconnects, the bytes it sent that have not gone down the line yet are
+//   dropped; a client that is already closed when it is accepted (it waited in the listen
+//   backlog and gave up) is dropped with everything it sent. A command is only ever run
+//   for a client that is still connected when its bytes go down the line.
+// * A client that sends nothing for --client-timeout seconds is disconnected (default 60;
+//   0: never), so an idle host cannot hold the board forever.
+//
 // Compile-time configuration (all optional):
 //   NF_TOP         Verilated model class            (default Vtop)
 //   NF_TOP_HEADER  its header, as a string literal  (default "Vtop.h")
@@ -21,13 +31,15 @@
 //   NF_TRACE       built with Verilator --trace: enables --vcd PATH
 //
 // Usage: simboard [--divisor D] [--port P] [--max-cycles N] [--stats]
-//                 [--idle-cycles N] [--reset-cycles N] [--vcd PATH]
+//                 [--idle-cycles N] [--reset-cycles N] [--client-timeout S] [--vcd PATH]
 //   --divisor D       clocks per UART bit (default 16)
 //   --port P          TCP port on 127.0.0.1 (default 0: the OS picks one)
 //   --max-cycles N    stop after N clocks, never waiting for a client (tests, benchmarks)
 //   --stats           print cycles, cycles/s (wall and CPU), byte counts on stderr at exit
 //   --idle-cycles N   quiet clocks before the clock stops with nobody connected (4 Mi)
 //   --reset-cycles N  clocks with rst high at start (default 8)
+//   --client-timeout S  seconds without a byte from the client before it is disconnected
+//                     (default 60; 0: never)
 //   --vcd PATH        waveform (NF_TRACE builds only); one time unit = half a clock
 // Prints exactly one line `tcp://127.0.0.1:PORT` on stdout once listening (after reset).
 // Exit status 0 after SIGTERM/SIGINT or --max-cycles, 2 on a usage or socket error.
@@ -88,6 +100,9 @@ constexpr size_t kRxBufferMax = 1 << 16;
 // Upper bound on bytes buffered towards a client that does not read; beyond it bytes are
 // dropped and counted (a real UART has no back-pressure either).
 constexpr size_t kTxBufferMax = 64u << 20;
+// Sent to a client that connects while another one is served, before it is closed
+// (neurofab.spec.SIMBOARD_BUSY; a zero byte first, so no frame decoder takes it for a frame).
+constexpr char kBusy[] = "\0neurofab simulated board: busy: another client is connected\n";
 
 [[noreturn]] void die(const char* what) {
     std::fprintf(stderr, "simboard: %s: %s\n", what, std::strerror(errno));
@@ -98,7 +113,8 @@ constexpr size_t kTxBufferMax = 64u << 20;
     std::fprintf(code ? stderr : stdout,
                  "simboard: %s\n"
                  "usage: simboard [--divisor D] [--port P] [--max-cycles N] [--stats]\n"
-                 "                [--idle-cycles N] [--reset-cycles N] [--vcd PATH]\n",
+                 "                [--idle-cycles N] [--reset-cycles N] [--client-timeout S]\n"
+                 "                [--vcd PATH]\n",
                  msg);
     std::exit(code);
 }
@@ -208,12 +224,17 @@ struct Stats {
     uint64_t bytes_discarded = 0; // tx bytes produced while no client was connected
     uint64_t bytes_dropped = 0;   // tx bytes dropped because the client did not read
     uint64_t connections = 0;
+    uint64_t refused = 0;         // clients told busy and closed
+    uint64_t abandoned = 0;       // clients accepted already closed, dropped unserved
+    uint64_t bytes_abandoned = 0; // bytes of a disconnected client never sent down the line
+    uint64_t timeouts = 0;        // clients disconnected for --client-timeout
 };
 
 }  // namespace
 
 int main(int argc, char** argv) {
     uint64_t divisor = 16, port = 0, max_cycles = 0, idle_cycles = 1u << 22, reset_cycles = 8;
+    uint64_t client_timeout = 60;
     bool stats_on = false;
     const char* vcd_path = nullptr;
     for (int i = 1; i < argc; ++i) {
@@ -227,6 +248,8 @@ int main(int argc, char** argv) {
         else if (a == "--max-cycles") max_cycles = parse_u64("--max-cycles", value());
         else if (a == "--idle-cycles") idle_cycles = parse_u64("--idle-cycles", value());
         else if (a == "--reset-cycles") reset_cycles = parse_u64("--reset-cycles", value());
+        else if (a == "--client-timeout")
+            client_timeout = parse_u64("--client-timeout", value());
         else if (a == "--stats") stats_on = true;
         else if (a == "--vcd") vcd_path = value();
         else if (a == "-h" || a == "--help") usage("a Verilated board top level with its UART bridged to TCP", 0);
@@ -325,17 +348,44 @@ int main(int argc, char** argv) {
     auto t0 = std::chrono::steady_clock::now();
     double waited = 0.0;         // seconds spent blocked waiting for a client
 
+    auto last_heard = std::chrono::steady_clock::now();   // the client's last byte
     auto close_client = [&]() {
         close(cfd);
         cfd = -1;
         txbuf.clear();
         txpos = 0;
+        st.bytes_abandoned += rxbuf.size() - rxpos;
+        rxbuf.clear();
+        rxpos = 0;
         quiet = 0;
     };
 
+    // Everything a just-accepted socket holds; false if it is already at EOF (or broken).
+    auto take_pending = [&](int fd, std::vector<uint8_t>& into) {
+        uint8_t chunk[16384];
+        for (;;) {
+            ssize_t n = recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
+            if (n > 0) { into.insert(into.end(), chunk, chunk + n); continue; }
+            if (n < 0 && errno == EINTR) continue;
+            return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        }
+    };
+
+    // A second client: the busy message, then closed (its input drained first, so the
+    // close is a clean FIN and the message arrives).
+    auto refuse = [&](int fd) {
+        ssize_t ignored = send(fd, kBusy, sizeof kBusy - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)ignored;
+        shutdown(fd, SHUT_WR);
+        std::vector<uint8_t> sink;
+        take_pending(fd, sink);
+        close(fd);
+        ++st.refused;
+    };
+
     // Flush towards the client, then read from it. EOF (a half-close included) or an error
-    // ends the connection: bytes already received still go down the line (they left the
-    // host, as from a serial port's buffer), output towards a closed socket is discarded.
+    // ends the connection: bytes not yet sent down the line are dropped (a command runs
+    // only for a client still there), output towards a closed socket is discarded.
     auto serve_client = [&]() {
         while (txpos < txbuf.size()) {
             ssize_t n = send(cfd, txbuf.data() + txpos, txbuf.size() - txpos,
@@ -360,6 +410,7 @@ int main(int argc, char** argv) {
             ssize_t n = recv(cfd, chunk, sizeof chunk, MSG_DONTWAIT);
             if (n > 0) {
                 rxbuf.insert(rxbuf.end(), chunk, chunk + n);
+                last_heard = std::chrono::steady_clock::now();
                 if (size_t(n) < sizeof chunk) break;
                 continue;
             }
@@ -370,24 +421,47 @@ int main(int argc, char** argv) {
         }
     };
 
-    // Serve the client; take the next one once there is none. One at a time: later
-    // clients wait in the listen backlog until the current one disconnects.
+    // Serve the client; accept the next one. One at a time: a client that connects while
+    // another is served is told busy and closed; one that gave up while it waited in the
+    // listen backlog is dropped unserved; an idle client is disconnected.
     auto service = [&]() {
         if (cfd >= 0) serve_client();
-        if (cfd >= 0) return;
-        int fd = accept(lfd, nullptr, nullptr);
-        if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                die("accept");
-            return;
+        if (cfd >= 0 && client_timeout &&
+            std::chrono::steady_clock::now() - last_heard >
+                std::chrono::seconds(client_timeout)) {
+            std::fprintf(stderr, "simboard: client sent nothing for %llu s: disconnected\n",
+                         (unsigned long long)client_timeout);
+            ++st.timeouts;
+            close_client();
         }
-        set_nonblocking(fd);
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        cfd = fd;
-        ++st.connections;
-        quiet = 0;
-        serve_client();
+        for (;;) {
+            int fd = accept(lfd, nullptr, nullptr);
+            if (fd < 0) {
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                    errno != ECONNABORTED)
+                    die("accept");
+                return;
+            }
+            set_nonblocking(fd);
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            if (cfd >= 0) {
+                refuse(fd);
+                continue;
+            }
+            std::vector<uint8_t> pending;
+            if (!take_pending(fd, pending)) {
+                close(fd);
+                ++st.abandoned;
+                st.bytes_abandoned += pending.size();
+                continue;
+            }
+            cfd = fd;
+            ++st.connections;
+            quiet = 0;
+            last_heard = std::chrono::steady_clock::now();
+            rxbuf.insert(rxbuf.end(), pending.begin(), pending.end());
+            serve_client();
+        }
     };
 
     while (!g_stop) {
@@ -464,14 +538,17 @@ int main(int argc, char** argv) {
                      "simboard: stats cycles=%llu seconds=%.6f waited=%.6f cpu_seconds=%.6f "
                      "cycles_per_second=%.0f cycles_per_cpu_second=%.0f "
                      "bytes_in=%llu bytes_out=%llu bytes_discarded=%llu bytes_dropped=%llu "
-                     "framing_errors=%llu false_starts=%llu connections=%llu\n",
+                     "framing_errors=%llu false_starts=%llu connections=%llu refused=%llu "
+                     "abandoned=%llu bytes_abandoned=%llu timeouts=%llu\n",
                      (unsigned long long)st.cycles, secs, waited, cpu,
                      busy > 0 ? double(st.cycles) / busy : 0.0,
                      cpu > 0 ? double(st.cycles) / cpu : 0.0,
                      (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
                      (unsigned long long)st.bytes_discarded, (unsigned long long)st.bytes_dropped,
                      (unsigned long long)des.framing_errors, (unsigned long long)des.false_starts,
-                     (unsigned long long)st.connections);
+                     (unsigned long long)st.connections, (unsigned long long)st.refused,
+                     (unsigned long long)st.abandoned, (unsigned long long)st.bytes_abandoned,
+                     (unsigned long long)st.timeouts);
     }
     std::fflush(stderr);
     return 0;

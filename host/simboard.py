@@ -16,7 +16,11 @@ into bytes for the client. UART bit timing is simulated, never bypassed.
   transports and the harness, and, with ``ballast``, a stand-in design for speed figures.
 
 The harness serves one client at a time, forever; the design keeps its state across
-connections like a powered board. Bytes the design sends while nobody is connected are
+connections like a powered board. A client that connects while another one is served gets
+``spec.SIMBOARD_BUSY`` and is closed (the host transport reports "board busy"); the bytes
+of a client that disconnected and have not gone down the line yet are dropped, so a
+client that gave up (in the listen backlog, too) never has its commands run; a client that
+sends nothing for ``client_timeout`` seconds (60) is disconnected. Bytes the design sends while nobody is connected are
 discarded. Once nobody is connected and both lines have been quiet for ``idle_cycles``
 clocks, the harness stops the clock until the next client connects.
 
@@ -48,6 +52,7 @@ from amaranth.lib.wiring import In, Out
 
 # Shared with the cosim back end: Verilog without source locations, the cache folder and
 # its lock, the one way to compile a Verilated design with a C++ harness.
+from ..checks import check_int
 from ..toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, locked,
                          to_verilog, verilate, verilator_version)
 
@@ -220,10 +225,12 @@ class SimBoardProcess:
     ``.port`` tell where to connect. :meth:`close` (also on leaving the ``with`` block) stops it
     with SIGTERM, then SIGKILL. ``max_cycles`` makes the board stop by itself after that many
     clocks (:meth:`wait`); ``stats`` makes it report its speed (:attr:`stats` after exit).
+    ``client_timeout`` (seconds, default ``spec.SIMBOARD_CLIENT_TIMEOUT``; 0: never): a
+    client that sends nothing for that long is disconnected.
     """
 
     def __init__(self, binary, divisor, port=0, *, max_cycles=None, stats=False, vcd=None,
-                 idle_cycles=None, start_timeout=30.0, extra_args=()):
+                 idle_cycles=None, client_timeout=None, start_timeout=30.0, extra_args=()):
         if not isinstance(divisor, int) or divisor < 2:
             raise ValueError(f"divisor must be an integer >= 2, not {divisor!r}")
         self.binary = Path(binary)
@@ -233,6 +240,9 @@ class SimBoardProcess:
             args += ["--max-cycles", str(int(max_cycles))]
         if idle_cycles is not None:
             args += ["--idle-cycles", str(int(idle_cycles))]
+        if client_timeout is not None:
+            args += ["--client-timeout", str(check_int("client_timeout", client_timeout, 0,
+                                                        10 ** 9))]
         if stats:
             args.append("--stats")
         if vcd is not None:

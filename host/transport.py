@@ -18,7 +18,7 @@ import socket
 import time
 from urllib.parse import parse_qs, urlparse
 
-from neurofab.spec import DEFAULT_BAUD
+from neurofab.spec import DEFAULT_BAUD, SIMBOARD_BUSY
 
 __all__ = ["Transport", "SerialTransport", "TcpTransport", "open_transport",
            "TransportError", "DEFAULT_BAUD"]
@@ -73,7 +73,13 @@ class SerialTransport(Transport):
 
 
 class TcpTransport(Transport):
-    """A TCP byte stream."""
+    """A TCP byte stream.
+
+    A simulated board serves one client at a time: a second client gets
+    ``spec.SIMBOARD_BUSY`` and is closed, which ``read`` reports as a ``TransportError``
+    ("board busy: another client is connected"); it also disconnects a client idle for its
+    client timeout (60 s by default), which ``read`` and ``write`` report as closed.
+    """
 
     def __init__(self, host, port, *, connect_timeout=5.0, url="", owner=None):
         self.url = url or f"tcp://{host}:{port}"
@@ -88,6 +94,7 @@ class TcpTransport(Transport):
                     raise TransportError(f"cannot connect to {self.url}: {exc}") from None
                 time.sleep(0.05)
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._head = b""             # the connection's first bytes, until told from busy
 
     def write(self, data):
         try:
@@ -103,8 +110,20 @@ class TcpTransport(Transport):
             return b""
         except OSError as exc:
             raise TransportError(f"{self.url}: read failed: {exc}") from None
+        if self._head is not None:
+            # the first bytes of the connection: a simulated board's busy message?
+            self._head += data
+            if self._head.startswith(SIMBOARD_BUSY):
+                raise TransportError(f"{self.url}: board busy: another client is connected "
+                                     f"(a simulated board serves one client at a time)")
+            if not SIMBOARD_BUSY.startswith(self._head):
+                data, self._head = self._head, None
+            elif data:
+                return b""           # a prefix of the busy message so far: wait for more
         if not data:
-            raise TransportError(f"{self.url}: connection closed by the board")
+            raise TransportError(f"{self.url}: connection closed by the board (a simulated "
+                                 f"board disconnects a client that sent nothing for its "
+                                 f"client timeout)")
         return data
 
     def close(self):

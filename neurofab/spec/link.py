@@ -42,7 +42,8 @@ __all__ = [
     "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
     "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
     "region_word_widths", "region_word_byte_counts",
-    "DEFAULT_TIMEOUT", "DEFAULT_RETRIES", "DEFAULT_BACKOFF",
+    "DEFAULT_TIMEOUT", "DEFAULT_RETRIES", "DEFAULT_BACKOFF", "SIMBOARD_BUSY",
+    "SIMBOARD_CLIENT_TIMEOUT",
 ]
 
 
@@ -413,3 +414,10 @@ DEFAULT_TIMEOUT = 0.5
 DEFAULT_RETRIES = 8
 #: Each timeout of a command waits this many times longer than the one before.
 DEFAULT_BACKOFF = 1.5
+
+#: What a simulated board (the TCP bridge, ``host/simboard.cpp``) sends a client that
+#: connects while another one is served, before it closes that connection. It starts with
+#: a zero byte, so a frame decoder never takes it for (part of) a frame.
+SIMBOARD_BUSY = b"\x00neurofab simulated board: busy: another client is connected\n"
+#: Seconds without a byte from its client before a simulated board disconnects it.
+SIMBOARD_CLIENT_TIMEOUT = 60

@@ -8,6 +8,7 @@ protocol in milliseconds.
 """
 
 import random
+import socket
 import time
 
 import numpy as np
@@ -240,3 +241,74 @@ def test_a_stale_link_nak_of_earlier_garbage_is_not_a_retransmission():
     before = board.stats.retransmissions
     assert board.echo(b"x") == b"x"
     assert board.stats.retransmissions == before and board.stats.stray_replies == 1
+
+
+# --- the simulated board's TCP bridge (defect 4) ---------------------------------------
+@pytest.fixture(scope="module")
+def loopback_binary():
+    from neurofab.host.simboard import DEFAULT_DIVISOR, UartEcho, build_simboard
+    return build_simboard(UartEcho(DEFAULT_DIVISOR))
+
+
+def _loopback(binary, **kwargs):
+    from neurofab.host.simboard import DEFAULT_DIVISOR, SimBoardProcess
+    return SimBoardProcess(binary, DEFAULT_DIVISOR, stats=True, **kwargs)
+
+
+def _read_exactly(transport, n, timeout=20.0):
+    out, deadline = b"", time.monotonic() + timeout
+    while len(out) < n and time.monotonic() < deadline:
+        out += transport.read(n - len(out), 0.5)
+    return out
+
+
+@pytest.mark.slow
+def test_a_second_client_is_told_the_board_is_busy(loopback_binary):
+    from neurofab.host.transport import TcpTransport, TransportError
+    with _loopback(loopback_binary) as board:
+        with TcpTransport("127.0.0.1", board.port) as first:
+            first.write(b"one")
+            assert _read_exactly(first, 3) == b"one"
+            second = TcpTransport("127.0.0.1", board.port)
+            second.write(codec.encode_frame(Opcode.IDENTIFY.value, 1))
+            with pytest.raises(TransportError, match="board busy: another client is "
+                                                     "connected"):
+                _read_exactly(second, 6)
+            second.close()
+            first.write(b"still mine")          # the first client keeps the board
+            assert _read_exactly(first, 10) == b"still mine"
+        with TcpTransport("127.0.0.1", board.port) as third:   # free again
+            third.write(b"three")
+            assert _read_exactly(third, 5) == b"three"
+    stats = board.stats
+    assert stats["refused"] == 1 and stats["connections"] == 2
+    assert stats["bytes_in"] == 3 + 10 + 5          # nothing of the refused client
+
+
+@pytest.mark.slow
+def test_bytes_of_a_client_that_left_never_go_down_the_line(loopback_binary):
+    # the defect: a client sent RUN 0x7FFFFFFF and closed; the RUN still ran later
+    with _loopback(loopback_binary) as board:
+        with socket.create_connection(("127.0.0.1", board.port)) as s:
+            s.sendall(bytes(range(1, 256)) * 20)   # ~5 k bytes: long to serialise
+        time.sleep(1.0)                             # the bridge sees the EOF
+    stats = board.stats
+    assert stats["bytes_abandoned"] > 0
+    assert stats["bytes_in"] + stats["bytes_abandoned"] == 255 * 20
+    assert stats["bytes_in"] < 255 * 20 // 2
+
+
+@pytest.mark.slow
+def test_an_idle_client_is_disconnected_after_the_client_timeout(loopback_binary):
+    from neurofab.host.transport import TcpTransport, TransportError
+    with _loopback(loopback_binary, client_timeout=1) as board:
+        with TcpTransport("127.0.0.1", board.port) as idle:
+            idle.write(b"hi")
+            assert _read_exactly(idle, 2) == b"hi"
+            time.sleep(2.0)
+            with pytest.raises(TransportError, match="connection closed by the board"):
+                _read_exactly(idle, 1, timeout=5.0)
+        with TcpTransport("127.0.0.1", board.port) as next_one:
+            next_one.write(b"ok")
+            assert _read_exactly(next_one, 2) == b"ok"
+    assert board.stats["timeouts"] == 1
