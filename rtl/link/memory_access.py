@@ -156,11 +156,12 @@ class MemoryAccess(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         N = self.n_neurons
-        # Indices below the largest region's depth need `ib` bits (a start beyond is
-        # refused with start_hi); total holds start + count, then (once the range is known
-        # good, so count <= that depth) count * bytes.
+        # Indices up to the largest region's depth need `ib` bits (a start equal to a
+        # region's depth with count 0 is an empty access at its end, like any start + count
+        # <= depth; a start beyond is refused with start_hi); total holds start + count,
+        # then (once the range is known good, so count <= that depth) count * bytes.
         max_depth = max(max(self.depths.values()), self.route_depth)
-        ib = max(1, ceil_log2(max_depth))
+        ib = max(1, ceil_log2(max_depth + 1))
         index = Signal(ib)
         region = Signal(3)
         target = Signal(4)              # core (or ROUTE_TARGET) of the request

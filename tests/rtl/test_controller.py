@@ -354,6 +354,12 @@ def test_write_mem_and_read_mem():
         # count = 0 is a no-op, at the very end of a region too
         assert await h.call(codec.write_mem(Region.STATE, 16, [])) is None
         assert list(await h.call(codec.read_mem(Region.STATE, 16, 0))) == []
+        # ... of the deepest regions too (start = depth needs one more index bit): the
+        # rule is start + count <= depth for every region, as for STATE above
+        for region in (Region.SYNAPSE, Region.ACC):
+            depth = depths[region]
+            assert list(await h.call(codec.read_mem(region, depth, 0))) == []
+            assert await h.call(codec.write_mem(region, depth, [])) is None
 
         # lengths: a READ_MEM header exactly, a WRITE_MEM header and whole words
         hdr = codec.read_mem(Region.STATE, 0, 1).payload
