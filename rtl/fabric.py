@@ -92,19 +92,31 @@ class HostTap(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         K, bits = self.cores, (self.n_neurons - 1).bit_length()
-        fifos = []
+        fifos, staged, words = [], [], []
+        takes = Signal(K)                 # core k's staged entry is taken
         for k in range(K):
             f = fifo.SyncFIFOBuffered(width=spec.SpikeEvent.size, depth=self.n_neurons + 1)
             m.submodules[f"fifo_{k}"] = ResetInserter({"sync": self.i_flush})(f)
             i = getattr(self, f"i_spikes_{k}")
             m.d.comb += [f.w_data.eq(i.payload), f.w_en.eq(i.valid), i.ready.eq(f.w_rdy)]
+            # a register after each FIFO: its block RAM's output decides nothing
+            st, w = Signal(name=f"staged_{k}"), Signal(spec.SpikeEvent, name=f"stage_{k}")
+            m.d.comb += f.r_en.eq(~st | takes[k])
+            with m.If(takes[k]):
+                m.d.sync += st.eq(0)
+            with m.If(f.r_rdy & (~st | takes[k])):
+                m.d.sync += [st.eq(1), w.eq(f.r_data)]
+            with m.If(self.i_flush):
+                m.d.sync += st.eq(0)
             fifos.append(f)
+            staged.append(st)
+            words.append(w)
         cur = Signal(range(K))
-        r_rdy = Array(f.r_rdy for f in fifos)[cur]
-        word = spec.SpikeEvent(Array(f.r_data for f in fifos)[cur])
+        r_rdy = Array(staged)[cur]
+        word = Array(words)[cur]
         take = Signal()
-        for k, f in enumerate(fifos):
-            m.d.comb += f.r_en.eq(take & (cur == k))
+        for k in range(K):
+            m.d.comb += takes[k].eq(take & (cur == k))
         # o_spikes is a register (block-RAM outputs go nowhere else)
         o = self.o_spikes
         free = ~o.valid | o.ready
@@ -126,7 +138,8 @@ class HostTap(wiring.Component):
                          o.payload.neuron.eq(Mux(put_eos, 0, Cat(word.neuron[:bits], cur)))]
         with m.If(self.i_flush):
             m.d.sync += [cur.eq(0), o.valid.eq(0)]
-        m.d.comb += self.o_empty.eq(~Cat(f.r_rdy for f in fifos).any() & ~o.valid)
+        m.d.comb += self.o_empty.eq(~Cat(f.r_rdy for f in fifos).any() & ~Cat(staged).any() &
+                                    ~o.valid)
         return m
 
 
