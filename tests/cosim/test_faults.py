@@ -320,3 +320,5 @@ def test_builds_markdown():
     assert table[2] == ("| icebreaker | iCE40UP5K | — | plain | 28.6 (27.0) | 100 / 5280 | "
                         "30 / 30 |")
     assert table[3].startswith("| icebreaker | iCE40UP5K | synapse, profile | parity | 28.1")
+    rows[0]["parity"].update(timing_met=False, board_mhz=27.0, target_mhz=26.0)
+    assert "| 28.1 (26.0; misses the board's 27.0) |" in builds_markdown(rows)
