@@ -697,11 +697,14 @@ class Board:
                            else np.sort(chans))
                 if progress is not None:
                     progress(len(out), steps)
-            if (reply.steps_pending == 0 and reply.remaining == 0 and not asm.partial.size
-                    and len(out) < sent):
+            # nothing pending and nothing buffered: no more output will come (a step's
+            # first events received without its end included: RESET discarded the rest)
+            if reply.steps_pending == 0 and reply.remaining == 0 and len(out) < sent:
+                cut = (f", and {asm.partial.size} events of a step whose end never came"
+                       if asm.partial.size else "")
                 raise BoardError(f"the board lost {sent - len(out)} queued steps (reset or "
                                  f"reprogrammed during the run?): {len(out)} of {steps} "
-                                 f"steps completed")
+                                 f"steps completed{cut}")
         return out
 
     def drain(self, *replies):

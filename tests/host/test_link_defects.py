@@ -337,3 +337,34 @@ def test_a_lost_read_events_reply_is_an_error_not_missing_spikes():
                                          r"is gone"):
         other.drain(first)
     assert first.steps_read == 0 and len(first.ends) == 2
+
+
+class ResetAfterPartialStep(GoldenLink):
+    """A board whose first READ_EVENTS reply ends inside a step (the reply was full) and
+    which is then RESET by another host: the step's end never comes."""
+
+    def write(self, data):
+        body = cobs_decode(bytes(data)[:-1])
+        if body[0] != Opcode.READ_EVENTS.value:
+            return super().write(data)
+        self.reads = getattr(self, "reads", 0) + 1
+        if self.reads > 50:
+            raise RuntimeError("run() keeps polling a board that has nothing left")
+        partial = self.reads == 1
+        head = codec.pack_struct(spec.EventsHeader, steps_pending=4 if partial else 0,
+                                 remaining=0, steps_read=0)
+        records = codec.pack_records([[1, 2]], close=False) if partial else b""
+        reply = codec.frame_body(spec.reply_opcode(Opcode.READ_EVENTS), body[1], head + records)
+        self.outbox += cobs_encode(reply) + b"\x00"
+
+
+def test_run_raises_when_a_reset_cuts_a_step_it_had_started_to_read():
+    # defect 2 on the real board: the step's first events were read, RESET dropped the
+    # rest; the driver waited for the step's end for ever (READ_EVENTS in a loop)
+    link, cfg = make_link(cls=ResetAfterPartialStep)
+    board = Board(link, timeout=0.005)
+    board.load(cfg)
+    with pytest.raises(BoardError, match=r"lost 4 queued steps .* 0 of 4 steps completed, "
+                                         r"and 2 events of a step whose end never came"):
+        board.run([[1]] * 4)
+    assert link.reads == 2
