@@ -17,9 +17,11 @@ class MemorySwitch(wiring.Component):
 
     A request goes to core ``i_target`` (``o_mem_<k>``), or, with ``i_target ==
     spec.ROUTE_TARGET``, becomes the routing-table write ``RouteWrite(route=data,
-    index=index)`` on ``o_table`` and is answered at once with a zero word. The requester
-    keeps ``i_target`` from its request until the response (``MemoryAccess`` does: one
-    request at a time), so the response is taken from the core the target names.
+    index=index)`` on ``o_table`` and is answered with a zero word. One request at a time
+    (``MemoryAccess`` waits for each response): the request is taken into a register at
+    once, passed on from there, and the response comes back through a register too — the
+    cores of a fabric lie far apart on the die, and no combinational path crosses the
+    switch.
 
     Parameters
     ----------
@@ -52,25 +54,35 @@ class MemorySwitch(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        req, resp, target = self.i_mem, self.o_mem, self.i_target
-        route = target == spec.ROUTE_TARGET
-        answered = Signal()               # a table write was taken: its (zero) response
+        req, resp = self.i_mem, self.o_mem
+        busy = Signal()                       # a request is taken, its response not sent
+        target = Signal(4)
+        payload = Signal(spec.MemRequest)
+        sent = Signal(self.cores + 1)         # the request waits for core k (bit K: table)
+        m.d.comb += req.ready.eq(~busy)
+        with m.If(req.valid & ~busy):
+            m.d.sync += [busy.eq(1), target.eq(self.i_target), payload.eq(req.payload)]
+            with m.If(self.i_target == spec.ROUTE_TARGET):
+                m.d.sync += sent[self.cores].eq(1)
+            for k in range(self.cores):
+                with m.If(self.i_target == k):
+                    m.d.sync += sent[k].eq(1)
+        got = Signal()                        # the response register is full
+        data = Signal(spec.MEM_DATA_WIDTH)
+        m.d.comb += [resp.valid.eq(got), resp.payload.data.eq(data)]
+        with m.If(got & resp.ready):
+            m.d.sync += [got.eq(0), busy.eq(0)]
         tw = self.o_table
-        m.d.comb += [tw.payload.route.eq(req.payload.data[:spec.Route.size]),
-                     tw.payload.index.eq(req.payload.index),
-                     tw.valid.eq(req.valid & route)]
+        m.d.comb += [tw.payload.route.eq(payload.data[:spec.Route.size]),
+                     tw.payload.index.eq(payload.index), tw.valid.eq(sent[self.cores])]
         with m.If(tw.valid & tw.ready):
-            m.d.sync += answered.eq(1)
-        with m.If(resp.valid & resp.ready & answered):
-            m.d.sync += answered.eq(0)
-        m.d.comb += req.ready.eq(route & tw.ready)
-        with m.If(answered):
-            m.d.comb += resp.valid.eq(1)
+            m.d.sync += [sent[self.cores].eq(0), got.eq(1), data.eq(0)]
         for k in range(self.cores):
             o, i = getattr(self, f"o_mem_{k}"), getattr(self, f"i_mem_{k}")
-            mine = target == k
-            m.d.comb += [o.payload.eq(req.payload), o.valid.eq(req.valid & mine)]
-            with m.If(mine):
-                m.d.comb += [req.ready.eq(o.ready), resp.valid.eq(i.valid),
-                             resp.payload.eq(i.payload), i.ready.eq(resp.ready)]
+            m.d.comb += [o.payload.eq(payload), o.valid.eq(sent[k]),
+                         i.ready.eq(busy & ~sent[k] & ~got & (target == k))]
+            with m.If(o.valid & o.ready):
+                m.d.sync += sent[k].eq(0)
+            with m.If(i.valid & i.ready):
+                m.d.sync += [got.eq(1), data.eq(i.payload.data)]
         return m
