@@ -143,9 +143,9 @@ PROPERTIES = (
              mutants=("floor",), slow=True),
     Property(
         "link.response",
-        "the link controller ends its reply to a frame at most 48 clocks after the frame's "
+        "the link controller ends its reply to a frame at most 56 clocks after the frame's "
         "end token, whatever bytes came before (a ready reply stream, a core answering "
-        "memory requests in one clock)",
+        "memory requests in one clock; IDENTIFY and STATUS frames not sent)",
         _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True),
 )
 

@@ -31,9 +31,9 @@ from .izhikevich import Izhikevich
 from .lif import CubaLif
 from .link import LinkController
 
-__all__ = ["Harness", "Products", "KernelEquivalence", "LifRefractory", "CoreSpikeOrder", "REFERENCES",
-           "cuba_lif_reference", "alif_reference", "izhikevich_reference",
-           "adex_reference", "sat", "rtz_decay"]
+__all__ = ["Harness", "Products", "REFERENCES", "KernelEquivalence", "LifRefractory",
+           "CoreSpikeOrder", "AccumulatorBound", "LinkResponse", "cuba_lif_reference",
+           "alif_reference", "izhikevich_reference", "adex_reference", "sat", "rtz_decay"]
 
 
 # --- operators of docs/numerics.md, at full precision -------------------------------
@@ -93,6 +93,11 @@ class Products:
         """``a * b``, where the kernel multiplies its registers ``a_name`` and ``b_name``
         (holding ``a`` and ``b`` ``stage`` clocks after the update entered)."""
         return a * b
+
+    def cut(self, name, value, stage):
+        """``value``, which the kernel's register ``name`` holds ``stage`` clocks after
+        the update entered (a harness may continue from the register)."""
+        return value
 
 
 # --- reference statements ------------------------------------------------------------
@@ -163,7 +168,7 @@ def izhikevich_reference(st, acc, p, mutant=None, mul=None):
 
     ``mutant``: ``"peak"`` (``spike = v2 > V_PEAK``), or ``None``. ``mul`` (see
     :class:`KernelEquivalence`) takes the products ``a*x`` and ``v1*v1`` from the
-    kernel's operand registers.
+    kernel's operand registers and cuts at ``v1`` and ``s``.
     """
     mul = Products(st, acc, p) if mul is None else mul
 
@@ -173,12 +178,12 @@ def izhikevich_reference(st, acc, p, mutant=None, mul=None):
     cur = clamp(acc + p.bias, -32768, 32767)
     q = SI.K_HALF - 16 * st.u + 4096 * cur
     vv = mul.inputs(lambda st, acc, p: st.v, lambda st, acc, p: st.v)
-    v1 = clamp((vv + 28672 * st.v + q) >> 13, SI.V_FLOOR, SI.V_MAX)
+    v1 = mul.cut("s3_v1", clamp((vv + 28672 * st.v + q) >> 13, SI.V_FLOOR, SI.V_MAX), 3)
     v2 = clamp((mul.registers("s3_v1", v1, "s3_v1", v1, 3) + 28672 * v1 + q) >> 13,
                SI.V_FLOOR, SI.V_MAX)
     bv = mul.inputs(lambda st, acc, p: p.b, lambda st, acc, p: st.v)
     x = clamp((bv >> 14) - (st.u >> 8), -32768, 32767)
-    s = st.u + (mul.registers("s2_a", p.a, "s2_x", x, 2) >> 8)
+    s = mul.cut("s4_s", st.u + (mul.registers("s2_a", p.a, "s2_x", x, 2) >> 8), 4)
     spike = (v2 > SI.V_PEAK) if mutant == "peak" else (v2 >= SI.V_PEAK)
     v_next = Mux(spike, p.c, v2)
     u_next = Mux(spike, clamp(s + (p.d << 4), SI.U_MIN, SI.U_MAX),
@@ -191,7 +196,7 @@ def adex_reference(st, acc, p, mutant=None, mul=None):
 
     ``mutant``: ``"floor"`` (``D`` floors instead of rounding to nearest), or ``None``.
     ``mul`` (see :class:`KernelEquivalence`) takes the products ``k_w*X`` and ``k_m*D``
-    from the kernel's operand registers.
+    from the kernel's operand registers and cuts at ``E`` and ``w1``.
     """
     mul = Products(st, acc, p) if mul is None else mul
     def rnd(x, s):
@@ -208,12 +213,13 @@ def adex_reference(st, acc, p, mutant=None, mul=None):
     s = n + p.delta_t - 8
     s = Mux(s < -16, -16, Mux(s > 3, 3, s))
     e_raw = Mux(s >= 0, t << s.as_unsigned()[:2], t >> (-s).as_unsigned()[:5])
-    e = Mux(e_raw > SD.E_MAX, SD.E_MAX, e_raw)
+    e = mul.cut("s3_e", Mux(e_raw > SD.E_MAX, SD.E_MAX, e_raw), 3)
     d_sum = (acc << 10) - st.v - st.w + (e << 8)
     d = sat_n(d_sum >> 10 if mutant == "floor" else rnd(d_sum, 10), 16)
     av = mul.inputs(lambda st, acc, p: p.alpha, lambda st, acc, p: st.v >> 8)
     x = sat_n(rnd(av - (st.w << 1), 9), 16)
-    w1 = sat_n(st.w + rnd(mul.registers("s2_k_w", p.k_w, "s2_x", x, 2), 13), 24)
+    w1 = mul.cut("s4_w1", sat_n(st.w + rnd(mul.registers("s2_k_w", p.k_w, "s2_x", x, 2),
+                                              13), 24), 4)
     v1 = sat_n(st.v + rnd(mul.registers("s4_k_m", p.k_m, "s4_d", d, 4), 8), 24)
     peak = (p.v_t << 9) + Array(Const(x, 24) for x in SD.PEAK_OFFSET)[p.delta_t]
     spike = v1 >= peak
@@ -271,17 +277,22 @@ class KernelEquivalence(Harness):
     run: a proof by k-induction covers every input sequence, so every update whatever
     came before it.
 
-    **Products of the kernel's operands.** Where the kernel multiplies a value it has
-    computed (an operand register ``y``, ``stage`` clocks after the update entered), a
-    bit-level solver cannot tell that the reference's product of the same number is the
-    same product: it would search the multiplier's bits. A reference therefore states
-    such a product as ``mul(a_reg, a, b_reg, b, stage)``: the harness asserts that the
-    kernel's registers ``a_reg`` and ``b_reg`` hold ``a`` and ``b`` (the reference's
-    values) at that clock, and gives the reference the product of those registers
-    (Yosys merges it with the kernel's own multiplier), delayed to the result's clock.
-    The assertions together state the whole reference: if the registers hold ``a`` and
-    ``b``, their product is ``a * b``. Such a reference is evaluated ``LATENCY`` clocks
-    late, on delayed inputs.
+    **Products.** A bit-level solver proves two products equal at once when they are
+    the same term (the same operands), and only by searching the multiplier's bits when
+    they are merely equal numbers. A reference therefore multiplies through ``mul``
+    (:class:`Products`): ``mul.inputs(fa, fb)`` is the product of two functions of the
+    update's inputs, taken of the inputs as they enter (one multiplier with the
+    kernel's); ``mul.registers(a_reg, a, b_reg, b, stage)`` is a product the kernel
+    forms of values it has computed: the harness asserts that the kernel's registers
+    ``a_reg`` and ``b_reg`` hold ``a`` and ``b`` (the reference's values) ``stage``
+    clocks after the update entered, and gives the reference the product of those
+    registers (Yosys merges it with the kernel's multiplier), delayed to the result's
+    clock. The assertions together state the whole reference: if the registers hold
+    ``a`` and ``b``, their product is ``a * b``. ``mul.cut(reg, y, stage)`` likewise
+    asserts that the kernel's register ``reg`` holds the reference's value ``y`` and
+    lets the reference continue from the register: each assertion then covers about one
+    pipeline stage, a small problem. Such a reference (``late`` in :data:`REFERENCES`)
+    is evaluated ``LATENCY`` clocks late, on delayed inputs.
 
     Parameters
     ----------
@@ -363,9 +374,14 @@ class KernelEquivalence(Harness):
                     ra, rb = harness._register(regs, cls, a_name), \
                         harness._register(regs, cls, b_name)
                     for reg, value in ((ra, a), (rb, b)):
-                        late_reg = delayed(reg, f"op_{reg.name}", latency - stage)
-                        checks.append(~exp_valid | (late_reg == value))
+                        self.cut(reg.name, value, stage)
                     return delayed(ra * rb, f"mul_{a_name}_{b_name}", latency - stage)
+
+                def cut(self, name, value, stage):
+                    late = delayed(harness._register(regs, cls, name), f"cut_{name}",
+                                   latency - stage)
+                    checks.append(~exp_valid | (late == value))
+                    return late
 
             mul = KernelProducts(h_st, h_acc, h_p)
             fields, spike = reference(h_st, h_acc, h_p, self.mutant, mul)
@@ -626,7 +642,8 @@ class LinkResponse(Harness):
         ``"tight"``: allow 4 clocks (less than any reply takes; must fail).
     """
 
-    def __init__(self, bound=48, excluded=(0x01, 0x02), mutant=None):
+    def __init__(self, bound=56, excluded=(spec.Opcode.IDENTIFY.value,
+                                           spec.Opcode.STATUS.value), mutant=None):
         super().__init__()
         if mutant not in (None, "tight"):
             raise ValueError(f"mutant {mutant!r} is not one of: tight")
