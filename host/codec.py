@@ -341,7 +341,6 @@ class EventsReply:
     remaining: int
     indices: np.ndarray
     ends: np.ndarray
-    steps_read: int = 0     #: step ends the board sent before this reply (mod 2**32)
 
 
 # --- commands --------------------------------------------------------------------------
@@ -541,8 +540,7 @@ def parse_reply(cmd, frame):
             indices, ends = unpack_records(p[n:])
         except ValueError as exc:
             raise ReplyError(f"READ_EVENTS reply: {exc}") from None
-        return EventsReply(head["steps_pending"], head["remaining"], indices, ends,
-                           head["steps_read"])
+        return EventsReply(head["steps_pending"], head["remaining"], indices, ends)
     _expect_len(op, p, 0)
     return None
 

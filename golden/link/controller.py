@@ -57,7 +57,6 @@ class LinkController:
         self.in_fifo = []            # channels and "END"
         self.out_fifo = []           # neurons and "END"
         self.last = None             # (opcode, seq, reply body) of the last executed command
-        self.steps_read = 0          # end-of-step records sent by READ_EVENTS (mod 2**32)
         self.max_body = self.g["max_payload"] + spec.MIN_BODY
 
     # -- frames --------------------------------------------------------------------------
@@ -149,10 +148,8 @@ class LinkController:
                 cur.append(e)
         assert not cur
         self.out_fifo = []
-        head = codec.pack_struct(spec.EventsHeader, steps_pending=0, remaining=0,
-                                 steps_read=self.steps_read)
-        self.steps_read = (self.steps_read + len(steps)) & 0xFFFFFFFF
-        return head + codec.pack_records(steps)
+        return (codec.pack_struct(spec.EventsHeader, steps_pending=0, remaining=0)
+                + codec.pack_records(steps))
 
     def _mem(self, op, p):
         n = spec.MemHeader.size // 8

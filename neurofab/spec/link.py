@@ -207,7 +207,6 @@ CrcByte = data.StructLayout({
 })
 
 # --- protocol ----------------------------------------------------------------------
-#: 6: READ_EVENTS' header counts the steps read before it (``EventsHeader.steps_read``).
 #: 5: the frame CRC is CRC-16/GENIBUS (xorout 0xFFFF): no single flipped bit passes.
 #: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
 #: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
@@ -216,7 +215,7 @@ CrcByte = data.StructLayout({
 #: regions PRE and POST, 70-bit SYNAPSE and 67-bit CTRL words (``region_word_widths``).
 #: 2: IDENTIFY reports the core's neuron kernel (``kernel``), and the widths of STATE and
 #: PROFILE words are the kernel's.
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 5
 #: A successful reply's opcode is the command's opcode with this bit set.
 REPLY_FLAG = 0x80
 #: Opcode of a negative reply; its payload is ``NakPayload``.
@@ -345,9 +344,6 @@ StatusReply = data.StructLayout(
 EventsHeader = data.StructLayout({
     "steps_pending": unsigned(32),
     "remaining": unsigned(32),       #: output buffer entries still to read
-    #: end-of-step records the board sent in READ_EVENTS replies before this one, modulo
-    #: 2**32 (since power-up; RESET keeps it): a host sees a lost reply as a gap
-    "steps_read": unsigned(32),
 })
 
 # --- event records (INJECT payload, READ_EVENTS reply after the header) ------------

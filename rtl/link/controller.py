@@ -343,12 +343,6 @@ class LinkController(wiring.Component):
                      feeder.i_channel.eq(inject.o_channel), feeder.i_end.eq(inject.o_end)]
         m.submodules.events = events = EventPacker(n_neurons=n_out, max_payload=MAXP)
         connect(m, feeder.o_out, events.i_events)
-        # step ends sent by READ_EVENTS (EventsHeader.steps_read), kept across RESET
-        steps_read = Signal(32)
-        first_step = Signal(32)             # its value when the READ_EVENTS started
-        events_tail = Signal()              # the header's steps_read is being emitted
-        with m.If(feeder.o_out.valid & feeder.o_out.ready & feeder.o_out.payload.eos):
-            m.d.sync += steps_read.eq(steps_read + 1)
         m.d.comb += events.i_wptr.eq(reply_ptr)
 
         # --- WRITE_MEM, READ_MEM, RESET: the core's memory port ----------------------------
@@ -484,8 +478,7 @@ class LinkController(wiring.Component):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
                             m.d.comb += events.i_start.eq(1)
-                            m.d.sync += [reply_ptr.eq(spec.EventsHeader.size // 8),
-                                         first_step.eq(steps_read), events_tail.eq(0)]
+                            m.d.sync += reply_ptr.eq(spec.EventsHeader.size // 8)
                             m.next = "EVENTS"
                     with m.Default():
                         nak(Nak.UNKNOWN_OPCODE)       # unreachable: opcode checked
@@ -569,13 +562,9 @@ class LinkController(wiring.Component):
                             with m.Else():
                                 m.d.sync += status_word.eq(status_word + 1)
                                 m.next = "STATUS_WORDS"
-                        with m.Default():          # READ_EVENTS header
-                            with m.If(~events_tail):   # then steps_read
-                                load_word(first_step)
-                                m.d.sync += [byte_count.eq(4), events_tail.eq(1)]
-                            with m.Else():             # then the reply length
-                                m.d.sync += reply_ptr.eq(events_len)
-                                ack()
+                        with m.Default():          # READ_EVENTS header: reply length
+                            m.d.sync += reply_ptr.eq(events_len)
+                            ack()
 
             # ---------------------------------------------------------------- ECHO
             # (the byte read is registered in copy_byte and written in the next clock, when
@@ -642,11 +631,10 @@ class LinkController(wiring.Component):
                                  buf.i_write_data.eq(events.o_patch_data),
                                  buf.i_write_en.eq(1)]
                 with m.If(events.o_done):
-                    # EventsHeader: steps_pending and remaining, sampled in this cycle,
-                    # then steps_read (as the command started)
+                    # EventsHeader: steps_pending and remaining, sampled in this cycle
                     load_word(Cat(steps_pending, feeder.o_out_level))
                     m.d.sync += [events_len.eq(reply_ptr), reply_ptr.eq(0),
-                                 byte_count.eq(8)]
+                                 byte_count.eq(spec.EventsHeader.size // 8)]
                     m.next = "EMIT"
 
             # ---------------------------------------------------------------- reply

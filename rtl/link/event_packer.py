@@ -21,7 +21,7 @@ class EventPacker(wiring.Component):
     entries are buffered and fit in ``max_payload`` bytes; a record cut by a full reply
     goes out without END (the rest of the step follows in the next reply). The header of
     a record with indices is reserved first (``o_reserve``) and written when the record
-    closes (``o_patch_*``). The caller writes the EventsHeader in front (its first bytes) after
+    closes (``o_patch_*``). The caller writes the EventsHeader in front (bytes 0..7) after
     ``o_done``.
 
     Every decision waits one clock after the last write (the room flags are registered
@@ -38,7 +38,7 @@ class EventPacker(wiring.Component):
     Attributes
     ----------
     i_start : In(1)
-        Start packing (``i_wptr`` is past the EventsHeader).
+        Start packing (``i_wptr`` is 8, past the EventsHeader).
     i_events : In(stream.Signature(data.StructLayout({"neuron": neuron_width, "eos": 1})))
         The output buffer's head entry: a spike, or a step's end (``eos``).
     i_wptr : In(range(max_payload + 1))

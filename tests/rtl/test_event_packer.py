@@ -104,7 +104,7 @@ def test_a_full_reply_cuts_records():
 
 
 def test_parameters_validated():
-    with pytest.raises(ValueError, match=r"^max_payload = 11 is outside the limit \[12, 508\]$"):
-        EventPacker(n_neurons=16, max_payload=11)
+    with pytest.raises(ValueError, match=r"^max_payload = 7 is outside the limit \[8, 508\]$"):
+        EventPacker(n_neurons=16, max_payload=7)
     with pytest.raises(ValueError, match=r"^n_neurons = 24 must be a power of two"):
         EventPacker(n_neurons=24)
