@@ -75,6 +75,10 @@ class Property:
         Yosys commands run on the design before ``prep`` (e.g. a ``cutpoint``).
     slow : bool
         Takes minutes: left out of the fast set (``neurofab prove --fast``, the tests).
+    solver : str or None
+        The solver to use when it is installed and the caller names none (bounded
+        checks: ``boolector`` solves the unrolled run at once, several times faster
+        than ``z3`` clock by clock).
     """
     name: str
     statement: str
@@ -85,6 +89,7 @@ class Property:
     mutant_depth: int = None
     script: tuple = ()
     slow: bool = False
+    solver: str = None
 
     def __post_init__(self):
         if self.mode not in ("prove", "bmc"):
@@ -122,19 +127,19 @@ PROPERTIES = (
         "a spike and keeps v frozen in between",
         _harness("LifRefractory"), "prove", 8, mutants=("gap",), mutant_depth=12),
     Property(
-        "core.one-spike",
-        "a CUBA-LIF neuron core (2 neurons) emits each neuron at most once per step, in "
-        "increasing index order, whatever its inputs, memory requests, back-pressure and "
-        "kernel spikes (the kernel's spike output is a free value)",
-        _harness("CoreSpikeOrder"), "bmc", 40, mutants=("single",),
-        script=("cutpoint top.core.kernel/o_spike",), slow=True),
-    Property(
         "core.acc-bound",
         "a 24-bit accumulator slot updated as the core does (word + (w << w_shift), "
         "truncated) equals the exact sum of its contributions for any number of them, "
         "if they respect the validator's precondition (positive ones sum to at most "
         "ACC_MAX, negative ones to at least ACC_MIN)",
         _harness("AccumulatorBound"), "prove", 2, mutants=("loose",), mutant_depth=3),
+    Property(
+        "core.one-spike",
+        "a CUBA-LIF neuron core (2 neurons) emits each neuron at most once per step, in "
+        "increasing index order, whatever its inputs, memory requests, back-pressure and "
+        "kernel spikes (the kernel's spike output is a free value)",
+        _harness("CoreSpikeOrder"), "bmc", 40, mutants=("single",),
+        script=("cutpoint top.core.kernel/o_spike",), slow=True, solver="boolector"),
     Property("alif.update", "Alif" + _UPDATE, _kernel("alif"), "prove", 5,
              mutants=("theta",), slow=True),
     Property("izhikevich.update", "Izhikevich" + _UPDATE, _kernel("izhikevich"), "prove",
@@ -146,7 +151,8 @@ PROPERTIES = (
         "the link controller ends its reply to a frame at most 56 clocks after the frame's "
         "end token, whatever bytes came before (a ready reply stream, a core answering "
         "memory requests in one clock; IDENTIFY and STATUS frames not sent)",
-        _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True),
+        _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True,
+        solver="boolector"),
 )
 
 
@@ -254,7 +260,8 @@ def run(prop, *, mutant=None, solver=None, timeout=None, workdir=None):
     mutant : str or None
         Check this deliberately wrong variant instead (expected status ``failed``).
     solver : str or None
-        A key of :data:`SOLVERS` (default :func:`default_solver`).
+        A key of :data:`SOLVERS` (default: the property's ``solver`` if installed, else
+        :func:`default_solver`).
     timeout : float or None
         Seconds before the run is abandoned (status ``timeout``).
     workdir : path or None
@@ -274,7 +281,8 @@ def run(prop, *, mutant=None, solver=None, timeout=None, workdir=None):
     if mutant is not None and mutant not in prop.mutants:
         raise ValueError(f"property {prop.name} has no mutant {mutant!r} (mutants: "
                          f"{', '.join(prop.mutants) or 'none'})")
-    solver = default_solver() if solver is None else solver
+    if solver is None:
+        solver = prop.solver if prop.solver in available_solvers() else default_solver()
     depth = prop.depth if mutant is None else (prop.mutant_depth or prop.depth)
     job = prop.name if mutant is None else f"{prop.name}.{mutant}"
     result = {"name": prop.name, "mutant": mutant,
