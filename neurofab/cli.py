@@ -1,5 +1,5 @@
 """The ``neurofab`` command line: ``demo | cosim | run | sim-board | boards | kernels |
-fidelity | faults | build | program | prove | bench``.
+fidelity | faults | fuzz | build | program | prove | bench``.
 
 Every verb takes ``--json``: human-readable text then goes to stderr and the last line
 of stdout is one JSON object. Errors are one line on stderr and exit status 2 — never a
@@ -373,6 +373,28 @@ def cmd_faults(args, con):
     return summary, 0 if m["exact_in_limits"] == m["in_limits"] else 1
 
 
+def cmd_fuzz(args, con):
+    from neurofab import fuzz
+    from neurofab.faults import write_docs
+    targets = ("golden", "sim") if args.target == "both" else (args.target,)
+    with con.progress(None, "fuzz") as bar:
+        def progress(name, done):
+            bar.set_description(f"fuzz {name}", refresh=False)
+            bar.update(1)
+        result = fuzz.campaign(targets, quick=args.quick, seed=args.seed,
+                               attacks=args.attack, progress=progress, say=con.say)
+    table = result.markdown()
+    con.say(table)
+    for name, items in result.details.items():
+        for outcome, detail in items[:3]:
+            con.say(f"{name}: {outcome}: {detail.splitlines()[0] if detail else ''}")
+    con.say(f"{result.failures} hangs, crashes or silently wrong results")
+    if args.docs:
+        write_docs(table, args.docs, marker="fuzz")
+        con.say(f"table written into {args.docs}")
+    return result.summary(), 0 if result.ok else 1
+
+
 def cmd_prove(args, con):
     from neurofab import prove
     names = args.property or None
@@ -629,6 +651,20 @@ def build_parser():
                    help="also write the tables into this Markdown file (between "
                         "<!-- faults --> markers; faults-golden for --backend golden, "
                         "faults-parity for --parity), e.g. docs/reliability.md")
+
+    p = verb("fuzz", cmd_fuzz, "the link fuzz campaign: attacks on the host link, each "
+                               "followed by a check against golden (docs/reliability.md)")
+    p.add_argument("--target", choices=("golden", "sim", "both"), default="both",
+                   help="the golden link controller in-process (fast), the simulated board "
+                        "(sim://icebreaker, the Verilated top over TCP), or both")
+    p.add_argument("--quick", action="store_true",
+                   help="a few trials per attack and a 200-step noisy line (seconds on golden)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--attack", action="append", default=None,
+                   help="only this attack (repeatable; default all)")
+    p.add_argument("--docs", default=None,
+                   help="also write the table into this Markdown file (between <!-- fuzz --> "
+                        "markers), e.g. docs/reliability.md")
 
     p = verb("build", cmd_build, "build a bitstream and its resource/timing report (cached)")
     p.add_argument("--board", required=True)
