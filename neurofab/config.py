@@ -281,28 +281,31 @@ class CoreConfig:
                 f"or w_shift")
         return self
 
-    def check_inputs(self, inputs):
+    def check_inputs(self, inputs, *, first=0):
         """Validate per-step input channel arrays; returns them as int64 arrays.
 
         Raises ``ValueError`` for a channel outside ``[0, n_inputs - 1]`` (``inputs[t][k]
         = c is outside the limit ...``) or repeated within a step, the first in step order.
+        Steps are named from ``first`` on (a stream checks one step at a time).
         """
         if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
             raise TypeError(f"inputs must be a sequence of per-step channel arrays, not "
                             f"{inputs!r}")
-        out = [_channels(t, chans) for t, chans in enumerate(inputs)]
+        first = check_int("first", first, 0)
+        out = [_channels(first + t, chans) for t, chans in enumerate(inputs)]
         flat = np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
         if flat.size == 0:
             return out
         step = np.repeat(np.arange(len(out)), [c.size for c in out])
         key = np.sort(step * self.n_inputs + flat)
         if flat.min() < 0 or flat.max() >= self.n_inputs or (np.diff(key) == 0).any():
-            self._refuse_inputs(out)
+            self._refuse_inputs(out, first)
         return out
 
-    def _refuse_inputs(self, inputs):
-        """Raise the ``check_inputs`` error of the first bad step of ``inputs``."""
-        for t, chans in enumerate(inputs):
+    def _refuse_inputs(self, inputs, first=0):
+        """Raise the ``check_inputs`` error of the first bad step of ``inputs`` (the
+        first one named ``first``)."""
+        for t, chans in enumerate(inputs, first):
             chans = np.asarray(chans, dtype=np.int64).reshape(-1)
             check_range(f"inputs[{t}]", chans, 0, self.n_inputs - 1)
             if np.unique(chans).size != chans.size:

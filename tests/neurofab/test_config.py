@@ -376,3 +376,18 @@ def test_population_model_must_be_a_float_model():
     with pytest.raises(TypeError, match=r"population 0: model must be a float model of "
                                         r"neurofab.models .*not 'izhikevich'"):
         Network().population(3, model="izhikevich", dt=1.0)
+
+
+def test_check_inputs_names_steps_from_first():
+    cfg = random_config(3, n_neurons=8, n_inputs=4)
+    assert [c.tolist() for c in cfg.check_inputs([[1], [3, 0]], first=7)] == [[1], [3, 0]]
+    with pytest.raises(ValueError, match=r"^inputs\[8\]\[1\] = 4 is outside the limit "
+                                         r"\[0, 3\]$"):
+        cfg.check_inputs([[1], [0, 4]], first=7)
+    with pytest.raises(ValueError, match=r"^inputs\[5\] repeats a channel"):
+        cfg.check_inputs([[2, 2]], first=5)
+    with pytest.raises(TypeError, match=r"^inputs\[2\] must hold integer channel indices"):
+        cfg.check_inputs([[0.5]], first=2)
+    for bad, exc in ((-1, ValueError), (1.0, TypeError), (True, TypeError)):
+        with pytest.raises(exc, match="^first "):
+            cfg.check_inputs([[1]], first=bad)
