@@ -844,23 +844,29 @@ def _api(target, rng, quick):
     """Bad arguments to the driver: inputs out of range, too many events per step, wrong
     types, regions and ranges past the end, a too long ECHO; a clear refusal each."""
     calls = [
-        lambda b: b.run([[8]]), lambda b: b.run([[-1]]), lambda b: b.run([[0.5]]),
-        lambda b: b.run([list(range(8))] * 2), lambda b: b.run([[1]], steps=-3),
-        lambda b: b.run(None), lambda b: b.read_mem(99, 0, 1),
-        lambda b: b.read_mem(Region.STATE, 0, 10 ** 6), lambda b: b.read_mem(Region.STATE, -1, 1),
-        lambda b: b.write_mem(Region.STATE, b.info.n_neurons, [1]),
-        lambda b: b.write_mem(Region.CTRL, 0, [1 << 60]), lambda b: b.echo(bytes(10 ** 4)),
-        lambda b: b.load("not a config"), lambda b: b.load(random_config(
-            1, n_neurons=b.info.n_neurons + 1, n_inputs=4)),
+        ("run([[8]])", lambda b: b.run([[8]])), ("run([[-1]])", lambda b: b.run([[-1]])),
+        ("run([[0.5]])", lambda b: b.run([[0.5]])),
+        ("run(in_depth events in a step)", lambda b: b.run([[0] * b.info.in_depth])),
+        ("run(steps=-3)", lambda b: b.run([[1]], steps=-3)), ("run(None)", lambda b: b.run(None)),
+        ("read_mem(99, 0, 1)", lambda b: b.read_mem(99, 0, 1)),
+        ("read_mem(STATE, 0, 10**6)", lambda b: b.read_mem(Region.STATE, 0, 10 ** 6)),
+        ("read_mem(STATE, -1, 1)", lambda b: b.read_mem(Region.STATE, -1, 1)),
+        ("write_mem(STATE, n_neurons, [1])",
+         lambda b: b.write_mem(Region.STATE, b.info.n_neurons, [1])),
+        ("write_mem(CTRL, 0, [2**60])", lambda b: b.write_mem(Region.CTRL, 0, [1 << 60])),
+        ("echo(10 kB)", lambda b: b.echo(bytes(10 ** 4))),
+        ("load('not a config')", lambda b: b.load("not a config")),
+        ("load(twice the board's neurons)", lambda b: b.load(random_config(
+            1, n_neurons=2 * b.info.n_neurons, n_inputs=4, max_fanout=2))),
     ]
     if quick:
         calls = calls[::3]
-    for call in calls:
-        def body(t, call=call):
+    for label, call in calls:
+        def body(t, label=label, call=call):
             with t.board() as b:
                 b.load(t.cfg)
-                call(b)
-            raise _Wrong("the driver accepted a bad argument")
+                got = call(b)
+            raise _Wrong(f"the driver accepted {label} (returned {str(got)[:80]})")
         yield body, {"refusals": API_REFUSALS}
 
 
