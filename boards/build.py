@@ -37,7 +37,7 @@ from .clocks import MHZ
 from .registry import get_board
 
 __all__ = [
-    "BuildError", "TimingError", "ResourceError", "SpramNotInferred", "ToolNotFound",
+    "BuildError", "PlacementError", "TimingError", "ResourceError", "SpramNotInferred", "ToolNotFound",
     "ProgrammerNotFound",
     "Resource", "ClockReport", "BuildReport",
     "build", "program", "tool_environment", "tool_versions",
@@ -85,6 +85,11 @@ class BuildError(RuntimeError):
     def __init__(self, message, log=None):
         super().__init__(message)
         self.log = log
+
+
+class PlacementError(BuildError):
+    """The placer found no legal placement on a nearly full device; another placer seed
+    may (``build`` tries the board's ``placer_seeds`` in turn)."""
 
 
 class TimingError(BuildError):
@@ -379,8 +384,9 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
         Placer seed. By default the build tries the board's ``placer_seeds`` in turn
         (nextpnr's default, 1, 2 unless the registry says otherwise) until every clock
         meets its constraint: placement of a nearly full device decides which of several
-        paths is critical, and the spread between seeds is several percent. The report
-        names the seed that met timing.
+        paths is critical, and the spread between seeds is several percent; on a device
+        this full a seed may also find no legal placement at all (``PlacementError``),
+        and the next seed is tried. The report names the seed that met timing.
     cache : bool
         Reuse an earlier build with the same key.
 
@@ -406,10 +412,16 @@ def build(board, top_factory, *, out_dir, progress=None, name="top", f_core=None
         try:
             return _build(board, top_factory, out_dir=out_dir, progress=progress, name=name,
                           f_core=f_core, nextpnr_seed=seed, cache=cache)
-        except TimingError as exc:
+        except (TimingError, PlacementError) as exc:
             failures.append((seed, exc))
-    if len(failures) == 1:
+    timed = [(seed, e) for seed, e in failures if isinstance(e, TimingError)]
+    if len(failures) == 1 or not timed:
+        if len(failures) > 1:
+            raise PlacementError(f"{get_board(board).name}: no legal placement with any "
+                                 f"placer seed tried ({len(failures)} seeds; see "
+                                 f"{failures[-1][1].log})", log=failures[-1][1].log)
         raise failures[0][1]
+    failures = timed
     best = max((e for _, e in failures), key=lambda e: e.achieved / e.target)
     tried = ", ".join(f"{'default' if seed is None else seed}: {e.achieved / MHZ:.2f}"
                       for seed, e in failures)
@@ -615,6 +627,9 @@ def _raise_step_failure(board, build_dir, name, tool, rc, log, f_target):
                                 f"too many {kind}{counts}", log=build_dir / f"{name}.tim")
     errors = re.findall(r"^(?:ERROR|Error)[^\n]*", text, re.M)
     detail = f": {errors[-1]}" if errors else ""
+    if tool.startswith("nextpnr") and "Unable to find legal placement" in text:
+        raise PlacementError(f"{board.name}: {tool} found no legal placement (exit "
+                             f"{rc}){detail}; log {log}", log=log)
     raise BuildError(f"{board.name}: {tool} failed (exit {rc}){detail}; log {log}", log=log)
 
 

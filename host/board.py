@@ -5,7 +5,9 @@ It speaks ``docs/protocol.md`` through ``neurofab.host.codec`` over any transpor
 real top level compiled by Verilator) over TCP, or ``sim://BOARD`` which starts one.
 
 ``run(inputs)`` returns per-step spike arrays in exactly the form ``neurofab.golden.run``
-returns, so ``board.run(inputs) == golden.run(cfg, inputs)`` is the whole test. A board
+returns, so ``board.run(inputs) == golden.run(cfg, inputs)`` is the whole test;
+``stream(inputs)`` runs an iterable of steps (an endless one too) with several steps in
+flight and yields each step's array as soon as it has been read. A board
 whose cores learn (``Board.learning``) also takes a reward per step (``run(inputs,
 reward=...)``, ``set_modulator``) and reads back what was learned (``read_learning``,
 ``read_weights``), again in the golden model's form.
@@ -18,7 +20,8 @@ A board of several cores behind an AER router (IDENTIFY's ``n_cores`` > 1) loads
 
 import os
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -87,6 +90,20 @@ def _is_link_nak(frame):
     the frame it refused, so its seq is not to be trusted."""
     return (frame.is_nak and len(frame.payload) == spec.NakPayload.size // 8
             and frame.payload[0] in _LINK_NAKS)
+
+
+def check_continuity(last, reply, done):
+    """Raise ``BoardError`` unless READ_EVENTS ``reply`` continues where ``last`` ended:
+    its ``steps_read`` must be ``last.steps_read`` plus the step ends it carries (mod
+    2**16); otherwise replies in between were lost (a reply in flight when an earlier host
+    left is replaced by the next command's reply). ``done`` is the steps received so far."""
+    lost = (reply.steps_read - len(reply.ends) - last.steps_read) % (1 << 16)
+    if lost:
+        raise BoardError(f"{lost} steps of output were lost after step {done}: the board "
+                         f"sent them in a READ_EVENTS reply this host never received (an "
+                         f"earlier host left while it was on its way?); steps_read went "
+                         f"from {last.steps_read} to {reply.steps_read} with "
+                         f"{len(reply.ends)} step ends in the new reply")
 
 
 class Board:
@@ -580,7 +597,8 @@ class Board:
 
         Returns one sorted array of fired neurons per step, like ``golden.run``. Steps are
         only queued (RUN) once their inputs are in the board's buffer, so the result
-        never depends on link speed.
+        never depends on link speed. Every step's input is checked before the first is
+        sent. ``run`` is ``list(stream(...))`` of the checked inputs (the same engine).
 
         ``reward`` (a learning board): one modulator value per step, each an integer in
         ``[spec.MOD_MIN, spec.MOD_MAX]``, written before its step (``set_modulator``),
@@ -605,11 +623,9 @@ class Board:
         else:
             inputs += [np.zeros(0, np.int64)] * (steps - len(inputs))
         for t, chans in enumerate(inputs):
-            if chans.size + 1 > self.info.in_depth:
-                raise ValueError(f"inputs[{t}] has {chans.size} events; the board's input "
-                                 f"buffer holds {self.info.in_depth - 1} per step")
+            self._check_fits(t, chans)
         if reward is None:
-            return self._run(inputs, progress)
+            return list(self._steps(iter(inputs), None, progress, steps))
         reward = self._check_reward(reward, steps)
         out, t = [], 0
         while t < steps:
@@ -618,14 +634,88 @@ class Board:
                 end += 1
             self.set_modulator(reward[t])
             done = len(out)
-            out += self._run(inputs[t:end], None if progress is None else
-                             (lambda k, _, done=done: progress(done + k, steps)))
+            out += self._steps(iter(inputs[t:end]), None, None if progress is None else
+                               (lambda k, _, done=done: progress(done + k, steps)), end - t)
             t = end
         return out
 
-    def _check_values(self, values):
+    def stream(self, inputs, *, window=None, progress=None, reward=None):
+        """Run the steps of ``inputs`` as they come; yield each step's output as soon as
+        it has been read. Returns a generator.
+
+        ``inputs`` is any iterable of per-step inputs, possibly endless (a generator):
+        input channel arrays, or on an encoder board rows of ``enc_channels`` values —
+        the steps ``run`` takes, each checked like ``run`` checks it (a bad step raises
+        naming its index, value and limit, after the steps before it were yielded). Each
+        yielded array is what ``run`` returns for that step.
+
+        Up to ``window`` steps (an integer in ``[1, info.in_depth]``; default
+        ``in_depth``, as many as the board's input buffer can hold) are in flight:
+        injected and queued, their output not yet yielded. The iterable is read lazily,
+        at most ``window`` steps ahead of the last step yielded. The driver tops the
+        queue up when half the window (and half the input buffer) is free, so there is no
+        round trip per step. A consumer that is slow to take the steps only makes the
+        board wait (its output buffer fills; the core waits): nothing is lost.
+
+        Closing the generator early (``close()``, ``break`` out of a ``for`` loop, or
+        leaving a ``contextlib.closing`` block) drains the steps already queued and
+        discards their output, so the board is left idle, ready for ``run``; steps read
+        from ``inputs`` and not yet sent are dropped. A link that fails mid-stream raises
+        its error (``TransportError``, ``LinkTimeout``) with attribute ``replies``: the
+        READ_EVENTS replies whose output was not yielded yet (a step begun); another host
+        (or this one, reconnected) gets every step not yielded with ``drain(*replies)``.
+
+        ``progress(k, total)`` is called as step ``k`` (from 1) is read; ``total`` is
+        ``len(inputs)``, or ``None`` for an iterable without a length.
+
+        A learning board streams with the modulator as it stands (``set_modulator``
+        before the stream, or between steps the consumer has taken: it holds from a step
+        not yet queued on); ``reward`` is refused: a reward per step needs the steps
+        before each change finished, which is ``run(inputs, reward=...)``.
+        """
+        if reward is not None:
+            raise TypeError("stream() takes no reward: set_modulator(value) before the stream "
+                            "sets it for every step; a reward per step is run(inputs, "
+                            "reward=...), which waits for the steps before each change")
+        if isinstance(inputs, (str, bytes)) or not hasattr(inputs, "__iter__"):
+            raise TypeError(f"inputs must be an iterable of per-step inputs, not {inputs!r}")
+        if progress is not None and not callable(progress):
+            raise TypeError(f"progress must be callable or None, not {progress!r}")
+        if window is not None:
+            window = check_int("window", window, 1, self.info.in_depth)
+        total = len(inputs) if hasattr(inputs, "__len__") else None
+        checked = (self._check_step(t, x) for t, x in enumerate(inputs))
+        return self._steps(checked, window, progress, total)
+
+    def _check_step(self, t, step):
+        """Step ``t`` of ``stream``'s inputs, checked as ``run`` checks its steps."""
+        if self.encoder is not None:
+            row = np.asarray(step)
+            if row.shape != (self.info.enc_channels,):
+                raise ValueError(f"values[{t}] has shape {row.shape}, expected "
+                                 f"({self.info.enc_channels},): one value per channel of "
+                                 f"the board's {self.encoder} encoder")
+            if row.size and not np.issubdtype(row.dtype, np.integer):
+                raise TypeError(f"values[{t}] must be integers, not {row.dtype}")
+            chans = self._check_values(row[None], first=t)[0]
+        elif isinstance(self.cfg, FabricConfig):
+            chans = np.asarray(step, dtype=np.int64).reshape(-1)
+            check_range(f"inputs[{t}]", chans, 0, self.cfg.n_inputs - 1)
+        elif self.cfg is not None:
+            chans = self.cfg.check_inputs([step], first=t)[0]
+        else:
+            chans = np.asarray(step, dtype=np.int64).reshape(-1)
+        self._check_fits(t, chans)
+        return chans
+
+    def _check_fits(self, t, chans):
+        if chans.size + 1 > self.info.in_depth:
+            raise ValueError(f"inputs[{t}] has {chans.size} events; the board's input "
+                             f"buffer holds {self.info.in_depth - 1} per step")
+
+    def _check_values(self, values, first=0):
         """An encoder board's ``run`` input: ``(steps, enc_channels)`` integers in
-        ``[0, 2**enc_width - 1]``, as per-step int64 rows."""
+        ``[0, 2**enc_width - 1]``, as per-step int64 rows (named from step ``first``)."""
         info = self.info
         arr = np.asarray(values)
         if arr.ndim != 2 or arr.shape[1] != info.enc_channels:
@@ -639,54 +729,102 @@ class Board:
         bad = np.argwhere((arr < 0) | (arr > top))
         if bad.size:
             t, c = (int(x) for x in bad[0])
-            raise ValueError(f"values[{t}][{c}] = {int(arr[t, c])} is outside the limit "
-                             f"[0, {top}] ({info.enc_width}-bit encoder values)")
+            raise ValueError(f"values[{first + t}][{c}] = {int(arr[t, c])} is outside the "
+                             f"limit [0, {top}] ({info.enc_width}-bit encoder values)")
         return list(arr)
 
-    def _run(self, inputs, progress):
-        """``run`` of validated per-step input arrays (one per step)."""
-        steps = len(inputs)
-        out, asm = [], codec.StepAssembler()
-        sent = 0                 # steps injected and queued
+    def _steps(self, inputs, window, progress, total):
+        """The engine of ``run`` and ``stream``: a generator of per-step outputs.
+
+        ``inputs`` is an iterator of checked per-step input arrays; an exception it raises
+        is raised once the steps queued before it were yielded. Keeps up to ``window``
+        steps (default ``in_depth``) injected and queued, refilled when half the window
+        and half the input buffer are free (or nothing is queued)."""
         st = self.status()
         if st.steps_pending or st.out_level:
             raise BoardError(f"the board still has {st.steps_pending} steps pending and "
                              f"{st.out_level} output events of an earlier run: drain() them "
                              f"or reset() before run()")
-        free = self.info.in_depth - st.in_level
-        while len(out) < steps:
-            batch = []
-            while sent + len(batch) < steps:
-                need = inputs[sent + len(batch)].size + 1
-                if need > free:
+        depth = self.info.in_depth
+        window = depth if window is None else window
+        free = depth - st.in_level
+        last = self.transact(codec.read_events())   # steps_read before this run
+        # replies holding output not yielded yet (the step begun), the last one always:
+        # what drain() needs to continue where this host stopped
+        held = [replace(last, indices=last.indices[:0], ends=last.ends[:0])]
+        asm = codec.StepAssembler()
+        queued = deque()         # input buffer entries of each queued step not yet read
+        fabric = isinstance(self.cfg, FabricConfig)
+        nxt, stop, done, sent = None, None, 0, 0
+        try:
+            while True:
+                if stop is None and (not queued or (window - len(queued) >= (window + 1) // 2
+                                                    and free >= depth // 2)):
+                    batch = []
+                    while len(queued) + len(batch) < window:
+                        if nxt is None:
+                            try:
+                                nxt = next(inputs)
+                            except StopIteration:
+                                stop = ()
+                                break
+                            except Exception as exc:        # a bad step: after the rest
+                                stop = (exc,)
+                                break
+                        if nxt.size + 1 > free:
+                            break
+                        batch.append(nxt)
+                        free -= nxt.size + 1
+                        nxt = None
+                    if batch:
+                        for cmd in codec.split_inject(batch, max_payload=self.max_payload):
+                            self.transact(cmd)
+                        self.transact(codec.run(len(batch)))
+                        queued.extend(chans.size + 1 for chans in batch)
+                        sent += len(batch)
+                    elif not queued and nxt is not None:
+                        raise BoardError(f"step {sent} needs {nxt.size + 1} input buffer "
+                                         f"entries, {free} are free ({depth - free} held by "
+                                         f"an earlier host): reset() the board")
+                if not queued:
                     break
-                batch.append(inputs[sent + len(batch)])
-                free -= need
-            if batch:
-                for cmd in codec.split_inject(batch, max_payload=self.max_payload):
-                    self.transact(cmd)
-                self.transact(codec.run(len(batch)))
-                sent += len(batch)
-            reply = self.transact(codec.read_events())
-            done = asm.feed(reply.indices, reply.ends)
-            if len(out) + len(done) > sent:
-                raise BoardError(f"the board returned {len(out) + len(done)} steps, only "
-                                 f"{sent} were run (another host ran steps?)")
-            for chans in done:
-                free += inputs[len(out)].size + 1
-                out.append(self._fabric_neurons(chans) if isinstance(self.cfg, FabricConfig)
-                           else np.sort(chans))
-                if progress is not None:
-                    progress(len(out), steps)
-            # nothing pending and nothing buffered: no more output will come (a step's
-            # first events received without its end included: RESET discarded the rest)
-            if reply.steps_pending == 0 and reply.remaining == 0 and len(out) < sent:
-                cut = (f", and {asm.partial.size} events of a step whose end never came"
-                       if asm.partial.size else "")
-                raise BoardError(f"the board lost {sent - len(out)} queued steps (reset or "
-                                 f"reprogrammed during the run?): {len(out)} of {steps} "
-                                 f"steps completed{cut}")
-        return out
+                reply = self.transact(codec.read_events())
+                check_continuity(last, reply, done)
+                last = reply
+                if len(reply.ends):
+                    cut = int(reply.ends[-1])
+                    held = [replace(reply, indices=reply.indices[cut:], ends=reply.ends[:0])]
+                elif reply.indices.size:
+                    held.append(reply)      # (an empty reply: the same steps_read as the last)
+                finished = asm.feed(reply.indices, reply.ends)
+                if len(finished) > len(queued):
+                    raise BoardError(f"the board returned {done + len(finished)} steps, only "
+                                     f"{sent} were run (another host ran steps?)")
+                for chans in finished:
+                    free += queued.popleft()
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+                    yield self._fabric_neurons(chans) if fabric else np.sort(chans)
+                # nothing pending and nothing buffered: no more output will come (a step's
+                # first events received without its end included: RESET discarded the rest)
+                if reply.steps_pending == 0 and reply.remaining == 0 and queued:
+                    cut = (f", and {asm.partial.size} events of a step whose end never came"
+                           if asm.partial.size else "")
+                    raise BoardError(f"the board lost {len(queued)} queued steps (reset or "
+                                     f"reprogrammed during the run?): {done} of "
+                                     f"{sent if total is None else total} steps "
+                                     f"completed{cut}")
+        except GeneratorExit:
+            # the consumer stopped early: finish the queued steps, discard their output
+            if queued:
+                self.drain(*held)
+            raise
+        except (TransportError, BoardError) as exc:
+            exc.replies = tuple(held)
+            raise
+        if stop:
+            raise stop[0]
 
     def drain(self, *replies):
         """Read output events until no step is pending and the output buffer is empty.
@@ -694,12 +832,18 @@ class Board:
         ``replies`` are READ_EVENTS replies already received (e.g. by a host that lost its
         connection mid-run); returns every completed step, sorted, in order.
         """
-        asm, out = codec.StepAssembler(), []
+        asm, out, last = codec.StepAssembler(), [], None
         for reply in replies:
+            if last is not None:
+                check_continuity(last, reply, len(out))
             out += asm.feed(reply.indices, reply.ends)
+            last = reply
         while True:
             reply = self.transact(codec.read_events())
+            if last is not None:
+                check_continuity(last, reply, len(out))
             out += asm.feed(reply.indices, reply.ends)
+            last = reply
             if reply.steps_pending == 0 and reply.remaining == 0:
                 if asm.partial.size:
                     raise BoardError(f"output ended inside a step ({asm.partial.size} events "

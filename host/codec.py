@@ -341,6 +341,8 @@ class EventsReply:
     remaining: int
     indices: np.ndarray
     ends: np.ndarray
+    #: step ends sent in READ_EVENTS replies since power-up, this one's included (mod 2**16)
+    steps_read: int = 0
 
 
 # --- commands --------------------------------------------------------------------------
@@ -540,7 +542,8 @@ def parse_reply(cmd, frame):
             indices, ends = unpack_records(p[n:])
         except ValueError as exc:
             raise ReplyError(f"READ_EVENTS reply: {exc}") from None
-        return EventsReply(head["steps_pending"], head["remaining"], indices, ends)
+        return EventsReply(head["steps_pending"], head["remaining"], indices, ends,
+                           head["steps_read"])
     _expect_len(op, p, 0)
     return None
 

@@ -57,6 +57,7 @@ class LinkController:
         self.in_fifo = []            # channels and "END"
         self.out_fifo = []           # neurons and "END"
         self.last = None             # (opcode, seq, reply body) of the last executed command
+        self.steps_read = 0          # step ends sent by READ_EVENTS (mod 2**16; RESET keeps it)
         self.max_body = self.g["max_payload"] + spec.MIN_BODY
 
     # -- frames --------------------------------------------------------------------------
@@ -148,7 +149,9 @@ class LinkController:
                 cur.append(e)
         assert not cur
         self.out_fifo = []
-        return (codec.pack_struct(spec.EventsHeader, steps_pending=0, remaining=0)
+        self.steps_read = (self.steps_read + len(steps)) & 0xFFFF
+        return (codec.pack_struct(spec.EventsHeader, steps_pending=0, remaining=0,
+                                  steps_read=self.steps_read)
                 + codec.pack_records(steps))
 
     def _mem(self, op, p):

@@ -39,6 +39,7 @@ __all__ = [
     "reply_opcode", "ROUTE_TARGET", "MAX_TARGETS", "ROUTE_WORD_BYTES", "ENCODER_IDS",
     "ENCODER_ARG", "RegionByte",
     "MemHeader", "RunRequest", "NakPayload", "IdentifyReply", "StatusReply", "EventsHeader",
+    "MAX_OUT_DEPTH",
     "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
     "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
     "region_word_widths", "region_word_byte_counts",
@@ -207,6 +208,9 @@ CrcByte = data.StructLayout({
 })
 
 # --- protocol ----------------------------------------------------------------------
+#: 6: READ_EVENTS' header counts the step ends read (``EventsHeader.steps_read``), so a
+#: host sees a lost reply; ``remaining`` is u16 (an output buffer holds at most
+#: ``MAX_OUT_DEPTH`` entries).
 #: 5: the frame CRC is CRC-16/GENIBUS (xorout 0xFFFF): no single flipped bit passes.
 #: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
 #: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
@@ -215,7 +219,7 @@ CrcByte = data.StructLayout({
 #: regions PRE and POST, 70-bit SYNAPSE and 67-bit CTRL words (``region_word_widths``).
 #: 2: IDENTIFY reports the core's neuron kernel (``kernel``), and the widths of STATE and
 #: PROFILE words are the kernel's.
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 #: A successful reply's opcode is the command's opcode with this bit set.
 REPLY_FLAG = 0x80
 #: Opcode of a negative reply; its payload is ``NakPayload``.
@@ -343,8 +347,13 @@ StatusReply = data.StructLayout(
 #: the output buffer; event records follow.
 EventsHeader = data.StructLayout({
     "steps_pending": unsigned(32),
-    "remaining": unsigned(32),       #: output buffer entries still to read
+    "remaining": unsigned(16),       #: output buffer entries still to read
+    #: end-of-step records sent in READ_EVENTS replies since power-up, this reply's
+    #: included, modulo ``2 ** 16`` (RESET keeps it): a host sees a lost reply as a gap
+    "steps_read": unsigned(16),
 })
+#: The deepest output event buffer a board may have (``remaining`` is u16).
+MAX_OUT_DEPTH = 1 << 15
 
 # --- event records (INJECT payload, READ_EVENTS reply after the header) ------------
 #: A record is a u16 header (bits 0..14: count, bit 15: END) then ``count`` indices

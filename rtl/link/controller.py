@@ -205,7 +205,7 @@ class LinkController(wiring.Component):
         self.max_payload = check_int("max_payload", max_payload, spec.MIN_MAX_PAYLOAD,
                                      spec.MAX_PAYLOAD)
         self.in_depth = check_pow2("in_depth", in_depth, 2, 1 << 24)
-        self.out_depth = check_pow2("out_depth", out_depth, 2, 1 << 24)
+        self.out_depth = check_pow2("out_depth", out_depth, 2, spec.MAX_OUT_DEPTH)
         self.board_id = check_int("board_id", board_id, 0, 0xFFFF)
         self.build_hash = _build_hash(build_hash)
         self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity,
@@ -343,6 +343,10 @@ class LinkController(wiring.Component):
                      feeder.i_channel.eq(inject.o_channel), feeder.i_end.eq(inject.o_end)]
         m.submodules.events = events = EventPacker(n_neurons=n_out, max_payload=MAXP)
         connect(m, feeder.o_out, events.i_events)
+        # EventsHeader.steps_read: step ends taken into READ_EVENTS replies (power-up only)
+        steps_read = Signal(16)
+        with m.If(feeder.o_out.valid & feeder.o_out.ready & feeder.o_out.payload.eos):
+            m.d.sync += steps_read.eq(steps_read + 1)
         m.d.comb += events.i_wptr.eq(reply_ptr)
 
         # --- WRITE_MEM, READ_MEM, RESET: the core's memory port ----------------------------
@@ -631,8 +635,11 @@ class LinkController(wiring.Component):
                                  buf.i_write_data.eq(events.o_patch_data),
                                  buf.i_write_en.eq(1)]
                 with m.If(events.o_done):
-                    # EventsHeader: steps_pending and remaining, sampled in this cycle
-                    load_word(Cat(steps_pending, feeder.o_out_level))
+                    # EventsHeader: steps_pending, remaining and steps_read, sampled in
+                    # this cycle
+                    # (out_level fits 16 bits: out_depth <= spec.MAX_OUT_DEPTH)
+                    level = feeder.o_out_level
+                    load_word(Cat(steps_pending, level, C(0, 16 - len(level)), steps_read))
                     m.d.sync += [events_len.eq(reply_ptr), reply_ptr.eq(0),
                                  byte_count.eq(spec.EventsHeader.size // 8)]
                     m.next = "EMIT"

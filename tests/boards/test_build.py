@@ -10,9 +10,9 @@ from amaranth import Cat, ClockDomain, Elaboratable, Module, Signal
 from amaranth.lib import io
 
 from neurofab.boards import BOARDS, get_board
-from neurofab.boards.build import (BuildError, BuildReport, ProgrammerNotFound,
-                                   TimingError, ToolNotFound, build, program,
-                                   tool_environment)
+from neurofab.boards.build import (BuildError, BuildReport, PlacementError,
+                                   ProgrammerNotFound, TimingError, ToolNotFound, build,
+                                   program, tool_environment)
 from neurofab.boards.clocks import ClockGen
 from neurofab.boards.top import board_top_factory
 
@@ -219,3 +219,37 @@ def test_program_uses_programmer(monkeypatch, tmp_path):
 
 def test_build_error_is_runtime_error():
     assert issubclass(TimingError, BuildError) and issubclass(BuildError, RuntimeError)
+
+
+def test_a_seed_without_legal_placement_moves_on_to_the_next_seed(monkeypatch):
+    """A nearly full device: one placer seed finds no legal placement, the next does."""
+    from neurofab.boards import build as build_module
+    tried = []
+
+    def fake_build(board, top_factory, *, nextpnr_seed, **kwargs):
+        tried.append(nextpnr_seed)
+        if len(tried) == 1:
+            raise PlacementError("icebreaker: nextpnr-ice40 found no legal placement")
+        return f"built with seed {nextpnr_seed}"
+
+    monkeypatch.setattr(build_module, "_build", fake_build)
+    seeds = get_board("icebreaker").placer_seeds
+    assert build("icebreaker", None, out_dir="unused") == f"built with seed {seeds[1]}"
+    assert tried == list(seeds[:2])
+    # no seed places: one PlacementError naming how many seeds were tried
+    monkeypatch.setattr(build_module, "_build", lambda *a, **k: (_ for _ in ()).throw(
+        PlacementError("no legal placement", log="top.tim")))
+    with pytest.raises(PlacementError, match=f"no legal placement with any placer seed "
+                                             f"tried \\({len(seeds)} seeds; see top.tim\\)"):
+        build("icebreaker", None, out_dir="unused")
+
+
+def test_nextpnr_without_legal_placement_is_a_placement_error(tmp_path):
+    from neurofab.boards.build import _raise_step_failure
+    log = tmp_path / "top.step1-nextpnr-ice40.log"
+    log.write_text("ERROR: Unable to find legal placement for all cells, design is probably "
+                   "at utilisation limit.\n")
+    with pytest.raises(PlacementError, match="icebreaker: nextpnr-ice40 found no legal "
+                                             "placement \\(exit 125\\): ERROR: Unable"):
+        _raise_step_failure(get_board("icebreaker"), tmp_path, "top", "nextpnr-ice40", 125,
+                            log, 27e6)

@@ -314,8 +314,9 @@ def test_an_idle_client_is_disconnected_after_the_client_timeout(loopback_binary
     assert board.stats["timeouts"] == 1
 
 class ResetAfterPartialStep(GoldenLink):
-    """A board whose first READ_EVENTS reply ends inside a step (the reply was full) and
-    which is then RESET by another host: the step's end never comes."""
+    """A board whose first READ_EVENTS reply of a run (after the empty one ``run`` reads
+    first) ends inside a step (the reply was full) and which is then RESET by another
+    host: the step's end never comes."""
 
     def write(self, data):
         body = cobs_decode(bytes(data)[:-1])
@@ -324,7 +325,7 @@ class ResetAfterPartialStep(GoldenLink):
         self.reads = getattr(self, "reads", 0) + 1
         if self.reads > 50:
             raise RuntimeError("run() keeps polling a board that has nothing left")
-        partial = self.reads == 1
+        partial = self.reads == 2
         head = codec.pack_struct(spec.EventsHeader, steps_pending=4 if partial else 0,
                                  remaining=0)
         records = codec.pack_records([[1, 2]], close=False) if partial else b""
@@ -341,4 +342,41 @@ def test_run_raises_when_a_reset_cuts_a_step_it_had_started_to_read():
     with pytest.raises(BoardError, match=r"lost 4 queued steps .* 0 of 4 steps completed, "
                                          r"and 2 events of a step whose end never came"):
         board.run([[1]] * 4)
-    assert link.reads == 2
+    assert link.reads == 3
+
+
+def test_a_lost_read_events_reply_is_an_error_not_missing_spikes():
+    # defect 1: a READ_EVENTS reply in flight when its host left; the next host's IDENTIFY
+    # replaced the board's stored reply, and drain() returned fewer steps, later ones
+    # shifted, without an error
+    link, cfg = make_link()
+    rng = np.random.default_rng(2)
+    inputs = [rng.choice(8, 2, replace=False) for _ in range(4)]
+    board = Board(link, timeout=0.005)
+    board.load(cfg)
+    for cmd in codec.split_inject(inputs[:2], max_payload=board.max_payload):
+        board.transact(cmd)
+    board.transact(codec.run(2))
+    first = board.transact(codec.read_events())          # received
+    for cmd in codec.split_inject(inputs[2:], max_payload=board.max_payload):
+        board.transact(cmd)
+    board.transact(codec.run(2))
+    # the host sends READ_EVENTS and leaves before the reply arrives: the reply is lost
+    link.ctl.send(codec.frame_body(Opcode.READ_EVENTS.value, 0x33))
+    other = Board(link, timeout=0.005)                   # the next host: IDENTIFY
+    with pytest.raises(BoardError, match=r"^2 steps of output were lost after step 2: "):
+        other.drain(first)
+    assert first.steps_read == 2 and len(first.ends) == 2
+
+
+def test_steps_read_counts_every_step_end_across_runs_and_resets():
+    link, cfg = make_link()
+    rng = np.random.default_rng(3)
+    board = Board(link, timeout=0.005)
+    board.load(cfg)
+    for steps in (3, 1, 5):
+        inputs = [rng.choice(8, 1) for _ in range(steps)]
+        assert [list(s) for s in board.run(inputs)] == [list(s) for s in
+                                                        golden.run(cfg, inputs)]
+        board.reset()
+    assert board.transact(codec.read_events()).steps_read == 9
