@@ -67,6 +67,8 @@ def test_fabric_board_equals_golden(fabric_board):
     b.reset()
     assert _same(b.run(inputs), gold)
     assert _same(gold, golden.run(big, inputs))      # the same network on one big core
+    b.reset()
+    assert _same(list(b.stream(iter(inputs), window=3)), gold)
 
 
 def test_fabric_board_refusals(fabric_board):
@@ -104,6 +106,17 @@ def test_encoder_board_equals_golden(kind):
         assert _same(b.run(values), gold) and sum(map(len, gold)) > 0
         b.reset()
         assert _same(b.run(values), gold)
+        b.reset()
+        assert _same(list(b.stream(iter(values))), gold)
+        row = np.array([0, 0, 0, 256] + [0] * 12)
+        with pytest.raises(ValueError, match=r"^values\[1\]\[3\] = 256 is outside the limit "
+                                             r"\[0, 255\]"):
+            list(b.stream([values[0], row]))
+        with pytest.raises(ValueError, match=r"^values\[0\] has shape \(3,\), expected "
+                                             r"\(16,\)"):
+            list(b.stream([[1, 2, 3]]))
+        with pytest.raises(TypeError, match=r"^values\[0\] must be integers, not float64"):
+            list(b.stream([values[0] + 0.5]))
         with pytest.raises(ValueError, match=r"values\[0\]\[3\] = 256 is outside the limit "
                                              r"\[0, 255\]"):
             b.run(np.array([[0, 0, 0, 256] + [0] * 12]))
