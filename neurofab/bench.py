@@ -10,7 +10,7 @@ import numpy as np
 from . import spec
 from .config import CoreConfig
 
-__all__ = ["run_all", "big_config", "SECTIONS"]
+__all__ = ["run_all", "big_config", "busy_config", "SECTIONS"]
 
 
 def big_config(n_neurons=65536, n_inputs=256, fanout=64, *, seed=0):
@@ -29,6 +29,26 @@ def big_config(n_neurons=65536, n_inputs=256, fanout=64, *, seed=0):
         fanout_ptr=np.arange(n_src + 1) * fanout,
         syn_target=rng.integers(0, n_neurons, n_syn), syn_weight=weight,
         syn_delay=rng.integers(1, 9, n_syn))
+
+
+def busy_config(n_neurons=256, n_inputs=64, *, busy=1.0, fanout=4, seed=0):
+    """A spike-heavy network: a fraction ``busy`` of the neurons (threshold 1, bias 100,
+    excitatory input only) fires in every step, the others are leaky integrators driven
+    by sparse random synapses (delays 1..8)."""
+    rng = np.random.default_rng(seed)
+    n_src = n_neurons + n_inputs
+    n_busy = int(round(busy * n_neurons))
+    profile = np.where(np.arange(n_neurons) < n_busy, 0, 1)
+    rng.shuffle(profile)
+    counts = rng.integers(0, fanout + 1, n_src)
+    n_syn = int(counts.sum())
+    return CoreConfig(
+        n_neurons=n_neurons, n_inputs=n_inputs, w_shift=4,
+        decay_i=[0, 1024], decay_v=[0, 512], threshold=[1, 600], bias=[100, 20],
+        v_reset=[0, 0], reset=[spec.Reset.TO_VRESET.value] * 2, refractory=[0, 1],
+        profile=profile, fanout_ptr=np.concatenate([[0], np.cumsum(counts)]),
+        syn_target=rng.integers(0, n_neurons, n_syn), syn_weight=rng.integers(1, 40, n_syn),
+        syn_delay=rng.integers(1, 9, n_syn)).validate()
 
 
 def loop_baseline(cfg, inputs):
@@ -202,6 +222,64 @@ def bench_simboard(say, quick):
     return {"simboard_cycles_per_s": round(wall), "simboard_cycles_per_cpu_s": round(cpu)}
 
 
+def bench_stream(say, quick):
+    """``Board.stream`` on a simulated iCEBreaker of its own (the real board top under
+    Verilator, its UART simulated bit by bit), fed by a generator.
+
+    The stream is the densest there is: the board's power-on network (every memory zero,
+    threshold 0) fires every neuron in every step, with 2 input channels per step. The
+    figure of merit is ``stream_link_efficiency``: event bytes delivered (2 per spike)
+    per byte the board's transmit line could carry in the same simulated time, ``cycles /
+    (10 * divisor)`` (8N1). The simulated cycles are the board process's own count (its
+    ``--stats`` at exit), every cycle of the session: IDENTIFY, the stream, and the few
+    thousand idle clocks before the host connected and after it left."""
+    from .boards import sim_top
+    from .host import Board
+    from .host.simboard import SimBoardProcess, SimBoardError, build_simboard
+    top, divisor = sim_top("icebreaker")
+    binary = build_simboard(top)
+    steps = 150 if quick else 1500
+    rng = np.random.default_rng(0)
+    with SimBoardProcess(binary, divisor, stats=True, idle_cycles=1024) as proc:
+        with Board.open(proc.url) as board:
+            n, n_in, clk = board.info.n_neurons, board.info.n_inputs, board.info.clk_hz
+            every = np.arange(n)
+
+            def inputs():
+                for _ in range(steps):
+                    yield rng.choice(n_in, 2, replace=False)
+
+            events, t0 = 0, time.perf_counter()
+            for t, spikes in enumerate(board.stream(inputs())):
+                if not np.array_equal(spikes, every):
+                    raise RuntimeError(f"stream bench: step {t} returned {spikes.size} "
+                                       f"spikes, not all {n} neurons")
+                events += spikes.size
+            wall = time.perf_counter() - t0
+            rx = board.stats.rx_bytes
+        proc.close()
+    stats = proc.stats
+    if "cycles" not in stats:
+        raise SimBoardError(f"the simulated board reported no stats:\n{proc.stderr_text()}")
+    cycles, sim_rate = stats["cycles"], stats["cycles_per_second"]
+    useful = events * spec.EVENT_INDEX_BYTES
+    bound = cycles / (10 * divisor)
+    eff = useful / bound
+    say(f"stream on the simulated iCEBreaker ({n} neurons all firing every step, {steps} "
+        f"steps, default window): {steps / wall:.0f} steps/s, {events / wall / 1e3:.0f} k "
+        f"events/s wall clock at {sim_rate / 1e6:.2f} M simulated cycles/s")
+    say(f"  link efficiency {eff:.3f}: {useful} event bytes in {cycles} cycles, whose "
+        f"line (divisor {divisor}, 10 bits a byte) carries {bound:.0f} bytes; {rx} bytes "
+        f"received. At the board's {clk / 1e6:.0f} MHz: {steps * clk / cycles:.0f} "
+        f"steps/s, {events * clk / cycles / 1e6:.2f} M events/s")
+    return {"stream_steps_per_s": round(steps / wall, 1),
+            "stream_events_per_s": round(events / wall),
+            "stream_link_efficiency": round(eff, 4),
+            "stream_sim_cycles_per_s": round(sim_rate),
+            "stream_board_steps_per_s": round(steps * clk / cycles, 1),
+            "stream_board_events_per_s": round(events * clk / cycles)}
+
+
 def bench_link(say, quick):
     """Protocol efficiency on the demo network's spike stream, and host codec speed."""
     from . import golden
@@ -349,7 +427,7 @@ SECTIONS = [("golden", bench_golden), ("golden reference network", bench_golden_
             ("kernels", bench_kernels), ("cosim", bench_cosim),
             ("learning", bench_learning),
             ("gate level", bench_gatelevel), ("host link", bench_link),
-            ("simulated board", bench_simboard),
+            ("simulated board", bench_simboard), ("streaming", bench_stream),
             ("stochastic computing", bench_stochastic), ("AER fabric", bench_fabric),
             ("boards", bench_boards)]
 

@@ -49,6 +49,22 @@ def test_bench_kernels_quick_json(capsys, monkeypatch):
 
 
 @pytest.mark.slow
+def test_bench_stream_quick_json(capsys, monkeypatch):
+    """The streaming section on a simulated iCEBreaker of its own: steps/s, events/s and
+    the link efficiency (event bytes per byte the simulated line could carry: at most 1;
+    a full READ_EVENTS reply is about 0.93 event bytes per wire byte)."""
+    from neurofab import bench
+    monkeypatch.setattr(bench, "SECTIONS", [("streaming", bench.bench_stream)])
+    assert main(["bench", "--quick", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.3 < summary["stream_link_efficiency"] < 0.94
+    assert summary["stream_steps_per_s"] > 0 and summary["stream_sim_cycles_per_s"] > 0
+    # every neuron of the power-on network fires in every step: 256 events per step
+    assert summary["stream_events_per_s"] == pytest.approx(256 * summary["stream_steps_per_s"],
+                                                           rel=0.01)
+
+
+@pytest.mark.slow
 def test_demo_json(capsys, tmp_path, monkeypatch):
     # the main job without its bitstream (built by the next test and tests/boards)
     monkeypatch.chdir(tmp_path)
