@@ -1,10 +1,10 @@
 """Link reliability: the host driver against the golden link controller behind a
 transport that damages, drops and merges frames like a noisy UART.
 
-``GoldenLink`` is a ``Transport`` whose far end is ``golden.link.LinkController`` (the
-golden twin of the board's command controller, proven against the RTL by the
-link-controller cosim), so these tests run the real ``Board`` driver over the real byte
-protocol in milliseconds.
+``GoldenLink`` (``neurofab.fuzz``, shared with the link fuzz campaign) is a ``Transport``
+whose far end is ``golden.link.LinkController`` (the golden twin of the board's command
+controller, proven against the RTL by the link-controller cosim), so these tests run the
+real ``Board`` driver over the real byte protocol in milliseconds.
 """
 
 import random
@@ -16,61 +16,13 @@ import pytest
 
 from neurofab import golden, spec
 from neurofab.config import random_config
-from neurofab.golden.link.cobs import CobsError, cobs_decode, cobs_encode
+from neurofab.fuzz import GOLDEN_GEOMETRY, GOLDEN_LINK, GoldenLink, NoisyLine
+from neurofab.golden.link.cobs import cobs_decode, cobs_encode
 from neurofab.golden.link.controller import LinkController
 from neurofab.host import Board, BoardError, LinkTimeout, codec
-from neurofab.host.transport import Transport
-from neurofab.spec import FrameStatus, Opcode
+from neurofab.spec import Opcode
 
-GEOMETRY = dict(n_neurons=16, n_inputs=8, syn_capacity=128, max_payload=252, in_depth=8,
-                out_depth=256)
-LINK = dict(clk_hz=12_000_000, board_id=0, build_hash=0x0123456789ABCDEF)
-
-
-class GoldenLink(Transport):
-    """A byte stream to a golden link controller; ``fault(direction, frame)`` may return
-    the frame's wire bytes changed (``direction`` is ``"tx"`` host → board or ``"rx"``)."""
-
-    url = "golden://link"
-
-    def __init__(self, ctl, fault=None):
-        self.ctl, self.fault = ctl, fault
-        self.inbox, self.outbox = bytearray(), bytearray()
-        self.commands = []           # opcodes the controller received intact
-        self.seqs = []               # and their seqs
-
-    def _faulty(self, direction, wire):
-        return wire if self.fault is None else self.fault(direction, wire)
-
-    def write(self, data):
-        self.inbox += self._faulty("tx", bytes(data))
-        while (end := self.inbox.find(0)) >= 0:
-            encoded, self.inbox = bytes(self.inbox[:end]), self.inbox[end + 1:]
-            if not encoded:
-                continue
-            try:
-                body, status = cobs_decode(encoded, self.ctl.max_body), FrameStatus.OK
-            except CobsError:
-                body, status = b"", FrameStatus.COBS
-            if status == FrameStatus.OK and codec.crc16(body) == spec.CRC16.residue:
-                self.commands.append(body[0])
-                self.seqs.append(body[1])
-            reply = self.ctl.send(body, status)
-            self.outbox += self._faulty("rx", cobs_encode(reply) + b"\x00")
-            self.after(body)
-
-    def after(self, body):
-        """Hook: called with each received body after the controller answered it."""
-
-    def read(self, n, timeout):
-        if not self.outbox:
-            time.sleep(min(timeout, 0.001))
-            return b""
-        data, self.outbox = bytes(self.outbox[:n]), self.outbox[n:]
-        return data
-
-    def close(self):
-        pass
+GEOMETRY, LINK = GOLDEN_GEOMETRY, GOLDEN_LINK
 
 
 def make_link(seed=3, fault=None, cls=GoldenLink):
@@ -81,32 +33,6 @@ def make_link(seed=3, fault=None, cls=GoldenLink):
 
 def same(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
-
-
-class NoisyLine:
-    """Damages a fraction ``rate`` of frames: one bit flipped (delimiter included), a
-    byte dropped, the frame lost, or garbage in front of it."""
-
-    def __init__(self, rate, seed):
-        self.rate, self.rng, self.faults = rate, random.Random(seed), 0
-
-    def __call__(self, direction, wire):
-        rng = self.rng
-        if rng.random() >= self.rate:
-            return wire
-        self.faults += 1
-        wire = bytearray(wire)
-        kind = rng.randrange(4)
-        if kind == 0:
-            k = rng.randrange(8 * len(wire))
-            wire[k // 8] ^= 1 << (k % 8)
-        elif kind == 1:
-            del wire[rng.randrange(len(wire))]
-        elif kind == 2:
-            wire = bytearray()
-        else:
-            wire = bytearray(rng.randrange(256) for _ in range(rng.randrange(1, 6))) + wire
-        return bytes(wire)
 
 
 @pytest.mark.parametrize("rate", [0.05, 0.10])
