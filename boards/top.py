@@ -210,6 +210,10 @@ class BoardTop(wiring.Component):
         front of the core's input channels (``encoder_params``; not with ``cores``).
     encoder_args : dict, optional
         Overrides of the encoder's parameters (``encoder_params``).
+    queue : bool, optional
+        The core's spike-queue region (``NeuronCore(queue_port=True)``, IDENTIFY's
+        ``queue``), which snapshots with pending spikes need; default the board's
+        ``queue_port`` on a one-core top without encoder, else off.
     n_neurons, n_inputs, syn_capacity, syn_bank_depth : int, optional
         Override the board's default core geometry (``Board.geometry``; with ``cores``
         the geometry of each core).
@@ -244,7 +248,7 @@ class BoardTop(wiring.Component):
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
                  out_depth=None, baud=None, build_hash=None, kernel=None, learning=None,
-                 cores=None, encoder=None, encoder_args=None):
+                 cores=None, encoder=None, encoder_args=None, queue=None):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import (CobsDecoder, CobsEncoder, LinkController, MemorySwitch,
                                        UartRx, UartTx, ValueFeed)
@@ -277,6 +281,14 @@ class BoardTop(wiring.Component):
                              f"core without learning or baked config")
         if encoder is None and encoder_args:
             raise ValueError(f"encoder_args {encoder_args!r} given without an encoder")
+        # the spike-queue region (snapshots): the board's default on a one-core top
+        plain = n_cores == 1 and encoder is None
+        if queue is None:
+            queue = plain and board.queue_port
+        self.queue = check_bool("queue", queue)
+        if self.queue and not plain:
+            raise ValueError(f"queue = True: the spike-queue region is for a one-core board "
+                             f"top without encoder (cores = {n_cores}, encoder = {encoder!r})")
         geometry = dict(board.geometry)
         route_entries = 0
         if n_cores > 1:
@@ -305,6 +317,8 @@ class BoardTop(wiring.Component):
                 extra.update(cores=n_cores, route_entries=route_entries)
             if encoder is not None:
                 extra.update(encoder=encoder, encoder_args=encoder_args or {})
+            if self.queue:
+                extra.update(queue=True)
             build_hash = design_hash(kernel=kernel, learning=learning, board=board.name,
                                      sim=self.sim,
                                      geometry=geometry,
@@ -336,14 +350,15 @@ class BoardTop(wiring.Component):
         else:
             # (a core without learning is built as before the learning core existed)
             self.core = NeuronCore(cfg, kernel=kernel, **geometry,
-                                   **({"learning": True} if learning else {}))
+                                   **({"learning": True} if learning else {}),
+                                   queue_port=self.queue)
         self.link = LinkController(kernel=kernel, learning=learning,
                                    n_neurons=geometry["n_neurons"],
                                    n_inputs=geometry["n_inputs"],
                                    syn_capacity=geometry["syn_capacity"], clk_hz=self.clk_hz,
                                    board_id=self.board_id, build_hash=build_hash,
                                    n_cores=n_cores, route_entries=route_entries,
-                                   encoder=enc_link, **link)
+                                   encoder=enc_link, queue=self.queue, **link)
         self.uart_rx = UartRx(divisor=self.divisor)
         self.uart_tx = UartTx(divisor=self.divisor)
         self.cobs_dec = CobsDecoder(max_frame=self.link.max_body)

@@ -140,6 +140,31 @@ def _joined(first, second):
                      second.compare(t, words[k:]), label=first.label)
 
 
+def queue_read(cfg, states, *, req="i_mem", resp="o_mem", block=BLOCK):
+    """The :class:`StateRead` of the spike queue (region ``QUEUE``) after step ``t``: its
+    count and queued neurons against ``states[t].pending`` (the words behind the count
+    are left from earlier steps and not compared)."""
+    n = cfg.n_neurons
+    requests = [spec.mem_request(Region.QUEUE, k) for k in range(n + 1)]
+
+    def compare(t, words):
+        exp = [int(x) for x in states[t].pending]
+        got = [int(w) for w in words]
+        if got[n] != len(exp):
+            return [Divergence(t, block, "spike queue", "count", len(exp), got[n])]
+        return [Divergence(t, block, f"spike queue [{k}]", "neuron", e, g)
+                for k, (e, g) in enumerate(zip(exp, got)) if e != g]
+    return StateRead(req, resp, requests, compare, label="spike queue")
+
+
+def queue_write(neurons, *, req="i_mem", resp="o_mem", n_neurons):
+    """Writes that set the spike queue to ``neurons`` (then its count, at index
+    ``n_neurons``), as a restore does."""
+    requests = [spec.mem_request(Region.QUEUE, k, 1, int(x)) for k, x in enumerate(neurons)]
+    requests.append(spec.mem_request(Region.QUEUE, n_neurons, 1, len(neurons)))
+    return StateRead(req, resp, requests, None, label="spike queue write")
+
+
 def modulator_write(value, *, req="i_mem", resp="o_mem"):
     """The write of ``Ctrl.MODULATOR`` (a learning core's reward, signed 16-bit)."""
     word = int(value) & ((1 << spec.MOD_WIDTH) - 1)
@@ -218,7 +243,7 @@ def core_geometry(cfg, syn_capacity=None):
 
 # --- the case -------------------------------------------------------------------------
 def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=None,
-              syn_capacity=None, reward=None):
+              syn_capacity=None, reward=None, queue=None):
     """The :class:`StepCase` of a ``NeuronCore`` running ``cfg`` on per-step input channels
     ``inputs`` against its golden twin ``golden.core.NeuronCore``.
 
@@ -239,6 +264,10 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
         Synapse memory depth of the empty-memory build (default: next power of two).
     reward : sequence of int, optional
         A learning config: the modulator of every step, written before it.
+    queue : dict, optional
+        A core with the spike-queue region (``queue_port=True``): ``{t: neurons}`` sets the
+        queue to the sorted ``neurons`` before step ``t`` (a restore, mirrored in the
+        golden core), and the queue is read back with the state.
     """
     if check_state not in ("every", "end"):
         raise ValueError(f"check_state = {check_state!r} must be 'every' or 'end'")
@@ -261,21 +290,32 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
     core = golden_core.NeuronCore(cfg)
     steps, states = [], []
     for t, chans in enumerate(inputs):
+        before = []
         if reward is not None:
             core.set_modulator(reward[t])
+            before.append(modulator_write(reward[t]))
+        if queue is not None and t in queue:
+            core.state.pending = np.sort(np.asarray(queue[t], dtype=np.int64))
+            before.append(queue_write(core.state.pending, n_neurons=n))
         fired = core.step(chans)
         states.append(core.state.copy())
         steps.append(Step({"i_events": [_event(c) for c in chans] + [_event(eos=1)]},
                           {"o_spikes": [_spike(k) for k in fired] + [_spike(eos=1)]},
                           clocks=225 + n + (1 + learning) * cfg.n_synapses + n_in,
-                          before=[] if reward is None else [modulator_write(reward[t])]))
+                          before=before))
     reads = [state_read(cfg, states)]
     if learning:
         reads = [_joined(reads[0], learn_read(cfg, states))]
+    if queue is not None:
+        reads = [_joined(reads[0], queue_read(cfg, states))]
+        factory = core_factory
+        core_factory = lambda c, **kw: factory(c, queue_port=True, **kw)  # noqa: E731
     params = {"kernel": cfg.kernel.name, "neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
               "synapses": cfg.n_synapses, "check_state": check_state}
     if learning:
         params.update(learn_end=cfg.learning.learn_end, reward=reward is not None)
+    if queue is not None:
+        params.update(queue_writes=len(queue))
     return StepCase(
         BLOCK, params, lambda: core_factory(rtl_cfg), steps, {"o_spikes": "spikes"},
         reads=reads, synaptic_events=core.synaptic_events,
@@ -289,10 +329,12 @@ def core_case(cfg, inputs, *, check_state="every", rtl_cfg=None, core_factory=No
 
 def run_core_cosim(cfg, inputs, *, backend="amaranth", seed=0, gap=0.3, stall=0.3,
                    check_state="every", vcd_path=None, progress=None, rtl_cfg=None,
-                   core_factory=None, syn_capacity=None, workdir=None, reward=None):
+                   core_factory=None, syn_capacity=None, workdir=None, reward=None,
+                   queue=None):
     """:func:`core_case` played by :func:`neurofab.cosim.engine.run` (see both)."""
     case = core_case(cfg, inputs, check_state=check_state, rtl_cfg=rtl_cfg,
-                     core_factory=core_factory, syn_capacity=syn_capacity, reward=reward)
+                     core_factory=core_factory, syn_capacity=syn_capacity, reward=reward,
+                     queue=queue)
     res = run(case, backend=backend, seed=seed, gap=gap, stall=stall, vcd_path=vcd_path,
               progress=progress, workdir=workdir)
     res.extra.update(neurons=cfg.n_neurons, check_state=check_state)

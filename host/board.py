@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neurofab import spec
-from neurofab.checks import check_int, check_range
+from neurofab.checks import check_int, check_int_array, check_range
 from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
 from neurofab.golden.core import neuron_field
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
@@ -36,7 +36,8 @@ from neurofab.spec import Ctrl, Region
 from . import codec
 from .transport import TransportError, open_transport  # noqa: F401 (re-export)
 
-__all__ = ["Board", "BoardError", "LinkTimeout", "LinkStats", "BoardState", "TransportError"]
+__all__ = ["Board", "BoardError", "LinkTimeout", "LinkStats", "BoardState", "Snapshot",
+           "TransportError"]
 
 
 class BoardError(RuntimeError):
@@ -80,6 +81,39 @@ class BoardState:
 
     def __getattr__(self, name):
         return neuron_field(self, name)
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """Everything a one-core board holds at a step boundary (``Board.snapshot``): the words
+    of every region — configuration, neuron state, accumulators, control registers, the
+    learning regions of a learning core and the spike queue (the last step's spikes, which
+    the next step delivers) — and the board they came from. ``Board.restore`` writes it
+    back; the run then continues exactly as it would have.
+
+    Attributes
+    ----------
+    build : int
+        IDENTIFY's ``build`` of the board (a snapshot goes back to the same gateware).
+    step : int
+        Steps the core had completed (``CTRL.STEP``).
+    regions : dict
+        ``Region`` to the array of its words as ``Board.read_mem`` returns them (every word
+        of every region the core has; ``QUEUE``: ``n_neurons`` words then the count).
+    cfg : CoreConfig or None
+        The config the host had loaded (``Board.cfg``), restored with the words.
+    """
+    build: int
+    step: int
+    regions: dict
+    cfg: object = None
+    initial_words: object = None
+
+    @property
+    def pending(self):
+        """The queued spikes: the neurons that fired in the last step, in order."""
+        q = self.regions[Region.QUEUE]
+        return q[:int(q[-1])].astype(np.int64)
 
 
 _LINK_NAKS = frozenset(r.value for r in (spec.Nak.CRC, spec.Nak.FRAMING, spec.Nak.OVERSIZE))
@@ -609,7 +643,9 @@ class Board:
         if self.encoder is not None:
             inputs = self._check_values(inputs)
         else:
-            inputs = [np.asarray(c, dtype=np.int64).reshape(-1) for c in inputs]
+            # integers only: a float channel is refused, not truncated (golden.run's rule)
+            inputs = [check_int_array(f"inputs[{t}]", c, (np.size(c),))
+                      for t, c in enumerate(inputs)]
         steps = len(inputs) if steps is None else int(steps)
         if steps < len(inputs):
             raise ValueError(f"steps = {steps} is below the {len(inputs)} steps of inputs")
@@ -849,6 +885,65 @@ class Board:
                     raise BoardError(f"output ended inside a step ({asm.partial.size} events "
                                      f"without an end-of-step record)")
                 return [np.sort(s) for s in out]
+
+    # --- snapshots ----------------------------------------------------------------------
+    def _check_snapshot_board(self, what):
+        if self.n_cores > 1 or self.encoder is not None:
+            raise BoardError(f"{what} is for a board of one core without encoder; board "
+                             f"{self.info.board} has {self.n_cores} cores"
+                             f"{' and a ' + self.encoder + ' encoder' if self.encoder else ''}"
+                             f" (their router buffers and encoder registers are not "
+                             f"reachable)")
+        if not self.info.queue:
+            raise BoardError(f"{what} needs the spike-queue region, which board "
+                             f"{self.info.board}'s build does not have (IDENTIFY queue = 0; "
+                             f"the iCEBreaker top has no room for it): the spikes of the last "
+                             f"step would be lost and the run would not continue exactly")
+        st = self.status()
+        if st.steps_pending or st.in_level or st.out_level:
+            raise BoardError(f"{what} at a step boundary: the board still has "
+                             f"{st.steps_pending} steps pending, {st.in_level} input and "
+                             f"{st.out_level} output events buffered (drain() or reset() "
+                             f"first)")
+
+    def snapshot(self):
+        """The board's whole state at this step boundary, as a ``Snapshot``: every word of
+        every region, the spike queue (the last step's spikes, still to be delivered)
+        included. Needs a one-core board whose build has region QUEUE (IDENTIFY's
+        ``queue``) and no step pending or buffered; ``BoardError`` names what is
+        missing."""
+        self._check_snapshot_board("snapshot()")
+        regions = {r: self.read_mem(r, 0, self.info.region_depth(r))
+                   for r in Region if self.info.region_depth(r)}
+        return Snapshot(self.info.build, int(regions[Region.CTRL][Ctrl.STEP.value]), regions,
+                        self.cfg, self._initial_words)
+
+    def restore(self, snap):
+        """Write ``snap`` (``snapshot()`` of this board's build) back: the board then holds
+        exactly what it held when the snapshot was taken, and the run continues from
+        there. Steps pending or buffered on the board are dropped first (RESET)."""
+        if not isinstance(snap, Snapshot):
+            raise TypeError(f"restore() takes a Snapshot (Board.snapshot()), not "
+                            f"{type(snap).__name__}")
+        if snap.build != self.info.build:
+            raise BoardError(f"the snapshot is of build {snap.build:016x}; board "
+                             f"{self.info.board} runs build {self.info.build:016x} (a "
+                             f"snapshot goes back to the gateware it was taken from)")
+        st = self.status()
+        if st.steps_pending or st.in_level or st.out_level:
+            self.transact(codec.reset())
+        self._check_snapshot_board("restore()")
+        n = self.info.n_neurons
+        count = int(snap.regions[Region.QUEUE][-1])
+        if count > n:
+            raise ValueError(f"snapshot QUEUE count = {count} is outside the limit [0, {n}]")
+        # STEP (in CTRL) empties the spike queue: the queue goes last, its count at its end
+        order = (Region.PROFILE, Region.ROWPTR, Region.SYNAPSE, Region.STATE, Region.ACC,
+                 Region.PRE, Region.POST, Region.CTRL, Region.QUEUE)
+        for region in order:
+            if region in snap.regions:
+                self.write_mem(region, 0, snap.regions[region])
+        self.cfg, self._initial_words = snap.cfg, snap.initial_words
 
     def read_state(self, core=0):
         """Full neuron state (i, v, ref, all accumulator slots, step) via READ_MEM

@@ -299,10 +299,10 @@ def _struct_class(name, layout, doc, **methods):
 
 def _region_depth(self, region):
     """Words in ``region`` on this board (indices ``0 .. depth - 1``, ``spec.region_depths``
-    of its geometry, with or without ``learning``)."""
+    of its geometry, with or without ``learning`` and ``queue``)."""
     return spec.region_depths(self.n_neurons, self.n_inputs, self.n_synapses,
-                              n_profiles=self.n_profiles,
-                              learning=bool(self.learning))[Region(region)]
+                              n_profiles=self.n_profiles, learning=bool(self.learning),
+                              queue=bool(self.queue))[Region(region)]
 
 
 def _kernel_of(self):

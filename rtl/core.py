@@ -30,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
 from neurofab import spec
-from neurofab.checks import check_int, check_pow2
+from neurofab.checks import check_bool, check_int, check_pow2
 from neurofab.config import CoreConfig
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
 from neurofab.spec import Ctrl, Region
@@ -175,6 +175,13 @@ class NeuronCore(wiring.Component):
         every word found wrong adds one to ``parity_errors`` (saturating), readable and
         writable at ``CTRL`` index ``spec.CTRL_PARITY``. What ``i_mem`` reads and writes
         does not change. Not with ``learning`` (its learn phase rewrites synapses).
+    queue_port : bool
+        Region ``QUEUE`` through ``i_mem``: the spike queue (the spikes of the last update,
+        which the next integrate phase delivers first) read and written for snapshots —
+        word ``k < n_neurons`` the ``k``-th queued neuron (its low ``ceil_log2(n_neurons)``
+        bits are stored), word ``n_neurons`` the count (a count above ``n_neurons`` is the
+        writer's error: what is delivered then is unspecified). Default off: the core is
+        then exactly the one without the region.
 
     Attributes
     ----------
@@ -254,7 +261,8 @@ class NeuronCore(wiring.Component):
     o_idle: Out(1)
 
     def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None,
-                 syn_bank_depth=None, kernel=None, learning=None, parity=()):
+                 syn_bank_depth=None, kernel=None, learning=None, parity=(),
+                 queue_port=False):
         if isinstance(parity, str):
             parity = (parity,)
         parity = tuple(parity)
@@ -305,8 +313,10 @@ class NeuronCore(wiring.Component):
             raise ValueError(f"syn_bank_depth = {syn_bank_depth} would split the synapse "
                              f"memory of {syn_capacity} words: a learning core keeps one "
                              f"(syn_bank_depth None or at least syn_capacity)")
+        self.queue_port = check_bool("queue_port", queue_port)
         for region, depth in spec.region_depths(n_neurons, n_inputs, syn_capacity,
-                                                learning=learning).items():
+                                                learning=learning,
+                                                queue=self.queue_port).items():
             if depth > 1 << spec.MEM_INDEX_WIDTH:
                 raise ValueError(f"{region.name} region of {depth} words does not fit the "
                                  f"{spec.MEM_INDEX_WIDTH}-bit memory index")
@@ -450,11 +460,15 @@ class NeuronCore(wiring.Component):
         req = Signal(spec.MemRequest)
         p = self.i_mem.payload
         depths = spec.region_depths(N, self.n_inputs, self.syn_capacity,
-                                    learning=self.learning)
+                                    learning=self.learning, queue=self.queue_port)
         n_ctrl = depths.pop(Region.CTRL)    # registers, decoded one by one below
-        # (only the regions this core has: PRE and POST of a learning core)
+        if self.queue_port:                 # the queued spikes; their count is index N
+            depths[Region.QUEUE] = N
+        # (only the regions this core has: PRE and POST of a learning core, QUEUE)
         hits = {region: (p.region == region) & (p.index < depth)
                 for region, depth in depths.items() if depth}
+        if self.queue_port:
+            hits["queue_len"] = (p.region == Region.QUEUE) & (p.index == N)
         for reg in list(Ctrl)[:n_ctrl]:
             hits[reg] = (p.region == Region.CTRL) & (p.index == reg.value)
         if P:                               # the parity-error counter
@@ -522,6 +536,9 @@ class NeuronCore(wiring.Component):
                     Ctrl.W_SHIFT: w_shift, Ctrl.STEP: step}
         if P:
             captured["parity"] = self.parity_errors
+        if self.queue_port:                 # (a spike-queue word captured in MEM_DATA)
+            sq_cap = Signal(len(sq_rd.data))
+            captured.update({Region.QUEUE: sq_cap, "queue_len": sq_count})
         if self.learning:
             captured.update({Region.PRE: x_cap, Region.POST: u2_post.as_value(),
                              Ctrl.TRACES: traces.as_value(),
@@ -678,6 +695,12 @@ class NeuronCore(wiring.Component):
                     m.d.sync += w_shift.eq(req.data[:spec.W_SHIFT_WIDTH])
                 with m.If(wr_sel[Ctrl.STEP]):
                     m.d.sync += [step.eq(req.data[:spec.STEP_WIDTH]), sq_count.eq(0)]
+                if self.queue_port:
+                    m.d.comb += [sq_rd.addr.eq(idx(sq_rd)), sq_wr.addr.eq(idx(sq_wr)),
+                                 sq_wr.data.eq(req.data[:len(sq_wr.data)]),
+                                 sq_wr.en.eq(wr_sel[Region.QUEUE])]
+                    with m.If(wr_sel["queue_len"]):
+                        m.d.sync += sq_count.eq(req.data[:len(sq_count)])
                 if P:
                     with m.If(wr_sel["parity"]):
                         m.d.sync += self.parity_errors.eq(req.data[:spec.PARITY_COUNT_WIDTH])
@@ -702,6 +725,8 @@ class NeuronCore(wiring.Component):
                 # the read data are valid: capture them (no logic between a block RAM,
                 # with its cascade multiplexers, and a register) ...
                 m.d.sync += cap_row.eq(row_rd.data[:row_layout.size])
+                if self.queue_port:
+                    m.d.sync += sq_cap.eq(sq_rd.data)
                 m.next = "MEM_SELECT"
 
             with m.State("MEM_SELECT"):

@@ -34,7 +34,8 @@ class LinkController:
         The network uploaded to the core.
     geometry : dict
         ``n_neurons``, ``n_inputs``, ``syn_capacity`` of the core; ``max_payload``,
-        ``in_depth``, ``out_depth`` of the controller.
+        ``in_depth``, ``out_depth`` of the controller; ``queue`` (optional, default
+        False): the core has region ``QUEUE``.
     **link
         ``clk_hz``, ``board_id``, ``build_hash``: what IDENTIFY reports.
     """
@@ -46,7 +47,11 @@ class LinkController:
         self.cfg = cfg
         self.core = NeuronCore(cfg)
         self.depth = spec.region_depths(self.g["n_neurons"], self.g["n_inputs"],
-                                        self.g["syn_capacity"])
+                                        self.g["syn_capacity"],
+                                        queue=bool(self.g.get("queue", False)))
+        # the spike-queue memory as the RTL keeps it: the last update's spikes at the
+        # front, older words behind them (QUEUE reads every word)
+        self.queue_mem = [0] * self.g["n_neurons"]
         # the static regions as uploaded (the core starts with empty memories)
         init = cfg.memory_image(n_inputs=self.g["n_inputs"])
         self.mem = {r: [0] * d for r, d in self.depth.items()}
@@ -114,7 +119,8 @@ class LinkController:
                 max_payload=g["max_payload"], n_cores=1, n_profiles=spec.PROFILE_COUNT,
                 n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
                 n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"],
-                kernel=self.cfg.kernel.kernel_id, learning=int(self.cfg.learning is not None))
+                kernel=self.cfg.kernel.kernel_id, learning=int(self.cfg.learning is not None),
+                queue=int(bool(self.g.get("queue", False))))
         if op == Opcode.STATUS:
             return codec.pack_struct(
                 spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},
@@ -195,6 +201,16 @@ class LinkController:
             # writing STEP also empties the core's spike queue
             st.step = words[Ctrl.STEP.value - start]
             st.pending = np.zeros(0, dtype=np.int64)
+        elif region == Region.QUEUE:
+            n = self.g["n_neurons"]
+            mask = (1 << max(1, (n - 1).bit_length())) - 1
+            for k, x in enumerate(words, start):
+                if k < n:
+                    self.queue_mem[k] = x & mask
+            if end > n:                  # the count (at most n: the writer's contract)
+                st.pending = np.asarray(self.queue_mem[:words[n - start]], dtype=np.int64)
+            else:
+                st.pending = np.asarray(self.queue_mem[:len(st.pending)], dtype=np.int64)
         self.mem[region][start:end] = words
 
     def words(self, region):
@@ -210,6 +226,8 @@ class LinkController:
                     for k in range(n * spec.DELAY_SLOTS)]
         if region == Region.CTRL:
             return [self.mem[Region.CTRL][0], st.step & 0xFFFFFFFF]
+        if region == Region.QUEUE:
+            return self.queue_mem + [len(st.pending)]
         return list(self.mem[region])
 
     def _inject(self, p):
@@ -241,6 +259,7 @@ class LinkController:
     def run(self, steps):
         for _ in range(steps):
             spikes = self.core.step(self._next_input())
+            self.queue_mem[:len(spikes)] = [int(s) for s in spikes]
             self.out_fifo += [int(s) for s in spikes] + ["END"]
 
     def run_fits(self, steps):

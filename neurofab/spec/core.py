@@ -25,7 +25,7 @@ __all__ = [
     "Reset",
     "NeuronState", "Profile", "PROFILE_FIELDS", "RowPtr", "Synapse",
     "InputEvent", "SpikeEvent",
-    "Region", "LEARN_REGIONS", "RULE_COUNT", "Ctrl", "CTRL_RULE", "CTRL_HOMEO", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
+    "Region", "QUEUE_WIDTH", "LEARN_REGIONS", "RULE_COUNT", "Ctrl", "CTRL_RULE", "CTRL_HOMEO", "MEM_INDEX_WIDTH", "MEM_DATA_WIDTH", "MemRequest", "MemResponse",
     "region_depths", "row_storage", "store_rows", "mem_request", "state_word",
     "CONFIG_MAGIC", "CONFIG_VERSION", "KERNEL_IDS",
 ]
@@ -148,9 +148,10 @@ SpikeEvent = data.StructLayout({
 
 
 # --- memory access port (config upload, state readback) ----------------------------
-class Region(enum.Enum, shape=3):
+class Region(enum.Enum, shape=4):
     """Memory regions reachable through the core's memory-access port. ``PRE`` and ``POST``
-    exist on learning cores only (``neurofab.spec.learning``)."""
+    exist on learning cores only (``neurofab.spec.learning``), ``QUEUE`` on cores built
+    with it (``NeuronCore(queue_port=True)``)."""
     STATE = 0     #: ``NeuronState`` words, index = neuron
     ACC = 1       #: accumulator words (``ACC_WIDTH`` signed), index = neuron * DELAY_SLOTS + slot
     PROFILE = 2   #: ``Profile`` words, index = profile
@@ -159,6 +160,14 @@ class Region(enum.Enum, shape=3):
     CTRL = 5      #: control registers, index = ``Ctrl``
     PRE = 6       #: ``PreTrace`` words, index = source
     POST = 7      #: ``PostTrace`` words, index = neuron
+    #: the spike queue (``QUEUE_WIDTH``-bit words): index ``k < n_neurons`` the ``k``-th
+    #: spike of the last update (a neuron, in increasing order), index ``n_neurons`` how
+    #: many there are; what the next integrate phase delivers first
+    QUEUE = 8
+
+
+#: Width of a ``QUEUE`` word (a neuron, or the count ``0 .. n_neurons``).
+QUEUE_WIDTH = NEURON_ADDR_WIDTH + 1
 
 
 #: Rules of a learning core (region ``RULE``; rule 0 is static), ``neurofab.spec.learning``.
@@ -208,7 +217,7 @@ def mem_request(region, index, write=0, data=0):
 
 # --- memory map ----------------------------------------------------------------------
 def region_depths(n_neurons, n_inputs, syn_capacity, *, n_profiles=PROFILE_COUNT,
-                  learning=False):
+                  learning=False, queue=False):
     """Words of every ``Region`` on a core of this geometry (indices ``0 .. depth - 1``):
     ``STATE`` one per neuron, ``ACC`` ``DELAY_SLOTS`` per neuron (index ``neuron *
     DELAY_SLOTS + slot``), ``PROFILE`` ``n_profiles``, ``ROWPTR`` one per source
@@ -216,13 +225,15 @@ def region_depths(n_neurons, n_inputs, syn_capacity, *, n_profiles=PROFILE_COUNT
     register (without learning: ``W_SHIFT`` and ``STEP``; a learning core: up to
     ``CTRL_HOMEO + PROFILE_COUNT``, the rule and homeostasis tables). A ``learning`` core
     adds ``PRE`` one per source and ``POST`` one per neuron; a core without learning has
-    neither (depth 0)."""
+    neither (depth 0). A core with the ``queue`` port has ``QUEUE``, ``n_neurons + 1``
+    words (the spikes and their count), else depth 0."""
     return {Region.STATE: n_neurons, Region.ACC: n_neurons * DELAY_SLOTS,
             Region.PROFILE: n_profiles, Region.ROWPTR: n_neurons + n_inputs,
             Region.SYNAPSE: syn_capacity,
             Region.CTRL: CTRL_HOMEO + PROFILE_COUNT if learning else Ctrl.STEP.value + 1,
             Region.PRE: (n_neurons + n_inputs) * learning,
-            Region.POST: n_neurons * learning}
+            Region.POST: n_neurons * learning,
+            Region.QUEUE: (n_neurons + 1) * queue}
 
 
 def row_storage(syn_capacity):

@@ -20,7 +20,7 @@ from amaranth.lib import data, enum
 
 from .core import (
     Region, NeuronState, Profile, RowPtr, Synapse, ACC_WIDTH, STEP_WIDTH,
-    NEURON_ADDR_WIDTH, CHANNEL_WIDTH, MEM_INDEX_WIDTH, DELAY_SLOTS,
+    NEURON_ADDR_WIDTH, CHANNEL_WIDTH, MEM_INDEX_WIDTH, DELAY_SLOTS, QUEUE_WIDTH,
 )
 from .aer import Route
 from .learning import Homeo, PlasticSynapse, PostTrace, PreTrace, Rule, Traces
@@ -210,7 +210,8 @@ CrcByte = data.StructLayout({
 # --- protocol ----------------------------------------------------------------------
 #: 6: READ_EVENTS' header counts the step ends read (``EventsHeader.steps_read``), so a
 #: host sees a lost reply; ``remaining`` is u16 (an output buffer holds at most
-#: ``MAX_OUT_DEPTH`` entries).
+#: ``MAX_OUT_DEPTH`` entries); region ``QUEUE`` (the spike queue, for snapshots) and
+#: IDENTIFY's ``queue``.
 #: 5: the frame CRC is CRC-16/GENIBUS (xorout 0xFFFF): no single flipped bit passes.
 #: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
 #: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
@@ -334,6 +335,7 @@ IdentifyReply = data.StructLayout({
     "enc_channels": unsigned(32),  #: values per step the encoder takes
     "enc_seed": unsigned(32),      #: rate / population: LFSR seed
     "enc_arg": unsigned(32),       #: latency: window; delta: threshold; population: fields
+    "queue": unsigned(8),          #: 1: the cores have region QUEUE (snapshots), else 0
 })
 
 StatusReply = data.StructLayout(
@@ -370,7 +372,8 @@ def region_word_widths(state_word=NeuronState, profile=Profile, *, learning=Fals
     whose kernel has the state-memory word ``state_word`` and the profile ``profile``
     (``Kernel.state_word``, ``Kernel.profile``; default CUBA-LIF's), with or without
     ``learning`` (``neurofab.spec.learning``: wider synapses, the ``TRACES`` register and
-    the learning regions; width 0 on a core without them)."""
+    the learning regions; width 0 on a core without them). ``QUEUE`` words have their
+    width whether a core has the region or not (its depth says)."""
     return {
         Region.STATE: state_word.size,
         Region.ACC: ACC_WIDTH,
@@ -381,6 +384,7 @@ def region_word_widths(state_word=NeuronState, profile=Profile, *, learning=Fals
         Region.CTRL: max(Traces.size, Rule.size, Homeo.size) if learning else STEP_WIDTH,
         Region.PRE: PreTrace.size * learning,
         Region.POST: PostTrace.size * learning,
+        Region.QUEUE: QUEUE_WIDTH,
     }
 
 
@@ -400,7 +404,7 @@ REGION_WORD_BYTES = region_word_byte_counts()
 REGION_LAYOUT = {
     Region.STATE: NeuronState, Region.ACC: None, Region.PROFILE: Profile,
     Region.ROWPTR: RowPtr, Region.SYNAPSE: Synapse, Region.CTRL: None,
-    Region.PRE: PreTrace, Region.POST: PostTrace,
+    Region.PRE: PreTrace, Region.POST: PostTrace, Region.QUEUE: None,
 }
 assert set(REGION_WORD_WIDTH) == set(Region)
 assert max(IdentifyReply.size, StatusReply.size) // 8 <= MIN_MAX_PAYLOAD

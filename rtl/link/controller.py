@@ -84,7 +84,7 @@ _HDR_BYTES = spec.MemHeader.size // 8
 
 def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, in_depth,
                      out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL, learning=False,
-                     n_cores=1, route_entries=0, encoder=None):
+                     n_cores=1, route_entries=0, encoder=None, queue=False):
     """The IDENTIFY reply payload (``spec.IdentifyReply``) of a controller (``encoder``:
     ``None`` or the dict ``LinkController.encoder``)."""
     enc = encoder or {}
@@ -98,6 +98,7 @@ def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, 
         "encoder": spec.ENCODER_IDS[enc["kind"]] if enc else 0,
         "enc_width": enc.get("width", 0), "enc_channels": enc.get("channels", 0),
         "enc_seed": enc.get("seed", 0), "enc_arg": enc.get("arg", 0),
+        "queue": int(bool(queue)),
     }).as_value().value
     return value.to_bytes(spec.IdentifyReply.size // 8, "little")
 
@@ -154,6 +155,9 @@ class LinkController(wiring.Component):
         An on-chip spike encoder in front of the core: ``{"kind", "width", "channels",
         "seed", "arg"}`` (announced by IDENTIFY); INJECT then carries values below
         ``2 ** width`` instead of channel numbers.
+    queue : bool
+        The cores have the ``QUEUE`` region (``NeuronCore(queue_port=True)``; announced by
+        IDENTIFY): a host reads and writes the spike queue for snapshots.
 
     Attributes
     ----------
@@ -184,9 +188,10 @@ class LinkController(wiring.Component):
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, clk_hz,
                  max_payload=spec.MAX_PAYLOAD, in_depth=1024, out_depth=1024, board_id=0,
                  build_hash=0, kernel=DEFAULT_KERNEL, learning=False, n_cores=1,
-                 route_entries=0, encoder=None):
+                 route_entries=0, encoder=None, queue=False):
         self.kernel = get_kernel(kernel)
         self.learning = check_bool("learning", learning)
+        self.queue = check_bool("queue", queue)
         self.n_cores = check_int("n_cores", n_cores, 1, spec.AER_MAX_PORTS - 1)
         self.route_entries = check_int("route_entries", route_entries, 0,
                                        spec.ROUTE_MAX_ENTRIES)
@@ -209,7 +214,7 @@ class LinkController(wiring.Component):
         self.board_id = check_int("board_id", board_id, 0, 0xFFFF)
         self.build_hash = _build_hash(build_hash)
         self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity,
-                                         learning=self.learning)
+                                         learning=self.learning, queue=self.queue)
         for region, depth in self.depths.items():
             if depth > 1 << spec.MEM_INDEX_WIDTH:
                 raise ValueError(f"{region.name} region of {depth} words does not fit the "
@@ -237,7 +242,7 @@ class LinkController(wiring.Component):
             clk_hz=self.clk_hz, max_payload=self.max_payload, in_depth=self.in_depth,
             out_depth=self.out_depth, board_id=self.board_id, build_hash=self.build_hash,
             kernel=self.kernel, learning=self.learning, n_cores=self.n_cores,
-            route_entries=self.route_entries, encoder=self.encoder)
+            route_entries=self.route_entries, encoder=self.encoder, queue=self.queue)
 
     def elaborate(self, platform):
         m = Module()
@@ -353,7 +358,8 @@ class LinkController(wiring.Component):
         m.submodules.memory = mem = MemoryAccess(
             n_neurons=N, n_inputs=self.n_inputs, syn_capacity=self.syn_capacity,
             max_payload=MAXP, kernel=self.kernel, learning=self.learning,
-            n_cores=self.n_cores, route_depth=(self.n_cores + 1) * self.route_entries)
+            n_cores=self.n_cores, route_depth=(self.n_cores + 1) * self.route_entries,
+            queue=self.queue)
         connect(m, mem.o_mem, flipped(self.o_mem))
         m.d.comb += self.o_mem_target.eq(mem.o_target)
         connect(m, flipped(self.i_mem), mem.i_mem)

@@ -109,9 +109,11 @@ class MemoryAccess(wiring.Component):
 
     @checked_init
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, max_payload=spec.MAX_PAYLOAD,
-                 kernel=DEFAULT_KERNEL, learning=False, n_cores=1, route_depth=0):
+                 kernel=DEFAULT_KERNEL, learning=False, n_cores=1, route_depth=0,
+                 queue=False):
         self.kernel = get_kernel(kernel)
         self.learning = check_bool("learning", learning)
+        self.queue = check_bool("queue", queue)
         self.n_cores = check_int("n_cores", n_cores, 1, spec.ROUTE_TARGET)
         self.route_depth = check_int("route_depth", route_depth, 0,
                                      spec.AER_MAX_PORTS * spec.ROUTE_MAX_ENTRIES)
@@ -124,7 +126,7 @@ class MemoryAccess(wiring.Component):
         self.max_payload = check_int("max_payload", max_payload, spec.MIN_MAX_PAYLOAD,
                                      spec.MAX_PAYLOAD)
         self.depths = spec.region_depths(n_neurons, n_inputs, syn_capacity,
-                                         learning=self.learning)
+                                         learning=self.learning, queue=self.queue)
         #: Bytes of one word of every region on the wire.
         self.word_bytes = spec.region_word_byte_counts(
             self.kernel.state_word, self.kernel.profile, learning=self.learning)
@@ -163,7 +165,13 @@ class MemoryAccess(wiring.Component):
         max_depth = max(max(self.depths.values()), self.route_depth)
         ib = max(1, ceil_log2(max_depth + 1))
         index = Signal(ib)
-        region = Signal(3)
+        # the regions of this core: numbers 0 .. n_reg - 1, those of depth 0 absent (a core
+        # without learning has no PRE, POST, one without the queue port no QUEUE: their
+        # numbers are answered BAD_REGION, and a core with neither decodes six regions)
+        n_reg = max(r.value for r in Region if self.depths[r]) + 1
+        rbits = ceil_log2(n_reg)
+        absent = [r for r in range(n_reg) if not self.depths[Region(r)]]
+        region = Signal(rbits)
         target = Signal(4)              # core (or ROUTE_TARGET) of the request
         route = Signal()                # the request is a routing-table write
         write = Signal()
@@ -179,14 +187,10 @@ class MemoryAccess(wiring.Component):
         length_bad = Signal()           # registered, valid once total is the size
         m.d.sync += length_bad.eq(Mux(self.i_read_mem, total > self.max_payload,
                                       total + _WORDS_START != self.i_payload_end))
-        # the regions of this core (a core without learning has no PRE, POST: their
-        # numbers are answered BAD_REGION, and its decode stays that of six regions)
-        regions = [r for r in Region if self.depths[r]]
-        assert [r.value for r in regions] == list(range(len(regions)))
-        depth_of = Array(C(self.depths[r], len(total)) for r in regions)
         word_bytes = self.word_bytes
-        nbytes_of = Array(C(word_bytes[r], 4) for r in regions)
-        nbytes1_of = Array(C(word_bytes[r] - 1, 4) for r in regions)
+        depth_of = Array(C(self.depths[Region(r)], len(total)) for r in range(n_reg))
+        nbytes_of = Array(C(word_bytes[Region(r)], 4) for r in range(n_reg))
+        nbytes1_of = Array(C(word_bytes[Region(r)] - 1, 4) for r in range(n_reg))
         profile = self.kernel.state_word["profile"]
         profile_mask = ((1 << profile.width) - 1) << profile.offset
         elig = spec.PlasticSynapse["elig"]
@@ -202,7 +206,8 @@ class MemoryAccess(wiring.Component):
         # the header's target: a core of this board, or (writes only) the routing table
         hdr_route = (rb.target == spec.ROUTE_TARGET) if self.route_depth else C(0)
         bad_region = Mux(hdr_route, (rb.region != 0) | self.i_read_mem,
-                         (rb.region >= len(regions)) | (rb.target >= self.n_cores))
+                         (rb.region >= n_reg) | (rb.target >= self.n_cores) |
+                         Cat(rb.region == r for r in absent).any())
 
         def finish(reason=0):
             m.d.comb += [self.o_done.eq(1), self.o_reason.eq(reason)]
@@ -227,12 +232,12 @@ class MemoryAccess(wiring.Component):
                         total.eq(hdr.start[:ib] + hdr.count),
                         start_hi.eq(hdr.start[ib:] != 0),
                         nbytes.eq(Mux(hdr_route, spec.ROUTE_WORD_BYTES,
-                                      nbytes_of[rb.region[:3]])),
+                                      nbytes_of[rb.region[:rbits]])),
                         nbytes1.eq(Mux(hdr_route, spec.ROUTE_WORD_BYTES - 1,
-                                       nbytes1_of[rb.region[:3]])),
+                                       nbytes1_of[rb.region[:rbits]])),
                         count.eq(hdr.count),
                         index.eq(hdr.start[:ib]),
-                        region.eq(rb.region[:3]),
+                        region.eq(rb.region[:rbits]),
                         target.eq(rb.target),
                         route.eq(hdr_route),
                         write.eq(~self.i_read_mem),

@@ -149,7 +149,57 @@ def test_core_tiny_amaranth(tmp_path):
     assert res.states_checked == 1
 
 
+def _queue_writes(rng, n, steps, every=4):
+    """Spike-queue writes (a restore) before every ``every``-th step: random neurons, the
+    empty queue and the full one among them."""
+    writes = {t: rng.choice(n, int(rng.integers(0, n + 1)), replace=False)
+              for t in range(1, steps, every)}
+    writes[1], writes[1 + every] = np.arange(n), np.zeros(0, dtype=np.int64)
+    return writes
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_core_spike_queue_amaranth(seed, tmp_path):
+    """A core with the spike-queue region: the queue read back after every step equals
+    the golden pending spikes, and a queue written before a step (a restore) is what the
+    step delivers."""
+    rng = np.random.default_rng(seed)
+    cfg = random_config(rng, n_neurons=16, n_inputs=8, max_fanout=12)
+    inputs = random_inputs(rng, 8, 20)
+    res = run_core_cosim(cfg, inputs, backend="amaranth", seed=seed,
+                         queue=_queue_writes(rng, 16, 20), vcd_path=tmp_path / "fail.vcd")
+    _assert_exact(res)
+    assert res.states_checked == 20 and res.output_spikes > 0
+
+
+def test_core_spike_queue_divergence_is_caught(tmp_path):
+    """A golden queue that differs from what the RTL was given is a divergence."""
+    from neurofab.cosim import core as cosim_core_module
+    from neurofab.cosim.engine import run as engine_run
+    rng = np.random.default_rng(3)
+    cfg = random_config(rng, n_neurons=16, n_inputs=8, max_fanout=12)
+    inputs = random_inputs(rng, 8, 6)
+    case = cosim_core_module.core_case(cfg, inputs, queue={2: np.arange(16)})
+    # the RTL gets another queue than the golden model was given
+    for read in case.steps[2].before:
+        if read.label == "spike queue write":
+            read.requests[-1] = spec.mem_request(spec.Region.QUEUE, 16, 1, 3)
+    res = engine_run(case, backend="amaranth", seed=1)
+    assert not res.bit_exact
+
+
 # --- Verilator ------------------------------------------------------------------------
+@pytest.mark.slow
+def test_core_spike_queue_verilator(tmp_path):
+    rng = np.random.default_rng(21)
+    cfg = random_config(rng, n_neurons=VL_NEURONS, n_inputs=VL_INPUTS, max_fanout=40)
+    inputs = random_inputs(rng, VL_INPUTS, 60, per_step=5)
+    res = run_core_cosim(cfg, inputs, backend="verilator", seed=21,
+                         syn_capacity=VL_SYN_CAPACITY, queue=_queue_writes(rng, VL_NEURONS, 60),
+                         vcd_path=tmp_path / "fail.vcd", workdir=tmp_path / "work")
+    _assert_exact(res)
+
+
 def _vl_random(seed, steps):
     rng = np.random.default_rng(seed)
     cfg = random_config(rng, n_neurons=VL_NEURONS, n_inputs=VL_INPUTS, max_fanout=40)

@@ -135,12 +135,12 @@ def test_identify_and_status():
                   n_cores=1, n_profiles=16, n_neurons=256, n_inputs=64, n_synapses=4096,
                   in_depth=1024, out_depth=2048, kernel=2, learning=0,
                   route_entries=0, encoder=0, enc_width=0, enc_channels=0, enc_seed=0,
-                  enc_arg=0)
+                  enc_arg=0, queue=0)
     cmd = codec.identify()
     assert cmd.opcode == Opcode.IDENTIFY and cmd.payload == b""
     ident = codec.parse_reply(cmd, reply(cmd, codec.pack_struct(spec.IdentifyReply, **values)))
     assert ident == codec.Identify(**values)
-    assert [ident.region_depth(r) for r in Region] == [256, 2048, 16, 320, 4096, 2, 0, 0]
+    assert [ident.region_depth(r) for r in Region] == [256, 2048, 16, 320, 4096, 2, 0, 0, 0]
     assert ident.kernel_info.name == "izhikevich"
     assert ident.word_bytes == ident.kernel_info.word_bytes
     counters = {c.name.lower(): 1000 + c.value for c in Counter}
@@ -148,7 +148,7 @@ def test_identify_and_status():
         spec.StatusReply, **counters, steps_pending=5, in_level=6, out_level=7)))
     assert st_.crc_errors == 1001 and st_.rx_overruns == 1008 and st_.out_level == 7
     with pytest.raises(codec.ReplyError, match="IDENTIFY reply has 42 payload bytes, "
-                                               "expected 57"):
+                                               "expected 58"):
         codec.parse_reply(cmd, reply(cmd, bytes(42)))
     with pytest.raises(ValueError, match="build = 18446744073709551616 does not fit"):
         codec.pack_struct(spec.IdentifyReply, build=2**64)
@@ -163,11 +163,15 @@ def test_identify_of_a_learning_core():
                   max_payload=508, n_cores=1, n_profiles=16, n_neurons=64, n_inputs=32,
                   n_synapses=1024, in_depth=256, out_depth=256, kernel=0, learning=1,
                   route_entries=0, encoder=0, enc_width=0, enc_channels=0, enc_seed=0,
-                  enc_arg=0)
+                  enc_arg=0, queue=0)
     payload = codec.pack_struct(spec.IdentifyReply, **values)
-    assert len(payload) == spec.IdentifyReply.size // 8 == 57 and payload[40:42] == b"\x00\x01"
+    assert len(payload) == spec.IdentifyReply.size // 8 == 58 and payload[40:42] == b"\x00\x01"
     ident = codec.parse_reply(codec.identify(), reply(codec.identify(), payload))
-    assert [ident.region_depth(r) for r in Region] == [64, 512, 16, 96, 1024, 32, 96, 64]
+    assert [ident.region_depth(r) for r in Region] == [64, 512, 16, 96, 1024, 32, 96, 64, 0]
+    # IDENTIFY's queue byte: region QUEUE, the 64 queued spikes and their count
+    queued = codec.parse_reply(codec.identify(), reply(codec.identify(), codec.pack_struct(
+        spec.IdentifyReply, **{**values, "queue": 1})))
+    assert queued.region_depth(Region.QUEUE) == 65
     assert ident.word_bytes == spec.region_word_byte_counts(learning=True)
     assert ident.word_bytes[Region.SYNAPSE] == ident.word_bytes[Region.CTRL] == 9
     with pytest.raises(ValueError, match="kernel number 9 is unknown to this host"):
@@ -238,7 +242,7 @@ def test_memory_commands():
     with pytest.raises(ValueError, match="start = 16777216 is outside"):
         codec.read_mem(Region.STATE, 1 << 24, 1)
     with pytest.raises(ValueError, match="not a valid Region"):
-        codec.read_mem(8, 0, 1)
+        codec.read_mem(9, 0, 1)
     w = codec.write_mem(Region.ACC, 2, [0xFFFFFF, 1])
     assert w.payload == b"\x01\x02\x00\x00\x00\x02\x00" + b"\xff\xff\xff\x01\x00\x00"
     with pytest.raises(ValueError, match="ACC word 1 = 16777216 does not fit 24 bits"):

@@ -306,3 +306,18 @@ def test_steps_read_counts_every_step_end_across_runs_and_resets():
                                                         golden.run(cfg, inputs)]
         board.reset()
     assert board.transact(codec.read_events()).steps_read == 9
+
+
+def test_run_refuses_a_float_channel_like_golden():
+    # found by the link fuzz campaign: Board.run([[0.5]]) ran channel 0, while
+    # golden.run(cfg, [[0.5]]) refuses the float
+    link, cfg = make_link()
+    board = Board(link, timeout=0.005)
+    board.load(cfg)
+    with pytest.raises(TypeError, match=r"inputs\[1\]"):
+        golden.run(cfg, [[1], [0.5]])
+    with pytest.raises(TypeError, match=r"inputs\[1\] .*float"):
+        board.run([[1], [0.5]])
+    with pytest.raises(ValueError, match=r"inputs\[0\]"):
+        board.run([[[1, 2]]])
+    assert same(board.run([[1], [2]]), golden.run(cfg, [[1], [2]]))

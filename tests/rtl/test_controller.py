@@ -235,10 +235,16 @@ def test_identify_payload_is_the_codec_struct():
                          max_payload=200, n_cores=1, n_profiles=16, n_neurons=16, n_inputs=8,
                          n_synapses=128, in_depth=128, out_depth=64, kernel=0, learning=0,
                          route_entries=0, encoder=0, enc_width=0, enc_channels=0,
-                         enc_seed=0, enc_arg=0)
+                         enc_seed=0, enc_arg=0, queue=0)
     idf = codec.Identify(**ident)
     assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
     assert idf.region_depth(Region.PRE) == idf.region_depth(Region.POST) == 0
+    assert idf.region_depth(Region.QUEUE) == 0
+    q = LinkController(**GEOMETRY, clk_hz=CLK, queue=True)
+    q._MustUse__silence = True
+    idq = codec.Identify(**codec.unpack_struct(spec.IdentifyReply, q.identify_payload()))
+    assert idq.queue == 1 and idq.region_depth(Region.QUEUE) == 17
+    assert {r: idq.region_depth(r) for r in Region} == region_depths(16, 8, 128, queue=True)
 
 
 def test_identify_payload_of_a_learning_core():
@@ -325,7 +331,7 @@ def test_write_mem_and_read_mem():
         # round trips of every region, first and last words
         depths = region_depths(**GEOMETRY)
         for region in Region:
-            if region in spec.LEARN_REGIONS:       # not on a core without learning
+            if not depths[region]:       # PRE, POST, QUEUE: not on this core
                 continue
             width = spec.REGION_WORD_WIDTH[region]
             nb = spec.region_word_bytes(region)

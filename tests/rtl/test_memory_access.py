@@ -17,8 +17,9 @@ WORDS_START = 2 + spec.MemHeader.size // 8       # opcode, seq, MemHeader
 class Bench(Elaboratable):
     """MemoryAccess with a frame buffer and the controller's word register."""
 
-    def __init__(self, max_payload=spec.MAX_PAYLOAD, learning=False):
-        self.mem = MemoryAccess(**GEOMETRY, max_payload=max_payload, learning=learning)
+    def __init__(self, max_payload=spec.MAX_PAYLOAD, learning=False, queue=False):
+        self.mem = MemoryAccess(**GEOMETRY, max_payload=max_payload, learning=learning,
+                                queue=queue)
         self.buf = FrameBuffer(depth=1024)
         self.word = Signal(spec.MEM_DATA_WIDTH)
 
@@ -39,11 +40,11 @@ class Bench(Elaboratable):
 class Core:
     """The core's memory port: every request answered after a random delay."""
 
-    def __init__(self, dut, rng, learning=False):
+    def __init__(self, dut, rng, learning=False, queue=False):
         self.dut = dut
         self.rng = rng
         self.words = {r: [0] * d for r, d in
-                      spec.region_depths(**GEOMETRY, learning=learning).items()}
+                      spec.region_depths(**GEOMETRY, learning=learning, queue=queue).items()}
         self.log = []
 
     async def serve(self, ctx):
@@ -67,13 +68,13 @@ class Core:
             ctx.set(dut.i_mem.valid, 0)
 
 
-def run(commands, *, running=0, seed=0, core_words=None, learning=False):
+def run(commands, *, running=0, seed=0, core_words=None, learning=False, queue=False):
     """``commands``: ``("write", region, start, words)``, ``("read", region, start, count)``,
     ``("raw", region, start, count, payload_bytes)`` (a WRITE_MEM) or ``("reset",)``.
     Returns ``[(reason, reply bytes)]`` and the model core."""
-    bench = Bench(learning=learning)
+    bench = Bench(learning=learning, queue=queue)
     mem, buf = bench.mem, bench.buf
-    core = Core(mem, np.random.default_rng(seed), learning)
+    core = Core(mem, np.random.default_rng(seed), learning, queue)
     word_bytes = spec.region_word_byte_counts(learning=learning)
     if core_words:
         for region, words in core_words.items():
@@ -132,18 +133,19 @@ def run(commands, *, running=0, seed=0, core_words=None, learning=False):
     return results, core
 
 
-def test_write_then_read_every_region():
+@pytest.mark.parametrize("queue", [False, True])
+def test_write_then_read_every_region(queue):
     rng = np.random.default_rng(7)
     cmds = []
     for region in Region:
-        if region in spec.LEARN_REGIONS:          # not on a core without learning
+        depth = spec.region_depths(**GEOMETRY, queue=queue)[region]
+        if depth == 0:                            # PRE, POST (learning), QUEUE (queue)
             continue
         width = spec.REGION_WORD_WIDTH[region]
-        depth = spec.region_depths(**GEOMETRY)[region]
         words = [int(w) for w in rng.integers(0, 1 << min(width, 62), min(depth, 5))]
         cmds += [("write", region, depth - len(words), words),
                  ("read", region, depth - len(words), len(words))]
-    results, core = run(cmds, seed=1)
+    results, core = run(cmds, seed=1, queue=queue)
     for (kind, region, start, arg), (reason, reply) in zip(cmds, results):
         assert reason == 0
         nb = spec.region_word_bytes(region)
@@ -205,7 +207,7 @@ def test_learning_core_word_widths_and_depths():
     assert unit.word_bytes == nbytes
     rng = np.random.default_rng(3)
     cmds = []
-    for region in Region:
+    for region in (r for r in Region if depths[r]):       # (no QUEUE here)
         words = [int(w) % (1 << widths[region]) for w in
                  rng.integers(0, 1 << 62, min(depths[region], 4), dtype=np.int64)]
         words[0] = (1 << widths[region]) - 1              # every bit of the widest word
@@ -255,3 +257,13 @@ def test_reset_of_a_learning_core_restarts_the_learning_dynamics():
 def test_learning_flag_validated():
     with pytest.raises(TypeError, match=r"^learning must be a bool, not 1$"):
         MemoryAccess(**GEOMETRY, learning=1)
+
+
+def test_a_core_with_the_queue_port_has_no_learning_regions():
+    """Region numbers of a core with QUEUE (8) but without learning: PRE and POST (6, 7)
+    between them are absent (BAD_REGION), as is 9."""
+    results, core = run([("read", Region.PRE, 0, 1), ("read", Region.POST, 0, 1),
+                         ("raw", 9, 0, 0, b""), ("read", Region.QUEUE, 16, 1),
+                         ("read", Region.QUEUE, 17, 1)], queue=True)
+    assert [r for r, _ in results] == [Nak.BAD_REGION.value] * 3 + [0, Nak.BAD_RANGE.value]
+    assert core.log == [(Region.QUEUE, 16, 0)]
