@@ -32,9 +32,10 @@ Every trial of an attack ends in one outcome (:data:`OUTCOMES`):
 """
 
 import contextlib
-import io
 import json
 import random
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -871,9 +872,8 @@ def _api(target, rng, quick):
 
 
 def _cli(target, rng, quick):
-    """Bad command lines to ``neurofab``: exit status 2 and one JSON error line, never
-    a traceback."""
-    from neurofab.cli import main
+    """Bad command lines to ``neurofab`` (run as a user runs it, in a process of its
+    own): exit status 2 and one JSON error line, never a traceback."""
     argvs = [["fuzz", "--seed", "-1", "--json"], ["fuzz", "--target", "nope", "--json"],
              ["fuzz", "--bogus", "--json"], ["run", "--url", "nope://x", "--network",
                                                "missing.nfcfg", "--json"],
@@ -883,15 +883,19 @@ def _cli(target, rng, quick):
         argvs = argvs[:3]
     for argv in argvs:
         def body(t, argv=argv):
-            out, err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                rc = main(argv)
-            last = out.getvalue().strip().splitlines()[-1:]
-            doc = json.loads(last[0]) if last else None
+            proc = subprocess.run([sys.executable, "-c", "import sys; from neurofab.cli "
+                                   "import main; sys.exit(main(sys.argv[1:]))", *argv],
+                                  capture_output=True, text=True, timeout=120)
+            rc, out, err = proc.returncode, proc.stdout, proc.stderr
+            last = out.strip().splitlines()[-1:]
+            try:
+                doc = json.loads(last[0]) if last else None
+            except json.JSONDecodeError:
+                doc = None
             if rc != 2 or not isinstance(doc, dict) or doc.get("ok") is not False \
-                    or not doc.get("error") or "Traceback" in err.getvalue():
+                    or not doc.get("error") or "Traceback" in err:
                 raise _Wrong(f"neurofab {' '.join(argv)}: exit {rc}, stdout "
-                             f"{out.getvalue()!r}, stderr {err.getvalue()[-300:]!r}")
+                             f"{out!r}, stderr {err[-300:]!r}")
             return "refused", doc["error"]
         yield body, {"check": False}
 
