@@ -44,7 +44,7 @@ from neurofab.toolchain import (ToolError, ToolNotFound, cache_root, cxx_version
 
 __all__ = ["VerilatorError", "VerilatorBuild", "PLAYERS", "default_player", "cache_root",
            "verilator_root", "verilator_environ", "to_verilog", "design_key", "build",
-           "as_player", "port_table", "run"]
+           "as_player", "port_table", "build_player", "run"]
 
 #: Bump when the build recipe changes in a way the key would not see.
 _RECIPE = 2
@@ -344,9 +344,13 @@ def _ports_header(ports, trace, clk="clk", rst="rst"):
     return "\n".join(lines) + "\n"
 
 
-def _build_compiled(folder, name, trace, build_args, objcache, verbose):
-    """The design + ``player.cpp`` → ``folder/player`` (see :func:`build`)."""
-    shutil.copyfile(_PLAYER_CPP, folder / "player.cpp")
+def build_player(folder, name, driver, *, build_args=(), trace=False, objcache=None,
+                 verbose=False, what="Verilator build"):
+    """Verilate ``folder/<name>.v`` with the C++ driver ``folder/<driver>`` into
+    ``folder/player``: the model's ports go to ``nf_ports.h`` (``NF_PORTS``, ``NF_CLK``,
+    ``NF_RST``, ``NF_TRACE``) before the driver is compiled, the tool's output to
+    ``build.log``; the object files are dropped. ``what`` names the build in the error
+    (``VerilatorError``, with the log's path)."""
     args = [*_BASE_ARGS, "--timescale", "/".join(_TIMESCALE), *build_args]
     if trace:
         args.append("--trace")
@@ -358,15 +362,23 @@ def _build_compiled(folder, name, trace, build_args, objcache, verbose):
         (folder / "nf_ports.h").write_text(_ports_header(ports, trace))
 
     try:
-        log = verilate(folder, [f"{name}.v", "player.cpp"], top=name, binary="player",
+        log = verilate(folder, [f"{name}.v", driver], top=name, binary="player",
                        args=args, make_flags=[f"OPT_FAST={_OPT_FAST}"], objcache=objcache,
                        prepare=prepare, verbose=verbose)
     except (ToolError, ToolNotFound) as exc:
         (folder / "build.log").write_text(getattr(exc, "log", "") or str(exc))
-        raise VerilatorError(f"Verilator build of {name} failed; log "
+        raise VerilatorError(f"{what} of {name} failed; log "
                              f"{folder / 'build.log'}:\n{exc}") from None
     (folder / "build.log").write_text(log)
     shutil.rmtree(folder / "obj", ignore_errors=True)
+    return args
+
+
+def _build_compiled(folder, name, trace, build_args, objcache, verbose):
+    """The design + ``player.cpp`` → ``folder/player`` (see :func:`build`)."""
+    shutil.copyfile(_PLAYER_CPP, folder / "player.cpp")
+    build_player(folder, name, "player.cpp", build_args=build_args, trace=trace,
+                 objcache=objcache, verbose=verbose)
 
 
 def _build_cocotb(folder, name, trace, build_args, objcache, verbose):
