@@ -210,6 +210,10 @@ class BoardTop(wiring.Component):
         front of the core's input channels (``encoder_params``; not with ``cores``).
     encoder_args : dict, optional
         Overrides of the encoder's parameters (``encoder_params``).
+    parity : str or sequence of str, optional
+        Memories of the core to protect with a parity bit per word
+        (``NeuronCore(parity=...)``, ``spec.PARITY_MEMORIES``; default none); the words
+        found wrong are counted in STATUS' ``parity_errors`` (``Board.status()``).
     queue : bool, optional
         The core's spike-queue region (``NeuronCore(queue_port=True)``, IDENTIFY's
         ``queue``), which snapshots with pending spikes need; default the board's
@@ -248,7 +252,7 @@ class BoardTop(wiring.Component):
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
                  out_depth=None, baud=None, build_hash=None, kernel=None, learning=None,
-                 cores=None, encoder=None, encoder_args=None, queue=None):
+                 cores=None, encoder=None, encoder_args=None, queue=None, parity=()):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import (CobsDecoder, CobsEncoder, LinkController, MemorySwitch,
                                        UartRx, UartTx, ValueFeed)
@@ -286,6 +290,10 @@ class BoardTop(wiring.Component):
         if queue is None:
             queue = plain and board.queue_port
         self.queue = check_bool("queue", queue)
+        self.parity = (parity,) if isinstance(parity, str) else tuple(parity)
+        if self.parity and (not plain or learning):
+            raise ValueError(f"parity = {parity!r}: parity protects the one core of a top "
+                             f"without learning, fabric or encoder")
         if self.queue and not plain:
             raise ValueError(f"queue = True: the spike-queue region is for a one-core board "
                              f"top without encoder (cores = {n_cores}, encoder = {encoder!r})")
@@ -319,6 +327,8 @@ class BoardTop(wiring.Component):
                 extra.update(encoder=encoder, encoder_args=encoder_args or {})
             if self.queue:
                 extra.update(queue=True)
+            if self.parity:
+                extra.update(parity=sorted(self.parity))
             build_hash = design_hash(kernel=kernel, learning=learning, board=board.name,
                                      sim=self.sim,
                                      geometry=geometry,
@@ -351,7 +361,8 @@ class BoardTop(wiring.Component):
             # (a core without learning is built as before the learning core existed)
             self.core = NeuronCore(cfg, kernel=kernel, **geometry,
                                    **({"learning": True} if learning else {}),
-                                   queue_port=self.queue)
+                                   queue_port=self.queue,
+                                   **({"parity": self.parity} if self.parity else {}))
         self.link = LinkController(kernel=kernel, learning=learning,
                                    n_neurons=geometry["n_neurons"],
                                    n_inputs=geometry["n_inputs"],
@@ -410,6 +421,8 @@ class BoardTop(wiring.Component):
         connect(m, enc.o_stream, utx.i_stream)
         m.d.comb += [link.i_uart_error.eq(urx.o_frame_error),
                      link.i_rx_overrun.eq(urx.o_overrun)]
+        if self.parity:                    # the core's parity-error counter, for STATUS
+            m.d.comb += link.i_parity_errors.eq(core.parity_errors)
         connect(m, core.o_spikes, link.i_spikes)
         events = link.o_events
         if self.feed is not None or self.switch is not None:

@@ -951,24 +951,10 @@ BOARD_PARITY = {"icebreaker": ("synapse", "profile"),
 
 
 def parity_board_top(board, parity):
-    """``boards.top.BoardTop(board)`` whose core protects ``parity`` (a measurement top:
-    ``BoardTop`` has no parity option of its own yet, so its ``NeuronCore`` is swapped
-    for one with ``parity`` while the top is made; IDENTIFY announces the design hash of
-    the unprotected top)."""
-    import neurofab.rtl.core as rtl_core
+    """``boards.top.BoardTop(board, parity=parity)``: the board's top whose core protects
+    ``parity``, its errors counted in STATUS."""
     from neurofab.boards.top import BoardTop
-
-    plain = rtl_core.NeuronCore
-
-    class ParityCore(plain):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, parity=parity, **kwargs)
-
-    rtl_core.NeuronCore = ParityCore
-    try:
-        return BoardTop(board)
-    finally:
-        rtl_core.NeuronCore = plain
+    return BoardTop(board, parity=parity)
 
 
 def parity_board_builds(boards=tuple(BOARD_PARITY), *, out_dir="build", progress=None):

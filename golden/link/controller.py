@@ -124,7 +124,8 @@ class LinkController:
         if op == Opcode.STATUS:
             return codec.pack_struct(
                 spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},
-                steps_pending=0, in_level=len(self.in_fifo), out_level=len(self.out_fifo))
+                steps_pending=0, in_level=len(self.in_fifo), out_level=len(self.out_fifo),
+                parity_errors=0)
         if op == Opcode.CLEAR_STATUS:
             self.counters = {c: 0 for c in spec.Counter}
             return b""

@@ -211,7 +211,7 @@ CrcByte = data.StructLayout({
 #: 6: READ_EVENTS' header counts the step ends read (``EventsHeader.steps_read``), so a
 #: host sees a lost reply; ``remaining`` is u16 (an output buffer holds at most
 #: ``MAX_OUT_DEPTH`` entries); region ``QUEUE`` (the spike queue, for snapshots) and
-#: IDENTIFY's ``queue``.
+#: IDENTIFY's ``queue``; STATUS' ``parity_errors``.
 #: 5: the frame CRC is CRC-16/GENIBUS (xorout 0xFFFF): no single flipped bit passes.
 #: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
 #: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
@@ -343,6 +343,8 @@ StatusReply = data.StructLayout(
         "steps_pending": unsigned(32),   #: steps queued by RUN and not finished yet
         "in_level": unsigned(32),        #: entries in the input event buffer
         "out_level": unsigned(32),       #: entries in the output event buffer
+        #: the core's parity-error counter (``CTRL_PARITY``; 0 without parity)
+        "parity_errors": unsigned(32),
     })
 
 #: READ_EVENTS reply header, sampled in one clock cycle after the returned entries left

@@ -175,6 +175,9 @@ class LinkController(wiring.Component):
         From the core's ``o_mem``.
     i_uart_error, i_rx_overrun : In(1)
         One-cycle pulses from ``UartRx`` (counted as ``UART_ERRORS`` / ``RX_OVERRUNS``).
+    i_parity_errors : In(spec.PARITY_COUNT_WIDTH)
+        The core's parity-error counter (``NeuronCore.parity_errors``), reported by
+        STATUS; 0 on a core without parity.
     o_running : Out(1)
         Steps are queued or one is in progress (e.g. for an LED).
     o_mem_target : Out(4)
@@ -229,6 +232,7 @@ class LinkController(wiring.Component):
             "o_mem": Out(stream.Signature(spec.MemRequest)),
             "i_mem": In(stream.Signature(spec.MemResponse)),
             "i_uart_error": In(1),
+            "i_parity_errors": In(spec.PARITY_COUNT_WIDTH),
             "i_rx_overrun": In(1),
             "o_running": Out(1),
             "o_mem_target": Out(4),
@@ -387,8 +391,9 @@ class LinkController(wiring.Component):
                      tx.i_length.eq(last_len)]
 
         # --- STATUS, READ_EVENTS -----------------------------------------------------------
-        status_word = Signal(2)                     # STATUS: steps_pending, in/out level
-        other_words = Array([steps_pending, feeder.o_in_level, feeder.o_out_level])
+        status_word = Signal(2)                     # STATUS: the words after the counters
+        other_words = Array([steps_pending, feeder.o_in_level, feeder.o_out_level,
+                             self.i_parity_errors])
         events_len = Signal(range(MAXP + 1))        # READ_EVENTS: the records' end
 
         # INJECT fits (a long carry chain: registered; the level only falls meanwhile)
@@ -554,7 +559,7 @@ class LinkController(wiring.Component):
                             m.next = "STATUS_WORDS"
                         with m.Else():
                             ack()
-            # steps_pending, in_level, out_level
+            # steps_pending, in_level, out_level, parity_errors
             with m.State("STATUS_WORDS"):
                 load_word(other_words[status_word])
                 m.d.sync += byte_count.eq(4)

@@ -149,3 +149,36 @@ def test_learning_top():
     top, divisor = sim_top("ulx3s", learning=True)
     top._MustUse__silence = True                        # (made in sim_top, never elaborated)
     assert top.learning and divisor == top.divisor and top.geometry["syn_bank_depth"] is None
+
+
+def test_parity_top_reports_the_cores_parity_errors_in_status():
+    """BoardTop(parity=...): the core's parity-error counter reaches STATUS."""
+    top = BoardTop("ulx3s", sim=True, parity=("profile", "rowptr"), **SMALL)
+    assert top.core.parity == ("rowptr", "profile")
+    plain = BoardTop("ulx3s", sim=True, **SMALL)
+    assert top.build_hash != plain.build_hash       # the design hash knows the parity
+    d = top.divisor
+    received = []
+
+    async def tb(ctx):
+        ctx.set(top.core.parity_errors, 1234)
+        wire = codec.encode_frame(spec.Opcode.STATUS.value, 0x21)
+        line = []
+        for level in uart_waveform(wire, d):
+            ctx.set(top.rx, int(level))
+            await ctx.tick()
+        ctx.set(top.rx, 1)
+        for _ in range(70 * 10 * d):
+            await ctx.tick()
+            line.append(ctx.get(top.tx))
+        received.append(bytes(e.value for e in uart_receive(line, d) if e.kind == "byte"))
+
+    sim = Simulator(top)
+    sim.add_clock(1 / top.clk_hz)
+    sim.add_testbench(tb)
+    sim.run()
+    frames = codec.FrameDecoder().feed(received[0])
+    assert codec.parse_reply(codec.status(), frames[0]).parity_errors == 1234
+    with pytest.raises(ValueError, match="parity = 'synapse': parity protects the one core "
+                                         "of a top without learning, fabric or encoder"):
+        BoardTop("ulx3s", sim=True, parity="synapse", cores=2)
