@@ -79,6 +79,9 @@ class Board:
     queue_port : bool
         Whether the board top's core has the spike-queue region (snapshots with pending
         spikes, ``Board.snapshot``); off where it does not fit.
+    pace : bool
+        Whether the board top's link has paced mode (PACE with a period, ``Board.pace``);
+        off where it does not fit.
     placer_seeds : tuple of int or None
         The nextpnr placer seeds ``build`` tries in turn until every clock meets its
         constraint (``None``: nextpnr's default seed). On a nearly full device placement
@@ -132,6 +135,7 @@ class Board:
     syn_bank_depth: int = None
     placer_seeds: tuple = DEFAULT_PLACER_SEEDS
     queue_port: bool = True
+    pace: bool = True
     kernels: dict = field(default_factory=dict, repr=False)
     learning: object = field(default=True, repr=False)
     fabric: object = field(default="no fabric geometry measured on this board yet",
@@ -317,6 +321,8 @@ BOARDS = {b.name: b for b in (
         # the spike-queue region's decode and multiplexers (about 60 logic cells) do not
         # fit next to a top at 95 % of the cells: no snapshots with pending spikes here
         queue_port=False,
+        # paced mode's period register and 32-bit timer do not fit either
+        pace=False,
         clock_resource="clk12", f_osc=12e6, f_core=27e6, f_goal=30e6,
         uart_resource="uart", uart_baud=3_000_000, uart_bridge="FTDI FT2232H",
         n_neurons=256, n_inputs=256, syn_capacity=32768, syn_memory="spram",

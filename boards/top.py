@@ -214,6 +214,9 @@ class BoardTop(wiring.Component):
         Memories of the core to protect with a parity bit per word
         (``NeuronCore(parity=...)``, ``spec.PARITY_MEMORIES``; default none); the words
         found wrong are counted in STATUS' ``parity_errors`` (``Board.status()``).
+    pace : bool, optional
+        Paced mode in the link (PACE: one step every so many clocks, overruns counted;
+        IDENTIFY's ``pace``); default the board's ``pace``.
     queue : bool, optional
         The core's spike-queue region (``NeuronCore(queue_port=True)``, IDENTIFY's
         ``queue``), which snapshots with pending spikes need; default the board's
@@ -252,7 +255,8 @@ class BoardTop(wiring.Component):
     def __init__(self, board, *, cfg=None, sim=False, n_neurons=None, n_inputs=None,
                  syn_capacity=None, syn_bank_depth=None, max_payload=None, in_depth=None,
                  out_depth=None, baud=None, build_hash=None, kernel=None, learning=None,
-                 cores=None, encoder=None, encoder_args=None, queue=None, parity=()):
+                 cores=None, encoder=None, encoder_args=None, queue=None, parity=(),
+                 pace=None):
         from neurofab.rtl.core import NeuronCore
         from neurofab.rtl.link import (CobsDecoder, CobsEncoder, LinkController, MemorySwitch,
                                        UartRx, UartTx, ValueFeed)
@@ -290,6 +294,7 @@ class BoardTop(wiring.Component):
         if queue is None:
             queue = plain and board.queue_port
         self.queue = check_bool("queue", queue)
+        self.pace = check_bool("pace", board.pace if pace is None else pace)
         self.parity = (parity,) if isinstance(parity, str) else tuple(parity)
         if self.parity and (not plain or learning):
             raise ValueError(f"parity = {parity!r}: parity protects the one core of a top "
@@ -327,6 +332,8 @@ class BoardTop(wiring.Component):
                 extra.update(encoder=encoder, encoder_args=encoder_args or {})
             if self.queue:
                 extra.update(queue=True)
+            if self.pace:
+                extra.update(pace=True)
             if self.parity:
                 extra.update(parity=sorted(self.parity))
             build_hash = design_hash(kernel=kernel, learning=learning, board=board.name,
@@ -369,7 +376,8 @@ class BoardTop(wiring.Component):
                                    syn_capacity=geometry["syn_capacity"], clk_hz=self.clk_hz,
                                    board_id=self.board_id, build_hash=build_hash,
                                    n_cores=n_cores, route_entries=route_entries,
-                                   encoder=enc_link, queue=self.queue, **link)
+                                   encoder=enc_link, queue=self.queue, pace=self.pace,
+                                   **link)
         self.uart_rx = UartRx(divisor=self.divisor)
         self.uart_tx = UartTx(divisor=self.divisor)
         self.cobs_dec = CobsDecoder(max_frame=self.link.max_body)

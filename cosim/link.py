@@ -540,7 +540,8 @@ def _upload(s, cfg):
 
 def _read_any(s, rng):
     m = s.model
-    region = Region(int(rng.integers(len(Region))))
+    present = [r for r in Region if m.depth[r]]     # (absent ones: the "bad" action)
+    region = present[int(rng.integers(len(present)))]
     nb = spec.region_word_bytes(region)
     count = int(rng.integers(0, min(m.depth[region], m.g["max_payload"] // nb) + 1))
     start = int(rng.integers(0, m.depth[region] - count + 1))
@@ -643,7 +644,8 @@ def link_controller_case(rng, steps, **p):
     Step 0 identifies the board and uploads a random network (``WRITE_MEM``); every
     further step is one action: IDENTIFY, STATUS, CLEAR_STATUS, ECHO, READ_MEM, WRITE_MEM
     (of spare words, read back), INJECT (fitting, or refused), RUN (then a step waiting
-    for the run to end), READ_EVENTS, RESET, a retransmission of the last command, or a
+    for the run to end), READ_EVENTS, RESET, PACE (0, or a period this controller without
+    paced mode refuses), a retransmission of the last command, or a
     damaged or refused frame (bad CRC, unknown opcode, oversized, malformed, runt, bad
     region, range or length).
     """
@@ -660,7 +662,8 @@ def link_controller_case(rng, steps, **p):
     _upload(s, cfg)
     s.end_step()
     actions = ["identify", "status", "clear", "echo", "read", "read", "write", "inject",
-               "inject", "run", "run", "run", "events", "reset", "again", "bad", "bad"]
+               "inject", "run", "run", "run", "events", "reset", "again", "bad", "bad",
+               "pace"]
     while len(s.steps) < steps:
         action = actions[int(rng.integers(len(actions)))]
         if action == "run" and len(s.steps) + 2 > steps:
@@ -695,6 +698,8 @@ def link_controller_case(rng, steps, **p):
             _inject(s, rng)
         elif action == "events":
             s.command(codec.read_events())
+        elif action == "pace":              # (no paced mode here: a period is BAD_ARG)
+            s.command(codec.pace(0 if rng.random() < 0.5 else int(rng.integers(1, 1 << 32))))
         elif action == "reset":
             s.command(codec.reset())
             s.command(codec.read_mem(Region.STATE, 0, g["max_payload"] // 5,

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neurofab import spec
-from neurofab.checks import check_int, check_int_array, check_range
+from neurofab.checks import check_float, check_int, check_int_array, check_range
 from neurofab.config import UPLOAD_ORDER, CoreConfig, decode_state
 from neurofab.golden.core import neuron_field
 from neurofab.kernels import DEFAULT_KERNEL, KERNELS, get_kernel
@@ -885,6 +885,29 @@ class Board:
                     raise BoardError(f"output ended inside a step ({asm.partial.size} events "
                                      f"without an end-of-step record)")
                 return [np.sort(s) for s in out]
+
+    # --- paced mode ---------------------------------------------------------------------
+    def pace(self, period=None, *, hz=None):
+        """Paced mode: the board starts one step every ``period`` clocks of its own clock
+        (or ``hz`` steps per second, rounded to whole clocks of IDENTIFY's ``clk_hz``),
+        however fast the host sends; a period whose step cannot start on time (the step
+        before still running, or the output buffer full) counts one in
+        ``status().pace_overruns``, and the step starts as soon as it can (nothing is
+        skipped). ``pace(0)`` (the default at power-up): each step as soon as the one
+        before ends. Needs a board whose IDENTIFY says ``pace`` = 1 for a period other
+        than 0. Returns the period set, in clocks."""
+        if (period is None) == (hz is None):
+            raise TypeError("pace() takes a period in clocks or hz=, one of them")
+        if hz is not None:
+            hz = check_float("hz", hz, 1e-3, float(self.info.clk_hz))
+            period = int(round(self.info.clk_hz / hz))
+        period = check_int("period", period, 0, (1 << 32) - 1)
+        if period and not self.info.pace:
+            raise BoardError(f"board {self.info.board}'s build has no paced mode (IDENTIFY "
+                             f"pace = 0; the iCEBreaker top has no room for its timer): "
+                             f"only pace(0) is possible")
+        self.transact(codec.pace(period))
+        return period
 
     # --- snapshots ----------------------------------------------------------------------
     def _check_snapshot_board(self, what):

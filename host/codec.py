@@ -39,7 +39,7 @@ __all__ = [
     "pack_struct", "unpack_struct",
     "Command", "identify", "status", "clear_status", "reset", "echo", "write_mem", "read_mem",
     "write_routes",
-    "inject", "run", "read_events", "split_inject",
+    "inject", "run", "pace", "read_events", "split_inject",
     "Identify", "Status", "EventsReply", "parse_reply",
     "pack_records", "unpack_records", "split_steps", "StepAssembler",
     "pack_words", "unpack_words", "fields_to_words", "words_to_fields",
@@ -484,6 +484,11 @@ def split_inject(steps, *, max_payload=spec.MAX_PAYLOAD):
 def run(steps):
     """RUN: queue ``steps`` more steps (replies at once; progress via STATUS/READ_EVENTS)."""
     return Command(Opcode.RUN, pack_struct(spec.RunRequest, steps=int(steps)))
+
+
+def pace(period):
+    """PACE: start one step every ``period`` clocks (0: as fast as the steps go)."""
+    return Command(Opcode.PACE, pack_struct(spec.PaceRequest, period=int(period)))
 
 
 def read_events():

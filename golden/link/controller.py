@@ -63,6 +63,7 @@ class LinkController:
         self.out_fifo = []           # neurons and "END"
         self.last = None             # (opcode, seq, reply body) of the last executed command
         self.steps_read = 0          # step ends sent by READ_EVENTS (mod 2**16; RESET keeps it)
+        self.period = 0              # PACE (paced mode: clocks per step; 0 off)
         self.max_body = self.g["max_payload"] + spec.MIN_BODY
 
     # -- frames --------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class LinkController:
     def _execute(self, op, p):
         g = self.g
         fixed = {Opcode.IDENTIFY: 0, Opcode.STATUS: 0, Opcode.CLEAR_STATUS: 0,
-                 Opcode.RESET: 0, Opcode.READ_EVENTS: 0, Opcode.RUN: 4}
+                 Opcode.RESET: 0, Opcode.READ_EVENTS: 0, Opcode.RUN: 4, Opcode.PACE: 4}
         if op in fixed and len(p) != fixed[op]:
             return Nak.BAD_LENGTH
         if op == Opcode.IDENTIFY:
@@ -120,7 +121,8 @@ class LinkController:
                 n_neurons=g["n_neurons"], n_inputs=g["n_inputs"],
                 n_synapses=g["syn_capacity"], in_depth=g["in_depth"], out_depth=g["out_depth"],
                 kernel=self.cfg.kernel.kernel_id, learning=int(self.cfg.learning is not None),
-                queue=int(bool(self.g.get("queue", False))))
+                queue=int(bool(self.g.get("queue", False))),
+                pace=int(bool(self.g.get("pace", False))))
         if op == Opcode.STATUS:
             return codec.pack_struct(
                 spec.StatusReply, **{c.name.lower(): v for c, v in self.counters.items()},
@@ -142,6 +144,14 @@ class LinkController:
             return self._mem(op, p)
         if op == Opcode.INJECT:
             return self._inject(p)
+        if op == Opcode.PACE:
+            # (the golden twin runs steps at once: a period changes when they run, not
+            # what they compute; a board without pacing takes only period 0)
+            period = codec.unpack_struct(spec.PaceRequest, p)["period"]
+            if period and not self.g.get("pace", False):
+                return Nak.BAD_ARG
+            self.period = period
+            return b""
         if op == Opcode.RUN:
             self.run(codec.unpack_struct(spec.RunRequest, p)["steps"])
             return b""
@@ -166,8 +176,8 @@ class LinkController:
         if len(p) < n or (op == Opcode.READ_MEM and len(p) != n):
             return Nak.BAD_LENGTH
         h = codec.unpack_struct(spec.MemHeader, p[:n])
-        if h["region"] >= len(Region):
-            return Nak.BAD_REGION
+        if h["region"] >= len(Region) or not self.depth[Region(h["region"])]:
+            return Nak.BAD_REGION             # (PRE, POST, QUEUE: not on every core)
         region = Region(h["region"])
         kernel = self.cfg.kernel
         start, count, nb = h["start"], h["count"], kernel.word_bytes[region]

@@ -38,7 +38,7 @@ __all__ = [
     "PROTOCOL_VERSION", "REPLY_FLAG", "NAK_OPCODE", "Opcode", "Nak", "Counter",
     "reply_opcode", "ROUTE_TARGET", "MAX_TARGETS", "ROUTE_WORD_BYTES", "ENCODER_IDS",
     "ENCODER_ARG", "RegionByte",
-    "MemHeader", "RunRequest", "NakPayload", "IdentifyReply", "StatusReply", "EventsHeader",
+    "MemHeader", "RunRequest", "PaceRequest", "NakPayload", "IdentifyReply", "StatusReply", "EventsHeader",
     "MAX_OUT_DEPTH",
     "EVENT_INDEX_BYTES", "RECORD_END", "RECORD_COUNT_MAX", "RECORD_HEADER_BYTES",
     "REGION_WORD_WIDTH", "REGION_WORD_BYTES", "REGION_LAYOUT", "region_word_bytes",
@@ -211,7 +211,8 @@ CrcByte = data.StructLayout({
 #: 6: READ_EVENTS' header counts the step ends read (``EventsHeader.steps_read``), so a
 #: host sees a lost reply; ``remaining`` is u16 (an output buffer holds at most
 #: ``MAX_OUT_DEPTH`` entries); region ``QUEUE`` (the spike queue, for snapshots) and
-#: IDENTIFY's ``queue``; STATUS' ``parity_errors``.
+#: IDENTIFY's ``queue``; STATUS' ``parity_errors``; PACE, paced mode (IDENTIFY's ``pace``,
+#: counter ``PACE_OVERRUNS``).
 #: 5: the frame CRC is CRC-16/GENIBUS (xorout 0xFFFF): no single flipped bit passes.
 #: 4: a board may hold several cores behind an AER router and an on-chip spike encoder:
 #: ``MemHeader.target`` selects the core (or ``ROUTE_TARGET``, the routing table), and
@@ -239,6 +240,7 @@ class Opcode(enum.Enum, shape=8):
     INJECT = 0x20         #: event records → empty ACK
     RUN = 0x21            #: ``RunRequest`` → empty ACK (steps are queued)
     READ_EVENTS = 0x22    #: → ``EventsHeader`` + event records
+    PACE = 0x23           #: ``PaceRequest`` → empty ACK (paced mode: one step a period)
 
 
 def reply_opcode(opcode):
@@ -271,6 +273,7 @@ class Counter(enum.Enum, shape=4):
     EVENT_OVERFLOWS = 6    #: INJECT commands refused with NAK NO_SPACE
     UART_ERRORS = 7        #: bytes with a bad stop bit (UART framing errors)
     RX_OVERRUNS = 8        #: received bytes dropped because the receive path was full
+    PACE_OVERRUNS = 9      #: paced mode: periods whose step could not start on time
 
 
 # --- payload layouts (all fields whole bytes, little endian) -----------------------
@@ -309,6 +312,11 @@ RunRequest = data.StructLayout({
     "steps": unsigned(32),
 })
 
+#: PACE: clocks per step (0: every step as soon as the one before ends, the default).
+PaceRequest = data.StructLayout({
+    "period": unsigned(32),
+})
+
 NakPayload = data.StructLayout({
     "reason": Nak,
     "opcode": unsigned(8),     #: opcode byte of the refused frame as received (0 if none)
@@ -336,6 +344,7 @@ IdentifyReply = data.StructLayout({
     "enc_seed": unsigned(32),      #: rate / population: LFSR seed
     "enc_arg": unsigned(32),       #: latency: window; delta: threshold; population: fields
     "queue": unsigned(8),          #: 1: the cores have region QUEUE (snapshots), else 0
+    "pace": unsigned(8),           #: 1: PACE takes a period (paced mode), else only 0
 })
 
 StatusReply = data.StructLayout(

@@ -84,7 +84,7 @@ _HDR_BYTES = spec.MemHeader.size // 8
 
 def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, in_depth,
                      out_depth, board_id, build_hash, kernel=DEFAULT_KERNEL, learning=False,
-                     n_cores=1, route_entries=0, encoder=None, queue=False):
+                     n_cores=1, route_entries=0, encoder=None, queue=False, pace=False):
     """The IDENTIFY reply payload (``spec.IdentifyReply``) of a controller (``encoder``:
     ``None`` or the dict ``LinkController.encoder``)."""
     enc = encoder or {}
@@ -98,7 +98,7 @@ def identify_payload(*, n_neurons, n_inputs, syn_capacity, clk_hz, max_payload, 
         "encoder": spec.ENCODER_IDS[enc["kind"]] if enc else 0,
         "enc_width": enc.get("width", 0), "enc_channels": enc.get("channels", 0),
         "enc_seed": enc.get("seed", 0), "enc_arg": enc.get("arg", 0),
-        "queue": int(bool(queue)),
+        "queue": int(bool(queue)), "pace": int(bool(pace)),
     }).as_value().value
     return value.to_bytes(spec.IdentifyReply.size // 8, "little")
 
@@ -155,6 +155,9 @@ class LinkController(wiring.Component):
         An on-chip spike encoder in front of the core: ``{"kind", "width", "channels",
         "seed", "arg"}`` (announced by IDENTIFY); INJECT then carries values below
         ``2 ** width`` instead of channel numbers.
+    pace : bool
+        Paced mode (PACE takes a period, ``StepFeeder(pace=True)``; announced by
+        IDENTIFY); without it PACE takes only period 0.
     queue : bool
         The cores have the ``QUEUE`` region (``NeuronCore(queue_port=True)``; announced by
         IDENTIFY): a host reads and writes the spike queue for snapshots.
@@ -191,8 +194,9 @@ class LinkController(wiring.Component):
     def __init__(self, *, n_neurons, n_inputs, syn_capacity, clk_hz,
                  max_payload=spec.MAX_PAYLOAD, in_depth=1024, out_depth=1024, board_id=0,
                  build_hash=0, kernel=DEFAULT_KERNEL, learning=False, n_cores=1,
-                 route_entries=0, encoder=None, queue=False):
+                 route_entries=0, encoder=None, queue=False, pace=False):
         self.kernel = get_kernel(kernel)
+        self.pace = check_bool("pace", pace)
         self.learning = check_bool("learning", learning)
         self.queue = check_bool("queue", queue)
         self.n_cores = check_int("n_cores", n_cores, 1, spec.AER_MAX_PORTS - 1)
@@ -246,7 +250,8 @@ class LinkController(wiring.Component):
             clk_hz=self.clk_hz, max_payload=self.max_payload, in_depth=self.in_depth,
             out_depth=self.out_depth, board_id=self.board_id, build_hash=self.build_hash,
             kernel=self.kernel, learning=self.learning, n_cores=self.n_cores,
-            route_entries=self.route_entries, encoder=self.encoder, queue=self.queue)
+            route_entries=self.route_entries, encoder=self.encoder, queue=self.queue,
+            pace=self.pace)
 
     def elaborate(self, platform):
         m = Module()
@@ -305,6 +310,7 @@ class LinkController(wiring.Component):
                      count_now[Counter.UART_ERRORS.value].eq(self.i_uart_error),
                      count_now[Counter.RX_OVERRUNS.value].eq(self.i_rx_overrun),
                      count_now[Counter.NAKS_SENT.value].eq(tx.o_nak_sent)]
+        # (counter PACE_OVERRUNS: from the feeder, below)
 
         def count(counter):
             m.d.comb += count_now[counter.value].eq(1)
@@ -337,13 +343,17 @@ class LinkController(wiring.Component):
         n_out = N * (1 << ceil_log2(self.n_cores))
         m.submodules.feeder = feeder = StepFeeder(
             n_neurons=n_out, n_inputs=n_index, in_depth=self.in_depth,
-            out_depth=self.out_depth)
+            out_depth=self.out_depth, pace=self.pace)
         resetting = Signal()            # RESET in progress: no new step, discard output
         connect(m, feeder.o_events, flipped(self.o_events))
         connect(m, flipped(self.i_spikes), feeder.i_spikes)
         m.d.comb += [feeder.i_run_steps.eq(req_steps), feeder.i_resetting.eq(resetting),
                      self.o_running.eq(feeder.o_running)]
         steps_pending = feeder.o_steps_pending
+        period = Signal(32)             # PACE: clocks per step (0: free running)
+        if self.pace:
+            m.d.comb += [feeder.i_period.eq(period),
+                         count_now[Counter.PACE_OVERRUNS.value].eq(feeder.o_overrun)]
 
         # --- INJECT: records -> input buffer; READ_EVENTS: output buffer -> records -------
         m.submodules.inject = inject = InjectParser(n_inputs=n_index, max_payload=MAXP)
@@ -483,7 +493,7 @@ class LinkController(wiring.Component):
                     with m.Case(Opcode.INJECT):
                         m.d.comb += inject.i_start.eq(1)
                         m.next = "INJECT_CHECK_PASS"
-                    with m.Case(Opcode.RUN):
+                    with m.Case(Opcode.RUN, Opcode.PACE):
                         with m.If(~pay_len_is(spec.RunRequest.size // 8)):
                             nak(Nak.BAD_LENGTH)
                         with m.Else():
@@ -509,6 +519,8 @@ class LinkController(wiring.Component):
                         m.d.sync += byte_count.eq(0)
                         with m.If(cur_op == Opcode.RUN.value):
                             m.next = "RUN_WAIT"
+                        with m.Elif(cur_op == Opcode.PACE.value):
+                            m.next = "PACE"
                         with m.Else():
                             m.d.comb += mem.i_start.eq(1)
                             m.next = "MEMORY"
@@ -522,6 +534,17 @@ class LinkController(wiring.Component):
                 with m.Else():
                     m.d.comb += feeder.i_run.eq(1)
                     ack()
+
+            # ---------------------------------------------------------------- PACE
+            with m.State("PACE"):                     # the period is req_steps' bytes
+                if self.pace:
+                    m.d.sync += period.eq(req_steps)
+                    ack()
+                else:                                 # only "as fast as it goes"
+                    with m.If(req_steps != 0):
+                        nak(Nak.BAD_ARG)
+                    with m.Else():
+                        ack()
 
             # ---------------------------------------------------------------- CLEAR_STATUS
             with m.State("CLEAR"):

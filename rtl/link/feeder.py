@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from neurofab import spec
-from neurofab.checks import check_int, check_pow2
+from neurofab.checks import check_bool, check_int, check_pow2
 from neurofab.rtl.util import checked_init
 from ._fifo import EventFifo
 
@@ -32,6 +32,13 @@ class StepFeeder(wiring.Component):
     One adder serves ``o_steps_pending``: a step's end in the same clock as ``i_run`` is
     taken off a clock later.
 
+    * **Paced mode** (``pace``). With ``i_period`` = P > 0 a timer ticks every P clocks and
+      a step starts only on a tick (the tick is kept until the step starts); a tick that
+      comes while the tick before is still unused and steps are pending is an overrun
+      (``o_overrun``): the step of that period could not start on time, it starts as soon
+      as it can (nothing is skipped). No tick is kept while no step is pending, so a RUN
+      starts at the next tick. P = 0: every step starts as soon as the one before ends.
+
     Parameters
     ----------
     n_neurons : int
@@ -40,6 +47,8 @@ class StepFeeder(wiring.Component):
         Input channels of the core (>= 0): width of the stored channels.
     in_depth, out_depth : int
         Entries of the input and output buffers, powers of two >= 2.
+    pace : bool
+        Paced mode (``i_period``, ``o_overrun``); without it the feeder is the one before.
 
     Attributes
     ----------
@@ -77,10 +86,15 @@ class StepFeeder(wiring.Component):
         To the core's ``i_events``.
     i_spikes : In(stream.Signature(spec.SpikeEvent))
         From the core's ``o_spikes``.
+    i_period : In(32)
+        With ``pace``: clocks per step (0: free running).
+    o_overrun : Out(1)
+        With ``pace``: one-clock pulse per period whose step could not start on time.
     """
 
     @checked_init
-    def __init__(self, *, n_neurons, n_inputs, in_depth, out_depth):
+    def __init__(self, *, n_neurons, n_inputs, in_depth, out_depth, pace=False):
+        self.pace = check_bool("pace", pace)
         self.n_neurons = check_pow2("n_neurons", n_neurons, 2, spec.MAX_NEURONS)
         self.n_inputs = check_int("n_inputs", n_inputs, 0, spec.MAX_INPUTS)
         self.in_depth = check_pow2("in_depth", in_depth, 2, 1 << 24)
@@ -107,6 +121,8 @@ class StepFeeder(wiring.Component):
             "o_running": Out(1),
             "o_events": Out(stream.Signature(spec.InputEvent)),
             "i_spikes": In(stream.Signature(spec.SpikeEvent)),
+            "i_period": In(32),
+            "o_overrun": Out(1),
         })
 
     def elaborate(self, platform):
@@ -160,9 +176,27 @@ class StepFeeder(wiring.Component):
         near_eos, out_eos = Signal(), Signal()
         out_load = near_valid & (~out_valid | ev.ready)
         pulled_end = (near_valid & near_eos) | (out_valid & out_eos)   # the step's END read
+        go = 1                          # (paced mode: a tick is owed)
+        if self.pace:
+            timer = Signal(32)
+            tick_owed = Signal()
+            tick = Signal()
+            m.d.comb += tick.eq((self.i_period != 0) & (timer == 0))
+            with m.If(tick | (self.i_period == 0)):
+                m.d.sync += timer.eq(Mux(self.i_period == 0, 0, self.i_period - 1))
+            with m.Else():
+                m.d.sync += timer.eq(timer - 1)
+            m.d.comb += self.o_overrun.eq(tick & tick_owed & pending)
+            with m.If(~pending | self.i_resetting):
+                m.d.sync += tick_owed.eq(0)
+            with m.Elif(tick):
+                m.d.sync += tick_owed.eq(1)
+            go = (self.i_period == 0) | tick_owed
         with m.FSM(name="feeder"):
             with m.State("IDLE"):
-                with m.If(pending & ~in_flight & ~self.i_resetting):
+                with m.If(pending & ~in_flight & ~self.i_resetting & go):
+                    if self.pace:
+                        m.d.sync += tick_owed.eq(0)
                     m.d.sync += in_flight.eq(1)
                     with m.If(ends != 0):
                         m.next = "FEED"

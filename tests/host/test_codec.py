@@ -135,7 +135,7 @@ def test_identify_and_status():
                   n_cores=1, n_profiles=16, n_neurons=256, n_inputs=64, n_synapses=4096,
                   in_depth=1024, out_depth=2048, kernel=2, learning=0,
                   route_entries=0, encoder=0, enc_width=0, enc_channels=0, enc_seed=0,
-                  enc_arg=0, queue=0)
+                  enc_arg=0, queue=0, pace=0)
     cmd = codec.identify()
     assert cmd.opcode == Opcode.IDENTIFY and cmd.payload == b""
     ident = codec.parse_reply(cmd, reply(cmd, codec.pack_struct(spec.IdentifyReply, **values)))
@@ -148,7 +148,7 @@ def test_identify_and_status():
         spec.StatusReply, **counters, steps_pending=5, in_level=6, out_level=7)))
     assert st_.crc_errors == 1001 and st_.rx_overruns == 1008 and st_.out_level == 7
     with pytest.raises(codec.ReplyError, match="IDENTIFY reply has 42 payload bytes, "
-                                               "expected 58"):
+                                               "expected 59"):
         codec.parse_reply(cmd, reply(cmd, bytes(42)))
     with pytest.raises(ValueError, match="build = 18446744073709551616 does not fit"):
         codec.pack_struct(spec.IdentifyReply, build=2**64)
@@ -163,9 +163,9 @@ def test_identify_of_a_learning_core():
                   max_payload=508, n_cores=1, n_profiles=16, n_neurons=64, n_inputs=32,
                   n_synapses=1024, in_depth=256, out_depth=256, kernel=0, learning=1,
                   route_entries=0, encoder=0, enc_width=0, enc_channels=0, enc_seed=0,
-                  enc_arg=0, queue=0)
+                  enc_arg=0, queue=0, pace=0)
     payload = codec.pack_struct(spec.IdentifyReply, **values)
-    assert len(payload) == spec.IdentifyReply.size // 8 == 58 and payload[40:42] == b"\x00\x01"
+    assert len(payload) == spec.IdentifyReply.size // 8 == 59 and payload[40:42] == b"\x00\x01"
     ident = codec.parse_reply(codec.identify(), reply(codec.identify(), payload))
     assert [ident.region_depth(r) for r in Region] == [64, 512, 16, 96, 1024, 32, 96, 64, 0]
     # IDENTIFY's queue byte: region QUEUE, the 64 queued spikes and their count

@@ -235,7 +235,7 @@ def test_identify_payload_is_the_codec_struct():
                          max_payload=200, n_cores=1, n_profiles=16, n_neurons=16, n_inputs=8,
                          n_synapses=128, in_depth=128, out_depth=64, kernel=0, learning=0,
                          route_entries=0, encoder=0, enc_width=0, enc_channels=0,
-                         enc_seed=0, enc_arg=0, queue=0)
+                         enc_seed=0, enc_arg=0, queue=0, pace=0)
     idf = codec.Identify(**ident)
     assert {r: idf.region_depth(r) for r in Region} == region_depths(16, 8, 128)
     assert idf.region_depth(Region.PRE) == idf.region_depth(Region.POST) == 0
@@ -572,7 +572,7 @@ def test_link_checks():
             Counter.FRAMES_OK: 4 + 3, Counter.CRC_ERRORS: 5,
             Counter.FRAMING_ERRORS: 4, Counter.OVERSIZE_FRAMES: 2,
             Counter.UNKNOWN_OPCODES: 4, Counter.NAKS_SENT: 15, Counter.EVENT_OVERFLOWS: 0,
-            Counter.UART_ERRORS: 0, Counter.RX_OVERRUNS: 0}
+            Counter.UART_ERRORS: 0, Counter.RX_OVERRUNS: 0, Counter.PACE_OVERRUNS: 0}
 
     run_commands(main)
 

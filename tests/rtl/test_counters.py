@@ -50,10 +50,10 @@ async def snapshot(ctx, dut):
 
 def test_counts_with_carries_and_keeps_the_constant():
     dut = Counters(constant=CONSTANT)
-    assert dut.constant_base == 36 and dut.depth == 44
+    assert dut.constant_base == 4 * len(Counter) == 40 and dut.depth == 48
 
     async def tb(ctx):
-        assert await read(ctx, dut, 36, 8) == CONSTANT
+        assert await read(ctx, dut, dut.constant_base, 8) == CONSTANT
         expect = {c: 0 for c in Counter}
         # several counters in one clock, then one counter through a byte carry
         await pulse(ctx, dut, Counter.CRC_ERRORS, Counter.NAKS_SENT, Counter.RX_OVERRUNS)
@@ -90,7 +90,7 @@ def test_counts_with_carries_and_keeps_the_constant():
         assert ctx.get(dut.o_clearing) and not ctx.get(dut.o_idle)
         await ctx.tick().until(dut.o_idle)
         assert await snapshot(ctx, dut) == {c: 0 for c in Counter}
-        assert await read(ctx, dut, 36, 8) == CONSTANT
+        assert await read(ctx, dut, dut.constant_base, 8) == CONSTANT
 
     simulate(dut, tb)
 

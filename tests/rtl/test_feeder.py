@@ -127,3 +127,54 @@ def test_parameters_validated():
         StepFeeder(**dict(ok, n_neurons=1))
     with pytest.raises(ValueError, match=r"^n_inputs = -1 is outside the limit"):
         StepFeeder(**dict(ok, n_inputs=-1))
+
+
+@pytest.mark.parametrize("period,work", [(40, 10), (25, 60), (0, 10)])
+def test_paced_mode_starts_a_step_every_period_and_counts_overruns(period, work):
+    """PACE: with a core that takes ``work`` clocks a step, steps start exactly ``period``
+    clocks apart while it keeps up; when it does not, every period whose step could not
+    start on time is one overrun, and no step is skipped."""
+    dut = StepFeeder(n_neurons=16, n_inputs=8, in_depth=16, out_depth=16, pace=True)
+    starts, overruns, clock = [], [], [0]
+    steps = 6
+
+    async def counter(ctx):
+        while True:
+            *_, over = await ctx.tick().sample(dut.o_overrun)
+            clock[0] += 1
+            if over:
+                overruns.append(clock[0])
+
+    async def core(ctx):
+        ctx.set(dut.o_events.ready, 1)
+        ctx.set(dut.o_out.ready, 1)
+        for _ in range(steps):
+            await ctx.tick().until(dut.o_events.valid)
+            starts.append(clock[0])
+            for _ in range(work):
+                await ctx.tick()
+            await put(ctx, dut.i_spikes, {"neuron": 0, "eos": 1})
+
+    async def tb(ctx):
+        ctx.set(dut.i_period, period)
+        await ctx.tick().repeat(3)
+        ctx.set(dut.i_run_steps, steps)
+        await pulse(ctx, dut.i_run)
+        for _ in range(steps * (max(period, work) + 20) + 50):
+            await ctx.tick()
+        assert ctx.get(dut.o_steps_pending) == 0
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(counter, background=True)
+    sim.add_testbench(core, background=True)
+    sim.add_testbench(tb)
+    sim.run()
+    assert len(starts) == steps
+    gaps = np.diff(starts)
+    if period == 0:                    # free running: as soon as the step before ends
+        assert (gaps < work + 10).all() and overruns == []
+    elif work + 5 < period:            # keeps up: exactly one period apart, no overrun
+        assert (gaps == period).all() and overruns == []
+    else:                              # too slow: late, one overrun per late period
+        assert (gaps > period).all() and len(overruns) >= steps - 2
