@@ -785,6 +785,7 @@ class Board:
         window = depth if window is None else window
         free = depth - st.in_level
         last = self.transact(codec.read_events())   # steps_read before this run
+        first_step = self._step_counter()           # CTRL.STEP before this run
         # replies holding output not yielded yet (the step begun), the last one always:
         # what drain() needs to continue where this host stopped
         held = [replace(last, indices=last.indices[:0], ends=last.ends[:0])]
@@ -859,8 +860,21 @@ class Board:
         except (TransportError, BoardError) as exc:
             exc.replies = tuple(held)
             raise
+        # every step read back: the core counted exactly these (a RESET by another host
+        # between two batches, when nothing was queued, restarts the count at 0)
+        end_step = self._step_counter()
+        mask = (1 << spec.STEP_WIDTH) - 1
+        if end_step != (first_step + sent) & mask:
+            raise BoardError(f"the core's step counter went from {first_step} to {end_step} "
+                             f"during a run of {sent} steps: the board was reset or "
+                             f"reloaded by someone else during the run, so its output is not "
+                             f"this run's")
         if stop:
             raise stop[0]
+
+    def _step_counter(self):
+        """The core's ``CTRL.STEP`` (core 0's on a fabric)."""
+        return int(self.read_mem(Region.CTRL, Ctrl.STEP.value, 1)[0])
 
     def drain(self, *replies):
         """Read output events until no step is pending and the output buffer is empty.

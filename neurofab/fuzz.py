@@ -784,8 +784,9 @@ def _disconnect_mid_reply(target, rng, quick):
 def _two_clients(target, rng, quick):
     """A second host while the first one runs: on the simulated board it is told
     "busy"; on the golden board (two hosts on their own lines to one board) its IDENTIFY
-    and STATUS must not disturb the run."""
-    kinds = ("identify", "status") if target.name == "golden" else ("connect",)
+    and STATUS must not disturb the run, and its RESET must not go unnoticed (the run
+    raises: its output is not the network's)."""
+    kinds = ("identify", "status", "reset") if target.name == "golden" else ("connect",)
     for kind in kinds:
         def body(t, kind=kind):
             inputs = t.inputs(40, 11)
@@ -803,7 +804,8 @@ def _two_clients(target, rng, quick):
                         except TransportError as exc:
                             result["second"] = f"refused: {exc}"
                     else:
-                        cmd = {"identify": codec.identify(), "status": codec.status()}[kind]
+                        cmd = {"identify": codec.identify(), "status": codec.status(),
+                               "reset": codec.reset()}[kind]
                         items = _exchange(other, codec.encode_frame(cmd.opcode.value, 3),
                                           1.0)
                         result["second"] = [type(i).__name__ for i in items]
@@ -811,7 +813,15 @@ def _two_clients(target, rng, quick):
                     other.close()
             with t.board() as b:
                 b.load(t.cfg)
-                got = b.run(inputs, progress=meddle)
+                try:
+                    got = b.run(inputs, progress=meddle)
+                except BoardError as exc:
+                    if kind != "reset":
+                        raise
+                    return "refused", str(exc)
+            if kind == "reset":
+                raise _Wrong(f"a RESET by a second host during a run went unnoticed "
+                             f"({result.get('second')})")
             if kind == "connect" and result.get("second") == "served":
                 raise _Wrong("a second client was served while the first was connected")
             _compare(got, golden.run(t.cfg, inputs))

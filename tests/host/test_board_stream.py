@@ -186,7 +186,8 @@ def idle(board):
     return (st.steps_pending, st.in_level, st.out_level) == (0, 0, 0)
 
 
-@pytest.mark.parametrize("seed", range(6))
+# (seeds whose draws fill the output buffer with each window kind: the check below)
+@pytest.mark.parametrize("seed", [0, 1, 6, 3, 4, 5])
 def test_stream_equals_golden_with_back_pressure(seed):
     board, cfg, paced, line, rng = setup(seed)
     inputs = random_inputs(rng, 150)

@@ -321,3 +321,23 @@ def test_run_refuses_a_float_channel_like_golden():
     with pytest.raises(ValueError, match=r"inputs\[0\]"):
         board.run([[[1, 2]]])
     assert same(board.run([[1], [2]]), golden.run(cfg, [[1], [2]]))
+
+
+def test_a_reset_by_another_host_between_batches_is_an_error():
+    # found by the link fuzz campaign: a second host on its own line sent RESET between
+    # two batches of a run (nothing queued at that moment); run() returned 40 steps of a
+    # restarted network without an error. The core's step counter tells.
+    link, cfg = make_link()
+    board = Board(link, timeout=0.005)
+    board.load(cfg)
+    rng = np.random.default_rng(4)
+    inputs = [rng.choice(8, 2, replace=False) for _ in range(40)]
+
+    def other_host_resets(done, total):
+        if done == 10 and not link.ctl.in_fifo:       # between batches
+            link.ctl.send(codec.frame_body(Opcode.RESET.value, 0x77))
+    with pytest.raises(BoardError, match="the core's step counter went from 0 to \\d+ "
+                                         "during a run of 40 steps"):
+        board.run(inputs, progress=other_host_resets)
+    board.reset()
+    assert same(board.run(inputs), golden.run(cfg, inputs))
