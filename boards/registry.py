@@ -97,8 +97,15 @@ class Board:
         Multi-core board tops (``BoardTop(cores=K)``), by core count ``K``: the geometry
         of each core (``n_neurons``, ``n_inputs`` — the axons, every global neuron plus
         the host's input channels —, ``syn_capacity``) and ``route_entries`` (routing
-        slots per router port); or a string: why no fabric fits the device (measured).
-        ``default_cores`` is the largest ``K`` listed (``for_fabric``).
+        slots per router port), or a string: why that ``K`` does not fit or does not meet
+        the clock goal (measured; ``for_fabric`` refuses it with that sentence); or a
+        string: why no fabric fits the device (measured). Every ``K`` with a geometry
+        builds (and simulates, ``sim://B?cores=K``); whether its build meets the core
+        clock is in the comments and ``docs/boards.md``.
+    fabric_default : int or None
+        The largest ``K`` of ``fabric`` whose board top met the core clock (and so the
+        clock goal) in a measured build: ``default_cores``, what ``neurofab build
+        --cores`` without a count builds; ``None`` where no fabric does.
     learning : bool, dict or str
         Whether the board hosts a learning core (``NeuronCore(learning=True)``, ``docs/
         numerics.md`` "Learning"): ``True`` with the board's default geometry and clock,
@@ -140,6 +147,7 @@ class Board:
     learning: object = field(default=True, repr=False)
     fabric: object = field(default="no fabric geometry measured on this board yet",
                            repr=False)
+    fabric_default: int = field(default=None, repr=False)
     pll_tolerance: float = field(default=0.001, repr=False)
 
     def __post_init__(self):
@@ -155,6 +163,9 @@ class Board:
                 self.syn_bank_depth < 1 or self.syn_bank_depth & (self.syn_bank_depth - 1)):
             raise ValueError(f"board {self.name!r}: syn_bank_depth = {self.syn_bank_depth} "
                              f"must be a power of two")
+        if self.fabric_default is not None and self.fabric_default not in self.fabric_cores:
+            raise ValueError(f"board {self.name!r}: fabric_default = {self.fabric_default} "
+                             f"has no fabric geometry")
         # validates the clock plan at import time: a bad registry entry fails loudly
         self.pll
 
@@ -183,9 +194,18 @@ class Board:
         return dataclasses.replace(self, **self.learning)
 
     @property
+    def fabric_cores(self):
+        """The core counts of the fabric tops this board has a geometry for (``fabric``),
+        increasing; empty if none."""
+        if not isinstance(self.fabric, dict):
+            return ()
+        return tuple(sorted(k for k, v in self.fabric.items() if isinstance(v, dict)))
+
+    @property
     def default_cores(self):
-        """The largest core count of a fabric this board hosts (``fabric``); 1 if none."""
-        return max(self.fabric) if isinstance(self.fabric, dict) and self.fabric else 1
+        """The largest core count of a fabric top that met the board's clock goal
+        (``fabric_default``; ``neurofab build --cores`` without a count); 1 if none."""
+        return 1 if self.fabric_default is None else self.fabric_default
 
     def for_fabric(self, cores):
         """``{"n_neurons", "n_inputs", "syn_capacity", "route_entries"}`` of each core of a
@@ -196,9 +216,14 @@ class Board:
         if isinstance(self.fabric, str):
             raise ValueError(f"cores = {cores}: no fabric fits board {self.name} "
                              f"({self.device}): {self.fabric}")
+        hosted = ", ".join(map(str, self.fabric_cores)) or "no"
+        if isinstance(self.fabric.get(cores), str):
+            raise ValueError(f"cores = {cores}: a fabric of {cores} cores does not fit board "
+                             f"{self.name} ({self.device}): {self.fabric[cores]} (it has "
+                             f"fabric tops of {hosted} cores)")
         if cores not in self.fabric:
             raise ValueError(f"cores = {cores}: board {self.name} has fabric tops of "
-                             f"{', '.join(map(str, sorted(self.fabric)))} cores")
+                             f"{hosted} cores")
         return dict(self.fabric[cores])
 
     @property
@@ -362,10 +387,23 @@ BOARDS = {b.name: b for b in (
     # long routes after block-RAM reads move with placement). 90 MHz: PLL 25 -> 90, 30
     # clocks per UART bit at 3 Mbaud. The smaller parts have the same speed grade and at
     # most the same geometry (12F: 91 MHz, default seed).
+    # Fabric tops (K cores of 256 neurons, axons K x 256 + 256 host channels, 8192
+    # synapses in banks of 4096, 2 routing slots per port), measured at 90 MHz, the only
+    # exact PLL output from 25 MHz in 80-100 MHz at 3 Mbaud (docs/boards.md, "Fabrics and
+    # encoders on the boards"):
+    # * K = 2: 96.23 MHz (default placer seed), 8013 LUT4, 5414 FF, 48 DP16KD, 4 MULT18;
+    # * K = 3: 83.79 / 82.06 / 83.24 MHz with the default seed and seeds 1, 2 (11198 LUT4,
+    #   7526 FF, 73 DP16KD): the host-step count into a core's memory gate across the die,
+    #   a link block-RAM read into the READ_EVENTS step counter, a row-pointer read into
+    #   the walker's w_left;
+    # * K = 4: 62.19 MHz (default seed; 13703 LUT4, 9708 FF, 96 DP16KD): the router's
+    #   host-port arbitration back through the event FIFO's ready into the router's eos
+    #   register, across the die.
+    # K = 3 and 4 build (and simulate) but miss 90 MHz, so the default is K = 2.
     _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768),
-           # fabric: 4 cores of 256 neurons, axons = 4 x 256 + 256 host channels
-           fabric={4: {"n_neurons": 256, "n_inputs": 1280, "syn_capacity": 8192,
-                       "route_entries": 2}}),
+           fabric={k: {"n_neurons": 256, "n_inputs": k * 256 + 256, "syn_capacity": 8192,
+                       "route_entries": 2} for k in (2, 3, 4)},
+           fabric_default=2),
     _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
     _ulx3s("ulx3s-12f", ULX3S_12F_Platform, "LFE5U-12F", (512, 512, 8192)),
@@ -381,8 +419,14 @@ BOARDS = {b.name: b for b in (
         # AdEx: 68.4 / 71.8 / 70.4 MHz with the three placer seeds at 72 MHz; 66 MHz keeps
         # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
         kernels={"adex": {"f_core": 66e6}},
-        fabric={2: {"n_neurons": 64, "n_inputs": 192, "syn_capacity": 2048,
-                    "route_entries": 2}},
+        # measured (nextpnr-himbaechel, default placer seed, 72 MHz plan): BoardTop(cores=2)
+        # at 64 neurons, 192 axons, 2048 synapses per core; then at 32 / 128 / 1024
+        fabric="too small: 2 cores of 64 neurons (192 axons, 2048 synapses each) need 8955 "
+               "LUT4 (8640 on the device, LUT RAM included) + 1960 ALU and 6113 of the 6480 "
+               "flip-flops, and nextpnr finds no legal placement; 2 cores of 32 neurons "
+               "(128 axons, 1024 synapses) still need 8192 LUT4 + 2024 ALU and 5700 "
+               "flip-flops and did not place in 6 minutes (measured); one core of 256 "
+               "neurons uses 5841 LUT4",
         # measured: the learning top at 256 neurons, 256 inputs, 2048 synapses takes 7107
         # LUT4 + 1516 ALU of 8640 and 5557 of 6480 FF, and nextpnr finds no placement
         learning="too small: a learning top of 256 neurons, 256 inputs and 2048 synapses "

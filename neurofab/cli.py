@@ -425,8 +425,28 @@ def cmd_prove(args, con):
     return summary, 0 if ok else 1
 
 
+class _DefaultCores:
+    """``build --cores`` without a count: the board's registry default
+    (``Board.default_cores``)."""
+
+    def __repr__(self):
+        return "the board's default"
+
+
+DEFAULT_CORES = _DefaultCores()
+
+
 def cmd_build(args, con):
     from neurofab.config import CoreConfig
+    if args.cores is DEFAULT_CORES:
+        from neurofab.boards import get_board
+        board = get_board(args.board)
+        args.cores = board.default_cores
+        if args.cores == 1:
+            why = board.fabric if isinstance(board.fabric, str) else "; ".join(
+                f"{k} cores: {v}" for k, v in sorted(board.fabric.items()))
+            raise ValueError(f"--cores: no fabric fits board {board.name} ({board.device}): "
+                             f"{why}")
     cfg = None if args.network is None else CoreConfig.load(args.network)
     report, summary = build_board(args.board, con, cfg=cfg, out_dir=args.out,
                                   kernel=args.kernel, learning=args.learning or None,
@@ -674,8 +694,9 @@ def build_parser():
                    help="bake this .nfcfg network into the bitstream (default: load at run time)")
     p.add_argument("--learning", action="store_true",
                    help="a learning core (STDP, R-STDP, homeostasis; docs/learning.md)")
-    p.add_argument("--cores", type=int, default=None,
-                   help="K >= 2: K cores behind the AER router (geometry: the registry's)")
+    p.add_argument("--cores", type=int, nargs="?", const=DEFAULT_CORES, default=None,
+                   help="K >= 2: K cores behind the AER router (geometry: the registry's); "
+                        "without K the largest fabric that meets the board's clock goal")
     p.add_argument("--encoder", choices=("rate", "latency", "delta", "population"),
                    default=None, help="a spike encoder in front of the core's inputs")
     p.add_argument("--out", default="build", help="build directory")
@@ -728,7 +749,7 @@ def check_args(args):
     limit."""
     for name, (lo, hi, closed) in _LIMITS.items():
         value = getattr(args, name, None)
-        if value is None:
+        if value is None or value is DEFAULT_CORES:
             continue
         ok = value >= lo and (hi is None or (value <= hi if closed else value < hi))
         if not ok or value != value:

@@ -21,7 +21,7 @@ def _identify(top):
 
 def test_fabric_geometry_from_the_registry():
     board = get_board("ulx3s")
-    assert board.default_cores == 4
+    assert board.fabric_cores == (2, 3, 4) and board.default_cores == 2
     fab = board.for_fabric(4)
     assert fab["n_inputs"] == 4 * fab["n_neurons"] + 256 and fab["route_entries"] == 2
     top = BoardTop("ulx3s", sim=True, cores=4)
@@ -31,13 +31,14 @@ def test_fabric_geometry_from_the_registry():
     assert (ident.n_cores, ident.route_entries, ident.n_neurons, ident.n_inputs,
             ident.n_synapses) == (4, 2, 256, 1280, 8192)
     assert ident.encoder == 0
-    assert get_board("tang-nano-9k").default_cores == 2
+    assert get_board("tang-nano-9k").default_cores == 1       # no fabric fits (measured)
     assert get_board("icebreaker").default_cores == 1
 
 
 def test_fabric_refusals():
-    with pytest.raises(ValueError, match=r"^cores = 3: board ulx3s has fabric tops of 4 cores"):
-        get_board("ulx3s").for_fabric(3)
+    with pytest.raises(ValueError, match=r"^cores = 5: board ulx3s has fabric tops of 2, 3, "
+                                         r"4 cores"):
+        get_board("ulx3s").for_fabric(5)
     with pytest.raises(ValueError, match=r"^cores = 2: no fabric fits board icebreaker"):
         get_board("icebreaker").for_fabric(2)
     with pytest.raises(ValueError, match=r"cores = 16 is outside"):

@@ -166,3 +166,48 @@ def test_a_board_as_it_hosts_a_learning_core():
     assert slower.for_learning().f_core == 75e6 and slower.for_learning(False) is slower
     with pytest.raises(TypeError, match=r"^learning must be a bool, not 1$"):
         ulx3s.for_learning(1)
+
+
+@pytest.mark.parametrize("name", board_names())
+def test_fabric_entries(name):
+    """Every fabric geometry holds ``K`` cores' neurons plus host channels as axons; the
+    default fabric (``fabric_default``) is one of them, met the board's clock, and a core
+    count the board has no geometry for is refused with what it has."""
+    board = BOARDS[name]
+    if isinstance(board.fabric, str):
+        assert board.fabric_cores == () and board.fabric_default is None
+        assert board.default_cores == 1
+        with pytest.raises(ValueError, match=rf"^cores = 2: no fabric fits board {name}"):
+            board.for_fabric(2)
+        return
+    for k, geo in board.fabric.items():
+        assert 2 <= k < spec.AER_MAX_PORTS
+        if isinstance(geo, str):                        # a measured reason
+            with pytest.raises(ValueError, match=rf"^cores = {k}: a fabric of {k} cores "
+                                                 rf"does not fit board {name}"):
+                board.for_fabric(k)
+            continue
+        assert board.for_fabric(k) == geo
+        exact_log2(geo["n_neurons"])
+        assert geo["n_inputs"] > k * geo["n_neurons"] and geo["route_entries"] >= 1
+    assert board.default_cores == (board.fabric_default or 1)
+    assert board.fabric_default is None or board.fabric_default in board.fabric_cores
+    missing = max(board.fabric) + 1
+    with pytest.raises(ValueError, match=rf"^cores = {missing}: board {name} has fabric "
+                                         rf"tops of "):
+        board.for_fabric(missing)
+
+
+def test_fabric_defaults():
+    """The measured defaults: the ULX3S-85F's largest fabric at 90 MHz (goal 80), none on
+    the iCEBreaker and the Tang Nano 9K (docs/boards.md)."""
+    import dataclasses
+    ulx = BOARDS["ulx3s"]
+    assert ulx.fabric_cores == (2, 3, 4) and ulx.default_cores == 2
+    assert ulx.for_fabric(2) == {"n_neurons": 256, "n_inputs": 768, "syn_capacity": 8192,
+                                 "route_entries": 2}
+    assert ulx.f_core >= ulx.f_goal
+    for name in ("icebreaker", "tang-nano-9k"):
+        assert isinstance(BOARDS[name].fabric, str) and "measured" in BOARDS[name].fabric
+    with pytest.raises(ValueError, match=r"fabric_default = 5 has no fabric geometry"):
+        dataclasses.replace(ulx, fabric_default=5)

@@ -80,7 +80,8 @@ def test_sim_url_options_are_checked():
         open_transport("sim://loopback?learning=1")
     with pytest.raises(ValueError, match="cores = 'four' must be a whole number"):
         open_transport("sim://ulx3s?cores=four")
-    with pytest.raises(ValueError, match=r"^cores = 3: board ulx3s has fabric tops of 4 cores"):
-        open_transport("sim://ulx3s?cores=3")
+    with pytest.raises(ValueError, match=r"^cores = 5: board ulx3s has fabric tops of 2, 3, "
+                                         r"4 cores"):
+        open_transport("sim://ulx3s?cores=5")
     with pytest.raises(ValueError, match=r"^encoder = 'morse' is not one of"):
         open_transport("sim://ulx3s?encoder=morse")

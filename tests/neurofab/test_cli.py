@@ -124,6 +124,36 @@ def test_build_learning_refusals(capsys, tmp_path):
         capsys.readouterr().err
 
 
+def test_build_cores_without_a_count_is_the_registry_default(capsys, monkeypatch):
+    """``build --cores`` alone builds the board's largest fabric that met its clock goal
+    (``Board.default_cores``); ``--cores K`` and no ``--cores`` are as before."""
+    from neurofab import cli
+    from neurofab.boards import get_board
+    seen = []
+
+    class Report:
+        def summary(self):
+            return "(no build)"
+
+    def fake_build(board, con, **kw):
+        seen.append(kw["cores"])
+        return Report(), {"board": board, "cores": kw["cores"] or 1}
+
+    monkeypatch.setattr(cli, "build_board", fake_build)
+    for argv in (["--cores"], ["--cores", "3"], []):
+        assert main(["build", "--board", "ulx3s", *argv, "--json"]) == 0
+    assert seen == [get_board("ulx3s").default_cores, 3, None]
+    assert get_board("ulx3s").default_cores >= 2
+    capsys.readouterr()
+    for name in ("icebreaker", "tang-nano-9k"):
+        if get_board(name).default_cores > 1:
+            continue
+        assert main(["build", "--board", name, "--cores", "--json"]) == 2
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert out["error"].startswith(f"--cores: no fabric fits board {name}")
+    assert len(seen) == 3
+
+
 @pytest.mark.parametrize("argv, message", [
     (["cosim", "--steps", "-3"], "--steps -3 must be at least 1"),
     (["cosim", "--gap", "1"], "--gap 1.0 must be in [0.0, 1.0)"),
