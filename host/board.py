@@ -102,6 +102,9 @@ class Snapshot:
         of every region the core has; ``QUEUE``: ``n_neurons`` words then the count).
     cfg : CoreConfig or None
         The config the host had loaded (``Board.cfg``), restored with the words.
+    initial_words : array or None
+        The STATE words ``Board.reset`` writes back for that config (a kernel whose
+        initial state is not zero), restored with it.
     """
     build: int
     step: int
