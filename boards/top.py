@@ -275,8 +275,10 @@ class BoardTop(wiring.Component):
         self.kernel = kernel = get_kernel(DEFAULT_KERNEL if kernel is None else kernel)
         self.learning = learning = check_bool("learning",
                                               False if learning is None else learning)
-        # (the board as it hosts the kernel and learning: its clock or geometry may differ)
-        self.board = board = get_board(board).for_kernel(kernel).for_learning(learning)
+        # (the board as it hosts the kernel, learning and the encoder: its clock or
+        # geometry may differ)
+        self.board = board = get_board(board).for_kernel(kernel).for_learning(
+            learning).for_encoder(encoder)
         self.n_cores = n_cores = 1 if cores is None else check_int("cores", cores, 1,
                                                                   spec.AER_MAX_PORTS - 1)
         if n_cores > 1 and (encoder is not None or learning or cfg is not None

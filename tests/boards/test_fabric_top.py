@@ -70,6 +70,19 @@ def test_encoder_top_identify():
     assert top.build_hash != other.build_hash
 
 
+def test_encoder_top_clock_from_the_registry():
+    """An encoder top runs at the board's clock for that encoder (``Board.for_encoder``):
+    the ULX3S delta top at 60 MHz, 20 clocks per UART bit, the rate top at 90 MHz."""
+    small = dict(n_neurons=16, n_inputs=16, syn_capacity=256)
+    delta = BoardTop("ulx3s", sim=True, encoder="delta", **small)
+    rate = BoardTop("ulx3s", sim=True, encoder="rate", **small)
+    for top in (delta, rate):
+        top._MustUse__silence = True
+    assert (delta.clk_hz, delta.divisor) == (60_000_000, 20)
+    assert (rate.clk_hz, rate.divisor) == (90_000_000, 30)
+    assert _identify(delta).clk_hz == 60_000_000
+
+
 def test_fabric_in_the_hash():
     a = BoardTop("ulx3s", sim=True, cores=4, **SMALL)
     b = BoardTop("ulx3s", sim=True, **SMALL)

@@ -211,3 +211,34 @@ def test_fabric_defaults():
         assert isinstance(BOARDS[name].fabric, str) and "measured" in BOARDS[name].fabric
     with pytest.raises(ValueError, match=r"fabric_default = 5 has no fabric geometry"):
         dataclasses.replace(ulx, fabric_default=5)
+
+
+@pytest.mark.parametrize("name", board_names())
+def test_encoder_entries(name):
+    """Every encoder override is a known kind; a clock override keeps a whole number of
+    clocks per UART bit; a reason is the refusal of ``for_encoder``."""
+    board = BOARDS[name]
+    assert board.for_encoder(None) is board
+    for kind in spec.ENCODER_KINDS:
+        over = board.encoders.get(kind, {})
+        if isinstance(over, str):
+            with pytest.raises(ValueError, match=rf"^encoder {kind} does not fit board {name}"):
+                board.for_encoder(kind)
+            continue
+        enc = board.for_encoder(kind)
+        assert (enc is board) == (not over)
+        assert enc.uart_clocks_per_bit == int(enc.uart_clocks_per_bit)
+    assert set(board.encoders) <= set(spec.ENCODER_KINDS)
+    with pytest.raises(ValueError, match=r"^encoder = 'morse' is not one of"):
+        board.for_encoder("morse")
+
+
+def test_encoder_clocks_measured():
+    """ULX3S-85F: the delta and population tops run at 60 MHz (they missed 90 MHz, and
+    75 MHz is above what they reached); rate and latency at the board's 90 MHz."""
+    ulx = BOARDS["ulx3s"]
+    for kind in ("rate", "latency"):
+        assert ulx.for_encoder(kind) is ulx
+    for kind in ("delta", "population"):
+        enc = ulx.for_encoder(kind)
+        assert enc.f_core == 60e6 < enc.f_goal and enc.uart_clocks_per_bit == 20
