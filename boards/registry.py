@@ -387,6 +387,19 @@ BOARDS = {b.name: b for b in (
             "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
+        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population), measured
+        # with placer seed 2: rate needs 3612 LUT4 + 762 carry (5170 / 5280 logic cells),
+        # 30 / 30 block RAMs and found no legal placement (seeds 3 and 1 not measured, so
+        # it is not refused here); delta's previous-value memory needs a 31st block RAM;
+        # population packs into 5288 logic cells (3704 LUT4 + 782 carry), 8 too many.
+        encoders={
+            "delta": "the board top needs 31 block RAMs (30 on the device: the encoder's "
+                     "previous-value memory on top of a one-core top that uses all 30) and "
+                     "3608 LUT4 + 778 carry (measured)",
+            "population": "the board top packs into 5288 logic cells (3704 LUT4 + 782 "
+                          "carry; 5280 on the device) and uses all 30 block RAMs "
+                          "(measured)",
+        },
         # (measured: synth_ice40 of the learning board top, docs/boards.md)
         # (measured: synth_ice40 of BoardTop(cores=2) at 64 neurons, 192 axons and 4096
         # synapses per core, docs/boards.md)
@@ -432,9 +445,10 @@ BOARDS = {b.name: b for b in (
            # 96.03 MHz at 90 MHz; delta 73.98 MHz (the previous-value DP16KD read into the
            # threshold compares in one clock) and population 71.15 MHz (the Gaussian table
            # read combinationally between the value and the LFSR compare) miss 90 MHz. The
-           # next exact plan below 90 MHz at 3 Mbaud is 75 MHz, then 60 MHz (20 clocks per
-           # bit): there delta measured 77.33 and population 71.36 MHz. Both run below the
-           # 80 MHz goal until those reads are registered (docs/boards.md).
+           # next exact plan below 90 MHz at 3 Mbaud is 75 MHz (delta: 73.00 MHz, missed),
+           # then 60 MHz (20 clocks per bit): there delta measured 77.33 and population
+           # 71.36 MHz. Both run below the 80 MHz goal until those reads are registered
+           # (docs/boards.md).
            encoders={"delta": {"f_core": 60e6}, "population": {"f_core": 60e6}}),
     _ulx3s("ulx3s-45f", ULX3S_45F_Platform, "LFE5U-45F", (1024, 1024, 32768)),
     _ulx3s("ulx3s-25f", ULX3S_25F_Platform, "LFE5U-25F", (512, 512, 16384)),
@@ -451,6 +465,13 @@ BOARDS = {b.name: b for b in (
         # AdEx: 68.4 / 71.8 / 70.4 MHz with the three placer seeds at 72 MHz; 66 MHz keeps
         # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
         kernels={"adex": {"f_core": 66e6}},
+        # Encoder tops at 256 / 256 / 8192 (default seed, 72 MHz plan): rate 72.73 and
+        # latency 73.39 MHz meet 72 MHz; delta 55.48 MHz (its previous values in LUT RAM,
+        # read, subtracted and compared in one clock) and population 61.53 MHz (centre,
+        # |x - centre|, table and LFSR compare in one clock) miss it. At 54 MHz (18 clocks
+        # per bit at 3 Mbaud) delta measured 63.48 MHz, at 60 MHz (20 clocks per bit)
+        # population 65.53 MHz: both above the 50 MHz goal.
+        encoders={"delta": {"f_core": 54e6}, "population": {"f_core": 60e6}},
         # measured (nextpnr-himbaechel, default placer seed, 72 MHz plan): BoardTop(cores=2)
         # at 64 neurons, 192 axons, 2048 synapses per core; then at 32 / 128 / 1024
         fabric="too small: 2 cores of 64 neurons (192 axons, 2048 synapses each) need 8955 "

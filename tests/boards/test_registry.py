@@ -235,10 +235,24 @@ def test_encoder_entries(name):
 
 def test_encoder_clocks_measured():
     """ULX3S-85F: the delta and population tops run at 60 MHz (they missed 90 MHz, and
-    75 MHz is above what they reached); rate and latency at the board's 90 MHz."""
+    75 MHz is above what they reached); rate and latency at the board's 90 MHz. Tang Nano
+    9K: delta at 54 MHz, population at 60 MHz. iCEBreaker: delta needs a 31st block RAM,
+    population 8 logic cells too many."""
     ulx = BOARDS["ulx3s"]
     for kind in ("rate", "latency"):
         assert ulx.for_encoder(kind) is ulx
     for kind in ("delta", "population"):
         enc = ulx.for_encoder(kind)
         assert enc.f_core == 60e6 < enc.f_goal and enc.uart_clocks_per_bit == 20
+    tang = BOARDS["tang-nano-9k"]
+    assert tang.for_encoder("rate") is tang and tang.for_encoder("latency") is tang
+    delta = tang.for_encoder("delta")
+    assert delta.f_core == 54e6 >= delta.f_goal and delta.uart_clocks_per_bit == 18
+    pop = tang.for_encoder("population")
+    assert pop.f_core == 60e6 >= pop.f_goal and pop.uart_clocks_per_bit == 20
+    with pytest.raises(ValueError, match=r"^encoder delta does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): the board top needs 31 block RAMs"):
+        BOARDS["icebreaker"].for_encoder("delta")
+    with pytest.raises(ValueError, match=r"^encoder population does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): the board top packs into 5288"):
+        BOARDS["icebreaker"].for_encoder("population")
