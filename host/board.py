@@ -647,8 +647,8 @@ class Board:
             inputs = self._check_values(inputs)
         else:
             # integers only: a float channel is refused, not truncated (golden.run's rule)
-            inputs = [check_int_array(f"inputs[{t}]", c, (np.size(c),))
-                      for t, c in enumerate(inputs)]
+            inputs = [check_int_array(f"inputs[{t}]", c, (np.size(c),)) if np.size(c)
+                      else np.zeros(0, np.int64) for t, c in enumerate(inputs)]
         steps = len(inputs) if steps is None else int(steps)
         if steps < len(inputs):
             raise ValueError(f"steps = {steps} is below the {len(inputs)} steps of inputs")

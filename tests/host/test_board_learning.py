@@ -80,7 +80,8 @@ def same(a, b):
 
 def test_identify_reports_learning(board):
     assert board.learning and board.info.learning == 1
-    depths = spec.region_depths(**GEOMETRY, learning=True)
+    depths = spec.region_depths(**GEOMETRY, learning=True, queue=True)   # (ULX3S: QUEUE)
+    assert board.info.queue == 1
     assert {r: board.info.region_depth(r) for r in Region} == depths
     assert board.info.word_bytes[Region.SYNAPSE] == board.info.word_bytes[Region.CTRL] == 9
 

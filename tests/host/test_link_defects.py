@@ -321,6 +321,8 @@ def test_run_refuses_a_float_channel_like_golden():
     with pytest.raises(ValueError, match=r"inputs\[0\]"):
         board.run([[[1, 2]]])
     assert same(board.run([[1], [2]]), golden.run(cfg, [[1], [2]]))
+    board.reset()
+    assert same(board.run([[], [3], []]), golden.run(cfg, [[], [3], []]))  # empty steps
 
 
 def test_a_reset_by_another_host_between_batches_is_an_error():
