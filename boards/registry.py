@@ -389,10 +389,14 @@ BOARDS = {b.name: b for b in (
         },
         # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population), measured
         # with placer seed 2: rate needs 3612 LUT4 + 762 carry (5170 / 5280 logic cells),
-        # 30 / 30 block RAMs and found no legal placement (seeds 3 and 1 not measured, so
-        # it is not refused here); delta's previous-value memory needs a 31st block RAM;
+        # 30 / 30 block RAMs and found no legal placement with seeds 2, 3 and 1 (all the
+        # seeds build tries); latency (5141 cells) none with seed 2 (3 and 1 not measured,
+        # so it is not refused here); delta's previous-value memory needs a 31st block RAM;
         # population packs into 5288 logic cells (3704 LUT4 + 782 carry), 8 too many.
         encoders={
+            "rate": "the board top packs into 5170 of the 5280 logic cells (3612 LUT4 + "
+                    "762 carry) and all 30 block RAMs, and nextpnr finds no legal "
+                    "placement with placer seeds 2, 3 and 1 (measured)",
             "delta": "the board top needs 31 block RAMs (30 on the device: the encoder's "
                      "previous-value memory on top of a one-core top that uses all 30) and "
                      "3608 LUT4 + 778 carry (measured)",

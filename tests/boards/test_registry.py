@@ -236,8 +236,8 @@ def test_encoder_entries(name):
 def test_encoder_clocks_measured():
     """ULX3S-85F: the delta and population tops run at 60 MHz (they missed 90 MHz, and
     75 MHz is above what they reached); rate and latency at the board's 90 MHz. Tang Nano
-    9K: delta at 54 MHz, population at 60 MHz. iCEBreaker: delta needs a 31st block RAM,
-    population 8 logic cells too many."""
+    9K: delta at 54 MHz, population at 60 MHz. iCEBreaker: rate places with none of its three seeds,
+    delta needs a 31st block RAM, population 8 logic cells too many."""
     ulx = BOARDS["ulx3s"]
     for kind in ("rate", "latency"):
         assert ulx.for_encoder(kind) is ulx
@@ -253,6 +253,10 @@ def test_encoder_clocks_measured():
     with pytest.raises(ValueError, match=r"^encoder delta does not fit board icebreaker "
                                          r"\(iCE40UP5K\): the board top needs 31 block RAMs"):
         BOARDS["icebreaker"].for_encoder("delta")
+    with pytest.raises(ValueError, match=r"^encoder rate does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): the board top packs into 5170"):
+        BOARDS["icebreaker"].for_encoder("rate")
+    assert BOARDS["icebreaker"].for_encoder("latency") is BOARDS["icebreaker"]
     with pytest.raises(ValueError, match=r"^encoder population does not fit board icebreaker "
                                          r"\(iCE40UP5K\): the board top packs into 5288"):
         BOARDS["icebreaker"].for_encoder("population")
