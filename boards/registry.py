@@ -387,8 +387,8 @@ BOARDS = {b.name: b for b in (
             "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
-        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population), measured
-        # with placer seed 2 unless said: rate needs 3612 LUT4 + 762 carry (5170 / 5280 logic cells),
+        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population), placer
+        # seed 2 unless said: rate needs 3612 LUT4 + 762 carry (5170 / 5280 logic cells),
         # 30 / 30 block RAMs and found no legal placement with seeds 2, 3 and 1 (all the
         # seeds build tries); latency (5141 cells) none with seed 2 (3 and 1 not measured,
         # so it is not refused here); delta's previous-value memory needs a 31st block RAM;
