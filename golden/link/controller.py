@@ -63,7 +63,6 @@ class LinkController:
         self.out_fifo = []           # neurons and "END"
         self.last = None             # (opcode, seq, reply body) of the last executed command
         self.steps_read = 0          # step ends sent by READ_EVENTS (mod 2**16; RESET keeps it)
-        self.period = 0              # PACE (paced mode: clocks per step; 0 off)
         self.max_body = self.g["max_payload"] + spec.MIN_BODY
 
     # -- frames --------------------------------------------------------------------------
@@ -150,7 +149,6 @@ class LinkController:
             period = codec.unpack_struct(spec.PaceRequest, p)["period"]
             if period and not self.g.get("pace", False):
                 return Nak.BAD_ARG
-            self.period = period
             return b""
         if op == Opcode.RUN:
             self.run(codec.unpack_struct(spec.RunRequest, p)["steps"])
