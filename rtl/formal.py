@@ -266,6 +266,49 @@ def _registers(fragment):
     return regs
 
 
+def _unit_signals(fragment, unit, *path):
+    """``{name: Signal}`` of every signal that the elaborated ``fragment`` (or its
+    subfragment at ``path``, by submodule names) assigns anywhere, inside ``If``,
+    ``Switch`` and ``FSM`` blocks too: the unit's registers by their source names.
+    ``unit`` names the unit in the error raised when a name is missing."""
+    for name in path:
+        subs = {sub_name: sub for sub, sub_name, *_ in fragment.subfragments}
+        if name not in subs:
+            raise ValueError(f"{unit} has no submodule {name!r} (its submodules: "
+                             f"{', '.join(sorted(str(n) for n in subs))})")
+        fragment = subs[name]
+    found = {}
+    for statements in fragment.statements.values():
+        for stmt in statements:
+            for sig in stmt._lhs_signals():
+                found.setdefault(sig.name, sig)
+    return _Named(unit, found)
+
+
+class _Named(dict):
+    """``{name: Signal}`` whose missing names are reported with the unit's names."""
+
+    def __init__(self, unit, signals):
+        super().__init__(signals)
+        self.unit = unit
+
+    def __missing__(self, name):
+        raise ValueError(f"{self.unit} has no register {name!r} (its registers: "
+                         f"{', '.join(sorted(self))})")
+
+
+def _fsm_states(state):
+    """``{state name: encoding}`` of an Amaranth FSM's state register."""
+    states = {}
+    for code in range(1 << len(state)):
+        try:
+            name = state.decoder(code)
+        except (KeyError, IndexError):
+            continue
+        states[name.rsplit("/", 1)[0]] = code
+    return states
+
+
 class KernelEquivalence(Harness):
     """A pipelined kernel against its reference statement, for every input.
 
@@ -419,6 +462,21 @@ class CoreSpikeOrder(Harness):
     spike names a neuron below ``n_neurons`` and above the previous spike of the same
     step (steps end at the ``eos`` transfer).
 
+    The induction's strengthening (asserted too, so proven with the claim) reads the
+    core's registers by their names:
+
+    * the update pipeline: ``inflight`` is the number of valid stages (``u1_valid`` ..
+      ``u4_valid``, the kernel's ``s1_valid`` .. ``s3_valid``, ``o_valid``);
+      ``inflight <= n_issue <= n_neurons``; ``wb_n`` is ``n_issue - inflight`` (modulo
+      ``n_neurons``: the neurons written back); outside ``UPDATE`` all of them are 0;
+    * the output FIFO (``_SpikeFifo``): ``held`` is one-hot and ``fill`` counts the
+      entries held plus the stage;
+    * the order: the words on their way out (the last spike the harness saw, unless the
+      step ended; the output register; the entries; the stage) are in order, pairwise:
+      of two adjacent spikes with no ``eos`` between them the later names the higher
+      neuron; the last of them is an ``eos`` outside ``UPDATE``, and in ``UPDATE`` an
+      ``eos`` or a spike below ``n_issue - inflight`` (the neurons written back).
+
     Parameters
     ----------
     n_neurons, n_inputs, syn_capacity : int
@@ -438,9 +496,11 @@ class CoreSpikeOrder(Harness):
 
     def elaborate(self, platform):
         m = self._module()
-        m.submodules.core = core = NeuronCore(n_neurons=self.n_neurons,
-                                              n_inputs=self.n_inputs,
-                                              syn_capacity=self.syn_capacity)
+        N = self.n_neurons
+        core = NeuronCore(n_neurons=N, n_inputs=self.n_inputs,
+                          syn_capacity=self.syn_capacity)
+        fragment = Fragment.get(core, platform)
+        m.submodules.core = fragment
         for stream_in in (core.i_events, core.i_mem):
             m.d.comb += [stream_in.valid.eq(AnySeq(1)),
                          stream_in.payload.eq(AnySeq(len(stream_in.payload.as_value())))]
@@ -454,11 +514,60 @@ class CoreSpikeOrder(Harness):
                 m.d.sync += seen.eq(0)
             with m.Else():
                 m.d.sync += [seen.eq(1), last.eq(ev.neuron)]
-                m.d.comb += Assert(ev.neuron < self.n_neurons)
+                m.d.comb += Assert(ev.neuron < N)
                 if self.mutant == "single":
                     m.d.comb += Assert(~seen)
                 else:
                     m.d.comb += Assert(~seen | (ev.neuron > last))
+
+        # --- strengthening: the core's registers ---------------------------------------
+        regs = _unit_signals(fragment, "NeuronCore")
+        kern = _unit_signals(fragment, "NeuronCore", "kernel")
+        fifo = _unit_signals(fragment, "NeuronCore", "spike_fifo")
+        state = regs["core_fsm_state"]
+        states = _fsm_states(state)
+        in_update = state == states["UPDATE"]
+        n_issue, inflight, wb_n = regs["n_issue"], regs["inflight"], regs["wb_n"]
+        valids = [regs[f"u{k}_valid"] for k in range(1, 5)] + \
+                 [kern[f"s{k}_valid"] for k in range(1, 4)] + [kern["o_valid"]]
+        done = Signal(range(N + 1))             # neurons written back in this update
+        m.d.comb += done.eq(n_issue - inflight)
+        m.d.comb += [
+            Assert(inflight == sum(valids)),
+            Assert(n_issue <= N),
+            Assert(inflight <= n_issue),
+            Assert(wb_n == done[:len(wb_n)]),
+        ]
+        with m.If(~in_update):
+            m.d.comb += Assert((n_issue == 0) & (inflight == 0) & (wb_n == 0))
+
+        held, fill, stage_v = fifo["held"], fifo["fill"], fifo["stage_v"]
+        inner = len(held) - 1
+        m.d.comb += Assert((held != 0) & ((held & (held - 1)) == 0))
+        for k in range(inner + 1):
+            with m.If(held[k]):
+                m.d.comb += Assert(fill == k + stage_v)
+
+        # the words on their way out, oldest first, each (valid, eos, neuron)
+        NB = len(fifo["stage"]) - 1
+
+        def word(value):
+            return value[NB], value[:NB]
+
+        chain = [(fifo["r_rdy"], *word(fifo["r_data"]))]
+        for k in range(inner):
+            chain.append((held[k + 1:].any(), *word(fifo[f"entry_{k}"])))
+        chain.append((stage_v, *word(fifo["stage"])))
+        m.d.comb += Assert(last < N)
+        prev_eos, prev_n = ~seen, last[:NB]
+        for k, (valid, eos, neuron) in enumerate(chain):
+            with m.If(valid):
+                m.d.comb += Assert(prev_eos | eos | (neuron > prev_n))
+            tail_eos, tail_n = Signal(name=f"order_eos_{k}"), Signal(NB, name=f"order_n_{k}")
+            m.d.comb += [tail_eos.eq(Mux(valid, eos, prev_eos)),
+                         tail_n.eq(Mux(valid, neuron, prev_n))]
+            prev_eos, prev_n = tail_eos, tail_n
+        m.d.comb += Assert(prev_eos | (in_update & (prev_n < done)))
         return m
 
 
