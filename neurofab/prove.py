@@ -149,8 +149,9 @@ PROPERTIES = (
     Property(
         "link.response",
         "the link controller ends its reply to a frame at most 56 clocks after the frame's "
-        "end token, whatever bytes came before (a ready reply stream, a core answering "
-        "memory requests in one clock; IDENTIFY and STATUS frames not sent)",
+        "end token, in every run of 60 clocks from the initial state (a ready reply "
+        "stream, a core answering memory requests in one clock; IDENTIFY and STATUS "
+        "frames not sent); longer runs break the bound (docs/proofs.md)",
         _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True,
         solver="boolector"),
 )

@@ -740,6 +740,8 @@ class LinkResponse(Harness):
     the harness counts; it asserts that the count never exceeds ``bound``. Frames whose
     first byte is one of ``excluded`` (opcodes whose reply copies a long payload: their
     time is measured in simulation, ``docs/proofs.md``) are not sent (``Assume``).
+    Bounded model checking only: the bound of 56 holds for the frames that fit the
+    bounded check's first clocks, not for every frame (``docs/proofs.md``).
 
     Parameters
     ----------
