@@ -12,6 +12,12 @@ o_event : Out(stream.Signature(spec.InputEvent))
     Registered; one decision per clock (rate, latency, delta: one per value; population:
     ``fields`` per value, the value is held on ``i_value`` until its last field).
 
+Rate and latency decide in the clock that takes the value. Delta and population
+(``pipelined``) take the value into a stage register with what they read or compute from it
+(delta: the previous value out of its memory; population: ``|x - centre|``) and decide from
+those registers in the next clock: one clock more from value to event, the same events and
+still one decision per clock.
+
 Attributes ``channel`` (input channel of the next value) and ``field`` (next field)
 are the position within the step; each encoder adds its own state (``lfsr``, ``step``,
 ``prev`` memory).
@@ -50,10 +56,19 @@ class _SpikeEncoder(wiring.Component):
         self.field = Signal(range(self.fields))
         return channels, width
 
+    #: decide a clock after taking the value, from registers (``_stage``, then ``_decide``)
+    pipelined = False
+
     # subclass hooks ------------------------------------------------------------------
     def _decide(self, m, decide, chan_next):
         """Return ``(fire, core_channel)`` for the current value/channel/field; add sync
-        updates of the encoder's own state under ``decide``."""
+        updates of the encoder's own state under ``decide``. Pipelined encoders: the
+        decision on the stage registers, ``decide`` its strobe, ``chan_next`` None."""
+        raise NotImplementedError
+
+    def _stage(self, m, take, chan_next):
+        """Pipelined encoders: register under ``take`` what ``_decide`` needs of the current
+        value/channel/field (``chan_next``: the channel of the next value taken)."""
         raise NotImplementedError
 
     def _end_of_step(self, m):
@@ -61,6 +76,8 @@ class _SpikeEncoder(wiring.Component):
 
     # ---------------------------------------------------------------------------------
     def elaborate(self, platform):
+        if self.pipelined:
+            return self._elaborate_pipelined()
         m = Module()
         i, o = self.i_value, self.o_event
         eos_pending = Signal()
@@ -92,6 +109,57 @@ class _SpikeEncoder(wiring.Component):
                     eos_pending.eq(step_done),
                 ]
             with m.Elif(step_done):
+                m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1)]
+                self._end_of_step(m)
+        with m.Elif(eos_pending & free):
+            m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1),
+                         eos_pending.eq(0)]
+            self._end_of_step(m)
+        return m
+
+    def _elaborate_pipelined(self):
+        # stage 1 takes the value (``take``: counters, ``_stage`` registers); stage 2 decides
+        # from the stage registers into the event register (``go``), as ``decide`` above
+        m = Module()
+        i, o = self.i_value, self.o_event
+        eos_pending = Signal()
+        s_valid = Signal()          # the stage holds a value's decision
+        s_last = Signal()           # ... of the step's last channel and field
+        free = ~o.valid | o.ready
+        go = s_valid & free & ~eos_pending
+        s_free = ~s_valid | go
+        last_field = self.field == self.fields - 1
+        last_chan = self.channel == self.channels - 1
+        take = i.valid & s_free
+        m.d.comb += i.ready.eq(s_free & last_field)
+        chan_next = Signal.like(self.channel)
+        m.d.comb += chan_next.eq(self.channel)
+        with m.If(take & last_field):
+            m.d.comb += chan_next.eq(Mux(last_chan, 0, self.channel + 1))
+        self._stage(m, take, chan_next)
+        fire, core_channel = self._decide(m, go, None)
+
+        with m.If(take):
+            m.d.sync += [
+                self.field.eq(Mux(last_field, 0, self.field + 1)),
+                self.channel.eq(chan_next),
+                s_valid.eq(1),
+                s_last.eq(last_field & last_chan),
+            ]
+        with m.Elif(go):
+            m.d.sync += s_valid.eq(0)
+
+        with m.If(o.valid & o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(go):
+            with m.If(fire):
+                m.d.sync += [
+                    o.valid.eq(1),
+                    o.payload.channel.eq(core_channel),
+                    o.payload.eos.eq(0),
+                    eos_pending.eq(s_last),
+                ]
+            with m.Elif(s_last):
                 m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1)]
                 self._end_of_step(m)
         with m.Elif(eos_pending & free):
@@ -159,9 +227,12 @@ class LatencyEncoder(_SpikeEncoder):
 class DeltaEncoder(_SpikeEncoder):
     """ON/OFF delta coding: ``d = x - prev[c]``; ``d >= threshold`` -> core channel ``2c``,
     ``-d >= threshold`` -> ``2c + 1``; then ``prev[c] = x``. ``prev`` is a memory of
-    ``channels`` words, zero at reset (attribute ``prev``, an ``amaranth.lib.memory``)."""
+    ``channels`` words, zero at reset (attribute ``prev``, an ``amaranth.lib.memory``).
+    Pipelined: ``x`` and ``prev[c]`` are registered when ``x`` is taken (and ``prev[c]``
+    written), ``d`` and the compares are the next clock's."""
 
     out_per_channel = 2
+    pipelined = True
 
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, threshold=1):
@@ -172,7 +243,7 @@ class DeltaEncoder(_SpikeEncoder):
         self._wr = self.prev.write_port()
         self._rd = self.prev.read_port(domain="sync", transparent_for=(self._wr,))
 
-    def _decide(self, m, decide, chan_next):
+    def _stage(self, m, take, chan_next):
         m.submodules.prev = self.prev
         wr, rd = self._wr, self._rd
         x = self.i_value.payload
@@ -180,19 +251,31 @@ class DeltaEncoder(_SpikeEncoder):
             rd.addr.eq(chan_next),          # next value's reference arrives with it
             wr.addr.eq(self.channel),
             wr.data.eq(x),
-            wr.en.eq(decide),
+            wr.en.eq(take),
         ]
-        d = x - rd.data                      # signed, width + 1 bits
+        self._s_x = Signal(self.width)
+        self._s_prev = Signal(self.width)
+        self._s_chan = Signal(range(2 * self.channels))
+        with m.If(take):
+            m.d.sync += [self._s_x.eq(x), self._s_prev.eq(rd.data),
+                         self._s_chan.eq(2 * self.channel)]
+
+    def _decide(self, m, decide, chan_next):
+        d = self._s_x - self._s_prev         # signed, width + 1 bits
         on = d >= self.threshold
         off = d <= -self.threshold
-        return on | off, Mux(off, 2 * self.channel + S.DELTA_OFF, 2 * self.channel + S.DELTA_ON)
+        return on | off, Mux(off, self._s_chan + S.DELTA_OFF, self._s_chan + S.DELTA_ON)
 
 
 class PopulationEncoder(_BernoulliEncoder):
     """Gaussian population coding: channel ``c`` drives core channels ``c*fields + j``;
     field ``j`` spikes iff ``lfsr_top < lut[|x - centers[j]|]`` (``spec.population_table``),
     one LFSR draw per field, ``fields`` clocks per value. The table is a ROM of
-    ``2**width`` entries (``width <= spec.POP_MAX_WIDTH``). State: ``lfsr``."""
+    ``2**width`` entries (``width <= spec.POP_MAX_WIDTH``). State: ``lfsr``. Pipelined:
+    ``|x - centre|`` is registered when the field is taken; the table read and the compare
+    with the field's LFSR draw are the next clock's."""
+
+    pipelined = True
 
     @checked_init
     def __init__(self, channels, width=S.ENC_DEFAULT_WIDTH, *, fields=S.POP_DEFAULT_FIELDS,
@@ -205,15 +288,22 @@ class PopulationEncoder(_BernoulliEncoder):
         self.rom = memory.Memory(shape=unsigned(width), depth=1 << width, init=self.lut)
         self._rd = self.rom.read_port(domain="comb")
 
-    def _decide(self, m, decide, chan_next):
-        m.submodules.rom = self.rom
-        rd = self._rd
+    def _stage(self, m, take, chan_next):
         x = self.i_value.payload
         center = Array(Const(c, self.width) for c in self.centers)[self.field]
         diff = x - center
-        m.d.comb += rd.addr.eq(Mux(diff < 0, -diff, diff)[:self.width])
+        self._s_dist = Signal(self.width)
+        self._s_chan = Signal(range(self.channels * self.fields))
+        with m.If(take):
+            m.d.sync += [self._s_dist.eq(Mux(diff < 0, -diff, diff)[:self.width]),
+                         self._s_chan.eq(self.channel * self.fields + self.field)]
+
+    def _decide(self, m, decide, chan_next):
+        m.submodules.rom = self.rom
+        rd = self._rd
+        m.d.comb += rd.addr.eq(self._s_dist)
         r = self._draw(m, decide)
-        return r < rd.data, self.channel * self.fields + self.field
+        return r < rd.data, self._s_chan
 
 
 #: ``spec.ENCODER_KINDS`` name -> class

@@ -22,3 +22,44 @@ def test_convert_twice(k):
     dut = MAKERS[k]()
     first = rtlil.convert(dut, name="top")
     assert first == rtlil.convert(dut, name="top")
+
+
+@pytest.mark.parametrize("make, fields, last", [
+    (lambda: E.DeltaEncoder(6, threshold=1), 1, (10, 11)),
+    (lambda: E.PopulationEncoder(3, 6, fields=4, seed=9), 4, (11,)),
+])
+def test_pipelined_throughput(make, fields, last):
+    """Delta and population decide a clock after taking the value and still take one value
+    (field) per clock without gaps or back-pressure: a step is ``channels * fields`` clocks,
+    one more when its last decision fires (the end-of-step marker waits for that event)."""
+    import numpy as np
+    from amaranth.sim import Simulator
+
+    from neurofab.cosim.streams import put_all
+    dut = make()
+    steps, channels = 6, dut.channels
+    vals = np.array([[0 if t % 2 else (1 << dut.width) - 1] * channels for t in range(steps)])
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    seen = []        # (cycle of the end-of-step marker, channel of the event before it)
+
+    async def producer(ctx):
+        await put_all(ctx, dut.i_value, [int(v) for v in vals.reshape(-1)])
+
+    async def sink(ctx):
+        n, before = 0, None
+        ctx.set(dut.o_event.ready, 1)
+        while len(seen) < steps:
+            *_, valid, payload = await ctx.tick().sample(dut.o_event.valid, dut.o_event.payload)
+            n += 1
+            if valid and payload.eos:
+                seen.append((n, before))
+                before = None
+            elif valid:
+                before = int(payload.channel)
+
+    sim.add_testbench(producer)
+    sim.add_testbench(sink)
+    sim.run()
+    for (a, _), (b, before) in zip(seen, seen[1:]):
+        assert b - a == channels * fields + (before in last)
