@@ -154,6 +154,15 @@ PROPERTIES = (
         "frames not sent); longer runs break the bound (docs/proofs.md)",
         _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True,
         solver="boolector"),
+    Property(
+        "link.answer",
+        "the link controller takes the last byte of its reply to a frame out at most 327 "
+        "clocks after the frame's end token (the longest: an ECHO of max_payload = 64 "
+        "bytes), whatever came before, for ECHO, RUN and PACE frames, retransmissions and "
+        "every frame it NAKs (a ready reply stream; the commands that run a unit of their "
+        "own not sent: IDENTIFY, STATUS, CLEAR_STATUS, RESET, WRITE_MEM, READ_MEM, INJECT, "
+        "READ_EVENTS)",
+        _harness("LinkAnswer"), "prove", 2, mutants=("tight",), mutant_depth=8),
 )
 
 

@@ -13,8 +13,8 @@ that injects one deliberate error into the statement (``neurofab.prove`` runs th
 that a proof is not vacuous: each mutant must fail).
 """
 
-from amaranth import (Array, ClockDomain, Const, Elaboratable, Fragment, Module, Mux, Signal,
-                      Value, signed)
+from amaranth import (Array, Cat, ClockDomain, Const, Elaboratable, Fragment, Module, Mux,
+                      Signal, Value, signed)
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume
 
@@ -32,8 +32,9 @@ from .lif import CubaLif
 from .link import LinkController
 
 __all__ = ["Harness", "Products", "REFERENCES", "KernelEquivalence", "LifRefractory",
-           "CoreSpikeOrder", "AccumulatorBound", "LinkResponse", "cuba_lif_reference",
-           "alif_reference", "izhikevich_reference", "adex_reference", "sat", "rtz_decay"]
+           "CoreSpikeOrder", "AccumulatorBound", "LinkResponse", "LinkAnswer",
+           "cuba_lif_reference", "alif_reference", "izhikevich_reference", "adex_reference",
+           "sat", "rtz_decay"]
 
 
 # --- operators of docs/numerics.md, at full precision -------------------------------
@@ -563,7 +564,8 @@ class CoreSpikeOrder(Harness):
         for k, (valid, eos, neuron) in enumerate(chain):
             with m.If(valid):
                 m.d.comb += Assert(prev_eos | eos | (neuron > prev_n))
-            tail_eos, tail_n = Signal(name=f"order_eos_{k}"), Signal(NB, name=f"order_n_{k}")
+            tail_eos = Signal(name=f"order_eos_{k}")
+            tail_n = Signal(NB, name=f"order_n_{k}")
             m.d.comb += [tail_eos.eq(Mux(valid, eos, prev_eos)),
                          tail_n.eq(Mux(valid, neuron, prev_n))]
             prev_eos, prev_n = tail_eos, tail_n
@@ -764,10 +766,19 @@ class LinkResponse(Harness):
 
     def elaborate(self, platform):
         m = self._module()
+        self._environment(m, platform)
+        return m
+
+    def _environment(self, m, platform):
+        """The controller, its environment, the opcode assumption and the count of clocks
+        (``waiting``, asserted ``<= bound``); returns ``(link, fragment, env)``, ``env`` a
+        dict of the harness's signals."""
         n = 2
-        m.submodules.link = link = LinkController(
+        link = LinkController(
             n_neurons=n, n_inputs=1, syn_capacity=2, clk_hz=1,
             max_payload=spec.MIN_MAX_PAYLOAD, in_depth=2, out_depth=2)
+        fragment = Fragment.get(link, platform)
+        m.submodules.link = fragment
         m.d.comb += [
             link.i_frame.valid.eq(AnySeq(1)),
             link.i_frame.payload.eq(AnySeq(len(link.i_frame.payload.as_value()))),
@@ -813,9 +824,206 @@ class LinkResponse(Harness):
 
         waiting = Signal(range(self.bound + 2))
         replied = link.o_frame.valid & link.o_frame.ready & link.o_frame.payload.last
-        with m.If(replied):
+        # (a frame may end in the clock its predecessor's reply ends: count it)
+        with m.If(took_end):
+            m.d.sync += waiting.eq(1)
+        with m.Elif(replied):
             m.d.sync += waiting.eq(0)
-        with m.Elif(took_end | ((waiting != 0) & (waiting <= self.bound))):
+        with m.Elif((waiting != 0) & (waiting <= self.bound)):
             m.d.sync += waiting.eq(waiting + 1)
         m.d.comb += Assert(waiting <= self.bound)
+        return link, fragment, {"started": started, "opcode": opcode, "waiting": waiting,
+                                "took_end": took_end}
+
+
+class LinkAnswer(LinkResponse):
+    """The link controller answers every frame within ``bound`` clocks, whatever came
+    before: a k-induction proof for the frames it answers without a unit of its own.
+
+    The environment of :class:`LinkResponse`; frames whose first byte is one of the
+    commands that run a unit of their own (IDENTIFY, STATUS, CLEAR_STATUS, RESET,
+    WRITE_MEM, READ_MEM, INJECT, READ_EVENTS: ``excluded``) are not sent. Every other
+    frame is followed: ECHO (up to ``max_payload`` bytes), RUN, PACE, every NAK of the
+    link checks (CRC, FRAMING, OVERSIZE, UNKNOWN_OPCODE), BAD_LENGTH and BAD_ARG, and
+    a retransmission (the stored reply, up to ``max_payload`` bytes, sent again).
+
+    The strengthening, read from the controller's registers by their names, is a
+    *ranking*: in every state of the command FSM the harness computes ``rest``, an upper
+    bound of the clocks until the reply's last byte is taken (from the FSM state, the
+    ``Sender`` 's state and bytes left, the frame buffer's read address and valid bits,
+    ``reply_ptr``, ``byte_count``, ``pay_end``), and asserts ``waiting + rest <= bound``
+    with the invariants that make ``rest`` fall by at least one every clock. Each is an
+    ``Assert``: the induction proves it with the claim.
+
+    Parameters
+    ----------
+    bound : int
+        Clocks allowed from a frame's end token to the clock its reply's last byte is
+        taken.
+    mutant : str or None
+        ``"tight"``: claim 4 clocks, without the strengthening (must fail: no reply is
+        that fast).
+    """
+
+    #: Commands not sent (each runs a unit of its own; see docs/proofs.md).
+    EXCLUDED = tuple(op.value for op in (
+        spec.Opcode.IDENTIFY, spec.Opcode.STATUS, spec.Opcode.CLEAR_STATUS,
+        spec.Opcode.RESET, spec.Opcode.WRITE_MEM, spec.Opcode.READ_MEM,
+        spec.Opcode.INJECT, spec.Opcode.READ_EVENTS))
+
+    def __init__(self, bound=None, mutant=None):
+        Harness.__init__(self)
+        if mutant not in (None, "tight"):
+            raise ValueError(f"mutant {mutant!r} is not one of: tight")
+        maxp = spec.MIN_MAX_PAYLOAD
+        full = self.full_bound(maxp) if bound is None else bound
+        self.bound = 4 if mutant == "tight" else full
+        self.excluded = self.EXCLUDED
+        self.mutant = mutant
+
+    @staticmethod
+    def full_bound(max_payload):
+        """The bound proven: the longest ECHO (``max_payload`` bytes)."""
+        return 3 + 5 * max_payload + 4
+
+    def elaborate(self, platform):
+        m = self._module()
+        link, fragment, env = self._environment(m, platform)
+        if self.mutant == "tight":
+            return m
+        waiting = env["waiting"]
+        maxp = spec.MIN_MAX_PAYLOAD
+        HDR = spec.HEADER_BYTES
+        hdr_bytes = spec.MemHeader.size // 8
+        max_body = maxp + spec.MIN_BODY
+        top = _unit_signals(fragment, "LinkController")
+        rx = _unit_signals(fragment, "LinkController", "receiver")
+        tx = _unit_signals(fragment, "LinkController", "sender")
+        buf = _unit_signals(fragment, "LinkController", "buffer")
+        inject = _unit_signals(fragment, "LinkController", "inject")
+        mem = _unit_signals(fragment, "LinkController", "memory")
+        S = _fsm_states(top["link_state"])
+        T = _fsm_states(tx["sender_state"])
+        state, tstate = top["link_state"], tx["sender_state"]
+
+        def at(*names):
+            return Cat(*(state == S[name] for name in names)).any()
+
+        reply_ptr, last_len = top["reply_ptr"], top["last_len"]
+        nak = top["send_link_nak"] | (top["last_reason"] != 0)
+        left = tx["left"]
+        rv, dv = buf["o_data_reg_valid"], buf["o_data_valid"]
+        addr = buf["o_addr"]
+        pay_end = rx["o_payload_end"]
+        cur_op = rx["o_opcode"]
+        out = link.o_frame
+
+        def send_rest(nak_, length):
+            """Clocks from the Sender's OPCODE state to the clock the last byte is taken:
+            opcode, seq, the payload (a NAK's 2 bytes one a clock; an ACK's bytes three
+            clocks each, the first read of the buffer under way since the seek of the
+            clock before), CRC."""
+            return Mux(nak_, 6, Mux(length == 0, 4, 2 + 3 * length))
+
+        def finish_rest():
+            # FINISH: last_len <- reply_ptr, send_link_nak <- 0; then OPCODE
+            return 1 + send_rest(top["last_reason"] != 0, reply_ptr)
+
+        w = Mux(rv, 0, Mux(dv, 1, 2))       # clocks until the buffer's byte is offered
+        sender_rest = Signal(range(4 * maxp + 16), name="sender_rest")
+        with m.Switch(tstate):
+            with m.Case(T["OPCODE"]):
+                m.d.comb += sender_rest.eq(send_rest(nak, last_len))
+            with m.Case(T["SEQ"]):
+                m.d.comb += sender_rest.eq(Mux(nak, 3 + left, Mux(
+                    left == 0, 3, 1 + (w == 2) + 3 * left)))
+            with m.Case(T["PAYLOAD"]):
+                m.d.comb += sender_rest.eq(Mux(nak, left + 2, w + 3 * left))
+            with m.Case(T["CRC_HI"]):
+                m.d.comb += sender_rest.eq(2)
+            with m.Case(T["CRC_LO"]):
+                m.d.comb += sender_rest.eq(1)
+        echo_left = Signal(range(max_body + 1))      # payload bytes ECHO still reads
+        m.d.comb += echo_left.eq(pay_end - addr)
+        echo_len = pay_end - HDR                     # the ECHO reply's length
+        rest = Signal(range(8 * maxp + 64), name="rest")
+        with m.Switch(state):
+            with m.Case(S["RECV"]):
+                m.d.comb += rest.eq(0)
+            with m.Case(S["CHECK"]):
+                m.d.comb += rest.eq(self.bound - 1)
+            with m.Case(S["DISPATCH"]):
+                m.d.comb += rest.eq(self.bound - 2)
+            with m.Case(S["SEND"]):
+                m.d.comb += rest.eq(sender_rest)
+            with m.Case(S["FINISH"]):
+                m.d.comb += rest.eq(finish_rest())
+            with m.Case(S["ECHO"]):
+                m.d.comb += rest.eq(~dv + 2 * echo_left + 1 + 1 + send_rest(0, echo_len))
+                # (ECHO: two clocks a byte, one to see the end; FINISH; the reply)
+            with m.Case(S["HDR_LOAD"]):
+                m.d.comb += rest.eq(~dv + 2 * (hdr_bytes - 1 - top["byte_count"]) + 1 +
+                                    2 + 1 + send_rest(1, 0))
+            with m.Case(S["RUN_WAIT"]):
+                m.d.comb += rest.eq(2 + 1 + send_rest(1, 0))
+            with m.Case(S["RUN"], S["PACE"]):
+                m.d.comb += rest.eq(1 + 1 + send_rest(1, 0))
+
+        allowed = [op.value for op in spec.Opcode if op.value not in self.excluded]
+        known_ok = Cat(*(cur_op == op for op in allowed)).any()
+        excluded_op = Cat(*(cur_op == op for op in self.excluded)).any()
+        m.d.comb += [
+            # the claim's ranking
+            Assert(waiting + rest <= self.bound),
+            # the FSMs: only the states these frames reach; the units they do not use idle
+            Assert(at("RECV", "CHECK", "DISPATCH", "SEND", "FINISH", "ECHO", "HDR_LOAD",
+                      "RUN_WAIT", "RUN", "PACE")),
+            Assert(inject["inject_state"] == _fsm_states(inject["inject_state"])["IDLE"]),
+            Assert(mem["memory_state"] == _fsm_states(mem["memory_state"])["IDLE"]),
+            Assert((tstate != T["IDLE"]) == at("SEND")),
+            Assert(Cat(*(tstate == code for code in T.values())).any()),
+            # a frame is being answered exactly while the count runs
+            Assert((waiting != 0) == (~at("RECV") | (out.valid & out.payload.last))),
+            Assert(~out.valid | out.payload.last | at("SEND")),
+            Assert(last_len <= maxp),
+            Assert(~rv | dv),
+            Assert(rx["length"] <= max_body),
+        ]
+        with m.If(at("RECV")):
+            m.d.comb += [Assert(env["started"] == (rx["length"] != 0)),
+                         Assert(~env["started"] | (cur_op == env["opcode"]))]
+        with m.Else():
+            m.d.comb += Assert(~env["started"])
+        with m.If(~at("RECV", "CHECK")):
+            m.d.comb += Assert((rx["length"] == 0) & ~rx["overflow"])
+        with m.If(at("CHECK")):
+            m.d.comb += [Assert(waiting == 1),
+                         Assert((rx["length"] == 0) | ~excluded_op),
+                         Assert(pay_end == (rx["length"] - spec.CRC_BYTES)[:len(pay_end)]),
+                         Assert(reply_ptr == 0)]
+        with m.If(at("DISPATCH")):
+            m.d.comb += [Assert(waiting == 2), Assert(known_ok), Assert(addr == HDR),
+                         Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES)),
+                         Assert(reply_ptr == 0), Assert(~top["copy_pending"])]
+        with m.If(at("ECHO")):
+            m.d.comb += [Assert(cur_op == spec.Opcode.ECHO.value),
+                         Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES)),
+                         Assert((addr >= HDR) & (addr <= pay_end)),
+                         Assert(reply_ptr + top["copy_pending"] == addr - HDR),
+                         Assert(~dv | (top["at_end"] == (addr == pay_end))),
+                         Assert(top["last_reason"] == 0)]
+        with m.If(at("HDR_LOAD", "RUN_WAIT", "RUN", "PACE")):
+            m.d.comb += [Assert((cur_op == spec.Opcode.RUN.value) |
+                                (cur_op == spec.Opcode.PACE.value)),
+                         Assert(reply_ptr == 0)]
+        with m.If(at("HDR_LOAD")):
+            m.d.comb += Assert(top["byte_count"] < hdr_bytes)
+        with m.If(at("FINISH")):
+            m.d.comb += Assert(reply_ptr <= maxp)
+        with m.If(at("SEND")):
+            with m.If((tstate == T["SEQ"]) | (tstate == T["PAYLOAD"])):
+                m.d.comb += [Assert(~nak | (left <= 2)), Assert(nak | (left <= maxp))]
+            m.d.comb += Assert((tstate != T["PAYLOAD"]) | (left != 0))
+        with m.If(~at("ECHO")):
+            m.d.comb += Assert(~top["copy_pending"])
         return m
