@@ -158,10 +158,9 @@ PROPERTIES = (
         "link.answer",
         "the link controller takes the last byte of its reply to a frame out at most 327 "
         "clocks after the frame's end token (the longest: an ECHO of max_payload = 64 "
-        "bytes), whatever came before, for ECHO, RUN and PACE frames, retransmissions and "
-        "every frame it NAKs (a ready reply stream; the commands that run a unit of their "
-        "own not sent: IDENTIFY, STATUS, CLEAR_STATUS, RESET, WRITE_MEM, READ_MEM, INJECT, "
-        "READ_EVENTS)",
+        "bytes), whatever came before, for ECHO, RUN, PACE and CLEAR_STATUS frames, "
+        "retransmissions and every frame it NAKs (a ready reply stream; IDENTIFY, STATUS, "
+        "RESET, WRITE_MEM, READ_MEM, INJECT and READ_EVENTS frames not sent)",
         _harness("LinkAnswer"), "prove", 2, mutants=("tight",), mutant_depth=8),
 )
 
