@@ -348,29 +348,22 @@ BOARDS = {b.name: b for b in (
         platform=ICEBreakerPlatform, **_ICE40_UP5K,
         # The board top (core + host link) fills all 30 block RAMs and 95 % of the logic
         # cells at 256 neurons / 256 inputs (the core stores row pointers and spikes in
-        # only the bits the geometry uses). At 30 MHz (PLL 12 -> 30, 10 clocks per UART
-        # bit at 3 Mbaud) it measured 30.3 MHz with placer seed 2, 29.8 / 29.2 MHz (missed)
-        # with the default seed and seed 1, since the link controller became components;
-        # seed 2 goes first. Earlier revisions ranged 29.3-34.6 MHz across placements,
-        # which is why ``build`` tries other seeds before it reports a timing failure.
-        # With learning added (the core's memory-port decode, IDENTIFY's learning byte; a
-        # netlist within 1 % of the one before) the same top measured 28.49 (seed 2), 28.39
-        # (seed 1), 28.40 (seed 3) MHz and one placement failure (default seed) at 30 MHz:
-        # the critical path is the link's memory-request handshake into the core's request
-        # register. The core clock is 27 MHz (PLL 12 -> 27, 9 clocks per bit at 3 Mbaud)
-        # until that handshake is registered; the goal stays 30 MHz. At 27 MHz seed 1
-        # measured 30.51 MHz (5006 / 5280 logic cells): placements of this full device
-        # scatter over 27-30.5 MHz. With protocol 6's 16-bit READ_EVENTS step counter
-        # (5015 / 5280 cells) seed 1 finds no legal placement, seed 2 measured 29.49 MHz
-        # and seed 3 27.54 MHz, so seed 2 goes first (a placement failure moves ``build``
-        # on to the next seed, like a timing failure).
-        placer_seeds=(2, 3, 1),
+        # only the bits the geometry uses). 30 MHz: PLL 12 -> 30, 10 clocks per UART bit
+        # at 3 Mbaud. Placements of this full device scatter the result over several MHz
+        # (earlier revisions: 27-34.6 MHz across seeds), which is why ``build`` tries the
+        # next seed after a timing or placement failure. Protocol 6's top (5015 cells) ran
+        # at 27 MHz: the critical path went from the core's event-stream ready through the
+        # link's step feeder into its input buffer's read address. The feeder now reads the
+        # buffer into a skid register that does not wait on that ready (5004 cells):
+        # 32.14 MHz at 30 with seed 1, 29.86 MHz with seed 2 (the core's ready logic into
+        # the feeder's register enables); seed 1 goes first (docs/boards.md).
+        placer_seeds=(1, 2, 3),
         # the spike-queue region's decode and multiplexers (about 60 logic cells) do not
         # fit next to a top at 95 % of the cells: no snapshots with pending spikes here
         queue_port=False,
         # paced mode's period register and 32-bit timer do not fit either
         pace=False,
-        clock_resource="clk12", f_osc=12e6, f_core=27e6, f_goal=30e6,
+        clock_resource="clk12", f_osc=12e6, f_core=30e6, f_goal=30e6,
         uart_resource="uart", uart_baud=3_000_000, uart_bridge="FTDI FT2232H",
         n_neurons=256, n_inputs=256, syn_capacity=32768, syn_memory="spram",
         programmers=(("iceprog", "-S"), ("openFPGALoader", "-b", "icebreaker")),

@@ -22,9 +22,11 @@ class StepFeeder(wiring.Component):
       step is started whenever none is in flight (and not ``i_resetting``): the events of
       one complete buffered step (up to and including its END entry, handed over as the
       core's end-of-step marker), or a lone end-of-step marker if no complete step is
-      buffered. The core takes the events from a two-register pipeline (one register
-      next to the buffer, one output register), refilled at one event per clock and not
-      past the step's end: the buffer's block-RAM output reaches nothing but a register.
+      buffered. The core takes the events from an output register backed by a skid
+      register, one event per clock and never past the step's end: the buffer is read
+      only while the skid register is empty, so the core's ``ready`` reaches registers'
+      enables only, never the buffer's read address, and the buffer's block-RAM output
+      reaches a register through one multiplexer.
     * **Output buffer.** The core's spikes and its end-of-step marker are stored (the core
       waits while it is full; while ``i_resetting`` they are taken and dropped);
       ``o_steps_pending`` drops when the marker is taken. ``o_out`` is its head entry.
@@ -174,8 +176,10 @@ class StepFeeder(wiring.Component):
         near_valid, out_valid = Signal(), Signal()
         near_channel, out_channel = Signal(cw), Signal(cw)
         near_eos, out_eos = Signal(), Signal()
-        out_load = near_valid & (~out_valid | ev.ready)
-        pulled_end = (near_valid & near_eos) | (out_valid & out_eos)   # the step's END read
+        out_free = ~out_valid | ev.ready
+        # a skid pair: the buffer is read only while ``near`` is empty and the step's END
+        # is not in ``out`` (so never past it), whatever the core's ready says this clock
+        fetch = Signal()
         go = 1                          # (paced mode: a tick is owed)
         if self.pace:
             timer = Signal(32)
@@ -207,17 +211,22 @@ class StepFeeder(wiring.Component):
                     ev.valid.eq(out_valid),
                     ev.payload.channel.eq(out_channel),
                     ev.payload.eos.eq(out_eos),
-                    in_fifo.r_en.eq((~near_valid | out_load) & ~pulled_end),
+                    in_fifo.r_en.eq(~near_valid & ~(out_valid & out_eos)),
+                    fetch.eq(in_fifo.r_en & in_fifo.r_rdy),
                 ]
                 with m.If(out_valid & ev.ready):
                     m.d.sync += out_valid.eq(0)
                     with m.If(out_eos):
                         m.d.comb += ends_dec.eq(1)
                         m.next = "IDLE"
-                with m.If(out_load):
-                    m.d.sync += [out_valid.eq(1), out_channel.eq(near_channel),
-                                 out_eos.eq(near_eos), near_valid.eq(0)]
-                with m.If(in_fifo.r_en & in_fifo.r_rdy):
+                with m.If(out_free):
+                    with m.If(near_valid):
+                        m.d.sync += [out_valid.eq(1), out_channel.eq(near_channel),
+                                     out_eos.eq(near_eos), near_valid.eq(0)]
+                    with m.Elif(fetch):
+                        m.d.sync += [out_valid.eq(1), out_channel.eq(in_fifo.r_data[:cw]),
+                                     out_eos.eq(in_fifo.r_data[cw])]
+                with m.Elif(fetch):
                     m.d.sync += [near_valid.eq(1), near_channel.eq(in_fifo.r_data[:cw]),
                                  near_eos.eq(in_fifo.r_data[cw])]
             with m.State("EOS"):
