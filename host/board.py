@@ -927,7 +927,7 @@ class Board:
         return period
 
     # --- snapshots ----------------------------------------------------------------------
-    def _check_snapshot_board(self, what):
+    def _check_snapshot_build(self, what):
         if self.n_cores > 1 or self.encoder is not None:
             raise BoardError(f"{what} is for a board of one core without encoder; board "
                              f"{self.info.board} has {self.n_cores} cores"
@@ -939,6 +939,9 @@ class Board:
                              f"{self.info.board}'s build does not have (IDENTIFY queue = 0; "
                              f"the iCEBreaker top has no room for it): the spikes of the last "
                              f"step would be lost and the run would not continue exactly")
+
+    def _check_snapshot_board(self, what):
+        self._check_snapshot_build(what)
         st = self.status()
         if st.steps_pending or st.in_level or st.out_level:
             raise BoardError(f"{what} at a step boundary: the board still has "
@@ -969,10 +972,10 @@ class Board:
             raise BoardError(f"the snapshot is of build {snap.build:016x}; board "
                              f"{self.info.board} runs build {self.info.build:016x} (a "
                              f"snapshot goes back to the gateware it was taken from)")
+        self._check_snapshot_build("restore()")
         st = self.status()
         if st.steps_pending or st.in_level or st.out_level:
             self.transact(codec.reset())
-        self._check_snapshot_board("restore()")
         n = self.info.n_neurons
         count = int(snap.regions[Region.QUEUE][-1])
         if count > n:
