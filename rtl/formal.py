@@ -842,10 +842,11 @@ class LinkAnswer(LinkResponse):
 
     The environment of :class:`LinkResponse`; frames whose first byte is one of
     :attr:`EXCLUDED` (commands whose units have no ranking here yet: IDENTIFY, STATUS,
-    RESET, WRITE_MEM, READ_MEM, INJECT, READ_EVENTS) are not sent. Every other frame is
-    followed: ECHO (up to ``max_payload`` bytes), RUN, PACE, CLEAR_STATUS, every NAK of
-    the link checks (CRC, FRAMING, OVERSIZE, UNKNOWN_OPCODE), BAD_LENGTH and BAD_ARG,
-    and a retransmission (the stored reply, up to ``max_payload`` bytes, sent again).
+    RESET, WRITE_MEM, READ_MEM, READ_EVENTS) are not sent. Every other frame is
+    followed: ECHO (up to ``max_payload`` bytes), RUN, PACE, CLEAR_STATUS, INJECT, every
+    NAK of the link checks (CRC, FRAMING, OVERSIZE, UNKNOWN_OPCODE) and of the commands
+    (BAD_LENGTH, BAD_ARG, NO_SPACE), and a retransmission (the stored reply, up to
+    ``max_payload`` bytes, sent again).
 
     The strengthening, read from the controller's registers by their names, is a
     *ranking*: in every state of the command FSM the harness computes ``rest``, an upper
@@ -868,8 +869,7 @@ class LinkAnswer(LinkResponse):
     #: Commands not sent (their units have no ranking here; see docs/proofs.md).
     EXCLUDED = tuple(op.value for op in (
         spec.Opcode.IDENTIFY, spec.Opcode.STATUS, spec.Opcode.RESET,
-        spec.Opcode.WRITE_MEM, spec.Opcode.READ_MEM, spec.Opcode.INJECT,
-        spec.Opcode.READ_EVENTS))
+        spec.Opcode.WRITE_MEM, spec.Opcode.READ_MEM, spec.Opcode.READ_EVENTS))
 
     def __init__(self, bound=None, mutant=None):
         Harness.__init__(self)
@@ -883,8 +883,9 @@ class LinkAnswer(LinkResponse):
 
     @staticmethod
     def full_bound(max_payload):
-        """The bound proven: the longest ECHO (``max_payload`` bytes)."""
-        return 3 + 5 * max_payload + 4
+        """The bound proven: the ranking's largest value, at the dispatch of an INJECT
+        of ``max_payload`` bytes (the longest ECHO needs 5 clocks less)."""
+        return 3 + 5 * max_payload + 9
 
     def elaborate(self, platform):
         m = self._module()
@@ -903,6 +904,8 @@ class LinkAnswer(LinkResponse):
         inject = _unit_signals(fragment, "LinkController", "inject")
         mem = _unit_signals(fragment, "LinkController", "memory")
         cnt = _unit_signals(fragment, "LinkController", "counters")
+        I = _fsm_states(inject["inject_state"])
+        istate = inject["inject_state"]
         E = _fsm_states(cnt["engine_state"])
         engine = cnt["engine_state"]
         base = 4 * len(spec.Counter)            # counter bytes, cleared by CLEAR_STATUS
@@ -950,6 +953,15 @@ class LinkAnswer(LinkResponse):
         echo_left = Signal(range(max_body + 1))      # payload bytes ECHO still reads
         m.d.comb += echo_left.eq(pay_end - addr)
         echo_len = pay_end - HDR                     # the ECHO reply's length
+
+        def pass_rest(per_byte):
+            """Clocks until the InjectParser's pass ends (``o_done``), ``per_byte`` a
+            byte still to read."""
+            r = per_byte * echo_left
+            return Mux(istate == I["READ"], r + 1 + ~dv,
+                       Mux(istate == I["PARSE"], r + per_byte,
+                           Mux(istate == I["END"], r + 2, 0)))
+        enqueue_entry = 3 * (pay_end - HDR) + 2      # the second pass, from its seek
         rest = Signal(range(8 * maxp + 64), name="rest")
         with m.Switch(state):
             with m.Case(S["RECV"]):
@@ -984,6 +996,15 @@ class LinkAnswer(LinkResponse):
                         m.d.comb += rest.eq(2 * (4 - cnt["byte"]) + base + 7)
                     with m.Case(E["WRITE"]):
                         m.d.comb += rest.eq(2 * (4 - cnt["byte"]) - 1 + base + 7)
+            # INJECT: two passes over the payload; the parser reads a byte in two clocks
+            # (READ, PARSE), the second pass adds an END state after a closing record:
+            # three clocks a byte are budgeted there
+            with m.Case(S["INJECT_CHECK_PASS"]):
+                m.d.comb += rest.eq(pass_rest(2) + 1 + enqueue_entry + 1 + send_rest(0, 0))
+            with m.Case(S["INJECT_CHECK"]):
+                m.d.comb += rest.eq(1 + enqueue_entry + 1 + send_rest(0, 0))
+            with m.Case(S["INJECT_ENQUEUE_PASS"]):
+                m.d.comb += rest.eq(pass_rest(3) + 1 + send_rest(0, 0))
             with m.Case(S["CLEAR_WAIT"]):
                 m.d.comb += rest.eq(Mux(engine == E["CLEAR"], base - cnt["clear_addr"], 0) +
                                     1 + 1 + send_rest(0, 0))
@@ -996,11 +1017,12 @@ class LinkAnswer(LinkResponse):
             Assert(waiting + rest <= self.bound),
             # the FSMs: only the states these frames reach; the units they do not use idle
             Assert(at("RECV", "CHECK", "DISPATCH", "SEND", "FINISH", "ECHO", "HDR_LOAD",
-                      "RUN_WAIT", "RUN", "PACE", "CLEAR", "CLEAR_WAIT")),
+                      "RUN_WAIT", "RUN", "PACE", "CLEAR", "CLEAR_WAIT", "INJECT_CHECK_PASS",
+                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS")),
             Assert(Cat(*(engine == code for code in E.values())).any()),
             Assert((engine != E["CLEAR"]) | (cnt["clear_addr"] < base)),
             Assert(~top["status_hold"]),
-            Assert(inject["inject_state"] == _fsm_states(inject["inject_state"])["IDLE"]),
+            Assert(Cat(*(istate == code for code in I.values())).any()),
             Assert(mem["memory_state"] == _fsm_states(mem["memory_state"])["IDLE"]),
             Assert((tstate != T["IDLE"]) == at("SEND")),
             Assert(Cat(*(tstate == code for code in T.values())).any()),
@@ -1045,6 +1067,20 @@ class LinkAnswer(LinkResponse):
         with m.If(at("CLEAR", "CLEAR_WAIT")):
             m.d.comb += [Assert(cur_op == spec.Opcode.CLEAR_STATUS.value),
                          Assert(reply_ptr == 0), Assert(top["last_reason"] == 0)]
+        with m.If(at("INJECT_CHECK_PASS", "INJECT_CHECK", "INJECT_ENQUEUE_PASS")):
+            m.d.comb += [Assert(cur_op == spec.Opcode.INJECT.value),
+                         Assert(reply_ptr == 0), Assert(top["last_reason"] == 0),
+                         Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES)),
+                         Assert((addr >= HDR) & (addr <= pay_end))]
+        with m.If(at("INJECT_CHECK_PASS", "INJECT_ENQUEUE_PASS")):
+            m.d.comb += [Assert(~dv | (top["at_end"] == (addr == pay_end))),
+                         Assert(istate != I["IDLE"]),
+                         Assert(inject["second"] == at("INJECT_ENQUEUE_PASS"))]
+        with m.If(at("INJECT_CHECK_PASS")):
+            m.d.comb += Assert(istate != I["END"])
+        with m.Else():
+            with m.If(~at("INJECT_ENQUEUE_PASS")):
+                m.d.comb += Assert(istate == I["IDLE"])
         with m.If(at("CLEAR_WAIT")):
             m.d.comb += Assert((engine == E["CLEAR"]) | (engine == E["IDLE"]))
         with m.If(at("SEND")):
