@@ -156,11 +156,11 @@ PROPERTIES = (
         solver="boolector"),
     Property(
         "link.answer",
-        "the link controller takes the last byte of its reply to a frame out at most 332 "
+        "the link controller takes the last byte of its reply to a frame out at most 377 "
         "clocks after the frame's end token (max_payload = 64), whatever came before, for "
-        "ECHO, RUN, PACE, CLEAR_STATUS and INJECT frames, retransmissions and every frame "
-        "it NAKs (a ready reply stream; IDENTIFY, STATUS, RESET, WRITE_MEM, READ_MEM and "
-        "READ_EVENTS frames not sent)",
+        "ECHO, RUN, PACE, CLEAR_STATUS, INJECT and READ_EVENTS frames, retransmissions and "
+        "every frame it NAKs (a ready reply stream; IDENTIFY, STATUS, RESET, WRITE_MEM and "
+        "READ_MEM frames not sent)",
         _harness("LinkAnswer"), "prove", 2, mutants=("tight",), mutant_depth=8),
 )
 

@@ -842,8 +842,8 @@ class LinkAnswer(LinkResponse):
 
     The environment of :class:`LinkResponse`; frames whose first byte is one of
     :attr:`EXCLUDED` (commands whose units have no ranking here yet: IDENTIFY, STATUS,
-    RESET, WRITE_MEM, READ_MEM, READ_EVENTS) are not sent. Every other frame is
-    followed: ECHO (up to ``max_payload`` bytes), RUN, PACE, CLEAR_STATUS, INJECT, every
+    RESET, WRITE_MEM, READ_MEM) are not sent. Every other frame is followed: ECHO (up to
+    ``max_payload`` bytes), RUN, PACE, CLEAR_STATUS, INJECT, READ_EVENTS, every
     NAK of the link checks (CRC, FRAMING, OVERSIZE, UNKNOWN_OPCODE) and of the commands
     (BAD_LENGTH, BAD_ARG, NO_SPACE), and a retransmission (the stored reply, up to
     ``max_payload`` bytes, sent again).
@@ -869,7 +869,7 @@ class LinkAnswer(LinkResponse):
     #: Commands not sent (their units have no ranking here; see docs/proofs.md).
     EXCLUDED = tuple(op.value for op in (
         spec.Opcode.IDENTIFY, spec.Opcode.STATUS, spec.Opcode.RESET,
-        spec.Opcode.WRITE_MEM, spec.Opcode.READ_MEM, spec.Opcode.READ_EVENTS))
+        spec.Opcode.WRITE_MEM, spec.Opcode.READ_MEM))
 
     def __init__(self, bound=None, mutant=None):
         Harness.__init__(self)
@@ -883,9 +883,10 @@ class LinkAnswer(LinkResponse):
 
     @staticmethod
     def full_bound(max_payload):
-        """The bound proven: the ranking's largest value, at the dispatch of an INJECT
-        of ``max_payload`` bytes (the longest ECHO needs 5 clocks less)."""
-        return 3 + 5 * max_payload + 9
+        """The bound proven: the ranking's largest value, at the dispatch of a
+        READ_EVENTS (its records budgeted at three clocks a byte)."""
+        header = spec.EventsHeader.size // 8
+        return 3 + 3 * (max_payload - header) + 3 + 8 + 1 + 2 + 3 * max_payload
 
     def elaborate(self, platform):
         m = self._module()
@@ -905,6 +906,9 @@ class LinkAnswer(LinkResponse):
         mem = _unit_signals(fragment, "LinkController", "memory")
         cnt = _unit_signals(fragment, "LinkController", "counters")
         I = _fsm_states(inject["inject_state"])
+        ev = _unit_signals(fragment, "LinkController", "events")
+        K = _fsm_states(ev["packer_state"])
+        pstate = ev["packer_state"]
         istate = inject["inject_state"]
         E = _fsm_states(cnt["engine_state"])
         engine = cnt["engine_state"]
@@ -962,6 +966,16 @@ class LinkAnswer(LinkResponse):
                        Mux(istate == I["PARSE"], r + per_byte,
                            Mux(istate == I["END"], r + 2, 0)))
         enqueue_entry = 3 * (pay_end - HDR) + 2      # the second pass, from its seek
+        room = maxp - reply_ptr                      # reply bytes the packer may add
+        pack_c = {"NEW": 2, "NEW_WAIT": 3, "END_HI": 4, "CLOSE_HI": 4, "CLOSE": 5,
+                  "INDEX": 6, "INDEX_WAIT": 7, "INDEX_HI": 5}
+        pack_rest = Signal(range(4 * maxp + 16), name="pack_rest")
+        with m.Switch(pstate):
+            for name, c in pack_c.items():
+                with m.Case(K[name]):
+                    m.d.comb += pack_rest.eq(3 * room + c)
+            with m.Case(K["FIN"]):
+                m.d.comb += pack_rest.eq(1)
         rest = Signal(range(8 * maxp + 64), name="rest")
         with m.Switch(state):
             with m.Case(S["RECV"]):
@@ -1005,6 +1019,13 @@ class LinkAnswer(LinkResponse):
                 m.d.comb += rest.eq(1 + enqueue_entry + 1 + send_rest(0, 0))
             with m.Case(S["INJECT_ENQUEUE_PASS"]):
                 m.d.comb += rest.eq(pass_rest(3) + 1 + send_rest(0, 0))
+            # READ_EVENTS: the EventPacker fills the reply (three clocks a byte budgeted:
+            # a byte pair takes three, a record two more for its header), the header is
+            # emitted (EMIT), the reply sent (at most max_payload bytes)
+            with m.Case(S["EVENTS"]):
+                m.d.comb += rest.eq(pack_rest + 8 + 1 + send_rest(0, maxp))
+            with m.Case(S["EMIT"]):
+                m.d.comb += rest.eq(top["byte_count"] + 1 + send_rest(0, top["events_len"]))
             with m.Case(S["CLEAR_WAIT"]):
                 m.d.comb += rest.eq(Mux(engine == E["CLEAR"], base - cnt["clear_addr"], 0) +
                                     1 + 1 + send_rest(0, 0))
@@ -1018,7 +1039,9 @@ class LinkAnswer(LinkResponse):
             # the FSMs: only the states these frames reach; the units they do not use idle
             Assert(at("RECV", "CHECK", "DISPATCH", "SEND", "FINISH", "ECHO", "HDR_LOAD",
                       "RUN_WAIT", "RUN", "PACE", "CLEAR", "CLEAR_WAIT", "INJECT_CHECK_PASS",
-                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS")),
+                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "EVENTS", "EMIT")),
+            Assert(Cat(*(pstate == code for code in K.values())).any()),
+            Assert((pstate == K["IDLE"]) == ~at("EVENTS")),
             Assert(Cat(*(engine == code for code in E.values())).any()),
             Assert((engine != E["CLEAR"]) | (cnt["clear_addr"] < base)),
             Assert(~top["status_hold"]),
@@ -1081,6 +1104,19 @@ class LinkAnswer(LinkResponse):
         with m.Else():
             with m.If(~at("INJECT_ENQUEUE_PASS")):
                 m.d.comb += Assert(istate == I["IDLE"])
+        with m.If(at("EVENTS", "EMIT")):
+            m.d.comb += [Assert(cur_op == spec.Opcode.READ_EVENTS.value),
+                         Assert(top["last_reason"] == 0)]
+        with m.If(at("EVENTS")):
+            m.d.comb += Assert(reply_ptr <= maxp)
+            with m.If((pstate == K["NEW"]) | (pstate == K["INDEX"])):
+                m.d.comb += [Assert(ev["room2"] == (reply_ptr <= maxp - 2)),
+                             Assert(ev["room4"] == (reply_ptr <= maxp - 4))]
+            with m.If((pstate == K["END_HI"]) | (pstate == K["INDEX_HI"])):
+                m.d.comb += Assert(reply_ptr <= maxp - 1)
+        with m.If(at("EMIT")):
+            m.d.comb += [Assert(top["events_len"] <= maxp),
+                         Assert((top["byte_count"] >= 1) & (top["byte_count"] <= 8))]
         with m.If(at("CLEAR_WAIT")):
             m.d.comb += Assert((engine == E["CLEAR"]) | (engine == E["IDLE"]))
         with m.If(at("SEND")):
