@@ -833,7 +833,7 @@ class LinkResponse(Harness):
             m.d.sync += waiting.eq(waiting + 1)
         m.d.comb += Assert(waiting <= self.bound)
         return link, fragment, {"started": started, "opcode": opcode, "waiting": waiting,
-                                "took_end": took_end}
+                                "took_end": took_end, "mem_pending": pending}
 
 
 class LinkAnswer(LinkResponse):
@@ -868,8 +868,7 @@ class LinkAnswer(LinkResponse):
 
     #: Commands not sent (their units have no ranking here; see docs/proofs.md).
     EXCLUDED = tuple(op.value for op in (
-        spec.Opcode.IDENTIFY, spec.Opcode.STATUS, spec.Opcode.RESET,
-        spec.Opcode.WRITE_MEM, spec.Opcode.READ_MEM))
+        spec.Opcode.IDENTIFY, spec.Opcode.STATUS, spec.Opcode.RESET))
 
     def __init__(self, bound=None, mutant=None):
         Harness.__init__(self)
@@ -966,6 +965,64 @@ class LinkAnswer(LinkResponse):
                        Mux(istate == I["PARSE"], r + per_byte,
                            Mux(istate == I["END"], r + 2, 0)))
         enqueue_entry = 3 * (pay_end - HDR) + 2      # the second pass, from its seek
+
+        # WRITE_MEM, READ_MEM: MemoryAccess. A read word takes REQUEST, RESPONSE and one
+        # clock a byte (EMIT); a written word ten LOAD clocks, one more for every byte
+        # read from the buffer after the first (a read takes a clock to come back), then
+        # REQUEST and RESPONSE. The range check (count <= the region's depth) and the
+        # length check (read: count * nbytes <= max_payload; write: the payload holds
+        # count words) bound count.
+        rd = cur_op == spec.Opcode.READ_MEM.value
+        M = _fsm_states(mem["memory_state"])
+        mstate = mem["memory_state"]
+        depths = {r: d for r, d in link.depths.items() if d}
+        nbytes_of = spec.region_word_byte_counts(link.kernel.state_word,
+                                                 link.kernel.profile)
+        n_reg = max(r.value for r in depths) + 1
+        words_max = {True: 0, False: 0}
+        for r, d in depths.items():
+            nb = nbytes_of[r]
+            for c in range(d + 1):
+                if c * nb <= maxp:
+                    words_max[True] = max(words_max[True], c * (nb + 2))
+                if c * nb + hdr_bytes + HDR <= max_body - spec.CRC_BYTES:
+                    words_max[False] = max(words_max[False], c * (nb + 11))
+        count, nbytes, mbc = mem["count"], mem["nbytes"], mem["byte_count"]
+        mleft, total, region = mem["left"], mem["total"], mem["region"]
+        depth_of = Array(Const(depths.get(spec.Region(r), 0), 8) for r in range(n_reg))
+        nbytes_arr = Array(Const(nbytes_of[spec.Region(r)], 4) for r in range(n_reg))
+        len_ok = Mux(rd, count * nbytes <= maxp,
+                     count * nbytes + hdr_bytes + HDR == pay_end)
+        words_rest = Mux(~mem["range_bad"] & len_ok & (count != 0),
+                         Mux(rd, count * (nbytes + 2), count * (nbytes + 11)), 0)
+        fin_rest = Mux(rd, 1 + send_rest(0, maxp), 1 + send_rest(1, 0))
+        check_rest = 1 + 1 + 10 + 1 + 1 + Mux(rd, words_max[True], words_max[False])
+        load_rest = (Mux(mleft == 0, 0, 2 * mleft - dv) + (10 - mbc - mleft) + 2 +
+                     (count - 1) * (nbytes + 11))
+        mem_rest = Signal(range(4 * maxp + 512), name="mem_rest")
+        with m.Switch(mstate):
+            with m.Case(M["CHECK"]):
+                m.d.comb += mem_rest.eq(check_rest)
+            with m.Case(M["RANGE"]):
+                m.d.comb += mem_rest.eq(1 + nbytes + 1 + 1 + Mux(rd, words_max[True],
+                                                                 words_max[False]))
+            with m.Case(M["MULTIPLY"]):
+                m.d.comb += mem_rest.eq(mbc + 1 + 1 + words_rest)
+            with m.Case(M["CHECK2"]):
+                m.d.comb += mem_rest.eq(1 + words_rest)
+            with m.Case(M["REQUEST"]):
+                m.d.comb += mem_rest.eq(Mux(rd, count * (nbytes + 2),
+                                            2 + (count - 1) * (nbytes + 11)))
+            with m.Case(M["RESPONSE"]):
+                m.d.comb += mem_rest.eq(Mux(rd, count * (nbytes + 2) - 1,
+                                            1 + (count - 1) * (nbytes + 11)))
+            with m.Case(M["EMIT"]):
+                m.d.comb += mem_rest.eq(count * (nbytes + 2) - 2 - mbc)
+            with m.Case(M["LOAD"]):
+                m.d.comb += mem_rest.eq(load_rest)
+        hdr_next = Mux(cur_op == spec.Opcode.RUN.value, 2 + 1 + send_rest(1, 0),
+                       Mux(cur_op == spec.Opcode.PACE.value, 1 + 1 + send_rest(1, 0),
+                           check_rest + fin_rest))
         room = maxp - reply_ptr                      # reply bytes the packer may add
         pack_c = {"NEW": 2, "NEW_WAIT": 3, "END_HI": 4, "CLOSE_HI": 4, "CLOSE": 5,
                   "INDEX": 6, "INDEX_WAIT": 7, "INDEX_HI": 5}
@@ -993,7 +1050,9 @@ class LinkAnswer(LinkResponse):
                 # (ECHO: two clocks a byte, one to see the end; FINISH; the reply)
             with m.Case(S["HDR_LOAD"]):
                 m.d.comb += rest.eq(~dv + 2 * (hdr_bytes - 1 - top["byte_count"]) + 1 +
-                                    2 + 1 + send_rest(1, 0))
+                                    hdr_next)
+            with m.Case(S["MEMORY"]):
+                m.d.comb += rest.eq(mem_rest + fin_rest)
             with m.Case(S["RUN_WAIT"]):
                 m.d.comb += rest.eq(2 + 1 + send_rest(1, 0))
             with m.Case(S["RUN"], S["PACE"]):
@@ -1039,14 +1098,16 @@ class LinkAnswer(LinkResponse):
             # the FSMs: only the states these frames reach; the units they do not use idle
             Assert(at("RECV", "CHECK", "DISPATCH", "SEND", "FINISH", "ECHO", "HDR_LOAD",
                       "RUN_WAIT", "RUN", "PACE", "CLEAR", "CLEAR_WAIT", "INJECT_CHECK_PASS",
-                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "EVENTS", "EMIT")),
+                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "EVENTS", "EMIT", "MEMORY")),
             Assert(Cat(*(pstate == code for code in K.values())).any()),
             Assert((pstate == K["IDLE"]) == ~at("EVENTS")),
             Assert(Cat(*(engine == code for code in E.values())).any()),
             Assert((engine != E["CLEAR"]) | (cnt["clear_addr"] < base)),
             Assert(~top["status_hold"]),
             Assert(Cat(*(istate == code for code in I.values())).any()),
-            Assert(mem["memory_state"] == _fsm_states(mem["memory_state"])["IDLE"]),
+            Assert(Cat(*(mstate == code for code in M.values())).any()),
+            Assert((mstate == M["IDLE"]) == ~at("MEMORY")),
+            Assert(env["mem_pending"] == ((mstate == M["RESPONSE"]) | (mstate == M["EMIT"]))),
             Assert((tstate != T["IDLE"]) == at("SEND")),
             Assert(Cat(*(tstate == code for code in T.values())).any()),
             # a frame is being answered exactly while the count runs
@@ -1079,10 +1140,64 @@ class LinkAnswer(LinkResponse):
                          Assert(reply_ptr + top["copy_pending"] == addr - HDR),
                          Assert(~dv | (top["at_end"] == (addr == pay_end))),
                          Assert(top["last_reason"] == 0)]
-        with m.If(at("HDR_LOAD", "RUN_WAIT", "RUN", "PACE")):
+        with m.If(at("DISPATCH", "ECHO", "HDR_LOAD", "RUN_WAIT", "RUN", "PACE", "MEMORY",
+                     "INJECT_CHECK_PASS", "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "CLEAR",
+                     "CLEAR_WAIT", "EVENTS", "EMIT")):
+            m.d.comb += Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES))
+            with m.If(~at("DISPATCH")):             # (DISPATCH clears it)
+                m.d.comb += Assert(top["last_reason"] == 0)
+        with m.If(at("HDR_LOAD")):
+            m.d.comb += [Assert((cur_op == spec.Opcode.RUN.value) |
+                                (cur_op == spec.Opcode.PACE.value) |
+                                (cur_op == spec.Opcode.READ_MEM.value) |
+                                (cur_op == spec.Opcode.WRITE_MEM.value)),
+                         Assert(reply_ptr == 0)]
+        with m.If(at("RUN_WAIT", "RUN", "PACE")):
             m.d.comb += [Assert((cur_op == spec.Opcode.RUN.value) |
                                 (cur_op == spec.Opcode.PACE.value)),
                          Assert(reply_ptr == 0)]
+        with m.If(at("MEMORY")):
+            m.d.comb += [Assert((cur_op == spec.Opcode.READ_MEM.value) |
+                                (cur_op == spec.Opcode.WRITE_MEM.value)),
+                         Assert(top["last_reason"] == 0),
+                         Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES))]
+            with m.If(~rd | (mstate == M["CHECK"]) | (mstate == M["RANGE"]) |
+                      (mstate == M["MULTIPLY"]) | (mstate == M["CHECK2"])):
+                m.d.comb += Assert(reply_ptr == 0)
+            with m.If(mstate != M["CHECK"]):
+                m.d.comb += [Assert(region < n_reg), Assert(nbytes == nbytes_arr[region]),
+                             Assert(mem["nbytes1"] == nbytes - 1),
+                             Assert(mem["write"] == ~rd)]
+            with m.If(mstate == M["RANGE"]):
+                m.d.comb += Assert(total == mem["index"] + count)
+            with m.If((mstate == M["MULTIPLY"]) | (mstate == M["CHECK2"])):
+                m.d.comb += Assert(mem["range_bad"] == (mem["start_hi"] |
+                                                        (mem["index"] + count >
+                                                         depth_of[region])))
+            with m.If(mstate == M["MULTIPLY"]):
+                m.d.comb += [Assert(mbc <= nbytes),
+                             Assert(total == (count * (nbytes - mbc))[:len(total)])]
+            with m.If(mstate == M["CHECK2"]):
+                m.d.comb += [Assert(total == (count * nbytes)[:len(total)]),
+                             Assert(mem["length_bad"] == Mux(
+                                 rd, total > maxp, total + hdr_bytes + HDR != pay_end))]
+            with m.If((mstate == M["REQUEST"]) | (mstate == M["RESPONSE"]) |
+                      (mstate == M["EMIT"]) | (mstate == M["LOAD"])):
+                m.d.comb += [Assert((count >= 1) & (count <= depth_of[region])),
+                             Assert(Mux(rd, count * nbytes <= maxp,
+                                        count * nbytes + hdr_bytes + HDR <= pay_end))]
+            with m.If(rd & ((mstate == M["REQUEST"]) | (mstate == M["RESPONSE"]) |
+                            (mstate == M["EMIT"]))):
+                m.d.comb += Assert(reply_ptr + count * nbytes - mbc <= maxp)
+            with m.If((mstate == M["REQUEST"]) | (mstate == M["RESPONSE"])):
+                m.d.comb += Assert(mbc == 0)
+            with m.If(mstate == M["EMIT"]):
+                m.d.comb += [Assert(rd), Assert(mbc < nbytes)]
+            with m.If(mstate == M["LOAD"]):
+                m.d.comb += [Assert(~rd), Assert(mbc < 10),
+                             Assert(mleft == Mux(mbc >= nbytes, 0, nbytes - mbc))]
+            with m.If(mstate == M["RESPONSE"]):
+                m.d.comb += Assert(dv)
         with m.If(at("HDR_LOAD")):
             m.d.comb += Assert(top["byte_count"] < hdr_bytes)
         with m.If(at("FINISH")):
