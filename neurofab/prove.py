@@ -163,6 +163,14 @@ PROPERTIES = (
         "ready reply stream, a core answering memory requests in one clock)",
         _harness("LinkAnswer"), "prove", 2, mutants=("tight",), mutant_depth=8, slow=True,
         solver="boolector"),
+    Property(
+        "link.answer-status",
+        "as link.answer, with IDENTIFY and STATUS frames too (only RESET not sent): every "
+        "reply's last byte out at most 573 clocks after the frame's end token (the "
+        "counters' engine may have all its increments pending when STATUS or IDENTIFY "
+        "waits for it), whatever came before",
+        _harness("LinkAnswer", status=True), "prove", 2, mutants=("tight",), mutant_depth=8,
+        slow=True, solver="boolector"),
 )
 
 

@@ -870,22 +870,39 @@ class LinkAnswer(LinkResponse):
     EXCLUDED = tuple(op.value for op in (
         spec.Opcode.IDENTIFY, spec.Opcode.STATUS, spec.Opcode.RESET))
 
-    def __init__(self, bound=None, mutant=None):
+    #: STATUS and IDENTIFY too (``status=True``): RESET alone is not sent.
+    EXCLUDED_STATUS = (spec.Opcode.RESET.value,)
+
+    def __init__(self, bound=None, *, status=False, mutant=None):
         Harness.__init__(self)
         if mutant not in (None, "tight"):
             raise ValueError(f"mutant {mutant!r} is not one of: tight")
         maxp = spec.MIN_MAX_PAYLOAD
-        full = self.full_bound(maxp) if bound is None else bound
+        self.status = status
+        full = self.full_bound(maxp, status=status) if bound is None else bound
         self.bound = 4 if mutant == "tight" else full
-        self.excluded = self.EXCLUDED
+        self.excluded = self.EXCLUDED_STATUS if status else self.EXCLUDED
         self.mutant = mutant
 
-    @staticmethod
-    def full_bound(max_payload):
+    #: Bytes of the IDENTIFY payload of the controller under proof.
+    IDENTIFY_BYTES = 59
+
+    @classmethod
+    def full_bound(cls, max_payload, *, status=False):
         """The bound proven: the ranking's largest value, at the dispatch of a
-        READ_EVENTS (its records budgeted at three clocks a byte)."""
+        READ_EVENTS (its records budgeted at three clocks a byte); with ``status``, at
+        the dispatch of an IDENTIFY (the counters' engine with all its increments
+        pending, nine clocks each, then two clocks a payload byte)."""
         header = spec.EventsHeader.size // 8
-        return 3 + 3 * (max_payload - header) + 3 + 8 + 1 + 2 + 3 * max_payload
+        events = 3 + 3 * (max_payload - header) + 3 + 8 + 1 + 2 + 3 * max_payload
+        if not status:
+            return events
+        backlog = 9 * 3 * len(spec.Counter)
+        n_status, n_id = 4 * len(spec.Counter), cls.IDENTIFY_BYTES
+        words = 4 * 4                   # steps_pending, in_level, out_level, parity_errors
+        status_rest = 2 * n_status + 1 + 5 * 4 + 1 + 2 + 3 * (n_status + words)
+        identify_rest = 2 * n_id + 1 + 1 + 2 + 3 * n_id
+        return max(events, 3 + backlog + 1 + max(status_rest, identify_rest))
 
     def elaborate(self, platform):
         m = self._module()
@@ -1024,6 +1041,25 @@ class LinkAnswer(LinkResponse):
                        Mux(cur_op == spec.Opcode.PACE.value, 1 + 1 + send_rest(1, 0),
                            check_rest + fin_rest))
         room = maxp - reply_ptr                      # reply bytes the packer may add
+        # IDENTIFY, STATUS
+        n_status = 4 * len(spec.Counter)             # counter bytes (STATUS)
+        n_ident = len(link.identify_payload())       # the IDENTIFY payload
+        assert n_ident == self.IDENTIFY_BYTES, n_ident
+        is_st = cur_op == spec.Opcode.STATUS.value
+        copy_first = Mux(is_st, 0, n_status)
+        copy_last_addr = Mux(is_st, n_status - 1, n_status + n_ident - 1)
+        copy_n = Mux(is_st, n_status, n_ident)
+        copy_left = Signal(range(n_status + n_ident + 2), name="copy_left")
+        m.d.comb += copy_left.eq(copy_last_addr + 1 - top["status_addr"])
+        copy_entry = 2 * copy_n + 1
+        after_copy = Mux(is_st, 5 * 4 + 1 + send_rest(0, n_status + 16),
+                         1 + send_rest(0, n_ident))
+        engine_busy = (engine == E["READ"]) | (engine == E["WRITE"])
+        done_cur = Mux(engine == E["READ"], 1 + 2 * cnt["byte"],
+                       Mux(engine == E["WRITE"], 2 + 2 * cnt["byte"], 0))
+        backlog = Signal(range(9 * 3 * len(spec.Counter) + 1), name="backlog")
+        m.d.comb += backlog.eq(9 * sum(cnt[f"pending_{c.name.lower()}"]
+                                       for c in spec.Counter) - done_cur)
         pack_c = {"NEW": 2, "NEW_WAIT": 3, "END_HI": 4, "CLOSE_HI": 4, "CLOSE": 5,
                   "INDEX": 6, "INDEX_WAIT": 7, "INDEX_HI": 5}
         pack_rest = Signal(range(4 * maxp + 16), name="pack_rest")
@@ -1084,7 +1120,19 @@ class LinkAnswer(LinkResponse):
             with m.Case(S["EVENTS"]):
                 m.d.comb += rest.eq(pack_rest + 8 + 1 + send_rest(0, maxp))
             with m.Case(S["EMIT"]):
-                m.d.comb += rest.eq(top["byte_count"] + 1 + send_rest(0, top["events_len"]))
+                m.d.comb += rest.eq(Mux(
+                    cur_op == spec.Opcode.READ_EVENTS.value,
+                    top["byte_count"] + 1 + send_rest(0, top["events_len"]),
+                    top["byte_count"] + 5 * (3 - top["status_word"]) + 1 +
+                    send_rest(0, n_status + 16)))
+            with m.Case(S["STATUS_WAIT"]):
+                m.d.comb += rest.eq(backlog + 1 + copy_entry + after_copy)
+            with m.Case(S["STATUS_COPY"]):
+                m.d.comb += rest.eq(Mux(copy_left == 0, 0, 2 * copy_left - top["status_ok"])
+                                    + 1 + after_copy)
+            with m.Case(S["STATUS_WORDS"]):
+                m.d.comb += rest.eq(5 * (4 - top["status_word"]) + 1 +
+                                    send_rest(0, n_status + 16))
             with m.Case(S["CLEAR_WAIT"]):
                 m.d.comb += rest.eq(Mux(engine == E["CLEAR"], base - cnt["clear_addr"], 0) +
                                     1 + 1 + send_rest(0, 0))
@@ -1098,12 +1146,16 @@ class LinkAnswer(LinkResponse):
             # the FSMs: only the states these frames reach; the units they do not use idle
             Assert(at("RECV", "CHECK", "DISPATCH", "SEND", "FINISH", "ECHO", "HDR_LOAD",
                       "RUN_WAIT", "RUN", "PACE", "CLEAR", "CLEAR_WAIT", "INJECT_CHECK_PASS",
-                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "EVENTS", "EMIT", "MEMORY")),
+                      "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "EVENTS", "EMIT", "MEMORY",
+                      *(("STATUS_WAIT", "STATUS_COPY", "STATUS_WORDS") if self.status
+                        else ()))),
             Assert(Cat(*(pstate == code for code in K.values())).any()),
             Assert((pstate == K["IDLE"]) == ~at("EVENTS")),
             Assert(Cat(*(engine == code for code in E.values())).any()),
             Assert((engine != E["CLEAR"]) | (cnt["clear_addr"] < base)),
-            Assert(~top["status_hold"]),
+            Assert(~top["status_hold"] | at("STATUS_COPY")),
+            Assert((engine != E["CLEAR"]) | at("CLEAR", "CLEAR_WAIT")),
+            Assert(~top["copy_last"] | at("STATUS_COPY")),
             Assert(Cat(*(istate == code for code in I.values())).any()),
             Assert(Cat(*(mstate == code for code in M.values())).any()),
             Assert((mstate == M["IDLE"]) == ~at("MEMORY")),
@@ -1142,7 +1194,8 @@ class LinkAnswer(LinkResponse):
                          Assert(top["last_reason"] == 0)]
         with m.If(at("DISPATCH", "ECHO", "HDR_LOAD", "RUN_WAIT", "RUN", "PACE", "MEMORY",
                      "INJECT_CHECK_PASS", "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "CLEAR",
-                     "CLEAR_WAIT", "EVENTS", "EMIT")):
+                     "CLEAR_WAIT", "EVENTS", "EMIT", "STATUS_WAIT", "STATUS_COPY",
+                     "STATUS_WORDS")):
             m.d.comb += Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES))
             with m.If(~at("DISPATCH")):             # (DISPATCH clears it)
                 m.d.comb += Assert(top["last_reason"] == 0)
@@ -1219,9 +1272,11 @@ class LinkAnswer(LinkResponse):
         with m.Else():
             with m.If(~at("INJECT_ENQUEUE_PASS")):
                 m.d.comb += Assert(istate == I["IDLE"])
-        with m.If(at("EVENTS", "EMIT")):
-            m.d.comb += [Assert(cur_op == spec.Opcode.READ_EVENTS.value),
-                         Assert(top["last_reason"] == 0)]
+        with m.If(at("EVENTS")):
+            m.d.comb += Assert(cur_op == spec.Opcode.READ_EVENTS.value)
+        with m.If(at("EMIT")):
+            m.d.comb += Assert((cur_op == spec.Opcode.READ_EVENTS.value) |
+                               ((cur_op == spec.Opcode.STATUS.value) & self.status))
         with m.If(at("EVENTS")):
             m.d.comb += Assert(reply_ptr <= maxp)
             with m.If((pstate == K["NEW"]) | (pstate == K["INDEX"])):
@@ -1229,7 +1284,7 @@ class LinkAnswer(LinkResponse):
                              Assert(ev["room4"] == (reply_ptr <= maxp - 4))]
             with m.If((pstate == K["END_HI"]) | (pstate == K["INDEX_HI"])):
                 m.d.comb += Assert(reply_ptr <= maxp - 1)
-        with m.If(at("EMIT")):
+        with m.If(at("EMIT") & (cur_op == spec.Opcode.READ_EVENTS.value)):
             m.d.comb += [Assert(top["events_len"] <= maxp),
                          Assert((top["byte_count"] >= 1) & (top["byte_count"] <= 8))]
         with m.If(at("CLEAR_WAIT")):
@@ -1238,6 +1293,39 @@ class LinkAnswer(LinkResponse):
             with m.If((tstate == T["SEQ"]) | (tstate == T["PAYLOAD"])):
                 m.d.comb += [Assert(~nak | (left <= 2)), Assert(nak | (left <= maxp))]
             m.d.comb += Assert((tstate != T["PAYLOAD"]) | (left != 0))
-        with m.If(~at("ECHO")):
+        with m.If(~at("ECHO", "STATUS_COPY")):
             m.d.comb += Assert(~top["copy_pending"])
+        # IDENTIFY, STATUS: the counters' engine works off its pending increments, the
+        # bytes are copied from its memory at two clocks a byte (STATUS then emits four
+        # words of four bytes)
+        is_status = cur_op == spec.Opcode.STATUS.value
+        pend = [cnt[f"pending_{c.name.lower()}"] for c in spec.Counter]
+        with m.If(engine_busy):
+            m.d.comb += [Assert(cnt["counter"] < len(spec.Counter)),
+                         Assert(Array(pend)[cnt["counter"]] != 0)]
+        with m.If(at("STATUS_WAIT", "STATUS_COPY", "STATUS_WORDS") |
+                  (at("EMIT") & (cur_op != spec.Opcode.READ_EVENTS.value))):
+            m.d.comb += Assert(is_status | (cur_op == spec.Opcode.IDENTIFY.value))
+        with m.If(at("STATUS_WAIT")):
+            m.d.comb += Assert(reply_ptr == 0)
+        with m.If(at("STATUS_WAIT", "STATUS_COPY")):
+            m.d.comb += Assert(top["status_word"] == 0)
+        with m.If(at("STATUS_COPY")):
+            m.d.comb += [
+                Assert((top["status_addr"] >= copy_first) &
+                       (top["status_addr"] <= copy_last_addr + 1)),
+                Assert(reply_ptr + top["copy_pending"] + copy_left == copy_n),
+                Assert(~top["copy_pending"] | ~top["status_ok"]),
+                Assert(~top["copy_last"] | (top["copy_pending"] & (copy_left == 0))),
+                Assert((copy_left != 0) | (top["copy_pending"] & top["copy_last"])),
+                Assert(top["status_hold"] == (copy_left != 0)),
+            ]
+        with m.If(at("STATUS_WORDS")):
+            m.d.comb += [Assert(is_status), Assert(top["status_word"] <= 3),
+                         Assert(reply_ptr == n_status + 4 * top["status_word"])]
+        with m.If(at("EMIT") & is_status):
+            m.d.comb += [Assert(top["status_word"] <= 3),
+                         Assert((top["byte_count"] >= 1) & (top["byte_count"] <= 4)),
+                         Assert(reply_ptr + top["byte_count"] ==
+                                n_status + 4 + 4 * top["status_word"])]
         return m
