@@ -380,12 +380,11 @@ BOARDS = {b.name: b for b in (
             "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
-        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population), placer
-        # seed 2 unless said: rate needs 3612 LUT4 + 762 carry (5170 / 5280 logic cells),
-        # 30 / 30 block RAMs and found no legal placement with seeds 2, 3 and 1 (all the
-        # seeds build tries); latency (5141 cells) none with seed 2 (3 and 1 not measured,
-        # so it is not refused here); delta's previous-value memory needs a 31st block RAM;
-        # population packs into 5288 logic cells (3704 LUT4 + 782 carry), 8 too many.
+        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population): rate needs
+        # 3612 LUT4 + 762 carry (5170 / 5280 logic cells), 30 / 30 block RAMs and found no
+        # legal placement with seeds 2, 3 and 1; latency (5147 cells) none with seeds 1, 2
+        # and 3 at 30 MHz; delta's previous-value memory needs a 31st block RAM; population
+        # packs into 5288 logic cells (3704 LUT4 + 782 carry), 8 too many.
         encoders={
             "rate": "the board top packs into 5170 of the 5280 logic cells (3612 LUT4 + "
                     "762 carry) and all 30 block RAMs, and nextpnr finds no legal "
@@ -396,6 +395,9 @@ BOARDS = {b.name: b for b in (
             "population": "the board top packs into 5288 logic cells (3704 LUT4 + 782 "
                           "carry; 5280 on the device) and uses all 30 block RAMs "
                           "(measured)",
+            "latency": "the board top packs into 5147 of the 5280 logic cells and all 30 "
+                       "block RAMs, and nextpnr finds no legal placement with placer seeds "
+                       "1, 2 and 3 (measured)",
         },
         # (measured: synth_ice40 of the learning board top, docs/boards.md)
         # (measured: synth_ice40 of BoardTop(cores=2) at 64 neurons, 192 axons and 4096

@@ -256,7 +256,9 @@ def test_encoder_clocks_measured():
     with pytest.raises(ValueError, match=r"^encoder rate does not fit board icebreaker "
                                          r"\(iCE40UP5K\): the board top packs into 5170"):
         BOARDS["icebreaker"].for_encoder("rate")
-    assert BOARDS["icebreaker"].for_encoder("latency") is BOARDS["icebreaker"]
+    with pytest.raises(ValueError, match=r"^encoder latency does not fit board icebreaker "
+                                         r"\(iCE40UP5K\): the board top packs into 5147"):
+        BOARDS["icebreaker"].for_encoder("latency")
     with pytest.raises(ValueError, match=r"^encoder population does not fit board icebreaker "
                                          r"\(iCE40UP5K\): the board top packs into 5288"):
         BOARDS["icebreaker"].for_encoder("population")
