@@ -838,29 +838,33 @@ class LinkResponse(Harness):
 
 class LinkAnswer(LinkResponse):
     """The link controller answers every frame within ``bound`` clocks, whatever came
-    before: a k-induction proof for the frames it answers without a unit of its own.
+    before: a k-induction proof.
 
     The environment of :class:`LinkResponse`; frames whose first byte is one of
-    :attr:`EXCLUDED` (commands whose units have no ranking here yet: IDENTIFY, STATUS,
-    RESET, WRITE_MEM, READ_MEM) are not sent. Every other frame is followed: ECHO (up to
-    ``max_payload`` bytes), RUN, PACE, CLEAR_STATUS, INJECT, READ_EVENTS, every
-    NAK of the link checks (CRC, FRAMING, OVERSIZE, UNKNOWN_OPCODE) and of the commands
-    (BAD_LENGTH, BAD_ARG, NO_SPACE), and a retransmission (the stored reply, up to
-    ``max_payload`` bytes, sent again).
+    :attr:`EXCLUDED` (IDENTIFY, STATUS, RESET; with ``status`` only RESET:
+    :attr:`EXCLUDED_STATUS`) are not sent. Every other frame is followed: ECHO (up to
+    ``max_payload`` bytes), WRITE_MEM, READ_MEM, INJECT, RUN, PACE, READ_EVENTS,
+    CLEAR_STATUS (and with ``status`` IDENTIFY and STATUS), every NAK of the link checks
+    and of the commands, and a retransmission (the stored reply, up to ``max_payload``
+    bytes, sent again).
 
-    The strengthening, read from the controller's registers by their names, is a
-    *ranking*: in every state of the command FSM the harness computes ``rest``, an upper
-    bound of the clocks until the reply's last byte is taken (from the FSM state, the
-    ``Sender`` 's state and bytes left, the frame buffer's read address and valid bits,
-    ``reply_ptr``, ``byte_count``, ``pay_end``), and asserts ``waiting + rest <= bound``
-    with the invariants that make ``rest`` fall by at least one every clock. Each is an
-    ``Assert``: the induction proves it with the claim.
+    The strengthening, read from the controller's and its units' registers by their
+    names, is a *ranking*: in every state of the command FSM the harness computes
+    ``rest``, an upper bound of the clocks until the reply's last byte is taken (from
+    the FSM states of the controller, ``Sender``, ``InjectParser``, ``EventPacker``,
+    ``MemoryAccess`` and the counters' engine, their counters, the frame buffer's read
+    address and valid bits, ``reply_ptr``, ``pay_end``), and asserts ``waiting + rest
+    <= bound`` with the invariants that make ``rest`` fall by at least one every clock.
+    Each is an ``Assert``: the induction proves it with the claim. RESET is not covered
+    (``docs/proofs.md`` says what its wait needs).
 
     Parameters
     ----------
-    bound : int
+    bound : int or None
         Clocks allowed from a frame's end token to the clock its reply's last byte is
-        taken.
+        taken (default :meth:`full_bound`, the ranking's largest value).
+    status : bool
+        Send IDENTIFY and STATUS frames too.
     mutant : str or None
         ``"tight"``: claim 4 clocks, without the strengthening (must fail: no reply is
         that fast).
@@ -1159,7 +1163,8 @@ class LinkAnswer(LinkResponse):
             Assert(Cat(*(istate == code for code in I.values())).any()),
             Assert(Cat(*(mstate == code for code in M.values())).any()),
             Assert((mstate == M["IDLE"]) == ~at("MEMORY")),
-            Assert(env["mem_pending"] == ((mstate == M["RESPONSE"]) | (mstate == M["EMIT"]))),
+            Assert(env["mem_pending"] ==
+                   ((mstate == M["RESPONSE"]) | (mstate == M["EMIT"]))),
             Assert((tstate != T["IDLE"]) == at("SEND")),
             Assert(Cat(*(tstate == code for code in T.values())).any()),
             # a frame is being answered exactly while the count runs
