@@ -936,9 +936,9 @@ class Board:
                              f"reachable)")
         if not self.info.queue:
             raise BoardError(f"{what} needs the spike-queue region, which board "
-                             f"{self.info.board}'s build does not have (IDENTIFY queue = 0; "
-                             f"the iCEBreaker top has no room for it): the spikes of the last "
-                             f"step would be lost and the run would not continue exactly")
+                             f"{self.info.board}'s build does not have (IDENTIFY queue = 0): "
+                             f"the spikes of the last step would be lost and the run would "
+                             f"not continue exactly")
 
     def _check_snapshot_board(self, what):
         self._check_snapshot_build(what)

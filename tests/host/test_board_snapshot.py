@@ -128,9 +128,13 @@ BAUD = 11_250_000
 SIM_GEOMETRY = dict(n_neurons=32, n_inputs=16, syn_capacity=512)
 
 
-@pytest.fixture(scope="module", params=[False, True], ids=["static", "learning"])
+@pytest.fixture(scope="module",
+                params=[("ulx3s", False), ("ulx3s", True), ("icebreaker", False)],
+                ids=["static", "learning", "icebreaker"])
 def sim_board(request):
-    top = BoardTop("ulx3s", sim=True, learning=request.param, baud=BAUD, **SIM_GEOMETRY)
+    name, learning = request.param
+    baud = {} if name == "icebreaker" else {"baud": BAUD}   # (its 30 MHz: 3 Mbaud)
+    top = BoardTop(name, sim=True, learning=learning, **baud, **SIM_GEOMETRY)
     assert top.queue
     with start_simulated_board(top, divisor=top.divisor) as proc, \
             Board.open(proc.url) as board:
