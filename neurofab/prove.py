@@ -147,14 +147,6 @@ PROPERTIES = (
     Property("adex.update", "AdEx" + _UPDATE, _kernel("adex"), "prove", 7,
              mutants=("floor",), slow=True),
     Property(
-        "link.response",
-        "the link controller ends its reply to a frame at most 56 clocks after the frame's "
-        "end token, in every run of 60 clocks from the initial state (a ready reply "
-        "stream, a core answering memory requests in one clock; IDENTIFY and STATUS "
-        "frames not sent); longer runs break the bound (docs/proofs.md)",
-        _harness("LinkResponse"), "bmc", 60, mutants=("tight",), slow=True,
-        solver="boolector"),
-    Property(
         "link.answer",
         "the link controller takes the last byte of its reply to a frame out at most 377 "
         "clocks after the frame's end token (max_payload = 64), whatever came before, for "
@@ -164,7 +156,7 @@ PROPERTIES = (
         _harness("LinkAnswer"), "prove", 2, mutants=("tight",), mutant_depth=8, slow=True,
         solver="boolector"),
     Property(
-        "link.answer-status",
+        "link.response",
         "as link.answer, with IDENTIFY and STATUS frames too (only RESET not sent): every "
         "reply's last byte out at most 573 clocks after the frame's end token (the "
         "counters' engine may have all its increments pending when STATUS or IDENTIFY "

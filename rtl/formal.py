@@ -32,7 +32,7 @@ from .lif import CubaLif
 from .link import LinkController
 
 __all__ = ["Harness", "Products", "REFERENCES", "KernelEquivalence", "LifRefractory",
-           "CoreSpikeOrder", "AccumulatorBound", "LinkResponse", "LinkAnswer",
+           "CoreSpikeOrder", "AccumulatorBound", "LinkAnswer",
            "cuba_lif_reference", "alif_reference", "izhikevich_reference", "adex_reference",
            "sat", "rtz_decay"]
 
@@ -730,8 +730,8 @@ class AccumulatorBound(Harness):
         return m
 
 
-class LinkResponse(Harness):
-    """The link controller answers every frame within a bounded number of clocks.
+class _LinkEnvironment(Harness):
+    """The environment of the link controller's answer-time harnesses.
 
     A ``LinkController`` (2 neurons, 1 input, 2 synapses, the smallest ``max_payload``)
     gets any decoded bytes and end tokens on ``i_frame`` (any content, any status, at
@@ -739,35 +739,10 @@ class LinkResponse(Harness):
     memory request one clock after taking it (any data) and ends every step after at
     most ``n_neurons`` spikes (any neurons). The UART's error pulses are not driven.
     From the clock a frame's end token is taken until the last byte of a reply leaves,
-    the harness counts; it asserts that the count never exceeds ``bound``. Frames whose
-    first byte is one of ``excluded`` (opcodes whose reply copies a long payload: their
-    time is measured in simulation, ``docs/proofs.md``) are not sent (``Assume``).
-    Bounded model checking only: the bound of 56 holds for the frames that fit the
-    bounded check's first clocks, not for every frame (``docs/proofs.md``).
-
-    Parameters
-    ----------
-    bound : int
-        Clocks allowed from a frame's end to the end of its reply.
-    excluded : tuple of int
-        Opcodes not sent.
-    mutant : str or None
-        ``"tight"``: allow 4 clocks (less than any reply takes; must fail).
+    the harness counts; it asserts that the count never exceeds ``self.bound``. Frames
+    whose first byte is one of ``self.excluded`` are not sent (``Assume``). A subclass
+    sets both.
     """
-
-    def __init__(self, bound=56, excluded=(spec.Opcode.IDENTIFY.value,
-                                           spec.Opcode.STATUS.value), mutant=None):
-        super().__init__()
-        if mutant not in (None, "tight"):
-            raise ValueError(f"mutant {mutant!r} is not one of: tight")
-        self.bound = 4 if mutant == "tight" else bound
-        self.excluded = tuple(excluded)
-        self.mutant = mutant
-
-    def elaborate(self, platform):
-        m = self._module()
-        self._environment(m, platform)
-        return m
 
     def _environment(self, m, platform):
         """The controller, its environment, the opcode assumption and the count of clocks
@@ -836,11 +811,11 @@ class LinkResponse(Harness):
                                 "took_end": took_end, "mem_pending": pending}
 
 
-class LinkAnswer(LinkResponse):
+class LinkAnswer(_LinkEnvironment):
     """The link controller answers every frame within ``bound`` clocks, whatever came
     before: a k-induction proof.
 
-    The environment of :class:`LinkResponse`; frames whose first byte is one of
+    The environment of :class:`_LinkEnvironment`; frames whose first byte is one of
     :attr:`EXCLUDED` (IDENTIFY, STATUS, RESET; with ``status`` only RESET:
     :attr:`EXCLUDED_STATUS`) are not sent. Every other frame is followed: ECHO (up to
     ``max_payload`` bytes), WRITE_MEM, READ_MEM, INJECT, RUN, PACE, READ_EVENTS,
