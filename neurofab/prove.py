@@ -163,6 +163,14 @@ PROPERTIES = (
         "waits for it), whatever came before",
         _harness("LinkAnswer", status=True), "prove", 2, mutants=("tight",), mutant_depth=8,
         slow=True, solver="boolector"),
+    Property(
+        "link.reset",
+        "as link.response, with RESET frames too and INJECT frames not sent: every "
+        "reply's last byte out at most 573 clocks after the frame's end token, RESET's "
+        "too (its wait for the step in flight, then its clearing of the core's state), "
+        "whatever came before",
+        _harness("LinkAnswer", status=True, reset=True), "prove", 2,
+        mutants=("tight", "reset-tight"), mutant_depth=32, slow=True, solver="boolector"),
 )
 
 

@@ -808,7 +808,8 @@ class _LinkEnvironment(Harness):
             m.d.sync += waiting.eq(waiting + 1)
         m.d.comb += Assert(waiting <= self.bound)
         return link, fragment, {"started": started, "opcode": opcode, "waiting": waiting,
-                                "took_end": took_end, "mem_pending": pending}
+                                "took_end": took_end, "mem_pending": pending,
+                                "model_steps": steps, "model_spikes": spikes}
 
 
 class LinkAnswer(_LinkEnvironment):
@@ -840,9 +841,13 @@ class LinkAnswer(_LinkEnvironment):
         taken (default :meth:`full_bound`, the ranking's largest value).
     status : bool
         Send IDENTIFY and STATUS frames too.
+    reset : bool
+        Send RESET frames too, and no INJECT frames (needs ``status``).
     mutant : str or None
         ``"tight"``: claim 4 clocks, without the strengthening (must fail: no reply is
-        that fast).
+        that fast). With ``reset``, ``"reset-tight"``: only RESET frames (and frames
+        NAKed before dispatch), claimed answered within 20 clocks, without the
+        strengthening (must fail: RESET clears the core's state word by word).
     """
 
     #: Commands not sent (their units have no ranking here; see docs/proofs.md).
@@ -852,15 +857,29 @@ class LinkAnswer(_LinkEnvironment):
     #: STATUS and IDENTIFY too (``status=True``): RESET alone is not sent.
     EXCLUDED_STATUS = (spec.Opcode.RESET.value,)
 
-    def __init__(self, bound=None, *, status=False, mutant=None):
+    #: RESET too, without INJECT (``reset=True``): the step feeder's input buffer stays
+    #: empty, so RESET's wait for the step in flight is the core model's (see
+    #: docs/proofs.md for what INJECT adds).
+    EXCLUDED_RESET = (spec.Opcode.INJECT.value,)
+
+    def __init__(self, bound=None, *, status=False, reset=False, mutant=None):
         Harness.__init__(self)
-        if mutant not in (None, "tight"):
-            raise ValueError(f"mutant {mutant!r} is not one of: tight")
+        mutants = ("tight", "reset-tight") if reset else ("tight",)
+        if mutant not in (None, *mutants):
+            raise ValueError(f"mutant {mutant!r} is not one of: {', '.join(mutants)}")
         maxp = spec.MIN_MAX_PAYLOAD
-        self.status = status
-        full = self.full_bound(maxp, status=status) if bound is None else bound
-        self.bound = 4 if mutant == "tight" else full
-        self.excluded = self.EXCLUDED_STATUS if status else self.EXCLUDED
+        if reset and not status:
+            raise ValueError("reset=True needs status=True")
+        self.status = status or reset
+        self.reset = reset
+        full = self.full_bound(maxp, status=self.status) if bound is None else bound
+        self.bound = {"tight": 4, "reset-tight": 20}.get(mutant, full)
+        self.excluded = (self.EXCLUDED_RESET if reset else
+                         self.EXCLUDED_STATUS if status else self.EXCLUDED)
+        if mutant == "reset-tight":
+            # only RESET frames (and NAKed ones): claimed answered within 20 clocks
+            self.excluded = tuple(op.value for op in spec.Opcode
+                                  if op != spec.Opcode.RESET)
         self.mutant = mutant
 
     #: Bytes of the IDENTIFY payload of the controller under proof.
@@ -886,7 +905,7 @@ class LinkAnswer(_LinkEnvironment):
     def elaborate(self, platform):
         m = self._module()
         link, fragment, env = self._environment(m, platform)
-        if self.mutant == "tight":
+        if self.mutant in ("tight", "reset-tight"):
             return m
         waiting = env["waiting"]
         maxp = spec.MIN_MAX_PAYLOAD
@@ -1048,6 +1067,22 @@ class LinkAnswer(_LinkEnvironment):
                     m.d.comb += pack_rest.eq(3 * room + c)
             with m.Case(K["FIN"]):
                 m.d.comb += pack_rest.eq(1)
+        if self.reset:
+            fd = _unit_signals(fragment, "LinkController", "feeder")
+            F = _fsm_states(fd["feeder_state"])
+            fstate, in_flight = fd["feeder_state"], fd["o_in_flight"]
+            n_model = 2                                 # the core model's neurons
+            slots = n_model * spec.DELAY_SLOTS          # ACC words
+
+            def reset_words(phase, index):
+                """Words MemoryAccess's RESET still transfers (the current one too):
+                each neuron's STATE read and written, the ACC words, CTRL.STEP."""
+                return Mux(phase == 0, 2 * (n_model - index) + slots + 1,
+                           Mux(phase == 1, 2 * (n_model - index) + slots,
+                               Mux(phase == 2, slots - index + 1, 1)))
+            wait_rest = Mux(~in_flight, 0,
+                            Mux(fstate == F["EOS"], n_model + 2,
+                                n_model - env["model_spikes"] + 1))
         rest = Signal(range(8 * maxp + 64), name="rest")
         with m.Switch(state):
             with m.Case(S["RECV"]):
@@ -1115,6 +1150,15 @@ class LinkAnswer(_LinkEnvironment):
             with m.Case(S["CLEAR_WAIT"]):
                 m.d.comb += rest.eq(Mux(engine == E["CLEAR"], base - cnt["clear_addr"], 0) +
                                     1 + 1 + send_rest(0, 0))
+            if self.reset:
+                # RESET: the step in flight ends (the core model's spikes, all taken
+                # while resetting), then MemoryAccess's reset words, two clocks each
+                with m.Case(S["RESET_WAIT"]):
+                    m.d.comb += rest.eq(wait_rest + 1 + 2 * reset_words(0, 0) +
+                                        1 + send_rest(0, 0))
+                with m.Case(S["RESET_MEMORY"]):
+                    m.d.comb += rest.eq(2 * reset_words(mem["reset_phase"], mem["index"]) -
+                                        (mstate == M["RESPONSE"]) + 1 + send_rest(0, 0))
 
         allowed = [op.value for op in spec.Opcode if op.value not in self.excluded]
         known_ok = Cat(*(cur_op == op for op in allowed)).any()
@@ -1127,7 +1171,8 @@ class LinkAnswer(_LinkEnvironment):
                       "RUN_WAIT", "RUN", "PACE", "CLEAR", "CLEAR_WAIT", "INJECT_CHECK_PASS",
                       "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "EVENTS", "EMIT", "MEMORY",
                       *(("STATUS_WAIT", "STATUS_COPY", "STATUS_WORDS") if self.status
-                        else ()))),
+                        else ()),
+                      *(("RESET_WAIT", "RESET_MEMORY") if self.reset else ()))),
             Assert(Cat(*(pstate == code for code in K.values())).any()),
             Assert((pstate == K["IDLE"]) == ~at("EVENTS")),
             Assert(Cat(*(engine == code for code in E.values())).any()),
@@ -1137,7 +1182,8 @@ class LinkAnswer(_LinkEnvironment):
             Assert(~top["copy_last"] | at("STATUS_COPY")),
             Assert(Cat(*(istate == code for code in I.values())).any()),
             Assert(Cat(*(mstate == code for code in M.values())).any()),
-            Assert((mstate == M["IDLE"]) == ~at("MEMORY")),
+            Assert((mstate == M["IDLE"]) == ~at("MEMORY", *(("RESET_MEMORY",) if self.reset
+                                                          else ()))),
             Assert(env["mem_pending"] ==
                    ((mstate == M["RESPONSE"]) | (mstate == M["EMIT"]))),
             Assert((tstate != T["IDLE"]) == at("SEND")),
@@ -1175,7 +1221,8 @@ class LinkAnswer(_LinkEnvironment):
         with m.If(at("DISPATCH", "ECHO", "HDR_LOAD", "RUN_WAIT", "RUN", "PACE", "MEMORY",
                      "INJECT_CHECK_PASS", "INJECT_CHECK", "INJECT_ENQUEUE_PASS", "CLEAR",
                      "CLEAR_WAIT", "EVENTS", "EMIT", "STATUS_WAIT", "STATUS_COPY",
-                     "STATUS_WORDS")):
+                     "STATUS_WORDS", *(("RESET_WAIT", "RESET_MEMORY") if self.reset
+                                       else ()))):
             m.d.comb += Assert((pay_end >= HDR) & (pay_end <= max_body - spec.CRC_BYTES))
             with m.If(~at("DISPATCH")):             # (DISPATCH clears it)
                 m.d.comb += Assert(top["last_reason"] == 0)
@@ -1308,4 +1355,37 @@ class LinkAnswer(_LinkEnvironment):
                          Assert((top["byte_count"] >= 1) & (top["byte_count"] <= 4)),
                          Assert(reply_ptr + top["byte_count"] ==
                                 n_status + 4 + 4 * top["status_word"])]
+        if self.reset:
+            self._reset_invariants(m, env, top, fd, F, mem, M, at, reply_ptr, cur_op,
+                                   n_model, slots)
         return m
+
+    @staticmethod
+    def _reset_invariants(m, env, top, fd, F, mem, M, at, reply_ptr, cur_op, n_model,
+                          slots):
+        """RESET's invariants: the step feeder never feeds from its input buffer (no
+        INJECT: no END entry is ever written), a step in flight is the feeder's (``EOS``)
+        or the core model's (exactly one), ``resetting`` only while RESET waits or
+        clears, and MemoryAccess's reset phases and indices in range."""
+        fstate, in_flight = fd["feeder_state"], fd["o_in_flight"]
+        steps, spikes = env["model_steps"], env["model_spikes"]
+        mstate, phase, index = mem["memory_state"], mem["reset_phase"], mem["index"]
+        m.d.comb += [
+            Assert(~at("INJECT_CHECK_PASS", "INJECT_CHECK", "INJECT_ENQUEUE_PASS")),
+            Assert(fd["ends"] == 0),
+            Assert((fstate == F["IDLE"]) | (fstate == F["EOS"])),
+            Assert((fstate == F["IDLE"]) | in_flight),
+            Assert(steps == ((fstate == F["IDLE"]) & in_flight)),
+            Assert(spikes <= n_model),
+            Assert((steps != 0) | (spikes == 0)),
+            Assert(top["resetting"] == at("RESET_WAIT", "RESET_MEMORY")),
+        ]
+        with m.If(at("RESET_WAIT", "RESET_MEMORY")):
+            m.d.comb += [Assert(cur_op == spec.Opcode.RESET.value), Assert(reply_ptr == 0)]
+        with m.If(at("RESET_WAIT")):
+            m.d.comb += Assert(mstate == M["IDLE"])
+        with m.If(at("RESET_MEMORY")):
+            m.d.comb += [Assert((mstate == M["REQUEST"]) | (mstate == M["RESPONSE"])),
+                         Assert(phase <= 3),
+                         Assert((phase >= 2) | (index < n_model)),
+                         Assert((phase != 2) | (index < slots))]

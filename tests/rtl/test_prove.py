@@ -119,3 +119,5 @@ def test_link_response_is_a_proof():
     prop = prove.get_property("link.response")
     assert prop.mode == "prove" and "573 clocks" in prop.statement
     assert prove.get_property("link.answer").mode == "prove"
+    # RESET's answer time: proven without INJECT frames, with a mutant of its own
+    assert "reset-tight" in prove.get_property("link.reset").mutants
