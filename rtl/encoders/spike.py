@@ -71,6 +71,10 @@ class _SpikeEncoder(wiring.Component):
         value/channel/field (``chan_next``: the channel of the next value taken)."""
         raise NotImplementedError
 
+    def _hold(self):
+        """Pipelined encoders: a register that keeps the encoder from taking a value."""
+        return Const(0)
+
     def _end_of_step(self, m):
         """Sync updates when the end-of-step marker is loaded."""
 
@@ -130,8 +134,9 @@ class _SpikeEncoder(wiring.Component):
         s_free = ~s_valid | go
         last_field = self.field == self.fields - 1
         last_chan = self.channel == self.channels - 1
-        take = i.valid & s_free
-        m.d.comb += i.ready.eq(s_free & last_field)
+        hold = self._hold()
+        take = i.valid & s_free & ~hold
+        m.d.comb += i.ready.eq(s_free & last_field & ~hold)
         chan_next = Signal.like(self.channel)
         m.d.comb += chan_next.eq(self.channel)
         with m.If(take & last_field):
@@ -228,8 +233,14 @@ class DeltaEncoder(_SpikeEncoder):
     """ON/OFF delta coding: ``d = x - prev[c]``; ``d >= threshold`` -> core channel ``2c``,
     ``-d >= threshold`` -> ``2c + 1``; then ``prev[c] = x``. ``prev`` is a memory of
     ``channels`` words, zero at reset (attribute ``prev``, an ``amaranth.lib.memory``).
-    Pipelined: ``x`` and ``prev[c]`` are registered when ``x`` is taken (and ``prev[c]``
-    written), ``d`` and the compares are the next clock's."""
+
+    Pipelined: ``x`` and ``prev[c]`` are registered when ``x`` is taken, ``d`` and the
+    compares are the next clock's. The memory's ports see registers only (the stream's
+    ``ready`` reaches no block-RAM port): the read port always fetches the channel after
+    the current one (``prev[c]`` is kept in ``p_cur`` while no value is taken), and
+    ``prev[c] = x`` is written the clock after the take (forwarded to a take of the same
+    channel in that clock). After a reset (``i_flush``) the encoder takes no value for one
+    clock while ``prev[0]`` is fetched: the previous values are kept."""
 
     out_per_channel = 2
     pipelined = True
@@ -243,22 +254,33 @@ class DeltaEncoder(_SpikeEncoder):
         self._wr = self.prev.write_port()
         self._rd = self.prev.read_port(domain="sync", transparent_for=(self._wr,))
 
+    def _hold(self):
+        self._fresh = Signal(init=1)
+        return self._fresh
+
     def _stage(self, m, take, chan_next):
         m.submodules.prev = self.prev
         wr, rd = self._wr, self._rd
         x = self.i_value.payload
+        c, last = self.channel, self.channels - 1
+        fresh = self._fresh                   # just reset: rd.data is not prev[c] yet
+        took = Signal()                       # a value was taken last clock: c advanced
+        w_en, w_addr, w_data = Signal(), Signal.like(c), Signal(self.width)  # write queue
+        p_cur = Signal(self.width)            # prev[c] while no value is taken
+        p_now = Signal(self.width)
         m.d.comb += [
-            rd.addr.eq(chan_next),          # next value's reference arrives with it
-            wr.addr.eq(self.channel),
-            wr.data.eq(x),
-            wr.en.eq(take),
+            rd.addr.eq(Mux(fresh | (c == last), 0, c + 1)),   # next channel's reference
+            wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en),
+            p_now.eq(Mux(w_en & (w_addr == c), w_data, Mux(took, rd.data, p_cur))),
         ]
+        m.d.sync += [fresh.eq(0), took.eq(take | fresh), p_cur.eq(p_now), w_en.eq(take),
+                     w_addr.eq(c), w_data.eq(x)]
         self._s_x = Signal(self.width)
         self._s_prev = Signal(self.width)
         self._s_chan = Signal(range(2 * self.channels))
         with m.If(take):
-            m.d.sync += [self._s_x.eq(x), self._s_prev.eq(rd.data),
-                         self._s_chan.eq(2 * self.channel)]
+            m.d.sync += [self._s_x.eq(x), self._s_prev.eq(p_now),
+                         self._s_chan.eq(2 * c)]
 
     def _decide(self, m, decide, chan_next):
         d = self._s_x - self._s_prev         # signed, width + 1 bits
