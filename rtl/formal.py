@@ -818,7 +818,8 @@ class LinkAnswer(_LinkEnvironment):
 
     The environment of :class:`_LinkEnvironment`; frames whose first byte is one of
     :attr:`EXCLUDED` (IDENTIFY, STATUS, RESET; with ``status`` only RESET:
-    :attr:`EXCLUDED_STATUS`) are not sent. Every other frame is followed: ECHO (up to
+    :attr:`EXCLUDED_STATUS`; with ``reset`` only INJECT: :attr:`EXCLUDED_RESET`) are not
+    sent. Every other frame is followed: ECHO (up to
     ``max_payload`` bytes), WRITE_MEM, READ_MEM, INJECT, RUN, PACE, READ_EVENTS,
     CLEAR_STATUS (and with ``status`` IDENTIFY and STATUS), every NAK of the link checks
     and of the commands, and a retransmission (the stored reply, up to ``max_payload``
@@ -831,8 +832,9 @@ class LinkAnswer(_LinkEnvironment):
     ``MemoryAccess`` and the counters' engine, their counters, the frame buffer's read
     address and valid bits, ``reply_ptr``, ``pay_end``), and asserts ``waiting + rest
     <= bound`` with the invariants that make ``rest`` fall by at least one every clock.
-    Each is an ``Assert``: the induction proves it with the claim. RESET is not covered
-    (``docs/proofs.md`` says what its wait needs).
+    Each is an ``Assert``: the induction proves it with the claim. RESET is covered only
+    with ``reset``, without INJECT (``docs/proofs.md`` says what RESET after INJECT
+    needs).
 
     Parameters
     ----------
