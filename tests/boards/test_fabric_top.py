@@ -73,15 +73,18 @@ def test_encoder_top_identify():
 
 def test_encoder_top_clock_from_the_registry():
     """An encoder top runs at the board's clock for that encoder (``Board.for_encoder``):
-    the ULX3S delta top at 60 MHz, 20 clocks per UART bit, the rate top at 90 MHz."""
+    the Tang Nano 9K delta top at 54 MHz, 18 clocks per UART bit, the rate top at 72 MHz;
+    the ULX3S delta top at the board's 90 MHz."""
     small = dict(n_neurons=16, n_inputs=16, syn_capacity=256)
-    delta = BoardTop("ulx3s", sim=True, encoder="delta", **small)
-    rate = BoardTop("ulx3s", sim=True, encoder="rate", **small)
-    for top in (delta, rate):       # (elaborated: the encoders' memories are used)
+    delta = BoardTop("tang-nano-9k", sim=True, encoder="delta", **small)
+    rate = BoardTop("tang-nano-9k", sim=True, encoder="rate", **small)
+    ulx = BoardTop("ulx3s", sim=True, encoder="delta", **small)
+    for top in (delta, rate, ulx):  # (elaborated: the encoders' memories are used)
         Fragment.get(top, None)
-    assert (delta.clk_hz, delta.divisor) == (60_000_000, 20)
-    assert (rate.clk_hz, rate.divisor) == (90_000_000, 30)
-    assert _identify(delta).clk_hz == 60_000_000
+    assert (delta.clk_hz, delta.divisor) == (54_000_000, 18)
+    assert (rate.clk_hz, rate.divisor) == (72_000_000, 24)
+    assert (ulx.clk_hz, ulx.divisor) == (90_000_000, 30)
+    assert _identify(delta).clk_hz == 54_000_000
 
 
 def test_fabric_in_the_hash():
