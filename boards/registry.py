@@ -465,11 +465,11 @@ BOARDS = {b.name: b for b in (
         # 22 clocks per bit at 3 Mbaud (docs/boards.md, "Kernels on the boards")
         kernels={"adex": {"f_core": 66e6}},
         # Encoder tops at 256 / 256 / 8192 (default seed, 72 MHz plan): rate 72.73 and
-        # latency 73.39 MHz meet 72 MHz; delta 55.48 MHz (its previous values in LUT RAM,
-        # read, subtracted and compared in one clock) and population 61.53 MHz (centre,
-        # |x - centre|, table and LFSR compare in one clock) miss it. At 54 MHz (18 clocks
-        # per bit at 3 Mbaud) delta measured 63.48 MHz, at 60 MHz (20 clocks per bit)
-        # population 65.53 MHz: both above the 50 MHz goal.
+        # latency 73.39 MHz meet 72 MHz; delta and population miss it: 55.48 and 61.53 MHz
+        # deciding in one clock, 68.56 and 69.23 MHz pipelined (the link's COBS encoder
+        # critical). At 54 MHz (18 clocks per bit at 3 Mbaud) delta measured 63.48 MHz, at
+        # 60 MHz (20 clocks per bit) population 65.53 MHz (before the pipelining): both
+        # above the 50 MHz goal.
         encoders={"delta": {"f_core": 54e6}, "population": {"f_core": 60e6}},
         # measured (nextpnr-himbaechel, default placer seed, 72 MHz plan): BoardTop(cores=2)
         # at 64 neurons, 192 axons, 2048 synapses per core; then at 32 / 128 / 1024
