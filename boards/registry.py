@@ -443,7 +443,7 @@ BOARDS = {b.name: b for b in (
                        "route_entries": 2} for k in (2, 3, 4)},
            fabric_default=2,
            # Encoder tops at 1024 / 1024 / 32768, all four at 90 MHz: rate 101.73 and latency
-           # 96.03 MHz (default seed), population 90.45 MHz (default seed), delta 90.23 MHz
+           # 96.03 MHz (default seed), population 98.20 MHz (default seed), delta 90.23 MHz
            # with placer seed 2 (default 88.29, seed 1 88.77 MHz: the core's row-pointer
            # read into w_left, not the encoder). Delta and population decide a clock after
            # taking the value (before that: 73.98 and 71.15 MHz, run at 60 MHz;
