@@ -98,13 +98,22 @@ class _SpikeEncoder(wiring.Component):
         fire, core_channel = self._decide(m, decide, chan_next)
         step_done = last_field & last_chan
 
-        with m.If(o.valid & o.ready):
-            m.d.sync += o.valid.eq(0)
         with m.If(decide):
             m.d.sync += [
                 self.field.eq(Mux(last_field, 0, self.field + 1)),
                 self.channel.eq(chan_next),
             ]
+        self._emit(m, decide, fire, core_channel, step_done, eos_pending, free)
+        return m
+
+    def _emit(self, m, decide, fire, core_channel, step_done, eos_pending, free):
+        """The event register: ``fire`` -> the core channel (and, for the step's last
+        decision, the end-of-step marker owed next); a silent last decision -> the marker
+        now; an owed marker once the register is free."""
+        o = self.o_event
+        with m.If(o.valid & o.ready):
+            m.d.sync += o.valid.eq(0)
+        with m.If(decide):
             with m.If(fire):
                 m.d.sync += [
                     o.valid.eq(1),
@@ -119,7 +128,6 @@ class _SpikeEncoder(wiring.Component):
             m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1),
                          eos_pending.eq(0)]
             self._end_of_step(m)
-        return m
 
     def _elaborate_pipelined(self):
         # stage 1 takes the value (``take``: counters, ``_stage`` registers); stage 2 decides
@@ -154,23 +162,7 @@ class _SpikeEncoder(wiring.Component):
         with m.Elif(go):
             m.d.sync += s_valid.eq(0)
 
-        with m.If(o.valid & o.ready):
-            m.d.sync += o.valid.eq(0)
-        with m.If(go):
-            with m.If(fire):
-                m.d.sync += [
-                    o.valid.eq(1),
-                    o.payload.channel.eq(core_channel),
-                    o.payload.eos.eq(0),
-                    eos_pending.eq(s_last),
-                ]
-            with m.Elif(s_last):
-                m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1)]
-                self._end_of_step(m)
-        with m.Elif(eos_pending & free):
-            m.d.sync += [o.valid.eq(1), o.payload.channel.eq(0), o.payload.eos.eq(1),
-                         eos_pending.eq(0)]
-            self._end_of_step(m)
+        self._emit(m, go, fire, core_channel, s_last, eos_pending, free)
         return m
 
 
