@@ -322,3 +322,33 @@ def test_builds_markdown():
     assert table[3].startswith("| icebreaker | iCE40UP5K | synapse, profile | parity | 28.1")
     rows[0]["parity"].update(timing_met=False, board_mhz=27.0, target_mhz=26.0)
     assert "| 28.1 (26.0; misses the board's 27.0) |" in builds_markdown(rows)
+    rows[0]["parity"] = {"placed": False, "detail": "no legal placement", "board_mhz": 30.0}
+    assert builds_markdown(rows).splitlines()[3] == (
+        "| icebreaker | iCE40UP5K | synapse, profile | parity | no legal placement (30.0) "
+        "|  |  |")
+
+
+def test_a_build_without_placement_is_a_row_not_a_traceback(monkeypatch, tmp_path):
+    import neurofab.boards.build as build_module
+    from neurofab import faults
+    from neurofab.boards.build import PlacementError
+
+    calls = []
+
+    def build(board, factory, *, out_dir, f_core=None):
+        calls.append(factory)
+        if len(calls) == 2:
+            raise PlacementError("no legal placement with any placer seed tried")
+        return _Report()
+
+    class _Res:
+        used, available = 10, 20
+
+    class _Report:
+        fmax, f_target, cached = 31e6, 30e6, False
+        resources = {"lut": _Res()}
+    monkeypatch.setattr(build_module, "build", build)
+    rows = faults.parity_board_builds(("icebreaker",), out_dir=str(tmp_path))
+    assert rows[0]["plain"]["fmax_mhz"] == 31.0
+    assert rows[0]["parity"]["placed"] is False
+    assert "no legal placement (30.0)" in faults.builds_markdown(rows)
