@@ -1020,18 +1020,16 @@ def builds_markdown(rows):
     for r in rows:
         for kind in ("plain", "parity"):
             b = r[kind]
+            head = (f"| {r['board']} | {r['device']} | "
+                    f"{', '.join(r['protected']) if kind == 'parity' else '—'} | {kind} | ")
             if not b.get("placed", True):
-                lines.append(f"| {r['board']} | {r['device']} | "
-                             f"{', '.join(r['protected']) if kind == 'parity' else '—'} | "
-                             f"{kind} | no legal placement ({b['board_mhz']:.1f}) | "
+                lines.append(f"{head}no legal placement ({b['board_mhz']:.1f}) | "
                              + " | ".join("" for _ in keys) + " |")
                 continue
             res = b["resources"]
             cells = [f"{res[k][0]} / {res[k][1]}" if k in res else "" for k in keys]
             missed = ("" if b.get("timing_met", True) else
                       f"; misses the board's {b['board_mhz']:.1f}")
-            lines.append(f"| {r['board']} | {r['device']} | "
-                         f"{', '.join(r['protected']) if kind == 'parity' else '—'} | {kind} | "
-                         f"{b['fmax_mhz']:.1f} ({b['target_mhz']:.1f}{missed}) | "
+            lines.append(f"{head}{b['fmax_mhz']:.1f} ({b['target_mhz']:.1f}{missed}) | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines)
