@@ -55,7 +55,8 @@ class StepFeeder(wiring.Component):
     Attributes
     ----------
     i_write : In(1)
-        Enqueue ``i_channel`` (or, with ``i_end``, a step's END entry) in the input buffer.
+        Enqueue ``i_channel`` (or, with ``i_end``, a step's END entry) in the input buffer;
+        a write into a full buffer is dropped and not counted.
     i_channel : In(channel_width)
         The channel (0 with ``i_end``).
     i_end : In(1)
@@ -164,12 +165,15 @@ class StepFeeder(wiring.Component):
         in_flight = self.o_in_flight
         m.d.comb += self.o_running.eq(pending | in_flight)
 
-        ends = Signal(range(self.in_depth + 1))     # END entries in the input buffer
+        # END entries in the input buffer: only a write the buffer takes counts, so the
+        # count equals the stored END entries whatever the writer does (the link's proof
+        # of RESET's answer time after INJECT rests on it, docs/proofs.md)
+        ends = Signal(range(self.in_depth + 1))
         ends_dec = Signal()
         with m.If(self.i_clear):
             m.d.sync += ends.eq(0)
         with m.Else():
-            m.d.sync += ends.eq(ends + (self.i_write & self.i_end) - ends_dec)
+            m.d.sync += ends.eq(ends + (self.i_write & self.i_end & in_fifo.w_rdy) - ends_dec)
 
         # --- feeder: input buffer -> two-register pipeline (near, out) -> core ------------
         ev = self.o_events

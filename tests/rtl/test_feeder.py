@@ -118,6 +118,40 @@ def test_overflow_flag_resetting_and_clear():
     sim.run()
 
 
+def test_an_end_written_into_a_full_buffer_is_not_counted():
+    """A write the full input buffer drops must not count as a stored END entry: counted,
+    the next step would be fed the buffered channels and then wait for an END that is not
+    there, for ever."""
+    dut = StepFeeder(n_neurons=4, n_inputs=4, in_depth=2, out_depth=2)
+    fed = []
+
+    async def core(ctx):
+        while True:
+            ev = await get(ctx, dut.o_events)
+            fed.append("end" if ev.eos else ev.channel)
+            if ev.eos:
+                await put(ctx, dut.i_spikes, {"neuron": 0, "eos": 1})
+
+    async def tb(ctx):
+        await enqueue(ctx, dut, [[1, 2], []], close=False)     # full, then END dropped
+        assert ctx.get(dut.o_in_level) == 2
+        ctx.set(dut.i_run_steps, 1)
+        await pulse(ctx, dut.i_run)
+        ctx.set(dut.i_run_steps, 0)
+        for _ in range(100):
+            await ctx.tick()
+            if not ctx.get(dut.o_running):
+                break
+        assert not ctx.get(dut.o_running), f"the step never ended; fed {fed}"
+        assert fed == ["end"] and ctx.get(dut.o_in_level) == 2
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_process(core)
+    sim.add_testbench(tb)
+    sim.run_until(1e-3)
+
+
 def test_parameters_validated():
     ok = dict(n_neurons=16, n_inputs=8, in_depth=16, out_depth=16)
     with pytest.raises(ValueError, match=r"^in_depth = 12 must be a power of two in "
