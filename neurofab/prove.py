@@ -165,10 +165,10 @@ PROPERTIES = (
         slow=True, solver="boolector"),
     Property(
         "link.reset",
-        "as link.response, with RESET frames too and INJECT frames not sent: every "
-        "reply's last byte out at most 573 clocks after the frame's end token, RESET's "
-        "too (its wait for the step in flight, then its clearing of the core's state), "
-        "whatever came before",
+        "as link.response, with RESET frames too: every frame sent, and every reply's "
+        "last byte out at most 573 clocks after the frame's end token, RESET's too (its "
+        "wait for the step in flight, one fed from INJECT's buffered events included, "
+        "then its clearing of the core's state), whatever came before",
         _harness("LinkAnswer", status=True, reset=True), "prove", 2,
         mutants=("tight", "reset-tight"), mutant_depth=32, slow=True, solver="boolector"),
 )

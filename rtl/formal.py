@@ -14,9 +14,10 @@ that a proof is not vacuous: each mutant must fail).
 """
 
 from amaranth import (Array, Cat, ClockDomain, Const, Elaboratable, Fragment, Module, Mux,
-                      Signal, Value, signed)
+                      Shape, Signal, Value, signed)
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume
+from amaranth.utils import ceil_log2
 
 from neurofab import spec
 from neurofab.spec import alif as SA
@@ -272,18 +273,24 @@ def _unit_signals(fragment, unit, *path):
     subfragment at ``path``, by submodule names) assigns anywhere, inside ``If``,
     ``Switch`` and ``FSM`` blocks too: the unit's registers by their source names.
     ``unit`` names the unit in the error raised when a name is missing."""
-    for name in path:
-        subs = {sub_name: sub for sub, sub_name, *_ in fragment.subfragments}
-        if name not in subs:
-            raise ValueError(f"{unit} has no submodule {name!r} (its submodules: "
-                             f"{', '.join(sorted(str(n) for n in subs))})")
-        fragment = subs[name]
+    fragment = _subfragment(fragment, unit, *path)
     found = {}
     for statements in fragment.statements.values():
         for stmt in statements:
             for sig in stmt._lhs_signals():
                 found.setdefault(sig.name, sig)
     return _Named(unit, found)
+
+
+def _subfragment(fragment, unit, *path):
+    """The subfragment of the elaborated ``fragment`` at ``path`` (by submodule names)."""
+    for name in path:
+        subs = {sub_name: sub for sub, sub_name, *_ in fragment.subfragments}
+        if name not in subs:
+            raise ValueError(f"{unit} has no submodule {name!r} (its submodules: "
+                             f"{', '.join(sorted(str(n) for n in subs))})")
+        fragment = subs[name]
+    return fragment
 
 
 class _Named(dict):
@@ -308,6 +315,27 @@ def _fsm_states(state):
             continue
         states[name.rsplit("/", 1)[0]] = code
     return states
+
+
+def _memory_words(fragment, unit, *path):
+    """The words of the memory that the elaborated ``fragment`` holds at ``path`` (by
+    submodule names, the memory's own last): one signal per address, each read through a
+    combinational port the harness adds to the elaborated memory (a formal-only view of
+    the storage; the unit's own ports and logic are unchanged)."""
+    *parent, name = path
+    for sub, sub_name, *_ in _subfragment(fragment, unit, *parent).subfragments:
+        if sub_name == name:
+            break
+    else:
+        raise ValueError(f"{unit} has no memory {'.'.join(path)!r}")
+    width = Shape.cast(sub._data.shape).width
+    words = []
+    for a in range(sub._data.depth):
+        word = Signal(width, name=f"{name}_word{a}")
+        sub.read_port(domain="comb", addr=Const(a, ceil_log2(sub._data.depth)), data=word,
+                      en=Const(1), transparent_for=())
+        words.append(word)
+    return words
 
 
 class KernelEquivalence(Harness):
@@ -818,12 +846,11 @@ class LinkAnswer(_LinkEnvironment):
 
     The environment of :class:`_LinkEnvironment`; frames whose first byte is one of
     :attr:`EXCLUDED` (IDENTIFY, STATUS, RESET; with ``status`` only RESET:
-    :attr:`EXCLUDED_STATUS`; with ``reset`` only INJECT: :attr:`EXCLUDED_RESET`) are not
-    sent. Every other frame is followed: ECHO (up to
-    ``max_payload`` bytes), WRITE_MEM, READ_MEM, INJECT, RUN, PACE, READ_EVENTS,
-    CLEAR_STATUS (and with ``status`` IDENTIFY and STATUS), every NAK of the link checks
-    and of the commands, and a retransmission (the stored reply, up to ``max_payload``
-    bytes, sent again).
+    :attr:`EXCLUDED_STATUS`; with ``reset`` none) are not sent. Every other frame is
+    followed: ECHO (up to ``max_payload`` bytes), WRITE_MEM, READ_MEM, INJECT, RUN, PACE,
+    READ_EVENTS, CLEAR_STATUS (with ``status`` IDENTIFY and STATUS, with ``reset`` RESET
+    too), every NAK of the link checks and of the commands, and a retransmission (the
+    stored reply, up to ``max_payload`` bytes, sent again).
 
     The strengthening, read from the controller's and its units' registers by their
     names, is a *ranking*: in every state of the command FSM the harness computes
@@ -832,9 +859,12 @@ class LinkAnswer(_LinkEnvironment):
     ``MemoryAccess`` and the counters' engine, their counters, the frame buffer's read
     address and valid bits, ``reply_ptr``, ``pay_end``), and asserts ``waiting + rest
     <= bound`` with the invariants that make ``rest`` fall by at least one every clock.
-    Each is an ``Assert``: the induction proves it with the claim. RESET is covered only
-    with ``reset``, without INJECT (``docs/proofs.md`` says what RESET after INJECT
-    needs).
+    Each is an ``Assert``: the induction proves it with the claim. With ``reset``, RESET
+    after any history, INJECT frames included: RESET's wait for the step in flight is
+    ranked by the step feeder's state, its input buffer's level and skid registers and the
+    core model's spikes, with the feeder's END bookkeeping as invariants (the input
+    buffer's stored words read through ports the harness adds:
+    :meth:`_feeder_invariants`).
 
     Parameters
     ----------
@@ -844,7 +874,7 @@ class LinkAnswer(_LinkEnvironment):
     status : bool
         Send IDENTIFY and STATUS frames too.
     reset : bool
-        Send RESET frames too, and no INJECT frames (needs ``status``).
+        Send RESET frames too: every frame is sent (needs ``status``).
     mutant : str or None
         ``"tight"``: claim 4 clocks, without the strengthening (must fail: no reply is
         that fast). With ``reset``, ``"reset-tight"``: only RESET frames (and frames
@@ -859,11 +889,6 @@ class LinkAnswer(_LinkEnvironment):
     #: STATUS and IDENTIFY too (``status=True``): RESET alone is not sent.
     EXCLUDED_STATUS = (spec.Opcode.RESET.value,)
 
-    #: RESET too, without INJECT (``reset=True``): the step feeder's input buffer stays
-    #: empty, so RESET's wait for the step in flight is the core model's (see
-    #: docs/proofs.md for what INJECT adds).
-    EXCLUDED_RESET = (spec.Opcode.INJECT.value,)
-
     def __init__(self, bound=None, *, status=False, reset=False, mutant=None):
         Harness.__init__(self)
         mutants = ("tight", "reset-tight") if reset else ("tight",)
@@ -876,7 +901,7 @@ class LinkAnswer(_LinkEnvironment):
         self.reset = reset
         full = self.full_bound(maxp, status=self.status) if bound is None else bound
         self.bound = {"tight": 4, "reset-tight": 20}.get(mutant, full)
-        self.excluded = (self.EXCLUDED_RESET if reset else
+        self.excluded = (() if reset else
                          self.EXCLUDED_STATUS if status else self.EXCLUDED)
         if mutant == "reset-tight":
             # only RESET frames (and NAKed ones): claimed answered within 20 clocks
@@ -1070,8 +1095,8 @@ class LinkAnswer(_LinkEnvironment):
             with m.Case(K["FIN"]):
                 m.d.comb += pack_rest.eq(1)
         if self.reset:
-            fd = _unit_signals(fragment, "LinkController", "feeder")
-            F = _fsm_states(fd["feeder_state"])
+            feeder = self._feeder_view(fragment)
+            fd, F = feeder["fd"], feeder["F"]
             fstate, in_flight = fd["feeder_state"], fd["o_in_flight"]
             n_model = 2                                 # the core model's neurons
             slots = n_model * spec.DELAY_SLOTS          # ACC words
@@ -1082,9 +1107,16 @@ class LinkAnswer(_LinkEnvironment):
                 return Mux(phase == 0, 2 * (n_model - index) + slots + 1,
                            Mux(phase == 1, 2 * (n_model - index) + slots,
                                Mux(phase == 2, slots - index + 1, 1)))
+            # FEED (the core model takes an event every clock: it has no step): the
+            # entries ahead of the END (at most 2 clocks a buffered entry, one for a
+            # register, one more while the buffer's flag lags a write), then the step
+            feed_rest = Signal(range(4 * len(feeder["words"]) + 4), name="feed_rest")
+            m.d.comb += feed_rest.eq(2 * feeder["level"] + fd["near_valid"] +
+                                     fd["out_valid"] + feeder["lag"])
             wait_rest = Mux(~in_flight, 0,
                             Mux(fstate == F["EOS"], n_model + 2,
-                                n_model - env["model_spikes"] + 1))
+                                Mux(fstate == F["FEED"], feed_rest + n_model + 1,
+                                    n_model - env["model_spikes"] + 1)))
         rest = Signal(range(8 * maxp + 64), name="rest")
         with m.Switch(state):
             with m.Case(S["RECV"]):
@@ -1358,25 +1390,70 @@ class LinkAnswer(_LinkEnvironment):
                          Assert(reply_ptr + top["byte_count"] ==
                                 n_status + 4 + 4 * top["status_word"])]
         if self.reset:
+            self._feeder_invariants(m, feeder)
             self._reset_invariants(m, env, top, fd, F, mem, M, at, reply_ptr, cur_op,
                                    n_model, slots)
         return m
 
     @staticmethod
+    def _feeder_view(fragment):
+        """The step feeder's registers (``fd``), its FSM's states (``F``), its input
+        buffer's (``fifo``) and that buffer's stored words (``words``, read through ports
+        the harness adds), with ``level``, the END entries stored between ``r_ptr`` and
+        ``w_ptr`` (``stored_ends``) and ``lag`` (the buffer holds entries its ``r_rdy``
+        does not show yet: a write's clock after)."""
+        fd = _unit_signals(fragment, "StepFeeder", "feeder")
+        fifo = _unit_signals(fragment, "EventFifo", "feeder", "in_fifo")
+        words = _memory_words(fragment, "EventFifo", "feeder", "in_fifo", "storage")
+        n = ceil_log2(len(words))
+        level, r_ptr = fifo["level"], fifo["r_ptr"]
+        stored_ends = 0
+        for k in range(len(words)):          # the k-th entry from the head
+            word = Array(words)[(r_ptr + k)[:n]]
+            stored_ends = stored_ends + ((level > k) & word[-1])     # (END: top bit)
+        return {"fd": fd, "F": _fsm_states(fd["feeder_state"]), "fifo": fifo,
+                "words": words, "level": level, "stored_ends": stored_ends,
+                "head": Array(words)[r_ptr[:n]], "lag": (level != 0) & ~fifo["r_rdy"]}
+
+    @staticmethod
+    def _feeder_invariants(m, feeder):
+        """The step feeder's END bookkeeping, whatever INJECT wrote: ``ends`` counts the
+        END entries stored in the input buffer, in ``near`` and in ``out`` (so in
+        ``FEED`` an END lies ahead); ``near`` holds an entry only behind a non-END
+        ``out``, both only in ``FEED``; the buffer's pointers, flags and head word agree
+        with its level; outside ``IDLE`` a step is in flight (so the controller's clear,
+        which waits for no step in flight, finds the feeder idle)."""
+        fd, F, fifo = feeder["fd"], feeder["F"], feeder["fifo"]
+        fstate, level, depth = fd["feeder_state"], feeder["level"], len(feeder["words"])
+        near, out = fd["near_valid"], fd["out_valid"]
+        r_ptr, r_ptr1, r_rdy = fifo["r_ptr"], fifo["r_ptr1"], fifo["r_rdy"]
+        m.d.comb += [
+            Assert(Cat(*(fstate == code for code in F.values())).any()),
+            Assert((fstate == F["IDLE"]) | fd["o_in_flight"]),
+            Assert(fd["ends"] == feeder["stored_ends"] + (near & fd["near_eos"]) +
+                   (out & fd["out_eos"])),
+            Assert((fstate != F["FEED"]) | (fd["ends"] != 0)),
+            Assert(~near | (out & ~fd["out_eos"])),
+            Assert((fstate == F["FEED"]) | (~near & ~out)),
+            Assert(level <= depth),
+            Assert(r_ptr1 == (r_ptr + 1)[:len(r_ptr1)]),
+            Assert(fifo["w_rdy"] == (level != depth)),
+            Assert(~r_rdy | (level != 0)),
+            Assert((level != depth) | r_rdy),
+            Assert(~r_rdy | (fifo["r_data"] == feeder["head"])),
+        ]
+
+    @staticmethod
     def _reset_invariants(m, env, top, fd, F, mem, M, at, reply_ptr, cur_op, n_model,
                           slots):
-        """RESET's invariants: the step feeder never feeds from its input buffer (no
-        INJECT: no END entry is ever written), a step in flight is the feeder's (``EOS``)
-        or the core model's (exactly one), ``resetting`` only while RESET waits or
-        clears, and MemoryAccess's reset phases and indices in range."""
+        """RESET's invariants: a step in flight is the feeder's (``FEED``, ``EOS``) or
+        the core model's (exactly one), ``resetting`` only while RESET waits or clears,
+        and MemoryAccess's reset phases and indices in range (the feeder's own:
+        :meth:`_feeder_invariants`)."""
         fstate, in_flight = fd["feeder_state"], fd["o_in_flight"]
         steps, spikes = env["model_steps"], env["model_spikes"]
         mstate, phase, index = mem["memory_state"], mem["reset_phase"], mem["index"]
         m.d.comb += [
-            Assert(~at("INJECT_CHECK_PASS", "INJECT_CHECK", "INJECT_ENQUEUE_PASS")),
-            Assert(fd["ends"] == 0),
-            Assert((fstate == F["IDLE"]) | (fstate == F["EOS"])),
-            Assert((fstate == F["IDLE"]) | in_flight),
             Assert(steps == ((fstate == F["IDLE"]) & in_flight)),
             Assert(spikes <= n_model),
             Assert((steps != 0) | (spikes == 0)),

@@ -177,9 +177,10 @@ class StepFeeder(wiring.Component):
 
         # --- feeder: input buffer -> two-register pipeline (near, out) -> core ------------
         ev = self.o_events
-        near_valid, out_valid = Signal(), Signal()
-        near_channel, out_channel = Signal(cw), Signal(cw)
-        near_eos, out_eos = Signal(), Signal()
+        near_valid, out_valid = Signal(name="near_valid"), Signal(name="out_valid")
+        near_channel = Signal(cw, name="near_channel")
+        out_channel = Signal(cw, name="out_channel")
+        near_eos, out_eos = Signal(name="near_eos"), Signal(name="out_eos")
         out_free = ~out_valid | ev.ready
         # a skid pair: the buffer is read only while ``near`` is empty and the step's END
         # is not in ``out`` (so never past it), whatever the core's ready says this clock

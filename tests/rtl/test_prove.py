@@ -12,8 +12,9 @@ import os
 
 import pytest
 
-from neurofab import prove
+from neurofab import prove, spec
 from neurofab.cli import main
+from neurofab.rtl.formal import LinkAnswer
 from neurofab.toolchain import ToolNotFound
 
 try:
@@ -119,5 +120,21 @@ def test_link_response_is_a_proof():
     prop = prove.get_property("link.response")
     assert prop.mode == "prove" and "573 clocks" in prop.statement
     assert prove.get_property("link.answer").mode == "prove"
-    # RESET's answer time: proven without INJECT frames, with a mutant of its own
+    # RESET's answer time: proven with every frame sent (INJECT too), with a mutant of
+    # its own
     assert "reset-tight" in prove.get_property("link.reset").mutants
+    assert "every frame sent" in prove.get_property("link.reset").statement
+
+
+def _excluded(**kwargs):
+    harness = LinkAnswer(**kwargs)
+    harness._MustUse__silence = True                # (inspected, never elaborated)
+    return harness.excluded
+
+
+def test_link_reset_sends_every_frame():
+    # RESET after INJECT is covered: link.reset assumes no opcode away (the other two
+    # leave RESET out)
+    assert _excluded(status=True, reset=True) == ()
+    assert spec.Opcode.RESET.value in _excluded(status=True)
+    assert spec.Opcode.INJECT.value not in _excluded()
