@@ -34,7 +34,7 @@ from amaranth._toolchain import tool_env_var
 from .. import toolchain
 from ..toolchain import YOWASP_TOOLS, yosys_cells     # YOWASP_TOOLS: re-exported
 from .clocks import MHZ
-from .registry import get_board
+from .registry import Board, get_board
 
 __all__ = [
     "BuildError", "PlacementError", "TimingError", "ResourceError", "SpramNotInferred", "ToolNotFound",
@@ -451,6 +451,11 @@ def _build(board, top_factory, *, out_dir, progress, name, f_core, nextpnr_seed,
         # another core clock: re-plan the PLL (within 2 %) so every constraint agrees
         board = dataclasses.replace(board, f_core=float(f_core), pll_tolerance=0.02)
     top = top_factory(board)
+    # the board as the top hosts it (a fabric, an encoder or a kernel may run at a clock
+    # of its own, Board.for_cores ...): the constraint is the clock its PLL makes
+    hosted = getattr(top, "board", None)
+    if isinstance(hosted, Board) and hosted.name == board.name:
+        board = hosted
     f_target = board.pll.f_out
     platform = board.make_platform()
     nextpnr_opts = ["--report", "report.json", "--freq", f"{f_target / MHZ:.6g}"]

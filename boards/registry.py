@@ -97,11 +97,12 @@ class Board:
         Multi-core board tops (``BoardTop(cores=K)``), by core count ``K``: the geometry
         of each core (``n_neurons``, ``n_inputs`` — the axons, every global neuron plus
         the host's input channels —, ``syn_capacity``) and ``route_entries`` (routing
-        slots per router port), or a string: why that ``K`` does not fit or does not meet
-        the clock goal (measured; ``for_fabric`` refuses it with that sentence); or a
-        string: why no fabric fits the device (measured). Every ``K`` with a geometry
-        builds (and simulates, ``sim://B?cores=K``); whether its build meets the core
-        clock is in the comments and ``docs/boards.md``.
+        slots per router port), and optionally ``f_core``, the core clock of that fabric
+        top where it is not the board's (``for_cores``); or a string: why that ``K`` does
+        not fit or does not meet the clock goal (measured; ``for_fabric`` refuses it with
+        that sentence); or a string: why no fabric fits the device (measured). Every ``K``
+        with a geometry builds (and simulates, ``sim://B?cores=K``); whether its build
+        meets the core clock is in the comments and ``docs/boards.md``.
     encoders : dict
         What differs on this board for an encoder top (``BoardTop(encoder=...)``), by
         encoder kind: a dict of the fields to replace (e.g. ``{"f_core": 60e6}`` where the
@@ -173,8 +174,12 @@ class Board:
         if self.fabric_default is not None and self.fabric_default not in self.fabric_cores:
             raise ValueError(f"board {self.name!r}: fabric_default = {self.fabric_default} "
                              f"has no fabric geometry")
-        # validates the clock plan at import time: a bad registry entry fails loudly
+        # validates the clock plans at import time: a bad registry entry fails loudly
         self.pll
+        for cores in self.fabric_cores:
+            if "f_core" in self.fabric[cores]:
+                plan_pll(self.family, self.f_osc, self.fabric[cores]["f_core"],
+                         tolerance=self.pll_tolerance)
 
     def for_kernel(self, kernel):
         """This board as it hosts ``kernel`` (a name or ``Kernel``): the registry entry
@@ -186,7 +191,7 @@ class Board:
         if isinstance(over, str):
             raise ValueError(f"kernel {name} does not fit board {self.name} ({self.device}): "
                              f"{over}")
-        return dataclasses.replace(self, **over) if over else self
+        return self._replaced(over)
 
     def for_learning(self, learning=True):
         """This board as it hosts a core with (``learning``) or without learning: the
@@ -198,7 +203,7 @@ class Board:
         if isinstance(self.learning, str):
             raise ValueError(f"a learning core does not fit board {self.name} "
                              f"({self.device}): {self.learning}")
-        return dataclasses.replace(self, **self.learning)
+        return self._replaced(self.learning)
 
     def for_encoder(self, encoder):
         """This board as it hosts an encoder top of ``encoder`` (a kind, or ``None``: no
@@ -213,7 +218,7 @@ class Board:
         if isinstance(over, str):
             raise ValueError(f"encoder {kind} does not fit board {self.name} "
                              f"({self.device}): {over}")
-        return dataclasses.replace(self, **over) if over else self
+        return self._replaced(over)
 
     @property
     def fabric_cores(self):
@@ -246,7 +251,28 @@ class Board:
         if cores not in self.fabric:
             raise ValueError(f"cores = {cores}: board {self.name} has fabric tops of "
                              f"{hosted} cores")
-        return dict(self.fabric[cores])
+        return {k: v for k, v in self.fabric[cores].items() if k != "f_core"}
+
+    def for_cores(self, cores):
+        """This board as it hosts a board top of ``cores`` cores (``None`` or 1: the
+        one-core top, the board itself): the registry entry with that fabric's core clock
+        (``f_core`` in ``fabric[cores]``) where it has one of its own; the ``ValueError``
+        of ``for_fabric`` where the board has no such fabric."""
+        if cores is None or (cores == 1 and not isinstance(cores, bool)):
+            return self
+        self.for_fabric(cores)
+        f_core = self.fabric[cores].get("f_core")
+        return self if f_core is None else self._replaced({"f_core": float(f_core)})
+
+    def _replaced(self, over):
+        """This board with the fields of ``over`` (a kernel's, learning's, an encoder's or
+        a fabric's overrides), but a core clock given explicitly — an ``f_core`` other
+        than the registry entry's, as ``build(..., f_core=...)`` hands the top — is kept,
+        so that the top's PLL and the build's timing constraint agree."""
+        entry = BOARDS.get(self.name)
+        if "f_core" in over and entry is not None and self.f_core != entry.f_core:
+            over = {k: v for k, v in over.items() if k != "f_core"}
+        return dataclasses.replace(self, **over) if over else self
 
     @property
     def hosts_learning(self):
@@ -428,20 +454,24 @@ BOARDS = {b.name: b for b in (
     # encoders on the boards"):
     # * K = 2: 92.91 MHz (default placer seed), 8131 LUT4, 5482 FF, 48 DP16KD, 4 MULT18
     #   (96.23 MHz, 8013 LUT4 before the link's step feeder had its skid register);
-    # * K = 3: 83.79 / 82.06 / 83.24 MHz with the default seed and seeds 1, 2 (11198 LUT4,
-    #   7526 FF, 73 DP16KD): the host-step count into a core's memory gate across the die,
-    #   a link block-RAM read into the READ_EVENTS step counter, a row-pointer read into
-    #   the walker's w_left; at 128 neurons per core (512 axons, 4096 synapses) 84.72 MHz
-    #   (default seed; the router's output-FIFO level into its eos register): fewer
-    #   neurons per core do not help;
+    # * K = 3: 83.79 / 82.06 / 83.24 MHz at 90 with the default seed and seeds 1, 2
+    #   (11198 LUT4, 7526 FF, 73 DP16KD): the host-step count into a core's memory gate
+    #   across the die, a link block-RAM read into the READ_EVENTS step counter, a
+    #   row-pointer read into the walker's w_left; at 128 neurons per core (512 axons,
+    #   4096 synapses) 84.72 MHz (default seed; the router's output-FIFO level into its
+    #   eos register): fewer neurons per core do not help. So K = 3 runs at 83.33 MHz
+    #   (PLL 25 * 10 / 3; 28 clocks per UART bit: 2.976 Mbaud, 0.8 % under 3 Mbaud, within
+    #   the UART's 2 % limit): 84.61 MHz at 83.33 with seed 2 (11372 LUT4, 7594 FF, 73
+    #   DP16KD; default seed and seed 1 missed), above the 80 MHz goal: the default;
     # * K = 4: 62.19 MHz (default seed; 13703 LUT4, 9708 FF, 96 DP16KD): the router's
     #   host-port arbitration back through the event FIFO's ready into the router's eos
-    #   register, across the die.
-    # K = 3 and 4 build (and simulate) but miss 90 MHz, so the default is K = 2.
+    #   register, across the die: far below the 80 MHz goal.
+    # K = 4 builds (and simulates) but misses the goal; the default is K = 3.
     _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768),
            fabric={k: {"n_neurons": 256, "n_inputs": k * 256 + 256, "syn_capacity": 8192,
-                       "route_entries": 2} for k in (2, 3, 4)},
-           fabric_default=2,
+                       "route_entries": 2, **({"f_core": 25e6 * 10 / 3} if k == 3 else {})}
+                   for k in (2, 3, 4)},
+           fabric_default=3,
            # Encoder tops at 1024 / 1024 / 32768, all four at 90 MHz: rate 101.73 and latency
            # 96.03 MHz (default seed), population 98.20 MHz (default seed), delta 90.23 MHz
            # with placer seed 2 (default 88.29, seed 1 88.77 MHz: the core's row-pointer

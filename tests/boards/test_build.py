@@ -160,6 +160,21 @@ def test_impossible_target_is_a_timing_error(out_dir):
     assert time.monotonic() - t < 15
 
 
+@pytest.mark.slow
+def test_the_report_is_of_the_clock_the_top_runs(out_dir):
+    """A top that runs its board at a clock of its own (``top.board``: a fabric's
+    ``Board.for_cores``, an encoder's override) is built and reported for that clock,
+    not the board's default (the iCEBreaker's 30 MHz)."""
+    import dataclasses
+
+    slow = dataclasses.replace(get_board("icebreaker"), f_core=20e6, pll_tolerance=0.02)
+    rep = build("icebreaker", lambda board: _WideAdderTop(slow), out_dir=out_dir,
+                nextpnr_seed=1)
+    assert rep.f_target == pytest.approx(20e6, rel=0.02)
+    script = (rep.build_dir / "build_top.sh").read_text()
+    assert f"--freq {slow.pll.f_out / 1e6:.6g} " in script and "--freq 30 " not in script
+
+
 def test_missing_tool_names_package(monkeypatch):
     monkeypatch.setenv("PATH", "")
     for var in ("YOSYS", "NEXTPNR_ECP5", "ECPPACK"):

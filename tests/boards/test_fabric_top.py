@@ -22,7 +22,7 @@ def _identify(top):
 
 def test_fabric_geometry_from_the_registry():
     board = get_board("ulx3s")
-    assert board.fabric_cores == (2, 3, 4) and board.default_cores == 2
+    assert board.fabric_cores == (2, 3, 4) and board.default_cores == 3
     fab = board.for_fabric(4)
     assert fab["n_inputs"] == 4 * fab["n_neurons"] + 256 and fab["route_entries"] == 2
     top = BoardTop("ulx3s", sim=True, cores=4)
@@ -31,7 +31,11 @@ def test_fabric_geometry_from_the_registry():
     ident = _identify(top)
     assert (ident.n_cores, ident.route_entries, ident.n_neurons, ident.n_inputs,
             ident.n_synapses) == (4, 2, 256, 1280, 8192)
-    assert ident.encoder == 0
+    assert ident.encoder == 0 and ident.clk_hz == 90_000_000
+    three = BoardTop("ulx3s", sim=True, cores=3)            # its clock of its own
+    three._MustUse__silence = True
+    assert three.clk_hz == 83_333_333 and three.divisor == 28
+    assert _identify(three).clk_hz == 83_333_333
     assert get_board("tang-nano-9k").default_cores == 1       # no fabric fits (measured)
     assert get_board("icebreaker").default_cores == 1
 

@@ -187,7 +187,9 @@ def test_fabric_entries(name):
                                                  rf"does not fit board {name}"):
                 board.for_fabric(k)
             continue
-        assert board.for_fabric(k) == geo
+        assert board.for_fabric(k) == {key: v for key, v in geo.items() if key != "f_core"}
+        assert board.for_cores(k).f_core == geo.get("f_core", board.f_core)
+        assert board.for_cores(k).pll.f_out >= board.f_goal
         exact_log2(geo["n_neurons"])
         assert geo["n_inputs"] > k * geo["n_neurons"] and geo["route_entries"] >= 1
     assert board.default_cores == (board.fabric_default or 1)
@@ -199,13 +201,25 @@ def test_fabric_entries(name):
 
 
 def test_fabric_defaults():
-    """The measured defaults: the ULX3S-85F's largest fabric at 90 MHz (goal 80), none on
-    the iCEBreaker and the Tang Nano 9K (docs/boards.md)."""
+    """The measured defaults: the ULX3S-85F's largest fabric that meets its goal (80 MHz)
+    is 3 cores, at 83.33 MHz (2 cores run at the board's 90 MHz); none on the iCEBreaker
+    and the Tang Nano 9K (docs/boards.md)."""
     import dataclasses
     ulx = BOARDS["ulx3s"]
-    assert ulx.fabric_cores == (2, 3, 4) and ulx.default_cores == 2
+    assert ulx.fabric_cores == (2, 3, 4) and ulx.default_cores == 3
     assert ulx.for_fabric(2) == {"n_neurons": 256, "n_inputs": 768, "syn_capacity": 8192,
                                  "route_entries": 2}
+    assert ulx.for_fabric(3) == {"n_neurons": 256, "n_inputs": 1024, "syn_capacity": 8192,
+                                 "route_entries": 2}
+    assert ulx.for_cores(2) is ulx and ulx.for_cores(1) is ulx and ulx.for_cores(None) is ulx
+    three = ulx.for_cores(3)
+    assert round(three.pll.f_out) == 83_333_333 and three.f_core >= ulx.f_goal
+    assert spec.uart_divisor(three.pll.f_out, three.uart_baud) == 28
+    # a clock given explicitly (build(..., f_core=...)) is kept: PLL and constraint agree
+    explicit = dataclasses.replace(ulx, f_core=80e6, pll_tolerance=0.02)
+    assert explicit.for_cores(3).f_core == 80e6
+    with pytest.raises(ValueError, match=r"^cores = 5: board ulx3s has fabric tops of"):
+        ulx.for_cores(5)
     assert ulx.f_core >= ulx.f_goal
     for name in ("icebreaker", "tang-nano-9k"):
         assert isinstance(BOARDS[name].fabric, str) and "measured" in BOARDS[name].fabric
