@@ -14,7 +14,7 @@ that a proof is not vacuous: each mutant must fail).
 """
 
 from amaranth import (Array, Cat, ClockDomain, Const, Elaboratable, Fragment, Module, Mux,
-                      Shape, Signal, Value, signed)
+                      Signal, Value, signed)
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assert, Assume
 from amaranth.utils import ceil_log2
@@ -317,22 +317,22 @@ def _fsm_states(state):
     return states
 
 
-def _memory_words(fragment, unit, *path):
-    """The words of the memory that the elaborated ``fragment`` holds at ``path`` (by
-    submodule names, the memory's own last): one signal per address, each read through a
-    combinational port the harness adds to the elaborated memory (a formal-only view of
-    the storage; the unit's own ports and logic are unchanged)."""
+def _memory_words(fragment, unit, *path, width, depth):
+    """The ``depth`` words (``width`` bits) of the memory that the elaborated ``fragment``
+    holds at ``path`` (by submodule names, the memory's own last): one signal per
+    address, each read through a combinational port the harness adds to the elaborated
+    memory (a formal-only view of the storage; the unit's own ports and logic are
+    unchanged)."""
     *parent, name = path
     for sub, sub_name, *_ in _subfragment(fragment, unit, *parent).subfragments:
         if sub_name == name:
             break
     else:
         raise ValueError(f"{unit} has no memory {'.'.join(path)!r}")
-    width = Shape.cast(sub._data.shape).width
     words = []
-    for a in range(sub._data.depth):
+    for a in range(depth):
         word = Signal(width, name=f"{name}_word{a}")
-        sub.read_port(domain="comb", addr=Const(a, ceil_log2(sub._data.depth)), data=word,
+        sub.read_port(domain="comb", addr=Const(a, max(1, ceil_log2(depth))), data=word,
                       en=Const(1), transparent_for=())
         words.append(word)
     return words
@@ -1404,7 +1404,9 @@ class LinkAnswer(_LinkEnvironment):
         does not show yet: a write's clock after)."""
         fd = _unit_signals(fragment, "StepFeeder", "feeder")
         fifo = _unit_signals(fragment, "EventFifo", "feeder", "in_fifo")
-        words = _memory_words(fragment, "EventFifo", "feeder", "in_fifo", "storage")
+        words = _memory_words(fragment, "EventFifo", "feeder", "in_fifo", "storage",
+                              width=len(fifo["r_data"]),
+                              depth=1 << (len(fifo["r_ptr"]) - 1))   # (r_ptr: n + 1 bits)
         n = ceil_log2(len(words))
         level, r_ptr = fifo["level"], fifo["r_ptr"]
         stored_ends = 0
