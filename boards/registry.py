@@ -415,7 +415,9 @@ BOARDS = {b.name: b for b in (
         encoders={
             "rate": "the board top packs into 5170 of the 5280 logic cells (3612 LUT4 + "
                     "762 carry) and all 30 block RAMs, and nextpnr finds no legal "
-                    "placement with placer seeds 2, 3 and 1 (measured)",
+                    "placement with placer seeds 2, 3 and 1; at 128 neurons and 128 "
+                    "inputs still 5143 cells (22 block RAMs) and no placement with seeds "
+                    "1, 2, 3 (measured)",
             "delta": "the board top needs 31 block RAMs (30 on the device: the encoder's "
                      "previous-value memory on top of a one-core top that uses all 30) and "
                      "3608 LUT4 + 778 carry (measured)",
