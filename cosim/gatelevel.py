@@ -16,7 +16,8 @@ but the netlist Yosys maps onto the FPGA's cells. This module simulates that net
    ships with the PyPI tools — so this module replaces their bodies with behavioural models
    (:data:`DP16KD_BODY`, :data:`MULT18X18D_BODY`) behind the shipped port and parameter
    lists.
-3. :func:`gate_build` compiles netlist + models with Verilator (``cosim/verilator.py``,
+3. :func:`gate_verilog` puts models and netlist into one Verilog text;
+   :func:`gate_build` compiles it with Verilator (``cosim/verilator.py``,
    cached); only the top-level ports are made public (``--no-public-flat-rw`` plus a
    ``verilator_config`` section), so Verilator optimises the netlist like any design.
 4. The cosim engine (``cosim/engine.py``) plays any case on it: back ends ``gate-ice40``
@@ -47,7 +48,8 @@ from neurofab.toolchain import (ToolError, cache_root, locked, run_yosys, yosys_
                                 yosys_share, yosys_version)
 
 __all__ = ["FAMILIES", "GEOMETRY", "GateNetlist", "SynthError", "yosys_version",
-           "synth", "synth_netlist", "cell_models", "cell_library", "gate_build"]
+           "synth", "synth_netlist", "cell_models", "cell_library", "gate_verilog",
+           "gate_build"]
 
 FAMILIES = ("ice40", "ecp5")
 
@@ -507,6 +509,22 @@ def _public_ports(top, ports=_PORTS):
     return f"\n`verilator_config\n{lines}`verilog\n"
 
 
+def gate_verilog(component, family, *, top="neurofab_core", spram=True, cache_dir=None):
+    """The Verilog a gate-level simulation compiles: the cell models of ``family``
+    (:func:`cell_library`) followed by the netlist of ``component`` (or RTLIL text)
+    synthesised for ``family`` (:func:`synth`, cached), top module ``top``.
+
+    Returns
+    -------
+    text : str
+    netlist : GateNetlist
+    """
+    net = synth(component, family, top=top, spram=spram, cache_dir=cache_dir)
+    text = (f"// gate-level model: {family} netlist of {top} + Yosys cell models\n"
+            + cell_library(family) + "\n" + net.text)
+    return text, net
+
+
 def gate_build(component, family, *, top="neurofab_core", trace=False, spram=True,
                ports=_PORTS, cache_dir=None):
     """Synthesise ``component`` (or RTLIL text) for ``family`` and compile the netlist with
@@ -514,9 +532,8 @@ def gate_build(component, family, *, top="neurofab_core", trace=False, spram=Tru
     simulator may access (default: the neuron core's). Returns ``(VerilatorBuild,
     GateNetlist)`` (both cached)."""
     from .verilator import build
-    net = synth(component, family, top=top, spram=spram, cache_dir=cache_dir)
-    text = (f"// gate-level model: {family} netlist of {top} + Yosys cell models\n"
-            + cell_library(family) + "\n" + net.text + _public_ports(top, ports))
+    text, net = gate_verilog(component, family, top=top, spram=spram, cache_dir=cache_dir)
+    text += _public_ports(top, ports)
     # a traced build records the netlist's nets, not the insides of the cell models
     args = GATE_ARGS + (("--trace-depth", "1") if trace else ())
     b = build(text, name=top, trace=trace, build_args=args, cache_dir=cache_dir)

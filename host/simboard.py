@@ -7,7 +7,9 @@ clocks the design, serialises the bytes a TCP client sends onto the design's ``r
 8N1 UART frames (``divisor`` clocks per bit) and deserialises the design's ``tx`` pin back
 into bytes for the client. UART bit timing is simulated, never bypassed.
 
-* :func:`build_simboard` — component (or Verilog text) → cached simulator binary;
+* :func:`build_simboard` — component (or Verilog text) → cached simulator binary; with
+  ``gate="ice40"``/``"ecp5"`` the component's netlist synthesised for that family, with
+  the family's cell models (the gate-level simulated board);
 * :class:`SimBoardProcess` — run a binary, learn its ``tcp://127.0.0.1:PORT``, stop it;
 * :func:`start_simulated_board` — what ``sim://BOARD`` URLs use;
 * :func:`serve` — what ``neurofab sim-board`` runs (serves until SIGTERM/SIGINT);
@@ -58,7 +60,7 @@ from ..toolchain import (ToolError, ToolNotFound, cache_root, cxx_version, locke
 
 __all__ = ["SimBoardError", "build_simboard", "SimBoardProcess", "start_simulated_board",
            "serve", "measure_cycles_per_second", "UartEcho", "harness_source",
-           "top_ports", "DEFAULT_DIVISOR"]
+           "top_ports", "check_gate", "DEFAULT_DIVISOR"]
 
 #: Clocks per UART bit when nothing else is said (the loopback board).
 DEFAULT_DIVISOR = 16
@@ -109,8 +111,19 @@ def _tail(text, lines=40):
     return "\n".join(text.splitlines()[-lines:])
 
 
+def check_gate(gate):
+    """``gate`` (``None``, or an FPGA family of the gate-level simulation) if valid, else
+    ``ValueError`` naming the value and the allowed ones."""
+    from ..cosim.gatelevel import FAMILIES
+    if gate is not None and gate not in FAMILIES:
+        raise ValueError(f"gate = {gate!r} is not one of {', '.join(map(repr, FAMILIES))} "
+                         f"(the FPGA families whose synthesised netlist a simulated board "
+                         f"can run; None: the RTL)")
+    return gate
+
+
 def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx", tx="tx",
-                   cache_dir=None, jobs=2, verbose=False):
+                   gate=None, spram=True, cache_dir=None, jobs=2, verbose=False):
     """Compile a board top level and the harness into a simulator binary; return its path.
 
     Parameters
@@ -119,6 +132,14 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
         The design (converted with ``amaranth.back.verilog``), or its Verilog text.
     name : str
         Verilog top module name.
+    gate : {None, "ice40", "ecp5"}
+        ``None``: simulate the RTL (``amaranth.back.verilog``). A family: simulate the
+        gate-level netlist instead, ``top`` synthesised by Yosys for that family
+        (``neurofab.cosim.gatelevel.synth``, cached) and compiled with the family's cell
+        models (``cell_library``); ``top`` must then be a component.
+    spram : bool
+        With ``gate="ice40"``: put the core's synapse memory in SPRAM, as the iCEBreaker
+        build does (``synth``).
     trace : bool
         Build with VCD tracing (enables the binary's ``--vcd PATH``); cached apart.
     clk, rst, rx, tx : str
@@ -129,7 +150,20 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
         Cache root (default: ``$NEUROFAB_CACHE`` / ``$XDG_CACHE_HOME/neurofab`` /
         ``~/.cache/neurofab``).
     """
-    text = top if isinstance(top, str) else to_verilog(top, name=name)
+    gate = check_gate(gate)
+    netlist = None
+    if gate is None:
+        text = top if isinstance(top, str) else to_verilog(top, name=name)
+    elif isinstance(top, str):
+        raise ValueError(f"gate = {gate!r} synthesises an Amaranth component; top is Verilog "
+                         f"text")
+    else:
+        from ..cosim.gatelevel import SynthError, gate_verilog
+        try:
+            text, netlist = gate_verilog(top, gate, top=name, spram=spram,
+                                         cache_dir=cache_dir)
+        except SynthError as exc:
+            raise SimBoardError(f"gate-level simulated board: {exc}") from None
     ports = top_ports(text, name)
     for role, port, direction in (("clock", clk, "input"), ("UART rx", rx, "input"),
                                   ("UART tx", tx, "output")):
@@ -145,14 +179,20 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
     defines += [f"-DNF_RST={rst}"] if has_rst else ["-DNF_NO_RST"]
     if trace:
         defines.append("-DNF_TRACE")
-    args = ["-O3", "--x-assign", "fast", "--x-initial", "fast", *_LINT_ARGS,
-            "-CFLAGS", " ".join(defines)]
+    if gate is None:
+        x_args = ("--x-assign", "fast", "--x-initial", "fast")
+    else:
+        # the gate-level builds' arguments: unknown values zero, the cell models' specify
+        # blocks and initial non-blocking assignments accepted
+        from ..cosim.gatelevel import GATE_ARGS
+        x_args = GATE_ARGS
+    args = ["-O3", *x_args, *_LINT_ARGS, "-CFLAGS", " ".join(defines)]
     make_flags = ["OPT_FAST=-O3"]
     if trace:
         args.append("--trace")
     harness = harness_source()
     flags = {"recipe": _RECIPE, "name": name, "args": args, "make": make_flags,
-             **_tool_versions()}
+             **({"gate": gate} if gate else {}), **_tool_versions()}
     h = hashlib.sha256()
     for part in (json.dumps(flags, sort_keys=True), harness, text):
         h.update(part.encode())
@@ -187,6 +227,7 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
             (tmp / "build.log").write_text(log)
             (tmp / "neurofab-build.json").write_text(json.dumps(
                 {"name": name, "key": key, "trace": trace, "build_s": round(build_s, 3),
+                 **({"synth_s": netlist.synth_s, "cells": netlist.cells} if netlist else {}),
                  **flags}, indent=1))
             shutil.rmtree(tmp / "obj", ignore_errors=True)
             tmp.chmod(0o755)
@@ -406,7 +447,7 @@ def _board_top(board, divisor, kernel=None, learning=False, cores=None, encoder=
 
 
 def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=None,
-                          learning=False, cores=None, encoder=None, **kwargs):
+                          learning=False, cores=None, encoder=None, gate=None, **kwargs):
     """Build (cached) and start a simulated board; returns a running :class:`SimBoardProcess`.
 
     ``board`` is a board name — ``"loopback"`` (:class:`UartEcho`), or any board whose
@@ -416,27 +457,32 @@ def start_simulated_board(board, *, divisor=None, port=0, trace=False, kernel=No
     of a board's cores (default CUBA-LIF), ``learning`` makes them learning cores (a board
     that cannot host one refuses, ``Board.for_learning``), ``cores`` a fabric of that many
     cores (``Board.for_fabric``), ``encoder`` a spike encoder in front of the core
-    (``"rate"`` …). Close it when done.
+    (``"rate"`` …). ``gate`` (``"ice40"`` or ``"ecp5"``) simulates the top's netlist
+    synthesised for that FPGA family instead of its RTL (:func:`build_simboard`). Close it
+    when done.
     """
+    gate = check_gate(gate)
     top, divisor = _board_top(board, divisor, kernel, learning, cores, encoder)
-    binary = build_simboard(top, trace=trace)
+    binary = build_simboard(top, trace=trace, gate=gate)
     return SimBoardProcess(binary, divisor, port, **kwargs)
 
 
 def serve(top, divisor=None, port=0, *, trace=False, vcd=None, stats=False, out=None,
-          kernel=None, learning=False, cores=None, encoder=None):
+          kernel=None, learning=False, cores=None, encoder=None, gate=None):
     """Serve a simulated board until SIGTERM/SIGINT (the ``neurofab sim-board`` verb).
 
     ``top`` is a board name (whose cores run ``kernel``, default CUBA-LIF, and learn with
-    ``learning``) or a component (see :func:`start_simulated_board`). Prints the
+    ``learning``) or a component (see :func:`start_simulated_board`); ``gate`` a family:
+    its gate-level netlist (:func:`build_simboard`). Prints the
     board's ``tcp://127.0.0.1:PORT`` line on ``out`` (stdout) and its stderr passes through.
     Returns the exit code (0 after a clean stop).
     """
     out = sys.stdout if out is None else out
+    gate = check_gate(gate)
     top, divisor = _board_top(top, divisor, kernel, learning, cores, encoder)
-    print("building the simulated board (Verilator; cached after the first time) ...",
-          file=sys.stderr, flush=True)
-    binary = build_simboard(top, trace=trace or vcd is not None)
+    print(f"building the simulated board ({f'Yosys {gate} synthesis, ' if gate else ''}"
+          f"Verilator; cached after the first time) ...", file=sys.stderr, flush=True)
+    binary = build_simboard(top, trace=trace or vcd is not None, gate=gate)
     args = [str(binary), "--divisor", str(divisor), "--port", str(int(port))]
     if stats:
         args.append("--stats")

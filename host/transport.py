@@ -7,7 +7,9 @@
   (``sim://BOARD?kernel=izhikevich``: its cores run that neuron kernel;
   ``sim://BOARD?learning=1``: its cores learn, ``learning=0`` the default;
   ``sim://BOARD?cores=4``: a fabric of 4 cores behind the AER router;
-  ``sim://BOARD?encoder=rate``: a spike encoder in front of the core);
+  ``sim://BOARD?encoder=rate``: a spike encoder in front of the core;
+  ``sim://BOARD?gate=ecp5``: the top's netlist synthesised for that FPGA family,
+  ``ice40`` or ``ecp5``, simulated instead of its RTL);
 * ``loop://`` — pyserial's loopback (what is written is read back), for tests.
 
 Every transport has the same small interface: ``write(data)``, ``read(n, timeout)``
@@ -156,13 +158,14 @@ def open_transport(url, *, connect_timeout=5.0):
         return TcpTransport(parsed.hostname, parsed.port, connect_timeout=connect_timeout,
                             url=url)
     if scheme == "sim":
-        from .simboard import start_simulated_board
+        from .simboard import check_gate, start_simulated_board
         board = parsed.netloc or parsed.path.strip("/")
         query = parse_qs(parsed.query)
-        unknown = sorted(set(query) - {"kernel", "learning", "cores", "encoder"})
+        unknown = sorted(set(query) - {"kernel", "learning", "cores", "encoder", "gate"})
         if unknown:
             raise ValueError(f"{url}: unknown option {unknown[0]!r} "
-                             f"(sim://BOARD?kernel=NAME&learning=0|1&cores=K&encoder=KIND)")
+                             f"(sim://BOARD?kernel=NAME&learning=0|1&cores=K&encoder=KIND"
+                             f"&gate=ice40|ecp5)")
         kernel = query.get("kernel", [None])[-1]
         learning = query.get("learning", ["0"])[-1]
         if learning not in ("0", "1"):
@@ -172,8 +175,14 @@ def open_transport(url, *, connect_timeout=5.0):
             if not cores.isdigit():
                 raise ValueError(f"{url}: cores = {cores!r} must be a whole number")
             cores = int(cores)
+        gate = query.get("gate", [None])[-1]
+        try:
+            check_gate(gate)
+        except ValueError as exc:
+            raise ValueError(f"{url}: {exc}") from None
         proc = start_simulated_board(board, kernel=kernel, learning=learning == "1",
-                                     cores=cores, encoder=query.get("encoder", [None])[-1])
+                                     cores=cores, encoder=query.get("encoder", [None])[-1],
+                                     gate=gate)
         try:
             return TcpTransport("127.0.0.1", proc.port, connect_timeout=connect_timeout,
                                 url=url, owner=proc)

@@ -490,7 +490,8 @@ def cmd_sim_board(args, con):
     from neurofab.boards import get_board
     get_board(args.board)                      # a clear error for an unknown name
     con.say(f"building the simulated {args.board} (cached after the first time)...")
-    return None, serve(args.board, port=args.port, kernel=args.kernel, learning=args.learning)
+    return None, serve(args.board, port=args.port, kernel=args.kernel, learning=args.learning,
+                       gate=args.gate)
 
 
 def cmd_reset(args, con):
@@ -628,6 +629,9 @@ def build_parser():
     p.add_argument("--port", type=int, default=0, help="TCP port (0: pick a free one)")
     p.add_argument("--learning", action="store_true",
                    help="the board's core learns (docs/learning.md)")
+    p.add_argument("--gate", choices=("ice40", "ecp5"), default=None,
+                   help="simulate the top's netlist synthesised for this FPGA family "
+                        "instead of its RTL (docs/host.md)")
 
     verb("boards", cmd_boards, "list the supported boards and their capacity")
 

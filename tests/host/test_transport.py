@@ -69,7 +69,8 @@ def test_bad_urls_are_clear_errors():
 def test_sim_url_options_are_checked():
     """``sim://BOARD?kernel=K&learning=0|1``: anything else is refused before a build."""
     with pytest.raises(ValueError, match=r"unknown option 'speed' "
-                                         r"\(sim://BOARD\?kernel=NAME&learning=0\|1&cores=K&encoder=KIND\)"):
+                                         r"\(sim://BOARD\?kernel=NAME&learning=0\|1&cores=K&encoder=KIND"
+                                         r"&gate=ice40\|ecp5\)"):
         open_transport("sim://ulx3s?speed=2")
     with pytest.raises(ValueError, match="learning = 'yes' must be 0 or 1"):
         open_transport("sim://ulx3s?learning=yes")
