@@ -312,14 +312,23 @@ int main(int argc, char** argv) {
     UartDeserialiser des{uint32_t(divisor)};
     Stats st;
 
+    // The inputs are set after a first eval and again every reset cycle: that first eval
+    // runs the design's static initialisers, and in a gate-level netlist those can write
+    // the top-level inputs (the iCE40 cell models give their input pins default values,
+    // which Verilator applies to the nets they connect to: rst and rx would read 0).
     top->NF_CLK = 0;
-    top->NF_RX = 1;
+    top->eval();
+    auto hold_reset = [&]() {
+        top->NF_RX = 1;
 #ifndef NF_NO_RST
-    top->NF_RST = 1;
+        top->NF_RST = 1;
 #endif
+    };
+    hold_reset();
     top->eval();
     dump();
     for (uint64_t i = 0; i < reset_cycles; ++i) {
+        hold_reset();
         top->NF_CLK = 1; top->eval(); dump();
         top->NF_CLK = 0; top->eval(); dump();
         ++st.cycles;

@@ -227,7 +227,8 @@ def build_simboard(top, *, name="top", trace=False, clk="clk", rst="rst", rx="rx
             (tmp / "build.log").write_text(log)
             (tmp / "neurofab-build.json").write_text(json.dumps(
                 {"name": name, "key": key, "trace": trace, "build_s": round(build_s, 3),
-                 **({"synth_s": netlist.synth_s, "cells": netlist.cells} if netlist else {}),
+                 **({"synth_s": netlist.synth_s, "synth_cached": netlist.cached,
+                     "cells": netlist.cells} if netlist else {}),
                  **flags}, indent=1))
             shutil.rmtree(tmp / "obj", ignore_errors=True)
             tmp.chmod(0o755)

@@ -56,8 +56,9 @@ def _start(top, family):
     t0 = time.perf_counter()
     binary = build_simboard(top, gate=family)
     info = build_info(binary)
+    synth = "cached" if info["synth_cached"] else f"{info['synth_s']} s"
     print(f"\ngate-level {family} simulated board: build {time.perf_counter() - t0:.1f} s "
-          f"(when not cached: synthesis {info['synth_s']} s, Verilator {info['build_s']} s; "
+          f"(when not cached: synthesis {synth}, Verilator {info['build_s']} s; "
           f"{sum(info['cells'].values())} cells)")
     assert info["gate"] == family
     _check_netlist((binary.parent / "top.v").read_text(), family, RTL_MODULES)
@@ -121,7 +122,7 @@ def test_the_gate_level_board_compiles_the_netlist(family, tmp_path, monkeypatch
 
 # --- slow: synthesis, Verilator build, a run through the host driver ------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["ecp5"])
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
 def test_gate_level_fabric_board_equals_golden(family):
     """A 2-core fabric board top at gate level: spikes equal ``run_fabric`` step by step."""
     top = BoardTop(BOARD, sim=True, baud=BAUD, **FABRIC)
@@ -141,7 +142,7 @@ def test_gate_level_fabric_board_equals_golden(family):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["ecp5"])
+@pytest.mark.parametrize("family", ["ecp5", "ice40"])
 def test_gate_level_encoder_board_equals_golden(family):
     """A rate-encoder board top at gate level: values in, spikes equal
     ``golden.encoded_core`` with the encoder parameters IDENTIFY announces."""
