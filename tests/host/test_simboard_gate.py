@@ -17,7 +17,7 @@ from neurofab.host import Board
 from neurofab.cosim.gatelevel import GATE_ARGS, cell_library
 from neurofab.host import simboard
 from neurofab.host.simboard import (SimBoardError, UartEcho, build_info, build_simboard,
-                                    start_simulated_board, top_ports)
+                                    serve, start_simulated_board, top_ports)
 from neurofab.host.transport import open_transport
 from neurofab.partition import compile_fabric
 from neurofab.toolchain import ToolError
@@ -71,6 +71,8 @@ def test_a_wrong_gate_is_refused_naming_the_value_and_the_allowed_ones():
         start_simulated_board("loopback", gate="xilinx")
     with pytest.raises(ValueError, match=r"^gate = 'ECP5' is not one of 'ice40', 'ecp5'"):
         build_simboard("module top(); endmodule", gate="ECP5")
+    with pytest.raises(ValueError, match=r"^gate = 'ice' is not one of 'ice40', 'ecp5'"):
+        serve("loopback", gate="ice")
     with pytest.raises(ValueError, match=r"^sim://ulx3s\?cores=2&gate=gowin: gate = 'gowin' "
                                          r"is not one of 'ice40', 'ecp5'"):
         open_transport("sim://ulx3s?cores=2&gate=gowin")
