@@ -11,11 +11,10 @@ import pytest
 
 from neurofab.boards.top import BoardTop
 from neurofab.config import random_config
+from neurofab.cosim.gatelevel import GATE_ARGS, cell_library
 from neurofab.golden import encoded_core as golden_encoded_core
 from neurofab.golden import fabric as golden_fabric
-from neurofab.host import Board
-from neurofab.cosim.gatelevel import GATE_ARGS, cell_library
-from neurofab.host import simboard
+from neurofab.host import Board, simboard
 from neurofab.host.simboard import (SimBoardError, UartEcho, build_info, build_simboard,
                                     serve, start_simulated_board, top_ports)
 from neurofab.host.transport import open_transport
