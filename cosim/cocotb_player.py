@@ -390,8 +390,6 @@ async def run_job(dut, job, progress=None):
         # the edge sampling relies on the C++ clock and inertial writes
         raise RuntimeError("cocotb_player needs COCOTB_TRUST_INERTIAL_WRITES=1")
     clock.start()
-    if hasattr(dut, "rst"):
-        dut.rst.value = 0
     machine = Machine(dut, job, progress)
     inputs = _inputs(job)
     for name, p in machine.ports.items():
@@ -399,6 +397,13 @@ async def run_job(dut, job, progress=None):
             p.valid.set(0)
         else:
             p.ready.set(0)
+    if hasattr(dut, "rst"):
+        # a reset pulse of two clock edges before the script, as the compiled player
+        # gives (player.cpp: at gate level only the reset initialises a state machine)
+        dut.rst.value = 1
+        for _ in range(2):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
     await RisingEdge(dut.clk)
     machine.start()
     while not machine.finished:

@@ -7,7 +7,8 @@
 //   #define NF_PORTS(X) X(cxx, "name", msb, lsb) ...  every top-level port (its C++ member
 //                                               and Verilog names, bit range)
 //   #define NF_CLK clk                          the clock, if the design has one
-//   #define NF_RST rst                          the sync reset, if any (held low)
+//   #define NF_RST rst                          the sync reset, if any (pulsed for two
+//                                               clock edges before the script, then low)
 //   #define NF_TRACE 1                          built with --trace (enables --vcd)
 //
 // Usage: player JOB RESULT [--vcd PATH] [--progress-fd FD]
@@ -506,13 +507,28 @@ int main(int argc, char** argv) {
         if (is_input[k]) ports[k].valid->put_now(std::vector<uint64_t>(1, 0).data());
         else ports[k].ready->put_now(std::vector<uint64_t>(1, 0).data());
     }
-#ifdef NF_RST
-    top->NF_RST = 0;
-#endif
 #ifdef NF_CLK
     top->NF_CLK = 0;
 #endif
     top->eval();
+#if defined(NF_RST) && defined(NF_CLK)
+    // A reset pulse before the script, as a board's reset synchroniser gives after
+    // configuration: at gate level Yosys has re-encoded the state machines and dropped their
+    // initial values, so only the reset puts them in their initial state (the RTL is in
+    // it already, and the inputs are idle). Set after a first evaluation, which may apply
+    // the cell models' input defaults to the top's nets.
+    top->NF_RST = 1;
+    for (int edge = 0; edge < 2; ++edge) {
+        top->NF_CLK = 1;
+        top->eval();
+        top->NF_CLK = 0;
+        top->eval();
+    }
+#endif
+#ifdef NF_RST
+    top->NF_RST = 0;
+    top->eval();
+#endif
     dump(0);
 
     // -- play --
