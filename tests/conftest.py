@@ -7,9 +7,25 @@
   simulator runs, waveforms).
 * ``board_builds`` — the ``out_dir`` of bitstream builds for the whole session, so a test
   that builds the same design as another (the CLI's ``build``) gets the cached result.
+
+And the marker ``gate_all``: a gate-level combination beyond the one per block the suite
+runs (each costs a synthesis and a Verilator build of a netlist), skipped unless
+``NEUROFAB_GATE_ALL=1``.
 """
 
+import os
+
 import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("NEUROFAB_GATE_ALL"):
+        return
+    skip = pytest.mark.skip(reason="one gate-level family per block in the suite; "
+                                   "NEUROFAB_GATE_ALL=1 runs all")
+    for item in items:
+        if item.get_closest_marker("gate_all") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -151,7 +151,7 @@ def test_cell_library_has_no_black_boxes():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["ice40", "ecp5"])
+@pytest.mark.parametrize("family", ["ice40", pytest.param("ecp5", marks=pytest.mark.gate_all)])
 def test_link_controller_gate_level(family):
     """The host link's controller after synth_ice40 / synth_ecp5 equals its golden. Yosys
     re-encodes its state machines without their initial values: only the player's reset

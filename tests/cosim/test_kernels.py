@@ -9,7 +9,6 @@ the core's initiation-interval path: a kernel that takes a neuron every second c
 """
 
 import dataclasses
-import os
 
 import numpy as np
 import pytest
@@ -102,11 +101,7 @@ MULTIPLIER = {"ice40": "SB_MAC16", "ecp5": "MULT18X18D"}
 def _gate_pairs():
     for kernel in NAMES:
         for family in ("ice40", "ecp5"):
-            marks = ()
-            if (kernel, family) not in GATE_IN_SUITE:
-                marks = pytest.mark.skipif(
-                    not os.environ.get("NEUROFAB_GATE_ALL"),
-                    reason="one family per kernel in the suite; NEUROFAB_GATE_ALL=1 runs all")
+            marks = () if (kernel, family) in GATE_IN_SUITE else pytest.mark.gate_all
             yield pytest.param(kernel, family, marks=marks, id=f"{kernel}-{family}")
 
 

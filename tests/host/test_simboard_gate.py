@@ -123,7 +123,7 @@ def test_the_gate_level_board_compiles_the_netlist(family, tmp_path, monkeypatch
 
 # --- slow: synthesis, Verilator build, a run through the host driver ------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+@pytest.mark.parametrize("family", ["ecp5", pytest.param("ice40", marks=pytest.mark.gate_all)])
 def test_gate_level_fabric_board_equals_golden(family):
     """A 2-core fabric board top at gate level: spikes equal ``run_fabric`` step by step."""
     top = BoardTop(BOARD, sim=True, baud=BAUD, **FABRIC)
@@ -143,7 +143,7 @@ def test_gate_level_fabric_board_equals_golden(family):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["ecp5", "ice40"])
+@pytest.mark.parametrize("family", [pytest.param("ecp5", marks=pytest.mark.gate_all), "ice40"])
 def test_gate_level_encoder_board_equals_golden(family):
     """A rate-encoder board top at gate level: values in, spikes equal
     ``golden.encoded_core`` with the encoder parameters IDENTIFY announces."""
