@@ -291,8 +291,8 @@ class BoardTop(wiring.Component):
                              f"core without learning or baked config")
         if encoder is None and encoder_args:
             raise ValueError(f"encoder_args {encoder_args!r} given without an encoder")
-        if n_cores > 1:                 # (a fabric may run at a clock of its own)
-            self.board = board = board.for_cores(n_cores)
+        # (a fabric may run at a clock of its own)
+        self.board = board = board.for_cores(n_cores)
         # the spike-queue region (snapshots): the board's default on a one-core top
         plain = n_cores == 1 and encoder is None
         if queue is None:

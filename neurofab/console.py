@@ -51,9 +51,8 @@ def build_board(board_name, con, *, cfg=None, out_dir="build", kernel=None, lear
         raise ValueError(f"--learning {'on' if learning else 'off'} does not match the "
                          f"network, which {'learns' if cfg.learning else 'does not learn'}")
     learning = (cfg.learning is not None) if cfg is not None else bool(learning)
-    board = board.for_kernel(kernel).for_learning(learning).for_encoder(encoder)
-    if cores not in (None, 1):
-        board = board.for_cores(cores)
+    board = board.for_kernel(kernel).for_learning(learning).for_encoder(encoder).for_cores(
+        cores)
     top_kw = {}
     if cores not in (None, 1):
         if cfg is not None:

@@ -323,12 +323,8 @@ def _memory_words(fragment, unit, *path, width, depth):
     address, each read through a combinational port the harness adds to the elaborated
     memory (a formal-only view of the storage; the unit's own ports and logic are
     unchanged)."""
-    *parent, name = path
-    for sub, sub_name, *_ in _subfragment(fragment, unit, *parent).subfragments:
-        if sub_name == name:
-            break
-    else:
-        raise ValueError(f"{unit} has no memory {'.'.join(path)!r}")
+    sub = _subfragment(fragment, unit, *path)
+    name = path[-1]
     words = []
     for a in range(depth):
         word = Signal(width, name=f"{name}_word{a}")
