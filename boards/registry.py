@@ -454,8 +454,9 @@ BOARDS = {b.name: b for b in (
     # synapses in banks of 4096, 2 routing slots per port), measured at 90 MHz, the only
     # exact PLL output from 25 MHz in 80-100 MHz at 3 Mbaud (docs/boards.md, "Fabrics and
     # encoders on the boards"):
-    # * K = 2: 92.91 MHz (default placer seed), 8131 LUT4, 5482 FF, 48 DP16KD, 4 MULT18
-    #   (96.23 MHz, 8013 LUT4 before the link's step feeder had its skid register);
+    # * K = 2: 90.06 MHz (default placer seed), 8852 LUT4, 5482 FF, 48 DP16KD, 4 MULT18,
+    #   with the feeder's gated END count (92.91 MHz, 8131 LUT4 before it; 96.23 MHz,
+    #   8013 LUT4 before the link's step feeder had its skid register);
     # * K = 3: 83.79 / 82.06 / 83.24 MHz at 90 with the default seed and seeds 1, 2
     #   (11198 LUT4, 7526 FF, 73 DP16KD): the host-step count into a core's memory gate
     #   across the die, a link block-RAM read into the READ_EVENTS step counter, a
