@@ -79,6 +79,10 @@ class Board:
     queue_port : bool
         Whether the board top's core has the spike-queue region (snapshots with pending
         spikes, ``Board.snapshot``); off where it does not fit.
+    spike_fifo : str
+        Where the board top's cores keep their output FIFO (``NeuronCore(spike_fifo=...)``:
+        ``"registers"`` or ``"memory"``, one block RAM for about 200 iCE40 logic cells);
+        an override picks ``"memory"`` where logic is short and a block RAM is free.
     pace : bool
         Whether the board top's link has paced mode (PACE with a period, ``Board.pace``);
         off where it does not fit.
@@ -149,6 +153,7 @@ class Board:
     syn_bank_depth: int = None
     placer_seeds: tuple = DEFAULT_PLACER_SEEDS
     queue_port: bool = True
+    spike_fifo: str = "registers"
     pace: bool = True
     kernels: dict = field(default_factory=dict, repr=False)
     learning: object = field(default=True, repr=False)
@@ -331,6 +336,11 @@ _ECP5 = {
 #: Block RAMs a learning core's synapse memory alone needs: its 70-bit ``PlasticSynapse``
 #: words take 4 x 18 bits of a 1K x 18 (or 2 x 36 of a 512 x 36) block per 1024 (512)
 #: words, i.e. one 18-Kbit block per 256 synapses on ECP5 and Gowin.
+#: The iCEBreaker's encoder tops: half the default core (128 neurons, 128 inputs) with its
+#: output FIFO in one of the block RAMs that frees, which gives back about 200 logic cells
+#: (the 256-neuron encoder tops fill all 30 block RAMs and do not place, measured)
+_ICEBREAKER_ENCODER = {"n_neurons": 128, "n_inputs": 128, "spike_fifo": "memory"}
+
 _LEARN_SYNAPSES_PER_BLOCK = 256
 
 
@@ -407,27 +417,17 @@ BOARDS = {b.name: b for b in (
             "adex": "the board top needs 3926 LUT4 + 858 carry + 3160 FF and 31 block RAMs "
                     "(5280 logic cells, 30 block RAMs on the device)",
         },
-        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population): rate needs
-        # 3612 LUT4 + 762 carry (5170 / 5280 logic cells), 30 / 30 block RAMs and found no
-        # legal placement with seeds 2, 3 and 1; latency (5147 cells) none with seeds 1, 2
-        # and 3 at 30 MHz; delta's previous-value memory needs a 31st block RAM; population
-        # packs into 5288 logic cells (3704 LUT4 + 782 carry), 8 too many.
-        encoders={
-            "rate": "the board top packs into 5170 of the 5280 logic cells (3612 LUT4 + "
-                    "762 carry) and all 30 block RAMs, and nextpnr finds no legal "
-                    "placement with placer seeds 2, 3 and 1; at 128 neurons and 128 "
-                    "inputs still 5143 cells (22 block RAMs) and no placement with seeds "
-                    "1, 2, 3 (measured)",
-            "delta": "the board top needs 31 block RAMs (30 on the device: the encoder's "
-                     "previous-value memory on top of a one-core top that uses all 30) and "
-                     "3608 LUT4 + 778 carry (measured)",
-            "population": "the board top packs into 5288 logic cells (3704 LUT4 + 782 "
-                          "carry; 5280 on the device) and uses all 30 block RAMs "
-                          "(measured)",
-            "latency": "the board top packs into 5147 of the 5280 logic cells and all 30 "
-                       "block RAMs, and nextpnr finds no legal placement with placer seeds "
-                       "1, 2 and 3 (measured)",
-        },
+        # Encoder tops at 256 / 256 / 32768 (128 channels; 32 for population) do not fit:
+        # rate 5170 / 5280 logic cells and latency 5147 found no placement, population
+        # packs into 5288, and all four use the 30 block RAMs (delta needs 31). At 128
+        # neurons / 128 inputs with the output FIFO in a freed block RAM (measured, seed 1,
+        # 23 block RAMs): rate 4992 cells, 32.43 MHz; latency 4954, 31.18 MHz; population
+        # 5120, 32.08 MHz; delta 5069 cells and 24 block RAMs, 30.25 MHz with seed 3
+        # (29.75 / 29.82 with seeds 1 / 2: the core's input ready through the encoder
+        # into the event buffer's read; seed 3 goes first) (docs/boards.md)
+        encoders={"rate": _ICEBREAKER_ENCODER, "latency": _ICEBREAKER_ENCODER,
+                  "population": _ICEBREAKER_ENCODER,
+                  "delta": dict(_ICEBREAKER_ENCODER, placer_seeds=(3, 1, 2))},
         # (measured: synth_ice40 of the learning board top, docs/boards.md)
         # (measured: synth_ice40 of BoardTop(cores=2) at 64 neurons, 192 axons and 4096
         # synapses per core, docs/boards.md)

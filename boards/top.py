@@ -340,6 +340,8 @@ class BoardTop(wiring.Component):
                 extra.update(pace=True)
             if self.parity:
                 extra.update(parity=sorted(self.parity))
+            if board.spike_fifo != "registers":
+                extra.update(spike_fifo=board.spike_fifo)
             build_hash = design_hash(kernel=kernel, learning=learning, board=board.name,
                                      sim=self.sim,
                                      geometry=geometry,
@@ -353,7 +355,7 @@ class BoardTop(wiring.Component):
         if n_cores > 1:
             from neurofab.rtl.fabric import Fabric
             self.core = Fabric(None, cores=n_cores, entries_per_port=route_entries,
-                               host_tap=True, **geometry)
+                               host_tap=True, spike_fifo=board.spike_fifo, **geometry)
             self.switch = MemorySwitch(n_cores)
         elif encoder is not None:
             from neurofab.rtl.encoded_core import EncodedCore
@@ -366,13 +368,14 @@ class BoardTop(wiring.Component):
                     enc_over.get("fields", S.POP_DEFAULT_FIELDS)), link["in_depth"] // 2)
             self.encoder = encoder_params(encoder, geometry["n_inputs"], **enc_over)
             args, enc_link = self.encoder
-            self.core = EncodedCore(None, encoder, **geometry, **args)
+            self.core = EncodedCore(None, encoder, spike_fifo=board.spike_fifo, **geometry,
+                                    **args)
             self.feed = ValueFeed(args["channels"], args["width"])
         else:
             # (a core without learning is built as before the learning core existed)
             self.core = NeuronCore(cfg, kernel=kernel, **geometry,
                                    **({"learning": True} if learning else {}),
-                                   queue_port=self.queue,
+                                   queue_port=self.queue, spike_fifo=board.spike_fifo,
                                    **({"parity": self.parity} if self.parity else {}))
         self.link = LinkController(kernel=kernel, learning=learning,
                                    n_neurons=geometry["n_neurons"],

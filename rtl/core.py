@@ -25,7 +25,7 @@ driver and the co-simulation harness (through ``i_mem``) use exactly these words
 """
 
 from amaranth import Cat, Elaboratable, Module, Mux, Signal, Value, signed, unsigned
-from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib import data, fifo, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2, exact_log2
 
@@ -37,10 +37,13 @@ from neurofab.spec import Ctrl, Region
 
 from .learning import LearnUnit, PostUpdate
 
-__all__ = ["NeuronCore", "memory_init", "config_words", "row_storage"]
+__all__ = ["NeuronCore", "SPIKE_FIFO_KINDS", "memory_init", "config_words", "row_storage"]
 
 #: Bits of the accumulator slot index (``index = neuron * DELAY_SLOTS + slot``).
 SLOT_BITS = exact_log2(spec.DELAY_SLOTS)
+
+#: Where ``NeuronCore(spike_fifo=...)`` puts the output FIFO: flip-flops or a memory.
+SPIKE_FIFO_KINDS = ("registers", "memory")
 
 #: ``spec.row_storage`` under its old name here (the layout of the stored row pointers).
 row_storage = spec.row_storage
@@ -182,6 +185,12 @@ class NeuronCore(wiring.Component):
         bits are stored), word ``n_neurons`` the count (a count above ``n_neurons`` is the
         writer's error: what is delivered then is unspecified). Default off: the core is
         then exactly the one without the region.
+    spike_fifo : str
+        Where the ``o_spikes`` FIFO lives (``SPIKE_FIFO_KINDS``): ``"registers"`` (the
+        default: a shift register of flip-flops, no block RAM) or ``"memory"``
+        (``SyncFIFOBuffered``: one block RAM and about 200 fewer iCE40 logic cells). The
+        two behave alike cycle for cycle (``tests/rtl/test_core.py``); a board picks the
+        one its device has room for (``Board.spike_fifo``).
 
     Attributes
     ----------
@@ -262,7 +271,11 @@ class NeuronCore(wiring.Component):
 
     def __init__(self, cfg=None, *, n_neurons=None, n_inputs=None, syn_capacity=None,
                  syn_bank_depth=None, kernel=None, learning=None, parity=(),
-                 queue_port=False):
+                 queue_port=False, spike_fifo="registers"):
+        if spike_fifo not in SPIKE_FIFO_KINDS:
+            raise ValueError(f"spike_fifo = {spike_fifo!r} is not one of "
+                             f"{', '.join(map(repr, SPIKE_FIFO_KINDS))}")
+        self.spike_fifo = spike_fifo
         if isinstance(parity, str):
             parity = (parity,)
         parity = tuple(parity)
@@ -417,7 +430,8 @@ class NeuronCore(wiring.Component):
 
         m.submodules.kernel = lif = kernel.rtl()
         # the output FIFO holds the neuron's NB bits and eos (zero-extended on output)
-        m.submodules.spike_fifo = sfifo = _SpikeFifo(width=NB + 1,
+        fifo_class = _SpikeFifo if self.spike_fifo == "registers" else fifo.SyncFIFOBuffered
+        m.submodules.spike_fifo = sfifo = fifo_class(width=NB + 1,
                                                      depth=self.spike_fifo_depth)
         m.d.comb += [
             self.o_spikes.payload.neuron.eq(sfifo.r_data[:NB]),

@@ -28,7 +28,7 @@ class EncodedCore(wiring.Component):
     ----------
     cfg : CoreConfig or None
         The network (memory init), as for ``NeuronCore``; ``n_neurons``, ``n_inputs``,
-        ``syn_capacity`` and ``syn_bank_depth`` are passed on to it.
+        ``syn_capacity``, ``syn_bank_depth`` and ``spike_fifo`` are passed on to it.
     encoder : str or encoder component
         ``"rate"``, ``"latency"``, ``"delta"`` or ``"population"`` (built with
         ``encoder_args``; ``channels`` defaults to as many values as fill the core's input
@@ -57,9 +57,11 @@ class EncodedCore(wiring.Component):
 
     @checked_init
     def __init__(self, cfg=None, encoder="rate", *, n_neurons=None, n_inputs=None,
-                 syn_capacity=None, syn_bank_depth=None, **encoder_args):
+                 syn_capacity=None, syn_bank_depth=None, spike_fifo="registers",
+                 **encoder_args):
         self.core = NeuronCore(cfg, n_neurons=n_neurons, n_inputs=n_inputs,
-                               syn_capacity=syn_capacity, syn_bank_depth=syn_bank_depth)
+                               syn_capacity=syn_capacity, syn_bank_depth=syn_bank_depth,
+                               spike_fifo=spike_fifo)
         built = None
         try:
             if isinstance(encoder, str):

@@ -164,11 +164,13 @@ class Fabric(wiring.Component):
         ``t - 1``, global neuron numbers).
     syn_bank_depth : int, optional
         Passed on to every ``NeuronCore``.
+    spike_fifo : str
+        Passed on to every ``NeuronCore`` (where its output FIFO lives).
     """
 
     def __init__(self, fcfg=None, *, cores=None, n_neurons=None, n_inputs=None,
                  syn_capacity=None, entries_per_port=None, depth=4, host_tap=False,
-                 syn_bank_depth=None):
+                 syn_bank_depth=None, spike_fifo="registers"):
         if fcfg is not None:
             if not isinstance(fcfg, FabricConfig):
                 raise TypeError(f"fcfg must be a FabricConfig or None, not {fcfg!r}")
@@ -198,7 +200,8 @@ class Fabric(wiring.Component):
         # built here so that parameter errors surface at construction
         self.cores = [NeuronCore(fcfg.cores[k] if fcfg is not None else None,
                                  n_neurons=n_neurons, n_inputs=n_inputs,
-                                 syn_capacity=syn_capacity, syn_bank_depth=syn_bank_depth)
+                                 syn_capacity=syn_capacity, syn_bank_depth=syn_bank_depth,
+                                 spike_fifo=spike_fifo)
                       for k in range(cores)]
         self.tap = HostTap(cores, self.cores[0].n_neurons) if self.host_tap else None
         self.router = AerRouter(cores + 1, fcfg.table if fcfg is not None else None,

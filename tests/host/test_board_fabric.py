@@ -122,3 +122,31 @@ def test_encoder_board_equals_golden(kind):
             b.run(np.array([[0, 0, 0, 256] + [0] * 12]))
         with pytest.raises(ValueError, match=r"values have shape \(2, 3\); the board's"):
             b.run(np.zeros((2, 3), int))
+
+
+def test_icebreaker_encoder_board_equals_golden():
+    """The iCEBreaker's encoder top (``Board.for_encoder``: the output FIFO in a block RAM,
+    ``spike_fifo="memory"``) on the simulated board, at a small geometry: values in,
+    spikes and the whole core state equal ``golden.encoded_core`` step by step."""
+    top = BoardTop("icebreaker", sim=True, baud=3_750_000, encoder="rate", **ENCODED)
+    assert top.core.core.spike_fifo == "memory"
+    with start_simulated_board(top, divisor=top.divisor) as proc, Board.open(proc.url) as b:
+        args = b.encoder_args
+        rng = np.random.default_rng(12)
+        cfg = random_config(rng, n_neurons=16, n_inputs=16, max_fanout=8)
+        cfg.bias[:4] = 2 ** 15 - 1           # four neurons fire whenever they may
+        values = rng.integers(0, 256, size=(20, 16))
+        b.load(cfg)
+        gold = golden_encoded_core.EncodedCore(cfg, "rate", **args)
+        fired = 0
+        for t, row in enumerate(values):
+            expect = gold.step(row)
+            assert np.array_equal(b.run(row[None])[0], expect), t
+            state, g = b.read_state(), gold.state
+            assert state.step == g.step == t + 1
+            for name in ("i", "v", "ref"):
+                assert np.array_equal(state.neurons[name], g.neurons[name]), (t, name)
+            assert np.array_equal(state.acc, g.acc), t
+            fired += len(expect)
+        assert fired >= 4 * len(values) and gold.synaptic_events > 100
+

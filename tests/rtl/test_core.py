@@ -168,6 +168,11 @@ def test_constructor_validation():
     assert (core.syn_banks, core.syn_bank_depth) == (4, 32)
     core = NeuronCore(n_neurons=8, syn_capacity=100, syn_bank_depth=128)
     assert (core.syn_banks, core.syn_bank_depth) == (1, 100)
+    assert core.spike_fifo == "registers"
+    assert NeuronCore(cfg, spike_fifo="memory").spike_fifo == "memory"
+    with pytest.raises(ValueError, match=r"^spike_fifo = 'bram' is not one of 'registers', "
+                                         r"'memory'$"):
+        NeuronCore(cfg, spike_fifo="bram")
 
 
 def test_config_words_layout():
@@ -477,6 +482,23 @@ def test_accumulator_hazards():
     run_lockstep(cfg, inputs, gap=0.5, stall=0.6, seed=4)
 
 
+@pytest.mark.parametrize("seed,stall", [(31, 0.3), (32, 0.8)])
+def test_memory_spike_fifo_matches_golden(seed, stall):
+    """``spike_fifo="memory"`` (the iCEBreaker encoder tops' choice): spikes and the
+    whole state equal golden at every step, with ``o_spikes`` throttled so that the FIFO
+    fills, and the step takes the same clocks as with the flip-flop FIFO."""
+    rng = np.random.default_rng(seed)
+    cfg = random_config(rng, n_neurons=32, n_inputs=6, max_fanout=24)
+    cfg.bias[:8] = spec.STATE_MAX          # eight neurons fire every step they may
+    inputs = random_inputs(rng, 6, 8)
+    gold = run_lockstep(cfg, inputs, dut=NeuronCore(cfg, spike_fifo="memory"), seed=seed,
+                        stall=stall)
+    assert gold.synaptic_events > 100 and gold.n_spikes >= 40
+    if seed == 31:
+        busy = measure_step_cycles(cfg, inputs[:3], spike_fifo="memory")
+        assert busy == measure_step_cycles(cfg, inputs[:3])
+
+
 def test_all_neurons_fire_under_back_pressure():
     """Every neuron spikes every step while o_spikes is heavily throttled."""
     cfg = random_config(12, n_neurons=32, n_inputs=2, max_fanout=3)
@@ -507,10 +529,10 @@ def expected_cycles(n_neurons, fanouts):
     return base + max(1, 7 - trailing)
 
 
-def measure_step_cycles(cfg, inputs):
+def measure_step_cycles(cfg, inputs, **core_args):
     """Busy clocks (``o_idle`` low) of each step with inputs at full rate and no
     back-pressure, and the fan-outs of the events delivered in each step."""
-    dut = NeuronCore(cfg)
+    dut = NeuronCore(cfg, **core_args)
     busy = []
 
     async def counter(ctx):
