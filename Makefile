@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run with warnings as errors (a deprecated call fails loudly); pip and the demo don't.
 TESTENV := PYTHONWARNINGS=error
+# pytest-xdist workers for `make test`; a group (the board builds) stays on one worker
+TEST_JOBS ?= 2
 
 .PHONY: demo test check bench clean
 
@@ -18,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/neurofab demo
 
 test: $(STAMP)
-	$(TESTENV) $(BIN)/python -m pytest -q
+	$(TESTENV) $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 check: $(STAMP)
 	$(TESTENV) $(BIN)/python -m pytest -q -m "not slow" -x

@@ -51,7 +51,7 @@ from amaranth.lib.wiring import In, Out, connect
 from neurofab import spec
 from neurofab.checks import check_bool, check_int
 from neurofab.kernels import DEFAULT_KERNEL, get_kernel
-from neurofab.rtl.util import checked_init
+from neurofab.rtl.util import SkidBuffer, checked_init
 from .clocks import ClockGen
 from .registry import get_board
 
@@ -455,6 +455,11 @@ class BoardTop(wiring.Component):
             connect(m, feed.o_value, core.i_value)
             m.d.comb += [feed.i_flush.eq(link.o_clear), core.i_flush.eq(link.o_clear)]
         elif self.switch is not None:
+            # a register slice beside the router: its host-port arbitration reaches the
+            # event FIFO's read only through a register
+            m.submodules.event_slice = slice_ = SkidBuffer(spec.InputEvent)
+            connect(m, events, slice_.i_stream)
+            events = slice_.o_stream
             m.d.comb += [core.i_events.valid.eq(events.valid),
                          core.i_events.payload.eq(events.payload),
                          events.ready.eq(core.i_events.ready)]

@@ -16,6 +16,10 @@ from neurofab.boards.build import (BuildError, BuildReport, PlacementError,
 from neurofab.boards.clocks import ClockGen
 from neurofab.boards.top import board_top_factory
 
+#: one worker builds every board top of the session (``make test`` runs pytest-xdist with
+#: ``--dist loadgroup``), so later tests and the CLI's build reuse them
+pytestmark = pytest.mark.xdist_group("board_builds")
+
 _BUILT = {}
 
 

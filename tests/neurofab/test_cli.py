@@ -77,6 +77,7 @@ def test_demo_json(capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("board_builds")       # the iCEBreaker build of tests/boards
 def test_build_with_network_json(capsys, tmp_path, board_builds):
     from neurofab.boards import get_board
     from neurofab.examples import demo_config
