@@ -206,7 +206,7 @@ class Fabric(wiring.Component):
         self.tap = HostTap(cores, self.cores[0].n_neurons) if self.host_tap else None
         self.router = AerRouter(cores + 1, fcfg.table if fcfg is not None else None,
                                 entries_per_port=self.entries_per_port, depth=depth,
-                                lossless=True, leader=cores)
+                                lossless=True, leader=cores, registered_ready=(cores,))
         members = {
             "i_events": In(stream.Signature(spec.InputEvent)),
             "o_spikes": Out(stream.Signature(spec.SpikeEvent)),

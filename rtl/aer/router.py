@@ -88,6 +88,12 @@ class AerRouter(wiring.Component):
         True: back-pressure, nothing dropped. False: bounded mode (drop and count).
     leader : int or None
         Input port that opens every step for the others (see module doc).
+    registered_ready : sequence of int
+        Input ports whose ``ready`` comes from registers only: such a port takes an event
+        only into an empty head register (at most one event every two clocks), so no
+        arbitration reaches its handshake — for a source placed far from the router (a
+        fabric's host port). Default none: every port takes its next event in the clock
+        its last target is granted.
 
     Ports
     -----
@@ -100,7 +106,7 @@ class AerRouter(wiring.Component):
     """
 
     def __init__(self, ports, table=None, *, entries_per_port=None, depth=4, lossless=True,
-                 leader=None):
+                 leader=None, registered_ready=()):
         ports = check_int("ports", ports, spec.AER_MIN_PORTS, spec.AER_MAX_PORTS)
         if table is not None:
             if not isinstance(table, RoutingTable):
@@ -123,12 +129,19 @@ class AerRouter(wiring.Component):
         lossless = check_bool("lossless", lossless)
         if leader is not None:
             leader = check_int("leader", leader, 0, ports - 1)
+        if isinstance(registered_ready, (int, str)) or not hasattr(registered_ready,
+                                                                    "__iter__"):
+            raise TypeError(f"registered_ready must be a sequence of input ports, not "
+                            f"{registered_ready!r}")
+        registered_ready = tuple(check_int(f"registered_ready[{k}]", p, 0, ports - 1)
+                                 for k, p in enumerate(registered_ready))
         self.ports = ports
         self.table = table
         self.entries_per_port = entries_per_port
         self.depth = depth
         self.lossless = lossless
         self.leader = leader
+        self.registered_ready = registered_ready
         members = {}
         for k in range(ports):
             members[f"i_aer_{k}"] = In(stream.Signature(spec.AerEvent))
@@ -187,7 +200,7 @@ class AerRouter(wiring.Component):
             taken = Cat(*(grant[o][i] | drop[o][i] for o in range(K)))
             left = Signal(K, name=f"h_left_{i}")
             m.d.comb += left.eq(h_pend[i] & ~taken)
-            free = ~h_valid[i] | (left == 0)
+            free = ~h_valid[i] if i in self.registered_ready else ~h_valid[i] | (left == 0)
             gate = 1 if self.leader is None or i == self.leader else started
             m.d.comb += port.ready.eq(~in_eos[i] & gate & free)
             xfer = port.valid & port.ready

@@ -95,6 +95,48 @@ def test_leader_gate_holds_other_inputs():
     run(dut, [follower, leader, drain], 200)
 
 
+def test_registered_ready_port_takes_every_event_every_other_clock():
+    """A ``registered_ready`` port takes an event only into an empty head register: never
+    in two clocks running (a plain port beside it takes one per clock), and every event
+    arrives, in order, with the outputs always ready and under random back-pressure."""
+    import numpy as np
+    table = RoutingTable.from_entries(2, [(0, 0, 99, 0b01, 0), (1, 0, 99, 0b10, 100)])
+    for p_ready in (1.0, 0.6):
+        dut = AerRouter(2, table, registered_ready=(1,))
+        rng = np.random.default_rng(5)
+        got = {0: [], 1: []}
+        taken = {0: [], 1: []}
+
+        def producer(i, dut=dut):
+            async def tb(ctx):
+                for a in range(60):
+                    await streams.put(ctx, dut.inputs()[i], ev(a))
+                await streams.put(ctx, dut.inputs()[i], ev(eos=1))
+            return tb
+
+        async def watch(ctx, dut=dut, rng=rng, got=got, taken=taken, p_ready=p_ready):
+            for cycle in range(1000):
+                for o, out in enumerate(dut.outputs()):
+                    ctx.set(out.ready, rng.random() < p_ready)
+                for i, port in enumerate(dut.inputs()):
+                    if ctx.get(port.valid) and ctx.get(port.ready):
+                        taken[i].append(cycle)
+                for o, out in enumerate(dut.outputs()):
+                    if ctx.get(out.valid) and ctx.get(out.ready):
+                        got[o].append(_bits(ctx.get(out.payload)))
+                await ctx.tick()
+
+        run(dut, [producer(0), producer(1), watch], 1100)
+        gaps = {i: [b - a for a, b in zip(t, t[1:])] for i, t in taken.items()}
+        assert len(taken[1]) == 61 and min(gaps[1]) == 2           # 60 events + eos
+        if p_ready == 1.0:
+            assert gaps[0].count(1) >= 55                          # the plain port: 1/clock
+        for o in range(2):
+            steps, trailing = decode_aer(got[o])
+            assert not trailing and len(steps) == 1
+            assert steps[0].tolist() == [[o, 100 * o + a] for a in range(60)]
+
+
 def _upload_and_route(dut, writes, table_is_init):
     got = {0: [], 1: []}
 
@@ -158,6 +200,10 @@ def test_unrouted_and_bounded_drop_counters():
     (dict(ports=3, lossless=1), TypeError, "lossless"),
     (dict(ports=3, table=RoutingTable.from_entries(2, [])), ValueError, "2 ports"),
     (dict(ports=3, table="x"), TypeError, "RoutingTable"),
+    (dict(ports=3, registered_ready=(3,)), ValueError,
+     r"^registered_ready\[0\] = 3 is outside the limit \[0, 2\]$"),
+    (dict(ports=3, registered_ready=2), TypeError,
+     r"^registered_ready must be a sequence of input ports, not 2$"),
 ])
 def test_parameter_errors(kw, exc, msg):
     with pytest.raises(exc, match=msg):
