@@ -6,7 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Tests run with warnings as errors (a deprecated call fails loudly); pip and the demo don't.
 TESTENV := PYTHONWARNINGS=error
-# pytest-xdist workers for `make test`; a group (the board builds) stays on one worker
+# pytest-xdist workers for `make test`, each test file on one worker (the board builds
+# of tests/boards/test_build.py share a session cache)
 TEST_JOBS ?= 2
 
 .PHONY: demo test check bench clean
@@ -20,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/neurofab demo
 
 test: $(STAMP)
-	$(TESTENV) $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadgroup
+	$(TESTENV) $(BIN)/python -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 check: $(STAMP)
 	$(TESTENV) $(BIN)/python -m pytest -q -m "not slow" -x

@@ -469,10 +469,18 @@ BOARDS = {b.name: b for b in (
     # * K = 4: 62.19 MHz (default seed; 13703 LUT4, 9708 FF, 96 DP16KD): the router's
     #   host-port arbitration back through the event FIFO's ready into the router's eos
     #   register, across the die: far below the 80 MHz goal.
+    # With a register slice before the router's host port (every fabric top, 2026-12-06):
+    # K = 4 76.48 MHz at 90 (default seed; seed 1 53.39), the path now inside the router;
+    # with the host port's ready registered as well, the default seed's placement at 83.33
+    # estimated 55 MHz and its routing did not converge (stopped). K = 3 at 83.33: 85.14
+    # MHz with seed 2. K = 2 at 90: 88.55 / 86.65 / 85.60 MHz with the default seed and
+    # seeds 1, 2 (the host-step count into core 0's memory gate; 90.06 before), so K = 2
+    # runs at 83.33 MHz too: 88.80 MHz there with the default seed (8484 LUT4, 5506 FF).
     # K = 4 builds (and simulates) but misses the goal; the default is K = 3.
     _ulx3s("ulx3s", ULX3S_85F_Platform, "LFE5U-85F", (1024, 1024, 32768),
            fabric={k: {"n_neurons": 256, "n_inputs": k * 256 + 256, "syn_capacity": 8192,
-                       "route_entries": 2, **({"f_core": 25e6 * 10 / 3} if k == 3 else {})}
+                       "route_entries": 2,
+                       **({"f_core": 25e6 * 10 / 3} if k in (2, 3) else {})}
                    for k in (2, 3, 4)},
            fabric_default=3,
            # Encoder tops at 1024 / 1024 / 32768, all four at 90 MHz: rate 101.73 and latency

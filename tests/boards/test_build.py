@@ -16,10 +16,6 @@ from neurofab.boards.build import (BuildError, BuildReport, PlacementError,
 from neurofab.boards.clocks import ClockGen
 from neurofab.boards.top import board_top_factory
 
-#: one worker builds every board top of the session (``make test`` runs pytest-xdist with
-#: ``--dist loadgroup``), so later tests and the CLI's build reuse them
-pytestmark = pytest.mark.xdist_group("board_builds")
-
 _BUILT = {}
 
 
@@ -121,6 +117,29 @@ def test_cached_rebuild_is_fast(out_dir):
     assert again.seconds == rep.seconds                         # of the original run
     assert elapsed < 15, elapsed
     assert steps[-1][2] == "cached"
+
+
+@pytest.mark.slow
+def test_cli_build_with_network_json(capsys, tmp_path, out_dir):
+    """``neurofab build --network`` (in this file, so that it reuses the iCEBreaker build
+    on the same pytest-xdist worker: ``make test`` distributes by file)."""
+    from neurofab.cli import main
+    from neurofab.examples import demo_config
+    board = get_board("icebreaker")
+    cfg = demo_config()
+    cfg.save(tmp_path / "demo.nfcfg")
+    args = ["build", "--board", "icebreaker", "--network", str(tmp_path / "demo.nfcfg"),
+            "--out", str(out_dir), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("bitstream", "fmax_mhz", "target_mhz", "luts", "luts_total", "neurons",
+                "synapses"):
+        assert key in summary, key
+    assert summary["fmax_mhz"] >= summary["target_mhz"]
+    assert (summary["neurons"], summary["synapses"]) == (board.n_neurons, board.syn_capacity)
+    # SPRAM has no initial contents: the network is checked, then uploaded at run time
+    assert summary["network"] == {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
+                                  "synapses": cfg.n_synapses, "in_bitstream": False}
 
 
 class _WideAdderTop(Elaboratable):

@@ -22,9 +22,11 @@ from neurofab.partition import compile_fabric
 from neurofab.toolchain import ToolError
 
 BOARD = "ulx3s"
-#: 8 clocks per UART bit at the ULX3S fabric's clock: the link is not what these tests
+#: 8 clocks per UART bit at the ULX3S's 90 MHz: the link is not what these tests
 #: are about, and a gate-level clock is dear
 BAUD = 11_250_000
+#: ... and at the 2-core fabric's own 83.33 MHz (``Board.for_cores``)
+FABRIC_BAUD = 10_416_666
 #: 2 cores of 16 neurons; axons: 32 neurons + 16 host channels
 FABRIC = dict(cores=2, n_neurons=16, n_inputs=48, syn_capacity=256)
 ENCODED = dict(n_neurons=16, n_inputs=16, syn_capacity=256)
@@ -126,7 +128,7 @@ def test_the_gate_level_board_compiles_the_netlist(family, tmp_path, monkeypatch
 @pytest.mark.parametrize("family", ["ecp5", pytest.param("ice40", marks=pytest.mark.gate_all)])
 def test_gate_level_fabric_board_equals_golden(family):
     """A 2-core fabric board top at gate level: spikes equal ``run_fabric`` step by step."""
-    top = BoardTop(BOARD, sim=True, baud=BAUD, **FABRIC)
+    top = BoardTop(BOARD, sim=True, baud=FABRIC_BAUD, **FABRIC)
     with _start(top, family) as proc, Board.open(proc.url) as b:
         assert b.n_cores == 2 and b.info.n_neurons == 16
         rng = np.random.default_rng(21)

@@ -76,28 +76,6 @@ def test_demo_json(capsys, tmp_path, monkeypatch):
     assert (tmp_path / summary["raster"]).is_file()
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("board_builds")       # the iCEBreaker build of tests/boards
-def test_build_with_network_json(capsys, tmp_path, board_builds):
-    from neurofab.boards import get_board
-    from neurofab.examples import demo_config
-    board = get_board("icebreaker")
-    cfg = demo_config()
-    cfg.save(tmp_path / "demo.nfcfg")
-    args = ["build", "--board", "icebreaker", "--network", str(tmp_path / "demo.nfcfg"),
-            "--out", str(board_builds), "--json"]
-    assert main(args) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("bitstream", "fmax_mhz", "target_mhz", "luts", "luts_total", "neurons",
-                "synapses"):
-        assert key in summary, key
-    assert summary["fmax_mhz"] >= summary["target_mhz"]
-    assert (summary["neurons"], summary["synapses"]) == (board.n_neurons, board.syn_capacity)
-    # SPRAM has no initial contents: the network is checked, then uploaded at run time
-    assert summary["network"] == {"neurons": cfg.n_neurons, "inputs": cfg.n_inputs,
-                                  "synapses": cfg.n_synapses, "in_bitstream": False}
-
-
 def test_build_refuses_a_network_that_does_not_fit(capsys, tmp_path):
     from neurofab.config import random_config
     random_config(1, n_neurons=512, n_inputs=4).save(tmp_path / "big.nfcfg")
