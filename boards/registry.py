@@ -471,8 +471,9 @@ BOARDS = {b.name: b for b in (
     #   register, across the die: far below the 80 MHz goal.
     # With a register slice before the router's host port (every fabric top, 2026-12-06):
     # K = 4 76.48 MHz at 90 (default seed; seed 1 53.39), the path now inside the router;
-    # with the host port's ready registered as well, the default seed's placement at 83.33
-    # estimated 55 MHz and its routing did not converge (stopped). K = 3 at 83.33: 85.14
+    # with the host port's ready registered as well, at 83.33: the default seed's placement
+    # estimated 55 MHz and its routing did not converge (stopped); seed 2 76.78 MHz, the
+    # host port's table lookup (the route's range compare) into its head. K = 3 at 83.33: 85.14
     # MHz with seed 2. K = 2 at 90: 88.55 / 86.65 / 85.60 MHz with the default seed and
     # seeds 1, 2 (the host-step count into core 0's memory gate; 90.06 before), so K = 2
     # runs at 83.33 MHz too: 88.80 MHz there with the default seed (8484 LUT4, 5506 FF).
