@@ -333,14 +333,14 @@ _ECP5 = {
 }
 
 
-#: Block RAMs a learning core's synapse memory alone needs: its 70-bit ``PlasticSynapse``
-#: words take 4 x 18 bits of a 1K x 18 (or 2 x 36 of a 512 x 36) block per 1024 (512)
-#: words, i.e. one 18-Kbit block per 256 synapses on ECP5 and Gowin.
 #: The iCEBreaker's encoder tops: half the default core (128 neurons, 128 inputs) with its
 #: output FIFO in one of the block RAMs that frees, which gives back about 200 logic cells
 #: (the 256-neuron encoder tops fill all 30 block RAMs and do not place, measured)
 _ICEBREAKER_ENCODER = {"n_neurons": 128, "n_inputs": 128, "spike_fifo": "memory"}
 
+#: Block RAMs a learning core's synapse memory alone needs: its 70-bit ``PlasticSynapse``
+#: words take 4 x 18 bits of a 1K x 18 (or 2 x 36 of a 512 x 36) block per 1024 (512)
+#: words, i.e. one 18-Kbit block per 256 synapses on ECP5 and Gowin.
 _LEARN_SYNAPSES_PER_BLOCK = 256
 
 
@@ -473,8 +473,8 @@ BOARDS = {b.name: b for b in (
     # K = 4 76.48 MHz at 90 (default seed; seed 1 53.39), the path now inside the router;
     # with the host port's ready registered as well, at 83.33: the default seed's placement
     # estimated 55 MHz and its routing did not converge (stopped); seed 2 76.78 MHz, the
-    # host port's table lookup (the route's range compare) into its head. K = 3 at 83.33: 85.14
-    # MHz with seed 2. K = 2 at 90: 88.55 / 86.65 / 85.60 MHz with the default seed and
+    # host port's table lookup (the route's range compare) into its head. K = 3 at
+    # 83.33: 85.14 MHz with seed 2. K = 2 at 90: 88.55 / 86.65 / 85.60 MHz with the default seed and
     # seeds 1, 2 (the host-step count into core 0's memory gate; 90.06 before), so K = 2
     # runs at 83.33 MHz too: 88.80 MHz there with the default seed (8484 LUT4, 5506 FF).
     # K = 4 builds (and simulates) but misses the goal; the default is K = 3.

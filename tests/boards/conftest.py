@@ -25,7 +25,7 @@ def board_build(board_builds):
         if name not in built:
             steps = []
             rep = build(name, board_top_factory, out_dir=board_builds,
-                        progress=lambda done, total, label: steps.append((done, total, label)))
+                        progress=lambda *step: steps.append(step))
             built[name] = (rep, steps)
         return built[name]
     return get

@@ -202,8 +202,8 @@ def test_fabric_entries(name):
 
 def test_fabric_defaults():
     """The measured defaults: the ULX3S-85F's largest fabric that meets its goal (80 MHz)
-    is 3 cores, at 83.33 MHz (2 cores too; 4 run at the board's 90 MHz); none on the iCEBreaker
-    and the Tang Nano 9K (docs/boards.md)."""
+    is 3 cores, at 83.33 MHz (2 cores too; 4 run at the board's 90 MHz); none on the
+    iCEBreaker and the Tang Nano 9K (docs/boards.md)."""
     import dataclasses
     ulx = BOARDS["ulx3s"]
     assert ulx.fabric_cores == (2, 3, 4) and ulx.default_cores == 3

@@ -149,4 +149,3 @@ def test_icebreaker_encoder_board_equals_golden():
             assert np.array_equal(state.acc, g.acc), t
             fired += len(expect)
         assert fired >= 4 * len(values) and gold.synaptic_events > 100
-
